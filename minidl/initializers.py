@@ -1,0 +1,47 @@
+"""Weight initialisers: Glorot/He uniform and normal, zeros.
+
+Each takes `(shape, fan_in, fan_out, rng, dtype)` so layers decide what fan means for them
+(for a kernel (kh, kw, in, out): fan_in = kh*kw*in, fan_out = kh*kw*out).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import lookup
+
+
+def glorot_uniform(shape, fan_in, fan_out, rng, dtype):
+    """Uniform in ±sqrt(6 / (fan_in + fan_out)): keeps activation variance steady for tanh/sigmoid."""
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def he_uniform(shape, fan_in, fan_out, rng, dtype):
+    """Uniform in ±sqrt(6 / fan_in): the variance-preserving choice for ReLU."""
+    limit = np.sqrt(6.0 / fan_in)
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def glorot_normal(shape, fan_in, fan_out, rng, dtype):
+    """Normal with std sqrt(2 / (fan_in + fan_out))."""
+    return (rng.standard_normal(size=shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
+
+
+def he_normal(shape, fan_in, fan_out, rng, dtype):
+    """Normal with std sqrt(2 / fan_in)."""
+    return (rng.standard_normal(size=shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+def zeros(shape, fan_in, fan_out, rng, dtype):
+    """All zeros (the default for biases)."""
+    return np.zeros(shape, dtype=dtype)
+
+
+INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros)}
+
+
+def get(name_or_function):
+    """Resolve an initialiser given by name or as a function."""
+    if callable(name_or_function):
+        return name_or_function
+    return lookup("initializer", name_or_function, INITIALIZERS)

@@ -1,0 +1,145 @@
+"""Conv2D: 2-D convolution over channels-last images, computed as one matrix product.
+
+The patches under every kernel position are gathered into a matrix `cols` of shape
+(N*OH*OW, kh*kw*C), so the convolution is `cols @ kernel.reshape(kh*kw*C, F)`. Gathering loops
+over the kh*kw kernel offsets only (25 for 5x5), copying one strided slice each. With a single
+input channel the matrix is gathered transposed, (kh*kw, N*OH*OW): every copy then writes a
+contiguous block, which is several times faster.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ShapeError
+from . import activations
+from .base import Layer
+
+
+def _pair(value, argument):
+    """Accept an int or a pair of positive ints (Keras allows both for sizes and strides)."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in pair):
+        raise ValueError(f"{argument} must be a positive int or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def conv_output_size(size, kernel, stride, padding):
+    """Output length and (before, after) padding of one spatial axis, as Keras computes them."""
+    if padding == "same":
+        out = math.ceil(size / stride)
+        total = max((out - 1) * stride + kernel - size, 0)
+        return out, (total // 2, total - total // 2)
+    return (size - kernel) // stride + 1, (0, 0)
+
+
+class Conv2D(Layer):
+    """2-D convolution: `filters` kernels of `kernel_size`, kernel `(kh, kw, in, filters)`, bias `(filters,)`."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if not isinstance(filters, (int, np.integer)) or filters < 1:
+            raise ValueError(f"Conv2D: filters must be a positive integer, got {filters!r}")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"Conv2D: padding must be 'valid' or 'same', got {padding!r}")
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "Conv2D: kernel_size")
+        self.strides = _pair(strides, "Conv2D: strides")
+        self.padding = padding
+        self.activation = activations.get(activation, inplace=True)
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ShapeError(f"layer {self.name!r} (Conv2D) needs images (height, width, channels), "
+                             f"got {input_shape}")
+        (h, w, _), (kh, kw), (sh, sw) = input_shape, self.kernel_size, self.strides
+        (oh, self.pad_h), (ow, self.pad_w) = (conv_output_size(h, kh, sh, self.padding),
+                                              conv_output_size(w, kw, sw, self.padding))
+        if oh < 1 or ow < 1:
+            raise ShapeError(f"layer {self.name!r} (Conv2D): kernel {self.kernel_size} does not fit "
+                             f"input {input_shape} with padding={self.padding!r}")
+        return (oh, ow, self.filters)
+
+    def create_weights(self, input_shape):
+        (kh, kw), channels = self.kernel_size, input_shape[2]
+        self.add_weight("kernel", (kh, kw, channels, self.filters), self.kernel_initializer,
+                        kh * kw * channels, kh * kw * self.filters)
+        self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self.activation.build(self.output_shape, dtype=self.dtype)
+
+    # ----- forward -----
+    def forward(self, x, training=False):
+        self.check_input(x)
+        n, (oh, ow, f) = len(x), self.output_shape
+        cols = self.gather_patches(self.pad(x))
+        kernel = self.params["kernel"].reshape(-1, f)
+        z = (cols.T @ kernel) if self.single_channel else (cols @ kernel)
+        z += self.params["bias"]
+        if training:
+            self.cols, self.batch = cols, n
+        return self.activation.forward(z, training).reshape(n, oh, ow, f)
+
+    @property
+    def single_channel(self):
+        return self.input_shape[2] == 1
+
+    def pad(self, x):
+        """Zero-pad the spatial axes for padding="same" (a no-op for "valid")."""
+        if self.pad_h == (0, 0) and self.pad_w == (0, 0):
+            return x
+        (top, bottom), (left, right) = self.pad_h, self.pad_w
+        n, h, w, c = x.shape
+        padded = np.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+        padded[:, top:top + h, left:left + w] = x
+        return padded
+
+    def window(self, i, j):
+        """The slices of the padded input that kernel offset (i, j) touches, for every output pixel."""
+        (oh, ow, _), (sh, sw) = self.output_shape, self.strides
+        return (slice(None), slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+
+    def gather_patches(self, padded):
+        """The patch matrix: (N*OH*OW, kh*kw*C), or (kh*kw, N*OH*OW) with one input channel."""
+        n, (oh, ow, _), (kh, kw), c = len(padded), self.output_shape, self.kernel_size, self.input_shape[2]
+        if self.single_channel:
+            cols = np.empty((kh, kw, n, oh, ow), dtype=padded.dtype)
+            for i in range(kh):
+                for j in range(kw):
+                    cols[i, j] = padded[self.window(i, j)][..., 0]
+            return cols.reshape(kh * kw, n * oh * ow)
+        cols = np.empty((n, oh, ow, kh, kw, c), dtype=padded.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i, j, :] = padded[self.window(i, j)]
+        return cols.reshape(n * oh * ow, kh * kw * c)
+
+    # ----- backward -----
+    def backward(self, grad):
+        (oh, ow, f) = self.output_shape
+        grad = self.activation.backward(grad.reshape(-1, f))
+        kernel_grad = self.grads["kernel"].reshape(-1, f)
+        np.matmul(self.cols, grad, out=kernel_grad) if self.single_channel else \
+            np.matmul(self.cols.T, grad, out=kernel_grad)
+        np.matmul(np.ones(len(grad), grad.dtype), grad, out=self.grads["bias"])
+        if not self.needs_input_grad:
+            return None
+        return self.scatter_input_grad(grad.reshape(self.batch, oh, ow, f))
+
+    def scatter_input_grad(self, grad):
+        """d(loss)/d(input): each kernel offset adds grad @ kernel[i, j].T into the slice it read."""
+        (h, w, c), (kh, kw) = self.input_shape, self.kernel_size
+        (top, bottom), (left, right) = self.pad_h, self.pad_w
+        padded_grad = np.zeros((self.batch, h + top + bottom, w + left + right, c), dtype=grad.dtype)
+        kernel = self.params["kernel"]
+        for i in range(kh):
+            for j in range(kw):
+                padded_grad[self.window(i, j)] += grad @ kernel[i, j].T
+        return padded_grad[:, top:top + h, left:left + w]
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding,
+                "activation": activations.name_of(self.activation)}

@@ -1,0 +1,51 @@
+"""Dense: the fully connected layer, y = activation(x @ kernel + bias)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from . import activations
+from .base import Layer
+
+
+class Dense(Layer):
+    """Fully connected layer with `units` outputs; kernel `(in, units)`, bias `(units,)`."""
+
+    def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation, inplace=True)
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ShapeError(f"layer {self.name!r} (Dense) needs flat input (features,), got {input_shape}; "
+                             "add a Flatten() layer before it")
+        return (self.units,)
+
+    def create_weights(self, input_shape):
+        fan_in = input_shape[0]
+        self.add_weight("kernel", (fan_in, self.units), self.kernel_initializer, fan_in, self.units)
+        self.add_weight("bias", (self.units,), self.bias_initializer, fan_in, self.units)
+        self.activation.build(self.output_shape, dtype=self.dtype)
+
+    def forward(self, x, training=False):
+        self.check_input(x)
+        if training:
+            self.x = x
+        z = x @ self.params["kernel"]
+        z += self.params["bias"]
+        return self.activation.forward(z, training)
+
+    def backward(self, grad):
+        grad = self.activation.backward(grad)
+        np.matmul(self.x.T, grad, out=self.grads["kernel"])
+        np.matmul(np.ones(len(grad), grad.dtype), grad, out=self.grads["bias"])
+        return grad @ self.params["kernel"].T if self.needs_input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.name_of(self.activation)}

@@ -1,0 +1,59 @@
+"""Dropout, with masks that depend only on (seed, step, sample position) — not on how a batch is split.
+
+The mask of sample k of a batch is drawn from a counter-based hash of (seed, step, k, feature), so a
+batch split across several worker processes drops exactly the units one process would drop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def hashed_uniform(seed: int, step: int, positions: np.ndarray, features: int) -> np.ndarray:
+    """Uniform numbers in [0, 1), shape (len(positions), features), fixed by (seed, step, position, feature)."""
+    counters = positions.astype(np.uint64)[:, None] * np.uint64(features) + np.arange(features, dtype=np.uint64)
+    key = np.array([seed, step], dtype=np.uint64) * np.array([_GOLDEN, np.uint64(0xD1B54A32D192ED03)])
+    x = counters ^ key[0] ^ (key[1] + _GOLDEN)
+    # splitmix64's finaliser: every input bit affects every output bit.
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+class Dropout(Layer):
+    """During training, zero each unit with probability `rate` and scale the rest by 1/(1-rate)."""
+
+    uses_noise = True
+
+    def __init__(self, rate, seed=None, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.seed = seed
+        # Set by the model before each training step: (seed, step, positions of the samples in the batch).
+        self.noise_context = None
+
+    def forward(self, x, training=False):
+        self.check_input(x)
+        if not training or self.rate == 0:
+            self.mask = None
+            return x
+        seed, step, positions = self.noise_context or (self.seed or 0, self._next_step(), np.arange(len(x)))
+        keep = hashed_uniform(seed, step, positions, x[0].size).reshape(x.shape) >= self.rate
+        self.mask = keep.astype(x.dtype) / (1 - self.rate)
+        return x * self.mask
+
+    def _next_step(self):
+        self._standalone_step = getattr(self, "_standalone_step", -1) + 1
+        return self._standalone_step
+
+    def backward(self, grad):
+        return grad if self.mask is None else grad * self.mask
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}

@@ -1,0 +1,107 @@
+"""Optimizers: SGD (momentum, Nesterov, decay) and Adam, updating one flat parameter vector.
+
+The model keeps all its weights in one contiguous float array (each layer's weights are views
+into it), so an optimizer step is a handful of vectorised operations on the whole network at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import lookup
+
+
+class Optimizer:
+    """Base class: `step(params, grads)` updates `params` in place from the mean gradient `grads`."""
+
+    name = "optimizer"
+
+    def __init__(self, learning_rate):
+        if not learning_rate > 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be positive, got {learning_rate!r}")
+        self.learning_rate = float(learning_rate)
+        self.iterations = 0
+
+    def step(self, params: np.ndarray, grads: np.ndarray):
+        """Apply one update; `params` and `grads` are the model's flat vectors."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """Name and settings, for save/load and statistics."""
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, Keras-style: v = m*v - lr*g; w += v (or the Nesterov form).
+
+    `decay` shrinks the rate as lr / (1 + decay * iterations), like Keras's legacy argument.
+    """
+
+    name = "sgd"
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0):
+        super().__init__(learning_rate)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
+        if decay < 0:
+            raise ValueError(f"SGD: decay must be >= 0, got {decay!r}")
+        self.momentum, self.nesterov, self.decay = float(momentum), bool(nesterov), float(decay)
+        self.velocity = None
+
+    def step(self, params, grads):
+        lr = self.learning_rate / (1.0 + self.decay * self.iterations)
+        self.iterations += 1
+        if self.momentum == 0:
+            params -= lr * grads
+            return
+        if self.velocity is None:
+            self.velocity = np.zeros_like(params)
+        self.velocity *= self.momentum
+        self.velocity -= lr * grads
+        if self.nesterov:
+            params += self.momentum * self.velocity - lr * grads
+        else:
+            params += self.velocity
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov, "decay": self.decay}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction; defaults as in Keras."""
+
+    name = "adam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate)
+        if not (0 <= beta_1 < 1 and 0 <= beta_2 < 1):
+            raise ValueError(f"Adam: beta_1 and beta_2 must be in [0, 1), got {beta_1!r}, {beta_2!r}")
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.m = self.v = None
+
+    def step(self, params, grads):
+        if self.m is None:
+            self.m, self.v = np.zeros_like(params), np.zeros_like(params)
+        self.iterations += 1
+        t = self.iterations
+        self.m *= self.beta_1
+        self.m += (1 - self.beta_1) * grads
+        self.v *= self.beta_2
+        self.v += (1 - self.beta_2) * grads * grads
+        lr = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        params -= lr * self.m / (np.sqrt(self.v) + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def get(optimizer) -> Optimizer:
+    """An optimizer from a name (default settings), a config dict, or an instance."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, dict):
+        config = dict(optimizer)
+        return lookup("optimizer", config.pop("name"), OPTIMIZERS)(**config)
+    return lookup("optimizer", optimizer, OPTIMIZERS)()

@@ -1,0 +1,5 @@
+"""Placeholder replaced by the worker pool."""
+
+
+class WorkerPool:
+    """Not yet."""

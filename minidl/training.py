@@ -1,0 +1,190 @@
+"""The loops behind Model.fit / evaluate / predict.
+
+A loop asks a *runner* for each batch's gradient: `LocalRunner` computes it in this process, the
+parallel pool (`minidl.parallel`) splits it across worker processes. Both return the batch's loss sum
+and correct count and leave the mean gradient in `model.gradients`, so the loop, the optimizer step and
+the callbacks are the same whatever runs the arithmetic.
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+
+from .callbacks import CallbackList, History, TerminateOnNaN
+
+DEFAULT_INFERENCE_BATCH = 256
+
+
+class LocalRunner:
+    """Computes gradients and predictions in the calling process."""
+
+    workers = 1
+    threads_per_worker = None
+
+    def __init__(self, model):
+        self.model = model
+
+    def gradients(self, x, y, indices, step):
+        """Mean gradient of the batch `indices` into model.gradients; returns (loss sum, correct count)."""
+        return self.model.accumulate_gradients(x[indices], y[indices], len(indices), step)
+
+    def predict(self, x, batch_size):
+        return self.model.predict_on_shard(x, batch_size)
+
+    def close(self):
+        """Nothing to release."""
+
+
+def _check_positive_int(value, argument):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{argument} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@contextlib.contextmanager
+def _runner_for(model, workers, backend="pool", data=None):
+    """A LocalRunner, or a parallel runner for `workers` > 1 (or a WorkerPool object), closed afterwards."""
+    from . import parallel
+    if isinstance(workers, parallel.WorkerPool):
+        yield workers.runner(model, data)
+        return
+    if backend == "mpi":
+        runner = parallel.mpi_runner(model, data)
+    elif backend != "pool":
+        raise ValueError(f"backend must be 'pool' or 'mpi', got {backend!r}")
+    elif _check_positive_int(workers, "workers") == 1:
+        runner = LocalRunner(model)
+    else:
+        pool = parallel.WorkerPool(workers)
+        try:
+            runner = pool.runner(model, data, owns_pool=True)
+        except BaseException:
+            pool.close()
+            raise
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+def _split_validation(x, y, validation_split):
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    cut = len(x) - int(round(len(x) * validation_split))
+    if validation_split and (cut < 1 or cut == len(x)):
+        raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
+                         f"out of {len(x)}")
+    return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if validation_split else None)
+
+
+def train(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+          shuffle, workers, backend="pool"):
+    """Model.fit: see its docstring."""
+    model._require_compiled("fit")
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    epochs = _check_positive_int(epochs, "epochs")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    x = model.check_inputs(x)
+    y = model.check_targets(x, y)
+    (x, y), validation = _split_validation(x, y, validation_split)
+    if validation_data is not None:
+        if len(validation_data) != 2:
+            raise ValueError("validation_data must be a pair (x_val, y_val)")
+        xv = model.check_inputs(validation_data[0], "validation x")
+        validation = (xv, model.check_targets(xv, validation_data[1], "validation y"))
+
+    history = History()
+    user_callbacks = list(callbacks or [])
+    nan_guard = next((c for c in user_callbacks if isinstance(c, TerminateOnNaN)), None) or TerminateOnNaN()
+    extra = [nan_guard] if nan_guard not in user_callbacks else []
+    if verbose:
+        from .progress import ProgressBar
+        extra.append(ProgressBar(verbose))
+    steps = -(-len(x) // batch_size)
+    model.stop_training, model.stop_reason = False, None
+    order_rng = np.random.default_rng([model.seed, 1])
+
+    with _runner_for(model, workers, backend, data=(x, y)) as runner:
+        params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": len(x),
+                  "val_samples": len(validation[0]) if validation else 0, "workers": runner.workers,
+                  "threads_per_worker": runner.threads_per_worker, "backend": backend,
+                  "ranks": getattr(runner, "ranks", 1), "rank": getattr(runner, "rank", 0),
+                  "seed": model.seed, "verbose": verbose}
+        callback_list = CallbackList([history, *user_callbacks, *extra], model, params)
+        end_logs = {"status": "finished"}
+        try:
+            callback_list.on_train_begin({})
+            for epoch in range(epochs):
+                epoch_logs = _train_epoch(model, runner, (x, y), batch_size, epoch, shuffle, order_rng,
+                                          callback_list, nan_guard)
+                if validation is not None and not model.stop_training:
+                    val_logs = _evaluate_with(model, runner, *validation, DEFAULT_INFERENCE_BATCH, callback_list)
+                    epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                callback_list.on_epoch_end(epoch, epoch_logs)
+                if model.stop_training:
+                    end_logs["status"] = "stopped"
+                    end_logs["error"] = model.stop_reason
+                    break
+        except KeyboardInterrupt:
+            end_logs = {"status": "interrupted", "error": "KeyboardInterrupt"}
+            raise
+        except BaseException as error:
+            end_logs = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+            raise
+        finally:
+            callback_list.on_train_end(end_logs)
+    if nan_guard.message:
+        warnings.warn(nan_guard.message, RuntimeWarning, stacklevel=3)
+    return history
+
+
+def _train_epoch(model, runner, data, batch_size, epoch, shuffle, order_rng, callback_list, nan_guard):
+    x, y = data
+    callback_list.on_epoch_begin(epoch, {})
+    order = order_rng.permutation(len(x)) if shuffle else np.arange(len(x))
+    loss_total, correct_total, seen = 0.0, 0, 0
+    for step, start in enumerate(range(0, len(x), batch_size)):
+        indices = order[start:start + batch_size]
+        callback_list.on_train_batch_begin(step, {"size": len(indices)})
+        loss_sum, correct = runner.gradients(x, y, indices, model.optimizer.iterations)
+        model.optimizer.step(model.parameters, model.gradients)
+        loss_total, correct_total, seen = loss_total + loss_sum, correct_total + correct, seen + len(indices)
+        callback_list.on_train_batch_end(step, {"loss": loss_sum / len(indices),
+                                                "accuracy": correct / len(indices), "size": len(indices)})
+        if nan_guard.message:
+            break
+    return {"loss": loss_total / max(seen, 1), "accuracy": correct_total / max(seen, 1)}
+
+
+def _evaluate_with(model, runner, x, y, batch_size, callback_list):
+    """Loss and accuracy over (x, y), sample-weighted exactly, reported through the test hooks."""
+    callback_list.on_test_begin({})
+    outputs = runner.predict(x, batch_size)
+    logs = {"loss": model.loss.total(outputs, y) / len(x)}
+    if model.metrics:
+        from .metrics import correct_count
+        logs["accuracy"] = correct_count(outputs, y) / len(x)
+    callback_list.on_test_end(logs)
+    return logs
+
+
+def evaluate(model, x, y, batch_size=None, verbose=0, callbacks=None, workers=1):
+    """Model.evaluate: see its docstring."""
+    model._require_compiled("evaluate")
+    batch_size = _check_positive_int(batch_size or DEFAULT_INFERENCE_BATCH, "batch_size")
+    x = model.check_inputs(x)
+    y = model.check_targets(x, y)
+    with _runner_for(model, workers) as runner:
+        params = {"samples": len(x), "batch_size": batch_size, "workers": runner.workers, "verbose": verbose}
+        return _evaluate_with(model, runner, x, y, batch_size, CallbackList(callbacks or [], model, params))
+
+
+def predict(model, x, batch_size=None, workers=1):
+    """Model.predict: see its docstring."""
+    batch_size = _check_positive_int(batch_size or DEFAULT_INFERENCE_BATCH, "batch_size")
+    x = model.check_inputs(x)
+    with _runner_for(model, workers) as runner:
+        return runner.predict(x, batch_size)
