@@ -212,7 +212,8 @@ def _sums_beside(path: Path) -> dict[str, str]:
     if not sums_path.is_file():
         return {}
     sums = {}
-    for number, line in enumerate(_read_bytes(sums_path).decode("utf-8", "replace").splitlines(), 1):
+    text = _read_bytes(sums_path).decode("utf-8", "replace")
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         digest, _, name = line.strip().partition(" ")
@@ -265,7 +266,7 @@ def _existing_dir(value: str | os.PathLike, what: str) -> Path:
     return folder
 
 
-def _search_locations(dataset: _Dataset, data_dir: str | os.PathLike | None) -> list[tuple[Path, str]]:
+def _search_locations(dataset: _Dataset, data_dir) -> list[tuple[Path, str]]:
     """The folders to search, in order, each with a label for error messages."""
     locations = []
     if data_dir is not None:
@@ -314,7 +315,9 @@ def _locate_files(dataset, data_dir, download, mirrors, checksums, timeout) -> d
     with _progress_bar() as progress:
         for name in missing:
             try:
-                found[name] = _download(name, _cache_dir(dataset), mirrors, checksums, timeout, progress)
+                found[name] = _download(
+                    name, _cache_dir(dataset), mirrors, checksums, timeout, progress
+                )
             except _DownloadFailed as exc:
                 failures.extend(exc.args[0])
     if failures:
@@ -358,8 +361,8 @@ def _fetch_verified(url: str, target: Path, checksum: Checksum, timeout: float, 
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
-            digest = _copy_response(response, out, hashlib.new(checksum[0]), progress, url)
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
+            digest = _copy_response(resp, out, hashlib.new(checksum[0]), progress, url)
             out.flush()
             os.fsync(out.fileno())
         if digest != checksum[1].lower():
@@ -423,7 +426,8 @@ def _positive_or_none(name: str, value) -> int | None:
 def _check_binarize(binarize) -> None:
     if binarize is None:
         return
-    if isinstance(binarize, bool) or not isinstance(binarize, numbers.Real) or not 0 <= binarize <= 255:
+    is_number = isinstance(binarize, numbers.Real) and not isinstance(binarize, bool)
+    if not is_number or not 0 <= binarize <= 255:
         raise ValueError(f"binarize must be None or a threshold in 0..255, got {binarize!r}")
 
 
@@ -457,7 +461,8 @@ def _load(dataset: _Dataset, default_mirrors, default_checksums, *, data_dir, fl
     )
     train = _read_split(paths[TRAIN_IMAGES], paths[TRAIN_LABELS])
     test = _read_split(paths[TEST_IMAGES], paths[TEST_LABELS])
-    return _to_arrays(*train, train_n, flatten, binarize), _to_arrays(*test, test_n, flatten, binarize)
+    return (_to_arrays(*train, train_n, flatten, binarize),
+            _to_arrays(*test, test_n, flatten, binarize))
 
 
 def load_mnist(

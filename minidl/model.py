@@ -7,6 +7,7 @@ between processes through a single shared buffer each.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import secrets
@@ -114,15 +115,26 @@ class Model:
             layer.grads[key] = view
         self.parameters, self.gradients = parameters, gradients
 
-    def use_buffers(self, parameters: np.ndarray, gradients: np.ndarray):
-        """Make `parameters`/`gradients` (flat, e.g. shared memory) the model's storage; values are kept."""
+    def use_buffers(self, parameters: np.ndarray, gradients: np.ndarray, keep_values=True):
+        """Make `parameters`/`gradients` (flat, e.g. shared memory) the model's storage.
+
+        With `keep_values` the model's current values are copied in; without, the model adopts the
+        buffers' values (how a worker's replica takes the parent's weights).
+        """
         for buffer in (parameters, gradients):
             if buffer.shape != self.parameters.shape or buffer.dtype != self.parameters.dtype:
                 raise ValueError(f"buffer of shape {buffer.shape} and dtype {buffer.dtype} cannot hold the "
                                  f"{self.parameters.size} {self.parameters.dtype} weights of model {self.name!r}")
-        parameters[...] = self.parameters
-        gradients[...] = self.gradients
+        if keep_values:
+            parameters[...] = self.parameters
+            gradients[...] = self.gradients
         self._bind(parameters, gradients)
+
+    def replica_blueprint(self) -> "Model":
+        """A copy to pickle for a worker process: layers and settings, without optimizer state."""
+        replica = copy.copy(self)
+        replica.optimizer = None
+        return replica
 
     def count_params(self) -> int:
         """Total number of trainable numbers."""

@@ -1,5 +1,317 @@
-"""Placeholder replaced by the worker pool."""
+"""Data-parallel training and inference on a pool of worker processes.
+
+Every batch is cut into N near-equal shards. Each worker holds a replica of the model whose weights
+*are* the parent's weights (one shared-memory buffer) and whose gradient buffer is its own row of a
+shared (N, parameters) array; it computes its shard's share of the batch's mean gradient straight
+into that row. The parent adds the N rows and takes one optimizer step on the shared weights, which
+every replica sees at once. The training data is put in shared memory once per `fit`; a step sends
+each worker only a few numbers, and the batch's sample indices travel through a shared array too.
+So the mathematics is that of one process (up to float summation order) and almost nothing is copied.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import signal
+import traceback
+import warnings
+from multiprocessing import connection, resource_tracker, shared_memory
+
+import numpy as np
+
+# How often a waiting parent checks that its workers are alive (the sentinels also wake it at once).
+_POLL_SECONDS = 1.0
+
+
+class WorkerError(RuntimeError):
+    """A worker process raised an exception or died; the message names the worker and the cause."""
+
+
+class SharedArray:
+    """A NumPy array in named shared memory that other processes can attach to by `spec`."""
+
+    def __init__(self, shape, dtype, spec_name=None):
+        dtype = np.dtype(dtype)
+        size = max(int(np.prod(shape)) * dtype.itemsize, 1)
+        self.owner = spec_name is None
+        self.memory = shared_memory.SharedMemory(name=spec_name, create=self.owner, size=size)
+        self.array = np.ndarray(shape, dtype=dtype, buffer=self.memory.buf)
+        self.spec = (self.memory.name, tuple(shape), dtype.str)
+
+    @classmethod
+    def copy_of(cls, values: np.ndarray) -> "SharedArray":
+        """A new shared array holding a copy of `values`."""
+        shared = cls(values.shape, values.dtype)
+        shared.array[...] = values
+        return shared
+
+    @classmethod
+    def attach(cls, spec) -> "SharedArray":
+        """Open an array another process created."""
+        name, shape, dtype = spec
+        return cls(shape, dtype, spec_name=name)
+
+    def release(self):
+        """Drop this process's mapping; the creator also removes the memory from the system."""
+        self.array = None
+        try:
+            self.memory.close()
+        except BufferError:
+            return  # a view is still alive somewhere in this process; the mapping ends with it
+        finally:
+            if self.owner:
+                try:
+                    self.memory.unlink()
+                except FileNotFoundError:
+                    pass
+
+
+def shard_bounds(size: int, shards: int) -> list[tuple[int, int]]:
+    """Split range(size) into `shards` contiguous, near-equal (lo, hi) pieces (some may be empty)."""
+    edges = np.linspace(0, size, shards + 1).round().astype(int)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
 
 
 class WorkerPool:
-    """Not yet."""
+    """N persistent worker processes; use as `with WorkerPool(N) as pool: model.fit(..., workers=pool)`.
+
+    Each worker limits its BLAS library to `threads_per_worker` threads (default 1), so N workers
+    on N cores do not fight over them.
+    """
+
+    def __init__(self, workers: int, threads_per_worker: int = 1, start_method: str | None = None):
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        if not isinstance(threads_per_worker, (int, np.integer)) or threads_per_worker < 1:
+            raise ValueError(f"threads_per_worker must be a positive integer, got {threads_per_worker!r}")
+        cpus = os.cpu_count() or 1
+        if workers * threads_per_worker > cpus:
+            warnings.warn(f"{workers} workers x {threads_per_worker} BLAS thread(s) on {cpus} CPU(s) "
+                          "oversubscribes the machine: expect it to be slower than fewer workers",
+                          RuntimeWarning, stacklevel=2)
+        self.workers, self.threads_per_worker = int(workers), int(threads_per_worker)
+        context = mp.get_context(start_method)
+        # Workers must share the parent's tracker of shared memory, or each would start its own and
+        # report the parent's segments as leaked when it exits.
+        resource_tracker.ensure_running()
+        self.processes, self.connections = [], []
+        try:
+            for index in range(self.workers):
+                parent_end, child_end = context.Pipe()
+                process = context.Process(target=_worker_main, args=(child_end, index, self.threads_per_worker),
+                                          name=f"minidl-worker-{index}", daemon=True)
+                process.start()
+                child_end.close()
+                self.processes.append(process)
+                self.connections.append(parent_end)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def runner(self, model, data=None, owns_pool=False) -> "PoolRunner":
+        """Attach `model` (and optionally training data (x, y)) to the workers for one fit/evaluate/predict."""
+        if not self.processes:
+            raise RuntimeError("this WorkerPool is closed")
+        return PoolRunner(self, model, data, owns_pool)
+
+    # ----- messaging -----
+    def call_all(self, messages) -> list:
+        """Send one message per worker, wait for every answer; raise WorkerError on a fault."""
+        for conn, message in zip(self.connections, messages):
+            conn.send(message)
+        return self.collect()
+
+    def collect(self) -> list:
+        """Wait for one answer from each worker, noticing at once a worker that dies."""
+        answers = [None] * self.workers
+        pending = dict(enumerate(self.connections))
+        while pending:
+            by_object = {conn: i for i, conn in pending.items()}
+            sentinels = {self.processes[i].sentinel: i for i in pending}
+            ready = connection.wait([*by_object, *sentinels], timeout=_POLL_SECONDS)
+            for item in ready:
+                if item in by_object:
+                    index = by_object[item]
+                    try:
+                        status, payload = item.recv()
+                    except (EOFError, OSError):
+                        self._raise_dead(index)
+                    if status == "error":
+                        raise WorkerError(f"worker {index} (pid {self.processes[index].pid}) raised:\n{payload}")
+                    answers[index] = payload
+                    del pending[index]
+            for item in ready:
+                if item in sentinels and sentinels[item] in pending:
+                    self._raise_dead(sentinels[item])
+        return answers
+
+    def _raise_dead(self, index):
+        process = self.processes[index]
+        process.join(timeout=0.1)
+        code = process.exitcode
+        cause = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        hint = " (SIGKILL: often the out-of-memory killer)" if code == -signal.SIGKILL else ""
+        raise WorkerError(f"worker {index} (pid {process.pid}) {cause}{hint}")
+
+    def close(self):
+        """Stop every worker (politely, then by force) and wait for them; safe to call twice."""
+        for conn in self.connections:
+            try:
+                conn.send(("stop",))
+            except (OSError, ValueError):
+                pass
+        for process in self.processes:
+            process.join(timeout=2)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=2)
+        for conn in self.connections:
+            conn.close()
+        self.processes, self.connections = [], []
+
+
+class PoolRunner:
+    """One model attached to a WorkerPool: the runner `fit`, `evaluate` and `predict` use."""
+
+    def __init__(self, pool: WorkerPool, model, data, owns_pool):
+        self.pool, self.model, self.owns_pool = pool, model, owns_pool
+        self.workers, self.threads_per_worker = pool.workers, pool.threads_per_worker
+        self.shared: list[SharedArray] = []
+        self.private_buffers = (model.parameters, model.gradients)
+        try:
+            self.parameters = self._share(model.parameters)
+            self.gradient_rows = self._share(np.zeros((pool.workers, model.parameters.size), model.dtype))
+            model.use_buffers(self.parameters.array, np.zeros_like(model.gradients))
+            self.data = self.indices = None
+            if data is not None:
+                self.data = [self._share(np.ascontiguousarray(a)) for a in data]
+                self.indices = self._share(np.zeros(len(data[0]), np.int64))
+            blueprint = pickle.dumps(model.replica_blueprint())
+            pool.call_all([("attach", blueprint, self.parameters.spec, self.gradient_rows.spec,
+                            [a.spec for a in self.data] if self.data else None,
+                            self.indices.spec if self.indices else None)] * pool.workers)
+        except BaseException:
+            self.close()
+            raise
+
+    def _share(self, values) -> SharedArray:
+        shared = SharedArray.copy_of(values)
+        self.shared.append(shared)
+        return shared
+
+    def gradients(self, x, y, indices, step):
+        """The batch's mean gradient into model.gradients, computed by the workers; (loss sum, correct)."""
+        batch = len(indices)
+        self.indices.array[:batch] = indices
+        answers = self.pool.call_all([("gradient", step, lo, hi, batch)
+                                      for lo, hi in shard_bounds(batch, self.workers)])
+        np.sum(self.gradient_rows.array, axis=0, out=self.model.gradients)
+        return sum(a[0] for a in answers), sum(a[1] for a in answers)
+
+    def predict(self, x, batch_size):
+        """Outputs for `x`: each worker predicts a contiguous slice, written into a shared array."""
+        inputs = SharedArray.copy_of(np.ascontiguousarray(x))
+        outputs = SharedArray((len(x), *self.model.output_shape), self.model.dtype)
+        try:
+            self.pool.call_all([("predict", inputs.spec, outputs.spec, lo, hi, batch_size)
+                                for lo, hi in shard_bounds(len(x), self.workers)])
+            return outputs.array.copy()
+        finally:
+            inputs.release()
+            outputs.release()
+
+    def close(self):
+        """Detach the workers, give the model private buffers again and free the shared memory."""
+        try:
+            if self.pool.processes:
+                try:
+                    self.pool.call_all([("detach",)] * self.pool.workers)
+                except (WorkerError, OSError):
+                    self.pool.close()
+        finally:
+            self.model.use_buffers(*self.private_buffers)
+            for shared in self.shared:
+                shared.release()
+            self.shared = []
+            if self.owns_pool:
+                self.pool.close()
+
+
+# ----- the worker side -----
+def _worker_main(conn, index, threads):
+    """A worker's life: limit BLAS threads, then answer the parent's messages until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    from threadpoolctl import threadpool_limits
+    limiter = threadpool_limits(threads)  # noqa: F841 (kept alive for the worker's lifetime)
+    state = _WorkerState(index)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            break  # the parent is gone
+        if message[0] == "stop":
+            break
+        try:
+            conn.send(("ok", getattr(state, message[0])(*message[1:])))
+        except BaseException:
+            conn.send(("error", traceback.format_exc()))
+    state.detach()
+
+
+class _WorkerState:
+    """What one worker holds between messages: its model replica and its views of shared memory."""
+
+    def __init__(self, index):
+        self.index = index
+        self.model = None
+        self.attached: list[SharedArray] = []
+
+    def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec):
+        self.detach()
+        self.model = pickle.loads(blueprint)
+        parameters = self._open(parameters_spec).array
+        gradients = self._open(gradients_spec).array[self.index]
+        self.model.use_buffers(parameters, gradients, keep_values=False)
+        self.x, self.y = (self._open(s).array for s in data_specs) if data_specs else (None, None)
+        self.indices = self._open(indices_spec).array if indices_spec else None
+
+    def gradient(self, step, lo, hi, batch):
+        if hi == lo:
+            self.model.gradients[...] = 0
+            return 0.0, 0
+        shard = self.indices[lo:hi]
+        return self.model.accumulate_gradients(self.x[shard], self.y[shard], batch, step,
+                                               positions=np.arange(lo, hi))
+
+    def predict(self, inputs_spec, outputs_spec, lo, hi, batch_size):
+        inputs, outputs = SharedArray.attach(inputs_spec), SharedArray.attach(outputs_spec)
+        try:
+            if hi > lo:
+                outputs.array[lo:hi] = self.model.predict_on_shard(inputs.array[lo:hi], batch_size)
+        finally:
+            inputs.release()
+            outputs.release()
+
+    def detach(self):
+        self.model = self.x = self.y = self.indices = None
+        for shared in self.attached:
+            shared.release()
+        self.attached = []
+
+    def _open(self, spec) -> SharedArray:
+        shared = SharedArray.attach(spec)
+        self.attached.append(shared)
+        return shared
+
+
+def mpi_runner(model, data):
+    """The MPI backend (see minidl.mpi); imported lazily so mpi4py stays optional."""
+    from .mpi import MPIRunner
+    return MPIRunner(model, data)

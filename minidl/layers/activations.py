@@ -55,8 +55,7 @@ class ReLU(Activation):
         return np.maximum(x, 0, out=out)
 
     def derivative_times(self, grad, y):
-        grad[y <= 0] = 0
-        return grad
+        return np.multiply(grad, y > 0, out=grad)
 
 
 class Sigmoid(Activation):

@@ -91,6 +91,11 @@ class Layer:
             raise ShapeError(f"layer {self.name!r} expects input of shape (batch, "
                              f"{', '.join(map(str, self.input_shape))}) but got {x.shape}")
 
+    def __getstate__(self):
+        """Pickle settings and weights only, not what the last forward pass kept for backward."""
+        return {key: value for key, value in self.__dict__.items()
+                if not isinstance(value, np.ndarray) and key != "noise_context"}
+
     # ----- describing -----
     def get_config(self) -> dict:
         """The constructor arguments that rebuild this layer (used by save/load and statistics)."""

@@ -1,10 +1,10 @@
 """Conv2D: 2-D convolution over channels-last images, computed as one matrix product.
 
-The patches under every kernel position are gathered into a matrix `cols` of shape
-(N*OH*OW, kh*kw*C), so the convolution is `cols @ kernel.reshape(kh*kw*C, F)`. Gathering loops
-over the kh*kw kernel offsets only (25 for 5x5), copying one strided slice each. With a single
-input channel the matrix is gathered transposed, (kh*kw, N*OH*OW): every copy then writes a
-contiguous block, which is several times faster.
+The patches under every kernel position are gathered, transposed, into a matrix `cols` of shape
+(kh*kw*C, N*OH*OW): row (i, j, c) holds input channel c shifted by kernel offset (i, j) for every
+output pixel. Each of the kh*kw offsets is then one copy into a contiguous block, which measured
+2-4x faster than the untransposed layout, and the rows match the kernel's (kh, kw, C, F) order, so
+the convolution is `cols.T @ kernel.reshape(kh*kw*C, F)` and the kernel gradient `cols @ grad`.
 """
 from __future__ import annotations
 
@@ -75,16 +75,11 @@ class Conv2D(Layer):
         self.check_input(x)
         n, (oh, ow, f) = len(x), self.output_shape
         cols = self.gather_patches(self.pad(x))
-        kernel = self.params["kernel"].reshape(-1, f)
-        z = (cols.T @ kernel) if self.single_channel else (cols @ kernel)
+        z = cols.T @ self.params["kernel"].reshape(-1, f)
         z += self.params["bias"]
         if training:
             self.cols, self.batch = cols, n
         return self.activation.forward(z, training).reshape(n, oh, ow, f)
-
-    @property
-    def single_channel(self):
-        return self.input_shape[2] == 1
 
     def pad(self, x):
         """Zero-pad the spatial axes for padding="same" (a no-op for "valid")."""
@@ -96,48 +91,38 @@ class Conv2D(Layer):
         padded[:, top:top + h, left:left + w] = x
         return padded
 
-    def window(self, i, j):
-        """The slices of the padded input that kernel offset (i, j) touches, for every output pixel."""
+    def offsets(self):
+        """For each kernel offset (i, j): the rows and columns of the padded input it reads."""
         (oh, ow, _), (sh, sw) = self.output_shape, self.strides
-        return (slice(None), slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+        for i in range(self.kernel_size[0]):
+            for j in range(self.kernel_size[1]):
+                yield i, j, slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw)
 
     def gather_patches(self, padded):
-        """The patch matrix: (N*OH*OW, kh*kw*C), or (kh*kw, N*OH*OW) with one input channel."""
+        """The transposed patch matrix (kh*kw*C, N*OH*OW)."""
         n, (oh, ow, _), (kh, kw), c = len(padded), self.output_shape, self.kernel_size, self.input_shape[2]
-        if self.single_channel:
-            cols = np.empty((kh, kw, n, oh, ow), dtype=padded.dtype)
-            for i in range(kh):
-                for j in range(kw):
-                    cols[i, j] = padded[self.window(i, j)][..., 0]
-            return cols.reshape(kh * kw, n * oh * ow)
-        cols = np.empty((n, oh, ow, kh, kw, c), dtype=padded.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                cols[:, :, :, i, j, :] = padded[self.window(i, j)]
-        return cols.reshape(n * oh * ow, kh * kw * c)
+        cols = np.empty((kh, kw, c, n, oh, ow), dtype=padded.dtype)
+        for i, j, rows, columns in self.offsets():
+            cols[i, j] = padded[:, rows, columns, :].transpose(3, 0, 1, 2)
+        return cols.reshape(kh * kw * c, n * oh * ow)
 
     # ----- backward -----
     def backward(self, grad):
         (oh, ow, f) = self.output_shape
         grad = self.activation.backward(grad.reshape(-1, f))
-        kernel_grad = self.grads["kernel"].reshape(-1, f)
-        np.matmul(self.cols, grad, out=kernel_grad) if self.single_channel else \
-            np.matmul(self.cols.T, grad, out=kernel_grad)
+        np.matmul(self.cols, grad, out=self.grads["kernel"].reshape(-1, f))
         np.matmul(np.ones(len(grad), grad.dtype), grad, out=self.grads["bias"])
-        if not self.needs_input_grad:
-            return None
-        return self.scatter_input_grad(grad.reshape(self.batch, oh, ow, f))
+        return self.input_grad(grad) if self.needs_input_grad else None
 
-    def scatter_input_grad(self, grad):
-        """d(loss)/d(input): each kernel offset adds grad @ kernel[i, j].T into the slice it read."""
-        (h, w, c), (kh, kw) = self.input_shape, self.kernel_size
+    def input_grad(self, grad):
+        """d(loss)/d(input): the patch gradients, added back onto the pixels each patch was read from."""
+        (h, w, c), (kh, kw), (oh, ow, f) = self.input_shape, self.kernel_size, self.output_shape
         (top, bottom), (left, right) = self.pad_h, self.pad_w
-        padded_grad = np.zeros((self.batch, h + top + bottom, w + left + right, c), dtype=grad.dtype)
-        kernel = self.params["kernel"]
-        for i in range(kh):
-            for j in range(kw):
-                padded_grad[self.window(i, j)] += grad @ kernel[i, j].T
-        return padded_grad[:, top:top + h, left:left + w]
+        cols_grad = (self.params["kernel"].reshape(-1, f) @ grad.T).reshape(kh, kw, c, self.batch, oh, ow)
+        padded = np.zeros((c, self.batch, h + top + bottom, w + left + right), dtype=grad.dtype)
+        for i, j, rows, columns in self.offsets():
+            padded[:, :, rows, columns] += cols_grad[i, j]
+        return padded[:, :, top:top + h, left:left + w].transpose(1, 2, 3, 0)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),

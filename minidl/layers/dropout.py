@@ -15,8 +15,8 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 def hashed_uniform(seed: int, step: int, positions: np.ndarray, features: int) -> np.ndarray:
     """Uniform numbers in [0, 1), shape (len(positions), features), fixed by (seed, step, position, feature)."""
     counters = positions.astype(np.uint64)[:, None] * np.uint64(features) + np.arange(features, dtype=np.uint64)
-    key = np.array([seed, step], dtype=np.uint64) * np.array([_GOLDEN, np.uint64(0xD1B54A32D192ED03)])
-    x = counters ^ key[0] ^ (key[1] + _GOLDEN)
+    key = np.array([seed, step], dtype=np.uint64) * np.array([_GOLDEN, 0xD1B54A32D192ED03], dtype=np.uint64)
+    x = counters ^ key[:1] ^ (key[1:] + _GOLDEN)
     # splitmix64's finaliser: every input bit affects every output bit.
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)

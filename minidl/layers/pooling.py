@@ -40,6 +40,11 @@ class Pooling2D(Layer):
             for j in range(self.pool_size[1]):
                 yield (slice(None), slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
 
+    def tiles_input(self):
+        """True when the windows cover every input pixel exactly once."""
+        return all(s == p and (o * s == i) for s, p, o, i in
+                   zip(self.strides, self.pool_size, self.output_shape, self.input_shape))
+
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides)}
 
@@ -59,9 +64,14 @@ class AvgPool2D(Pooling2D):
 
     def backward(self, grad):
         grad *= 1.0 / (self.pool_size[0] * self.pool_size[1])
-        dx = np.zeros((self.batch, *self.input_shape), dtype=grad.dtype)
+        overlapping = any(s < p for s, p in zip(self.strides, self.pool_size))
+        dx = (np.zeros if overlapping or not self.tiles_input() else np.empty)(
+            (self.batch, *self.input_shape), dtype=grad.dtype)
         for window in self.windows():
-            dx[window] += grad
+            if overlapping:
+                dx[window] += grad
+            else:
+                dx[window] = grad
         return dx
 
 

@@ -1,0 +1,145 @@
+"""Conv2D: gradient checks, a naive-loop reference for both paddings and strides, shapes and errors."""
+import math
+
+import numpy as np
+import pytest
+
+from gradcheck import build, check_layer
+from minidl.errors import ShapeError
+from minidl.layers import Conv2D
+
+
+def naive_conv(x, kernel, bias, strides, padding):
+    """Keras's Conv2D with explicit loops: 'same' puts the extra padding on the bottom/right."""
+    n, h, w, c = x.shape
+    kh, kw, _, f = kernel.shape
+    sh, sw = strides
+    if padding == "same":
+        oh, ow = math.ceil(h / sh), math.ceil(w / sw)
+        pad_h = max((oh - 1) * sh + kh - h, 0)
+        pad_w = max((ow - 1) * sw + kw - w, 0)
+        top, left = pad_h // 2, pad_w // 2
+        padded = np.zeros((n, h + pad_h, w + pad_w, c))
+        padded[:, top:top + h, left:left + w] = x
+    else:
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        padded = x
+    out = np.zeros((n, oh, ow, f))
+    for b in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                patch = padded[b, i * sh:i * sh + kh, j * sw:j * sw + kw, :]
+                for k in range(f):
+                    out[b, i, j, k] = np.sum(patch * kernel[:, :, :, k]) + bias[k]
+    return out
+
+
+CONFIGS = [
+    # (input (h, w, c), kernel, strides, padding)
+    ((7, 6, 1), (3, 3), 1, "valid"),
+    ((7, 6, 1), (3, 3), 1, "same"),
+    ((7, 6, 1), (3, 3), 2, "valid"),
+    ((7, 6, 1), (3, 3), 2, "same"),
+    ((7, 6, 3), (3, 3), 1, "valid"),
+    ((7, 6, 3), (3, 3), 2, "same"),
+    ((7, 6, 3), (5, 5), 1, "same"),
+    ((7, 6, 3), (5, 5), 2, "valid"),
+    ((7, 6, 1), (5, 5), 2, "same"),
+    ((7, 6, 3), (2, 3), 1, "same"),
+    ((7, 6, 1), (2, 3), 2, "valid"),
+    ((7, 6, 3), (2, 3), (2, 1), "same"),
+    ((6, 6, 3), (2, 2), 2, "same"),
+]
+
+
+def _ids(config):
+    shape, kernel, strides, padding = config
+    return f"{shape[0]}x{shape[1]}x{shape[2]}-k{kernel[0]}x{kernel[1]}-s{strides}-{padding}"
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=_ids)
+def test_conv_gradients(config, rng):
+    shape, kernel, strides, padding = config
+    layer = build(Conv2D(2, kernel, strides=strides, padding=padding), shape)
+    layer.params["bias"][...] = rng.standard_normal(2) * 0.1
+    check_layer(layer, rng.standard_normal((2, *shape)), rng)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_conv_gradients_with_activation(activation, rng):
+    layer = build(Conv2D(3, 3, padding="same", activation=activation), (5, 4, 2))
+    layer.params["bias"][...] = rng.standard_normal(3) * 0.1
+    check_layer(layer, rng.standard_normal((2, 5, 4, 2)), rng)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=_ids)
+def test_conv_matches_naive_loops(config, rng):
+    shape, kernel, strides, padding = config
+    layer = build(Conv2D(3, kernel, strides=strides, padding=padding), shape)
+    layer.params["bias"][...] = rng.standard_normal(3)
+    x = rng.standard_normal((2, *shape))
+    pair = (strides, strides) if isinstance(strides, int) else strides
+    expected = naive_conv(x, layer.params["kernel"], layer.params["bias"], pair, padding)
+    out = layer.forward(x)
+    assert out.shape == expected.shape == (2, *layer.output_shape)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_same_padding_extra_goes_bottom_right():
+    """3x3 input, 2x2 kernel, 'same', stride 1: the one pad row/column goes bottom/right (as in Keras/TF)."""
+    layer = build(Conv2D(1, 2, padding="same"), (3, 3, 1))
+    layer.params["kernel"][...] = 1.0
+    x = np.arange(9, dtype=np.float64).reshape(1, 3, 3, 1)
+    out = layer.forward(x)[0, :, :, 0]
+    # Each output sums the 2x2 window starting at its own pixel; past the bottom/right edge is zero.
+    expected = np.array([[0 + 1 + 3 + 4, 1 + 2 + 4 + 5, 2 + 5],
+                         [3 + 4 + 6 + 7, 4 + 5 + 7 + 8, 5 + 8],
+                         [6 + 7, 7 + 8, 8]], dtype=np.float64)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_conv_known_values():
+    """A 3x3 averaging kernel on a ramp: every valid output is the centre value."""
+    layer = build(Conv2D(1, 3), (4, 5, 1))
+    layer.params["kernel"][...] = 1.0 / 9
+    layer.params["bias"][...] = 0.5
+    x = np.arange(20, dtype=np.float64).reshape(1, 4, 5, 1)
+    out = layer.forward(x)[0, :, :, 0]
+    np.testing.assert_allclose(out, x[0, 1:3, 1:4, 0] + 0.5)
+
+
+@pytest.mark.parametrize("shape, kernel, strides, padding, expected", [
+    ((28, 28, 1), 5, 1, "same", (28, 28, 6)),
+    ((14, 14, 6), 5, 1, "valid", (10, 10, 6)),
+    ((7, 6, 1), 3, 2, "same", (4, 3, 6)),
+    ((7, 6, 1), 3, 2, "valid", (3, 2, 6)),
+    ((7, 6, 1), (2, 3), 1, "valid", (6, 4, 6)),
+])
+def test_conv_output_shapes(shape, kernel, strides, padding, expected):
+    layer = build(Conv2D(6, kernel, strides=strides, padding=padding), shape)
+    assert layer.output_shape == expected
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    assert layer.params["kernel"].shape == (kh, kw, shape[2], 6)
+    assert layer.params["bias"].shape == (6,)
+
+
+def test_conv_kernel_larger_than_input():
+    with pytest.raises(ShapeError, match=r"conv_big.*\(5, 5\).*\(3, 3, 1\)"):
+        build(Conv2D(2, 5, name="conv_big"), (3, 3, 1))
+
+
+def test_conv_needs_images():
+    with pytest.raises(ShapeError, match=r"conv_flat.*\(10,\)"):
+        build(Conv2D(2, 3, name="conv_flat"), (10,))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"filters": 0, "kernel_size": 3}, "filters"),
+    ({"filters": 2, "kernel_size": 0}, "kernel_size"),
+    ({"filters": 2, "kernel_size": (3, 3, 3)}, "kernel_size"),
+    ({"filters": 2, "kernel_size": 3, "strides": 0}, "strides"),
+    ({"filters": 2, "kernel_size": 3, "padding": "full"}, "padding"),
+])
+def test_conv_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Conv2D(**kwargs)

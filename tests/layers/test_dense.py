@@ -1,0 +1,63 @@
+"""Dense: gradient checks for every activation, known values, shapes and errors."""
+import numpy as np
+import pytest
+
+from gradcheck import build, check_layer
+from minidl.errors import ShapeError, UnknownNameError
+from minidl.layers import Dense
+
+
+@pytest.mark.parametrize("activation", [None, "linear", "relu", "sigmoid", "tanh", "softmax"])
+def test_dense_gradients(activation, rng):
+    layer = build(Dense(4, activation=activation), (5,))
+    layer.params["bias"][...] = rng.standard_normal(4) * 0.1
+    check_layer(layer, rng.standard_normal((3, 5)), rng)
+
+
+def test_dense_forward_matches_formula(rng):
+    layer = build(Dense(3, activation="tanh"), (4,))
+    layer.params["bias"][...] = [0.1, -0.2, 0.3]
+    x = rng.standard_normal((2, 4))
+    expected = np.tanh(x @ layer.params["kernel"] + layer.params["bias"])
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12)
+
+
+def test_dense_shapes_and_param_count():
+    layer = build(Dense(7), (3,))
+    assert layer.output_shape == (7,)
+    assert layer.params["kernel"].shape == (3, 7)
+    assert layer.params["bias"].shape == (7,)
+    assert layer.count_params() == 3 * 7 + 7
+    assert layer.params["kernel"].dtype == np.float64
+    assert not np.any(layer.params["bias"])
+
+
+def test_dense_input_is_not_modified(rng):
+    layer = build(Dense(3, activation="relu"), (4,))
+    x = rng.standard_normal((5, 4))
+    before = x.copy()
+    layer.forward(x, training=True)
+    layer.backward(np.ones((5, 3)))
+    np.testing.assert_array_equal(x, before)
+
+
+def test_dense_rejects_images():
+    with pytest.raises(ShapeError, match=r"dense_x.*Flatten"):
+        build(Dense(3, name="dense_x"), (4, 4, 1))
+
+
+def test_dense_rejects_wrong_batch_shape(rng):
+    layer = build(Dense(3, name="dense_y"), (4,))
+    with pytest.raises(ShapeError, match=r"dense_y.*\(2, 5\)"):
+        layer.forward(rng.standard_normal((2, 5)))
+
+
+@pytest.mark.parametrize("units", [0, -1, 2.5, "3"])
+def test_dense_rejects_bad_units(units):
+    with pytest.raises(ValueError, match="units"):
+        Dense(units)
+
+
+def test_dense_unknown_activation():
+    with pytest.raises(UnknownNameError, match=r"activation 'relux'.*relu"):
+        Dense(3, activation="relux")

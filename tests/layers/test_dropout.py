@@ -1,0 +1,75 @@
+"""Dropout: gradient check with fixed noise, inference pass-through, rate and mask properties."""
+import numpy as np
+import pytest
+
+from gradcheck import build, check_layer
+from minidl.layers import Dropout
+
+
+def _fixed(layer, n, seed=7, step=3):
+    layer.noise_context = (seed, step, np.arange(n))
+    return layer
+
+
+@pytest.mark.parametrize("shape", [(10,), (4, 3, 2)])
+def test_dropout_gradients_in_training(shape, rng):
+    layer = _fixed(build(Dropout(0.4), shape), 3)
+    dx = check_layer(layer, rng.standard_normal((3, *shape)), rng, training=True)
+    assert np.any(dx == 0), "some units should have been dropped"
+
+
+def test_dropout_is_identity_at_inference(rng):
+    layer = build(Dropout(0.5), (8,))
+    x = rng.standard_normal((4, 8))
+    np.testing.assert_array_equal(layer.forward(x), x)
+    np.testing.assert_array_equal(layer.backward(np.ones((4, 8))), np.ones((4, 8)))
+
+
+def test_dropout_zeroes_and_scales(rng):
+    rate = 0.25
+    layer = _fixed(build(Dropout(rate), (1000,)), 20)
+    x = np.ones((20, 1000))
+    out = layer.forward(x, training=True)
+    kept = out != 0
+    np.testing.assert_allclose(out[kept], 1 / (1 - rate))
+    assert abs((1 - kept.mean()) - rate) < 0.02
+    assert abs(out.mean() - 1.0) < 0.03
+
+
+def test_dropout_mask_is_fixed_by_noise_context(rng):
+    layer = build(Dropout(0.5), (50,))
+    x = rng.standard_normal((6, 50))
+    first = _fixed(layer, 6).forward(x, training=True)
+    again = _fixed(layer, 6).forward(x, training=True)
+    np.testing.assert_array_equal(first, again)
+    other_step = _fixed(layer, 6, step=4).forward(x, training=True)
+    assert not np.array_equal(first, other_step)
+
+
+def test_dropout_mask_depends_on_sample_position_not_batch_split(rng):
+    """Samples 3..5 of a batch get the same mask whether computed in the whole batch or in a shard."""
+    layer = build(Dropout(0.5), (40,))
+    x = rng.standard_normal((6, 40))
+    layer.noise_context = (1, 0, np.arange(6))
+    whole = layer.forward(x, training=True)
+    layer.noise_context = (1, 0, np.arange(3, 6))
+    shard = layer.forward(x[3:], training=True)
+    np.testing.assert_array_equal(whole[3:], shard)
+
+
+def test_standalone_dropout_draws_new_masks_each_step(rng):
+    layer = build(Dropout(0.5), (64,))
+    x = np.ones((2, 64))
+    assert not np.array_equal(layer.forward(x, training=True), layer.forward(x, training=True))
+
+
+def test_rate_zero_is_identity(rng):
+    layer = build(Dropout(0.0), (5,))
+    x = rng.standard_normal((2, 5))
+    np.testing.assert_array_equal(layer.forward(x, training=True), x)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
+def test_dropout_rejects_bad_rate(rate):
+    with pytest.raises(ValueError, match="rate"):
+        Dropout(rate)

@@ -1,0 +1,118 @@
+"""MaxPool2D / AvgPool2D: gradient checks, naive-loop references, shapes, aliases and errors."""
+import numpy as np
+import pytest
+
+from gradcheck import build, check_layer
+from minidl.errors import ShapeError
+from minidl.layers import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+
+POOLS = [MaxPool2D, AvgPool2D]
+CONFIGS = [
+    # (input (h, w, c), pool_size, strides)
+    ((6, 6, 2), 2, None),
+    ((7, 5, 2), 2, None),
+    ((7, 7, 1), 3, None),
+    ((7, 6, 2), 3, 2),
+    ((7, 6, 2), 2, 1),
+    ((8, 7, 1), 2, 3),
+    ((7, 6, 3), (2, 3), (1, 2)),
+]
+
+
+def _ids(config):
+    shape, pool, strides = config
+    return f"{shape[0]}x{shape[1]}x{shape[2]}-p{pool}-s{strides}"
+
+
+def naive_pool(x, pool, strides, reduce):
+    n, h, w, c = x.shape
+    (ph, pw), (sh, sw) = pool, strides
+    oh, ow = (h - ph) // sh + 1, (w - pw) // sw + 1
+    out = np.zeros((n, oh, ow, c))
+    for b in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                for k in range(c):
+                    out[b, i, j, k] = reduce(x[b, i * sh:i * sh + ph, j * sw:j * sw + pw, k])
+    return out
+
+
+def _pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+@pytest.mark.parametrize("cls", POOLS)
+@pytest.mark.parametrize("config", CONFIGS, ids=_ids)
+def test_pool_gradients(cls, config, rng):
+    shape, pool, strides = config
+    layer = build(cls(pool, strides=strides), shape)
+    check_layer(layer, rng.standard_normal((2, *shape)), rng)
+
+
+@pytest.mark.parametrize("cls, reduce", [(MaxPool2D, np.max), (AvgPool2D, np.mean)])
+@pytest.mark.parametrize("config", CONFIGS, ids=_ids)
+def test_pool_matches_naive_loops(cls, reduce, config, rng):
+    shape, pool, strides = config
+    layer = build(cls(pool, strides=strides), shape)
+    x = rng.standard_normal((3, *shape))
+    expected = naive_pool(x, _pair(pool), _pair(strides if strides is not None else pool), reduce)
+    out = layer.forward(x)
+    assert out.shape == (3, *layer.output_shape)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_maxpool_gradient_goes_to_the_maximum_once():
+    """With ties, exactly one input of the window receives the gradient (the first maximum)."""
+    layer = build(MaxPool2D(2), (2, 4, 1))
+    x = np.array([[1.0, 5.0, 2.0, 2.0],
+                  [3.0, 0.0, 2.0, 2.0]]).reshape(1, 2, 4, 1)
+    layer.forward(x, training=True)
+    dx = layer.backward(np.array([10.0, 7.0]).reshape(1, 1, 2, 1))[0, :, :, 0]
+    np.testing.assert_array_equal(dx, [[0, 10, 7, 0], [0, 0, 0, 0]])
+
+
+def test_overlapping_maxpool_accumulates_gradient():
+    """Stride 1 < pool 2: one input that is the maximum of two windows gets both gradients."""
+    layer = build(MaxPool2D(2, strides=1), (2, 3, 1))
+    x = np.array([[0.0, 9.0, 1.0], [2.0, 3.0, 4.0]]).reshape(1, 2, 3, 1)
+    layer.forward(x, training=True)
+    dx = layer.backward(np.array([1.0, 2.0]).reshape(1, 1, 2, 1))[0, :, :, 0]
+    np.testing.assert_array_equal(dx, [[0, 3, 0], [0, 0, 0]])
+
+
+def test_avgpool_known_values():
+    layer = build(AvgPool2D(2), (2, 4, 1))
+    x = np.arange(8, dtype=np.float64).reshape(1, 2, 4, 1)
+    np.testing.assert_allclose(layer.forward(x)[0, :, :, 0], [[(0 + 1 + 4 + 5) / 4, (2 + 3 + 6 + 7) / 4]])
+
+
+@pytest.mark.parametrize("cls", POOLS)
+def test_pool_output_shape_and_no_weights(cls):
+    layer = build(cls(2), (28, 28, 6))
+    assert layer.output_shape == (14, 14, 6)
+    assert layer.count_params() == 0
+    assert build(cls(3, strides=2), (7, 6, 4)).output_shape == (3, 2, 4)
+
+
+def test_keras_aliases():
+    assert MaxPooling2D is MaxPool2D
+    assert AveragePooling2D is AvgPool2D
+
+
+@pytest.mark.parametrize("cls", POOLS)
+def test_pool_larger_than_input(cls):
+    with pytest.raises(ShapeError, match=r"pool_big.*\(3, 3\).*\(2, 5, 1\)"):
+        build(cls(3, name="pool_big"), (2, 5, 1))
+
+
+@pytest.mark.parametrize("cls", POOLS)
+def test_pool_needs_images(cls):
+    with pytest.raises(ShapeError, match=r"pool_flat.*\(12,\)"):
+        build(cls(2, name="pool_flat"), (12,))
+
+
+@pytest.mark.parametrize("kwargs, match", [({"pool_size": 0}, "pool_size"), ({"strides": -1}, "strides"),
+                                           ({"padding": "same"}, "padding")])
+def test_pool_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MaxPool2D(**kwargs)
