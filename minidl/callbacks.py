@@ -99,6 +99,9 @@ class TerminateOnNaN(Callback):
         self.epoch = 0
         self.message = None
 
+    def on_train_begin(self, logs=None):
+        self.epoch, self.message = 0, None
+
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
@@ -112,7 +115,10 @@ class TerminateOnNaN(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stops training when `monitor` has not improved by `min_delta` for `patience` epochs."""
+    """Stops training when `monitor` has not improved by `min_delta` for `patience` epochs (Keras's rule).
+
+    With `restore_best_weights`, the weights of the best epoch are put back when it stops.
+    """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
                  restore_best_weights=False):
@@ -140,7 +146,7 @@ class EarlyStopping(Callback):
                 self.best_weights = self.model.get_weights()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
             self.model.stop_reason = f"early stopping: {self.monitor} did not improve for {self.wait} epochs"

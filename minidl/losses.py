@@ -46,7 +46,7 @@ class CategoricalCrossentropy(Loss):
         if y.ndim != 2 or y.shape[1:] != tuple(output_shape):
             raise ShapeError(f"{self.name} needs one-hot labels of shape (N, {output_shape[-1]}), got {y.shape}"
                              + ("; for integer labels use loss='sparse_categorical_crossentropy'" if y.ndim == 1 else ""))
-        if not np.all(np.isfinite(y)) or y.min() < 0:
+        if not np.all(np.isfinite(y)) or y.min() < 0 or y.max() > 1:
             raise ValueError(f"{self.name}: labels must be finite probabilities (one-hot), found values outside [0, 1]")
         return y
 
@@ -54,8 +54,9 @@ class CategoricalCrossentropy(Loss):
         return float(-(y_true * np.log(np.clip(y_pred, _EPSILON, 1.0))).sum())
 
     def gradient(self, y_pred, y_true, denominator):
+        """Fused with softmax: d/d(logits) = p * sum(y) - y, i.e. p - y for one-hot rows, exact for any targets."""
         if self.fused_with_softmax:
-            return (y_pred - y_true) / denominator
+            return (y_pred * y_true.sum(axis=-1, keepdims=True) - y_true) / denominator
         return -y_true / (np.clip(y_pred, _EPSILON, 1.0) * denominator)
 
 

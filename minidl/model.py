@@ -16,7 +16,7 @@ import zipfile
 import numpy as np
 
 from . import losses, metrics, optimizers
-from .errors import NotCompiledError, ShapeError
+from .errors import NotCompiledError, ShapeError, UnknownNameError
 from .layers import LAYER_CLASSES, Layer
 from .layers.activations import Softmax
 
@@ -57,27 +57,43 @@ class Model:
         if any(existing is layer for existing in self.layers):
             raise ValueError(f"layer {layer.name!r} is already in model {self.name!r}")
         previous = self.layers[-1].output_shape if self.layers else layer.input_shape
+        declared = layer.input_shape
         self.layers.append(layer)
         if previous is not None:
-            self._build_layer(layer, previous)
+            try:
+                self._build_layer(layer, previous)
+            except ShapeError:
+                # Leave model and layer as they were, so a corrected layer (or this one) can be added next.
+                self.layers.pop()
+                layer.input_shape, layer.built = declared, False
+                raise
+        if self.loss is not None:
+            self._fuse_softmax_with_loss()
         return self
 
     def _build_layer(self, layer, input_shape):
         try:
             layer.build(input_shape, rng=self._init_rng, dtype=self.dtype)
         except ShapeError as error:
-            position = len(self.layers)
+            position = next(i for i, existing in enumerate(self.layers, 1) if existing is layer)
             raise ShapeError(f"cannot add layer {position} to model {self.name!r}: {error}") from None
         layer.needs_input_grad = layer is not self.layers[0]
         self._pack_weights()
 
     def build(self, input_shape):
         """Build every layer for `input_shape` (without batch axis) if `add` could not yet."""
-        shape = tuple(input_shape)
-        for layer in self.layers:
-            if not layer.built:
-                self._build_layer(layer, shape)
-            shape = layer.output_shape
+        shape, fresh = tuple(input_shape), []
+        try:
+            for layer in self.layers:
+                if not layer.built:
+                    fresh.append((layer, layer.input_shape))
+                    self._build_layer(layer, shape)
+                shape = layer.output_shape
+        except ShapeError:
+            # Unbuild what this call built, so data of the right shape can still build the model later.
+            for layer, declared in fresh:
+                layer.input_shape, layer.built = declared, False
+            raise
         return shape
 
     @property
@@ -145,7 +161,8 @@ class Model:
         """Choose the optimizer, loss and metrics (names or objects), as in Keras."""
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        unknown = [m for m in metrics or [] if m not in _known_metrics()]
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics or [])
+        unknown = [m for m in metrics if m not in _known_metrics()]
         if unknown:
             raise ValueError(f"unknown metric(s) {unknown}; known metrics: {sorted(_known_metrics())}")
         self.metrics = ["accuracy"] if metrics else []
@@ -153,6 +170,10 @@ class Model:
         return self
 
     def _fuse_softmax_with_loss(self):
+        """Fuse a final softmax with a cross-entropy loss; any other softmax keeps its own derivative."""
+        for layer in self.layers:
+            if isinstance(getattr(layer, "activation", layer), Softmax):
+                getattr(layer, "activation", layer).fused_with_loss = False
         last = self.layers[-1] if self.layers else None
         softmax = getattr(last, "activation", last)
         fuse = isinstance(softmax, Softmax) and isinstance(
@@ -174,7 +195,8 @@ class Model:
         x = np.asarray(x)
         if x.dtype.kind not in "fiub":
             raise TypeError(f"{argument} must hold numbers, got dtype {x.dtype}")
-        x = x.astype(self.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = x.astype(self.dtype, copy=False)
         if not self.built:
             self.build(x.shape[1:])
         if x.ndim != len(self.input_shape) + 1 or x.shape[1:] != self.input_shape:
@@ -183,12 +205,19 @@ class Model:
         if len(x) == 0:
             raise ValueError(f"{argument} is empty")
         if not np.all(np.isfinite(x)):
-            raise ValueError(f"{argument} contains NaN or infinite values")
+            raise ValueError(f"{argument} contains NaN or infinite values (or values too large for "
+                             f"{np.dtype(self.dtype).name})")
         return x
 
     def check_targets(self, x, y, argument="y"):
-        """Validate labels for the compiled loss; x and y must have the same number of samples."""
+        """Validate labels for the compiled loss; x and y must have the same number of samples.
+
+        Float targets are cast to the model's dtype, so float64 one-hot labels do not turn a float32
+        model's backward pass into float64.
+        """
         y = self.loss.check_targets(y, self.output_shape)
+        if y.dtype.kind == "f":
+            y = y.astype(self.dtype, copy=False)
         if len(y) != len(x):
             raise ShapeError(f"x has {len(x)} samples but {argument} has {len(y)}")
         return y
@@ -309,7 +338,7 @@ class Model:
         model = cls(name=config["name"], seed=config["seed"], dtype=config.get("dtype", "float32"))
         for entry in config["layers"]:
             if entry["class"] not in LAYER_CLASSES:
-                raise ValueError(f"unknown layer class {entry['class']!r}; known: {sorted(LAYER_CLASSES)}")
+                raise UnknownNameError(f"unknown layer class {entry['class']!r}; known: {sorted(LAYER_CLASSES)}")
             model.add(LAYER_CLASSES[entry["class"]](**entry["config"]))
         if config.get("loss"):
             model.compile(optimizer=config["optimizer"], loss=config["loss"], metrics=config.get("metrics"))
@@ -326,25 +355,38 @@ class Model:
 
     @classmethod
     def load(cls, path) -> "Model":
-        """Read a model written by `save`; files holding pickled objects are refused."""
+        """Read a model written by `save`; files holding pickled objects are refused.
+
+        Anything but a zip (.npz) archive is refused before numpy opens it, because `np.load` treats
+        an unknown file as a pickle.
+        """
         path = os.fspath(path)
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                if "config" not in archive.files:
-                    raise ValueError(f"{path}: not a minidl model file (no 'config' entry)")
-                config = json.loads(str(archive["config"]))
-                weights = [archive[f"weight_{i}"] for i in range(len(archive.files) - 1)]
+            with open(path, "rb") as file:
+                magic = file.read(4)
         except FileNotFoundError:
             raise FileNotFoundError(f"model file not found: {path}") from None
+        if magic[:1] == b"\x80":
+            raise ValueError(f"{path}: refused, the file is a Python pickle, which minidl never loads "
+                             "(it can run arbitrary code)")
+        if magic != b"PK\x03\x04":
+            raise ValueError(f"{path}: not a minidl model file (not an .npz archive)")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                config = json.loads(str(archive["config"])) if "config" in archive.files else None
+                weights = [archive[f"weight_{i}"] for i in range(len(archive.files) - 1)] if config else []
         except ValueError as error:
             if "allow_pickle" in str(error) or "Object arrays" in str(error):
                 raise ValueError(f"{path}: refused, the file holds pickled Python objects, which minidl "
                                  "never loads (they can run arbitrary code)") from None
             raise ValueError(f"{path}: not a readable minidl model file ({error})") from None
-        except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
+        except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
             raise ValueError(f"{path}: not a readable minidl model file ({error})") from None
-        if config.get("format") != FORMAT:
-            raise ValueError(f"{path}: unknown model format {config.get('format')!r} (expected {FORMAT!r})")
+        if config is None:
+            raise ValueError(f"{path}: not a minidl model file (no 'config' entry)")
+        if not isinstance(config, dict) or config.get("format") != FORMAT:
+            found = config.get("format") if isinstance(config, dict) else None
+            raise ValueError(f"{path}: unknown model format {found!r} (expected {FORMAT!r})")
         model = cls.from_config(config)
         model.set_weights(weights)
         return model

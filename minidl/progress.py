@@ -53,9 +53,9 @@ class ProgressBar(Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._stop_bar()
         seconds = time.perf_counter() - self.started
-        parts = [f"{key} {value:.4f}" for key, value in (logs or {}).items()]
-        self.console.print(f"Epoch {epoch + 1}/{self.params['epochs']}  {seconds:6.1f} s  "
-                           f"{self.seen / max(seconds, 1e-9):8,.0f} samples/s  " + "  ".join(parts))
+        parts = [f"{key.replace('accuracy', 'acc')} {value:.4f}" for key, value in (logs or {}).items()]
+        self.console.print(f"Epoch {epoch + 1}/{self.params['epochs']} {seconds:5.1f} s "
+                           f"{self.seen / max(seconds, 1e-9):6,.0f}/s  " + "  ".join(parts), soft_wrap=True)
 
     def on_train_end(self, logs=None):
         self._stop_bar()

@@ -65,6 +65,10 @@ def _runner_for(model, workers, backend="pool", data=None):
             raise
     try:
         yield runner
+    except BaseException:
+        if hasattr(runner, "fail"):
+            runner.fail()
+        raise
     finally:
         runner.close()
 
@@ -99,21 +103,22 @@ def train(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
     history = History()
     user_callbacks = list(callbacks or [])
     nan_guard = next((c for c in user_callbacks if isinstance(c, TerminateOnNaN)), None) or TerminateOnNaN()
-    extra = [nan_guard] if nan_guard not in user_callbacks else []
-    if verbose:
-        from .progress import ProgressBar
-        extra.append(ProgressBar(verbose))
+    guard = [] if nan_guard in user_callbacks else [nan_guard]
     steps = -(-len(x) // batch_size)
     model.stop_training, model.stop_reason = False, None
-    order_rng = np.random.default_rng([model.seed, 1])
 
     with _runner_for(model, workers, backend, data=(x, y)) as runner:
+        order_rng = np.random.default_rng([model.seed, 1])
         params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": len(x),
                   "val_samples": len(validation[0]) if validation else 0, "workers": runner.workers,
                   "threads_per_worker": runner.threads_per_worker, "backend": backend,
                   "ranks": getattr(runner, "ranks", 1), "rank": getattr(runner, "rank", 0),
                   "seed": model.seed, "verbose": verbose}
-        callback_list = CallbackList([history, *user_callbacks, *extra], model, params)
+        progress = []
+        if verbose and params["rank"] == 0:
+            from .progress import ProgressBar
+            progress = [ProgressBar(verbose)]
+        callback_list = CallbackList([history, *progress, *user_callbacks, *guard], model, params)
         end_logs = {"status": "finished"}
         try:
             callback_list.on_train_begin({})

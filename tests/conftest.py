@@ -38,3 +38,25 @@ def mnist_dir() -> Path:
     if missing:
         pytest.skip(f"MINIDL_DATA_DIR={value} lacks MNIST files: {', '.join(missing)}")
     return folder
+
+
+def build_lenet5(seed=0, dtype="float32"):
+    """The issue's LeNet-5 for 28x28x1 digits: 61,706 parameters."""
+    from minidl import Model
+    from minidl.layers import AvgPool2D, Conv2D, Dense, Flatten
+    model = Model(name="lenet5", seed=seed, dtype=dtype)
+    model.add(Conv2D(6, 5, padding="same", activation="relu", input_shape=(28, 28, 1)))
+    model.add(AvgPool2D(2))
+    model.add(Conv2D(16, 5, activation="relu"))
+    model.add(AvgPool2D(2))
+    model.add(Flatten())
+    model.add(Dense(120, activation="relu"))
+    model.add(Dense(84, activation="relu"))
+    model.add(Dense(10, activation="softmax"))
+    return model
+
+
+@pytest.fixture
+def lenet5():
+    """A factory for the issue's LeNet-5: `lenet5(seed=0)`."""
+    return build_lenet5

@@ -1,0 +1,94 @@
+"""The MPI backend: the same gradient split as the worker pool, across machines, with mpi4py.
+
+Start K copies of a script with `mpiexec -n K ...` and call `fit(..., backend="mpi")`. Every rank
+builds the same model from the same seed, loads the data itself and computes its shard of each batch;
+one in-place `Allreduce` (sum) over a single flat buffer — the gradients followed by the shard's loss
+sum and correct count — hands every rank the batch's mean gradient and metrics, and every rank takes
+the same optimizer step, so the replicas never drift apart. Only rank 0 prints and writes statistics.
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+
+import numpy as np
+
+from .parallel import shard_bounds
+
+INSTALL_HINT = ("the MPI backend needs mpi4py and an MPI library: pip install 'minidl[mpi]' "
+                "(installs mpi4py and Open MPI's mpiexec), then run under `mpiexec -n K python ...`")
+
+
+def import_mpi():
+    """mpi4py's MPI module, or an ImportError that says how to install the `mpi` extra."""
+    try:
+        from mpi4py import MPI
+    except ImportError as error:
+        raise ImportError(f"{INSTALL_HINT} ({error})") from None
+    return MPI
+
+
+class MPIRunner:
+    """Computes each batch's gradient with every MPI rank doing its shard (see the module docstring)."""
+
+    def __init__(self, model, data=None, comm=None):
+        self.MPI = import_mpi()
+        self.comm = comm or self.MPI.COMM_WORLD
+        self.rank, self.ranks = self.comm.Get_rank(), self.comm.Get_size()
+        self.workers = self.ranks
+        self.threads_per_worker = _blas_threads()
+        self.model = model
+        size = model.parameters.size
+        # One buffer, one reduction per step: [gradients..., loss sum, correct count].
+        self.buffer = np.zeros(size + 2, dtype=model.dtype)
+        self.private_gradients = model.gradients
+        model.use_buffers(model.parameters, self.buffer[:size])
+        # Identical start and shuffling even if the ranks were seeded differently.
+        model.seed = self.comm.bcast(model.seed, root=0)
+        self.comm.Bcast(model.parameters, root=0)
+
+    def gradients(self, x, y, indices, step):
+        """The batch's mean gradient into model.gradients on every rank; returns (loss sum, correct)."""
+        lo, hi = shard_bounds(len(indices), self.ranks)[self.rank]
+        loss_sum, correct = 0.0, 0
+        if hi > lo:
+            shard = indices[lo:hi]
+            loss_sum, correct = self.model.accumulate_gradients(x[shard], y[shard], len(indices), step,
+                                                                positions=np.arange(lo, hi))
+        else:
+            self.model.gradients[...] = 0
+        self.buffer[-2:] = loss_sum, correct
+        self.comm.Allreduce(self.MPI.IN_PLACE, self.buffer, op=self.MPI.SUM)
+        return float(self.buffer[-2]), int(round(float(self.buffer[-1])))
+
+    def predict(self, x, batch_size):
+        """Every rank predicts its slice; all slices are gathered on every rank."""
+        bounds = shard_bounds(len(x), self.ranks)
+        lo, hi = bounds[self.rank]
+        row = int(np.prod(self.model.output_shape))
+        mine = self.model.predict_on_shard(x[lo:hi], batch_size) if hi > lo else \
+            np.zeros((0, *self.model.output_shape), self.model.dtype)
+        out = np.empty((len(x), *self.model.output_shape), self.model.dtype)
+        counts = [(b - a) * row for a, b in bounds]
+        offsets = [a * row for a, _ in bounds]
+        self.comm.Allgatherv(np.ascontiguousarray(mine), [out, counts, offsets, self.MPI.FLOAT
+                             if out.dtype == np.float32 else self.MPI.DOUBLE])
+        return out
+
+    def fail(self):
+        """A rank that hit an error stops the whole job, so no rank waits forever in a collective."""
+        if self.ranks > 1:
+            sys.stderr.write(f"[rank {self.rank}] fatal error, aborting all {self.ranks} ranks:\n"
+                             f"{traceback.format_exc()}")
+            sys.stderr.flush()
+            self.comm.Abort(1)
+
+    def close(self):
+        """Give the model its private gradient buffer back (the weights never left it)."""
+        self.model.use_buffers(self.model.parameters, self.private_gradients)
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    counts = [pool.get("num_threads", 1) for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    return max(counts) if counts else 1

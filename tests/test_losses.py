@@ -1,0 +1,191 @@
+"""Losses: gradient checks against the totals, known values, the fused softmax path, label checks."""
+import numpy as np
+import pytest
+
+import minidl
+from gradcheck import assert_gradients_close, numerical_gradient
+from minidl import losses
+from minidl.errors import ShapeError, UnknownNameError
+from minidl.layers import Dense
+
+
+def _probabilities(rng, n=4, classes=5):
+    logits = rng.standard_normal((n, classes))
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _check_loss_gradient(loss, y_pred, y_true, denominator):
+    analytic = loss.gradient(y_pred.copy(), y_true, denominator)
+    numeric = numerical_gradient(lambda: loss.total(y_pred, y_true) / denominator, y_pred)
+    assert_gradients_close(analytic, numeric, loss.name)
+
+
+@pytest.mark.parametrize("denominator", [4, 10])
+def test_categorical_gradient(denominator, rng):
+    y_pred = _probabilities(rng)
+    y_true = np.eye(5)[[0, 3, 3, 1]]
+    _check_loss_gradient(losses.CategoricalCrossentropy(), y_pred, y_true, denominator)
+
+
+def test_categorical_gradient_with_soft_targets(rng):
+    y_true = _probabilities(rng)
+    _check_loss_gradient(losses.CategoricalCrossentropy(), _probabilities(rng), y_true, 4)
+
+
+@pytest.mark.parametrize("denominator", [4, 10])
+def test_sparse_gradient(denominator, rng):
+    _check_loss_gradient(losses.SparseCategoricalCrossentropy(), _probabilities(rng), np.array([0, 3, 3, 1]),
+                         denominator)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 2, 2)])
+@pytest.mark.parametrize("denominator", [4, 7])
+def test_mse_gradient(shape, denominator, rng):
+    shape = (4, *shape[1:])
+    _check_loss_gradient(losses.MeanSquaredError(), rng.standard_normal(shape), rng.standard_normal(shape),
+                         denominator)
+
+
+def test_known_values():
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    expected = -np.log(0.7) - np.log(0.8)
+    assert losses.SparseCategoricalCrossentropy().total(p, np.array([0, 2])) == pytest.approx(expected)
+    assert losses.CategoricalCrossentropy().total(p, np.eye(3)[[0, 2]]) == pytest.approx(expected)
+    # MSE: per-sample mean over outputs, summed over samples.
+    assert losses.MeanSquaredError().total(p, np.zeros_like(p)) == pytest.approx(
+        (0.49 + 0.04 + 0.01) / 3 + (0.01 + 0.01 + 0.64) / 3)
+
+
+def test_cross_entropy_of_zero_probability_is_finite():
+    p = np.array([[1.0, 0.0]])
+    value = losses.SparseCategoricalCrossentropy().total(p, np.array([1]))
+    assert np.isfinite(value) and value > 10
+
+
+def test_sum_over_shards_equals_whole_batch(rng):
+    """Losses return sums, so shards of a batch add up exactly to the batch."""
+    y_pred, y_true = _probabilities(rng, n=6), np.array([0, 1, 2, 3, 4, 0])
+    loss = losses.SparseCategoricalCrossentropy()
+    assert loss.total(y_pred, y_true) == pytest.approx(loss.total(y_pred[:2], y_true[:2])
+                                                       + loss.total(y_pred[2:], y_true[2:]))
+    whole = loss.gradient(y_pred.copy(), y_true, 6)
+    np.testing.assert_allclose(np.concatenate([loss.gradient(y_pred[:2].copy(), y_true[:2], 6),
+                                               loss.gradient(y_pred[2:].copy(), y_true[2:], 6)]), whole)
+
+
+@pytest.mark.parametrize("loss_name, labels", [
+    ("sparse_categorical_crossentropy", np.array([0, 2, 1, 2, 0])),
+    ("categorical_crossentropy", np.eye(3)[[0, 2, 1, 2, 0]]),
+])
+@pytest.mark.parametrize("softmax_as_layer", [False, True])
+def test_fused_softmax_cross_entropy_gradient(loss_name, labels, softmax_as_layer, rng):
+    """Through a float64 Model, the fused (p - y)/batch gradient matches numerical differences of the loss."""
+    model = minidl.Model(dtype="float64", seed=0)
+    model.add(Dense(6, activation="tanh", input_shape=(4,)))
+    if softmax_as_layer:
+        model.add(Dense(3))
+        model.add(minidl.layers.Softmax())
+    else:
+        model.add(Dense(3, activation="softmax"))
+    model.compile(optimizer="sgd", loss=loss_name)
+    assert model.loss.fused_with_softmax
+    x = rng.standard_normal((5, 4))
+    y = model.check_targets(x, labels)
+    model.accumulate_gradients(x, y, len(x))
+    analytic = model.gradients.copy()
+    numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
+    assert_gradients_close(analytic, numeric, f"fused {loss_name}")
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([[0.2, 0.8, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.25, 0.25], [0.0, 0.0, 1.0]]),
+    np.array([[0.2, 0.3, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.5, 0.25, 0.25], [0.0, 0.0, 0.5]]),
+], ids=["soft-and-empty-rows", "rows-not-summing-to-one"])
+def test_fused_categorical_gradient_with_any_targets(labels, rng):
+    """Targets whose rows do not sum to one (an all-zero row, soft labels) still get the exact gradient."""
+    model = minidl.Model(dtype="float64", seed=0)
+    model.add(Dense(3, activation="softmax", input_shape=(4,)))
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    x = rng.standard_normal((5, 4))
+    y = model.check_targets(x, labels)
+    model.accumulate_gradients(x, y, len(x))
+    analytic = model.gradients.copy()
+    numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
+    assert_gradients_close(analytic, numeric, "fused categorical, soft targets")
+
+
+def test_unfused_softmax_with_mse_gradient(rng):
+    """Softmax followed by MSE must not be fused: the softmax's own derivative is used."""
+    model = minidl.Model(dtype="float64", seed=0)
+    model.add(Dense(3, activation="softmax", input_shape=(4,)))
+    model.compile(optimizer="sgd", loss="mse")
+    assert not model.loss.fused_with_softmax
+    x, y = rng.standard_normal((5, 4)), np.eye(3)[[0, 1, 2, 1, 0]]
+    model.accumulate_gradients(x, y, len(x))
+    analytic = model.gradients.copy()
+    numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
+    assert_gradients_close(analytic, numeric, "softmax + mse")
+
+
+def test_recompiling_unfuses_the_softmax(rng):
+    model = minidl.Model(dtype="float64", seed=0)
+    model.add(Dense(3, activation="softmax", input_shape=(4,)))
+    model.compile(loss="sparse_categorical_crossentropy")
+    model.compile(loss="mse")
+    x, y = rng.standard_normal((5, 4)), np.eye(3)[[0, 1, 2, 1, 0]]
+    model.accumulate_gradients(x, y, len(x))
+    analytic = model.gradients.copy()
+    numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
+    assert_gradients_close(analytic, numeric, "recompiled softmax + mse")
+
+
+# ----- label checks -----
+SPARSE, CATEGORICAL, MSE = (losses.SparseCategoricalCrossentropy(), losses.CategoricalCrossentropy(),
+                            losses.MeanSquaredError())
+
+
+@pytest.mark.parametrize("labels, error, match", [
+    (np.array([0, 3, 10]), ValueError, r"sparse_categorical_crossentropy.*0\.\.9.*10"),
+    (np.array([0, -1, 2]), ValueError, r"0\.\.9.*-1"),
+    (np.array([0.5, 1.0, 2.0]), ValueError, "non-integer"),
+    (np.array([np.nan, 1.0, 2.0]), ValueError, "non-integer"),
+    (np.array(["a", "b", "c"]), ValueError, "integers"),
+    (np.eye(10)[[1, 2, 3]], ShapeError, "categorical_crossentropy"),
+    (np.zeros((3, 2, 2), dtype=int), ShapeError, r"\(N,\)"),
+])
+def test_sparse_rejects_bad_labels(labels, error, match):
+    with pytest.raises(error, match=match):
+        SPARSE.check_targets(labels, (10,))
+
+
+def test_sparse_accepts_whole_floats_and_column_labels():
+    np.testing.assert_array_equal(SPARSE.check_targets(np.array([1.0, 2.0]), (3,)), [1, 2])
+    np.testing.assert_array_equal(SPARSE.check_targets(np.array([[1], [2]]), (3,)), [1, 2])
+    assert SPARSE.check_targets(np.array([1.0, 2.0]), (3,)).dtype == np.int64
+
+
+@pytest.mark.parametrize("labels, error, match", [
+    (np.array([0, 1, 2]), ShapeError, "sparse_categorical_crossentropy"),
+    (np.eye(4)[[0, 1, 2]], ShapeError, r"\(N, 3\)"),
+    (-np.eye(3), ValueError, "categorical_crossentropy"),
+    (2 * np.eye(3), ValueError, r"outside \[0, 1\]"),
+    (np.full((3, 3), np.nan), ValueError, "finite"),
+])
+def test_categorical_rejects_bad_labels(labels, error, match):
+    with pytest.raises(error, match=match):
+        CATEGORICAL.check_targets(labels, (3,))
+
+
+def test_mse_rejects_wrong_shape_and_nan():
+    with pytest.raises(ShapeError, match=r"mse.*\(N, 3\)"):
+        MSE.check_targets(np.zeros((4, 2)), (3,))
+    with pytest.raises(ValueError, match="NaN"):
+        MSE.check_targets(np.full((4, 3), np.nan), (3,))
+
+
+def test_loss_lookup():
+    assert isinstance(losses.get("mean_squared_error"), losses.MeanSquaredError)
+    assert isinstance(losses.get("Sparse_Categorical_Crossentropy"), losses.SparseCategoricalCrossentropy)
+    with pytest.raises(UnknownNameError, match=r"unknown loss 'hinge'.*categorical_crossentropy"):
+        losses.get("hinge")

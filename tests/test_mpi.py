@@ -1,0 +1,76 @@
+"""The MPI backend: the same mathematics as one process, identical replicas, and a failing rank stops the job."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+JOB = os.path.join(HERE, "mpi_job.py")
+ROOT = os.path.dirname(HERE)
+
+mpiexec = shutil.which("mpiexec")
+try:
+    import mpi4py  # noqa: F401
+    have_mpi4py = True
+except ImportError:
+    have_mpi4py = False
+
+needs_mpi = pytest.mark.skipif(not (mpiexec and have_mpi4py),
+                               reason="no MPI here: install the extra with pip install -e '.[mpi]'")
+needs_mnist = pytest.mark.skipif(not os.path.isdir(os.environ.get("MINIDL_DATA_DIR", "")),
+                                 reason="set MINIDL_DATA_DIR to the MNIST folder (CI uses ../shared/mnist)")
+
+
+def run_mpiexec(args, ranks=2, timeout=120):
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe")
+    command = [mpiexec, "-n", str(ranks), "--oversubscribe", sys.executable, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+@needs_mpi
+@needs_mnist
+def test_two_ranks_match_one_process_and_each_other(tmp_path):
+    result = run_mpiexec([JOB, str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    rank0, rank1 = np.load(tmp_path / "rank0.npy"), np.load(tmp_path / "rank1.npy")
+    assert np.array_equal(rank0, rank1), "replicas drifted apart"
+
+    sys.path.insert(0, HERE)
+    import mpi_job
+    x, y = mpi_job.make_data()
+    model = mpi_job.make_model()
+    start = model.parameters.copy()
+    history = model.fit(x, y, batch_size=mpi_job.BATCH, epochs=1, shuffle=True, verbose=0)
+    assert not np.allclose(model.parameters, start), "training did not move the weights"
+    np.testing.assert_allclose(rank0, model.parameters, rtol=1e-4, atol=1e-6)
+    loss, accuracy = np.load(tmp_path / "history0.npy")
+    assert loss == pytest.approx(history.history["loss"][0], rel=1e-5)
+    assert accuracy == pytest.approx(history.history["accuracy"][0])
+
+
+@needs_mpi
+@needs_mnist
+def test_a_failing_rank_stops_the_whole_job(tmp_path):
+    started = time.monotonic()
+    result = run_mpiexec([JOB, str(tmp_path), "--fail-at-step", "3"], timeout=90)
+    assert result.returncode != 0
+    assert "rank 1 fails on purpose at step 3" in result.stderr
+    assert time.monotonic() - started < 90
+    assert not (tmp_path / "rank0.npy").exists(), "rank 0 finished although rank 1 failed"
+
+
+def test_backend_mpi_without_mpi4py_says_how_to_install(tmp_path):
+    blocker = tmp_path / "mpi4py"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('mpi4py hidden by the test')\n")
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "trainings", "training_full.py"), "--backend", "mpi",
+                             "--limit", "10"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2
+    assert "pip install 'minidl[mpi]'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

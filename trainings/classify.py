@@ -1,0 +1,79 @@
+"""Classify MNIST test digits with a trained model, split across worker processes, and time it.
+
+    python trainings/classify.py --model lenet.npz --workers 2 --picture grid.png
+
+Without --model, a LeNet-5 is first trained for one epoch (a minute or less) so there is something
+to classify.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import common
+from minidl import Model, datasets
+
+import training_full
+
+
+def parse_args(argv=None):
+    parser = common.OneLineParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add = parser.add_argument
+    add("--model", metavar="PATH", default=None, help="a model saved with --save (default: train a quick LeNet-5)")
+    add("--count", type=common.positive_int, default=None, help="classify only the first N test images")
+    add("--workers", type=common.positive_int, default=1, help="worker processes that share the images")
+    add("--batch-size", type=common.positive_int, default=256, help="images per forward pass")
+    add("--picture", metavar="PNG", default=None,
+        help="save all classified digits as a grid, green when right and red when wrong (needs the plot extra)")
+    add("--data-dir", default=None, help="folder with the MNIST .gz files (default: $MINIDL_DATA_DIR or the cache)")
+    add("--seed", type=int, default=0, help="seed of the quick model trained when no --model is given")
+    add("--quiet", action="store_true", help="print only the result line")
+    args = parser.parse_args(argv)
+    common.check_args(parser, args)
+    if args.model is not None and not os.path.isfile(args.model):
+        parser.error(f"--model {args.model!r} is not a file")
+    return args
+
+
+def quick_model(args, x_train, y_train):
+    """A LeNet-5 trained for one epoch, for when no saved model is given."""
+    flags = argparse.Namespace(conv=2, pool="avg", seed=args.seed)
+    model = training_full.build_model(flags)
+    model.compile(optimizer=common.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x_train, y_train, batch_size=128, epochs=1, verbose=0 if args.quiet else 2, workers=args.workers)
+    return model
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        (x_train, y_train), (x_test, y_test) = datasets.load_mnist(data_dir=args.data_dir, test_limit=args.count)
+        model = Model.load(args.model) if args.model else quick_model(args, x_train, y_train)
+    except (datasets.DatasetError, ValueError) as error:
+        print(f"classify.py: error: {error}", file=sys.stderr)
+        return 1
+    try:
+        started = time.perf_counter()
+        predictions = model.predict(x_test, batch_size=args.batch_size, workers=args.workers).argmax(axis=1)
+        seconds = time.perf_counter() - started
+    except KeyboardInterrupt:
+        return common.INTERRUPTED_EXIT_CODE
+    accuracy = float((predictions == y_test).mean())
+    print(f"workers {args.workers}  items {len(x_test)}  time {seconds:.3f} s  "
+          f"{len(x_test) / seconds:,.0f} images/s  accuracy {accuracy:.2%}")
+    if args.picture:
+        try:
+            from minidl import plots
+            path = plots.classification_grid(x_test, y_test, predictions, args.picture)
+        except ImportError as error:
+            print(f"classify.py: no picture: {error}", file=sys.stderr)
+            return 1
+        print(f"picture saved to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
