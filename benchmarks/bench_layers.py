@@ -176,7 +176,7 @@ def main():
                 continue
             table.add_row(MODELS[name] if framework == "minidl" else "", framework, f"{row['seconds']:.2f}",
                           f"{row['samples'] / row['seconds']:,.0f}", f"{row['peak_mb']:.0f}", shown_ratio)
-    Console().print(table)
+    Console(width=max(Console().width, 120)).print(table)
     print(f"data: {ours['source']} ({ours['samples']} samples); 'vs torch' = minidl time / PyTorch time "
           f"(below 1 means minidl is faster)" + ("" if with_torch else "; torch not installed"))
 

@@ -9,11 +9,12 @@ the same optimizer step, so the replicas never drift apart. Only rank 0 prints a
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 
 import numpy as np
 
-from .parallel import shard_bounds
+from .parallel import StepTimings, shard_bounds
 
 INSTALL_HINT = ("the MPI backend needs mpi4py and an MPI library: pip install 'minidl[mpi]' "
                 "(installs mpi4py and Open MPI's mpiexec), then run under `mpiexec -n K python ...`")
@@ -38,6 +39,7 @@ class MPIRunner:
         self.workers = self.ranks
         self.threads_per_worker = _blas_threads()
         self.model = model
+        self.timings = StepTimings()
         size = model.parameters.size
         # One buffer, one reduction per step: [gradients..., loss sum, correct count].
         self.buffer = np.zeros(size + 2, dtype=model.dtype)
@@ -49,6 +51,7 @@ class MPIRunner:
 
     def gradients(self, x, y, indices, step):
         """The batch's mean gradient into model.gradients on every rank; returns (loss sum, correct)."""
+        started = time.perf_counter()
         lo, hi = shard_bounds(len(indices), self.ranks)[self.rank]
         loss_sum, correct = 0.0, 0
         if hi > lo:
@@ -58,7 +61,9 @@ class MPIRunner:
         else:
             self.model.gradients[...] = 0
         self.buffer[-2:] = loss_sum, correct
+        computed = time.perf_counter()
         self.comm.Allreduce(self.MPI.IN_PLACE, self.buffer, op=self.MPI.SUM)
+        self.timings.add(time.perf_counter() - started, computed - started)
         return float(self.buffer[-2]), int(round(float(self.buffer[-1])))
 
     def predict(self, x, batch_size):
@@ -92,3 +97,17 @@ def _blas_threads():
     from threadpoolctl import threadpool_info
     counts = [pool.get("num_threads", 1) for pool in threadpool_info() if pool.get("user_api") == "blas"]
     return max(counts) if counts else 1
+
+
+class MPIBackend:
+    """The MPI world as something `fit(..., workers=MPIBackend())` can use; keeps the last run's timings."""
+
+    def __init__(self, comm=None):
+        self.comm = comm
+        self.timings = None
+
+    def runner(self, model, data=None) -> MPIRunner:
+        """Attach `model` to the ranks for one fit/evaluate/predict."""
+        runner = MPIRunner(model, data, self.comm)
+        self.timings = runner.timings
+        return runner

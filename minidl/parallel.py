@@ -14,8 +14,10 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import time
 import traceback
 import warnings
+from dataclasses import dataclass
 from multiprocessing import connection, resource_tracker, shared_memory
 
 import numpy as np
@@ -67,6 +69,25 @@ class SharedArray:
                     pass
 
 
+@dataclass
+class StepTimings:
+    """Where a parallel run's training steps spent their time, for the benchmark's overhead column."""
+
+    steps: int = 0
+    step_seconds: float = 0.0
+    compute_seconds: float = 0.0  # per step, the slowest process's forward + backward
+
+    def add(self, step_seconds, compute_seconds):
+        """Record one step."""
+        self.steps += 1
+        self.step_seconds += step_seconds
+        self.compute_seconds += compute_seconds
+
+    def communication_share(self) -> float:
+        """Fraction of step time spent outside gradient computation (messages, waiting, reduction)."""
+        return 1.0 - self.compute_seconds / self.step_seconds if self.step_seconds else 0.0
+
+
 def shard_bounds(size: int, shards: int) -> list[tuple[int, int]]:
     """Split range(size) into `shards` contiguous, near-equal (lo, hi) pieces (some may be empty)."""
     edges = np.linspace(0, size, shards + 1).round().astype(int)
@@ -91,6 +112,7 @@ class WorkerPool:
                           "oversubscribes the machine: expect it to be slower than fewer workers",
                           RuntimeWarning, stacklevel=2)
         self.workers, self.threads_per_worker = int(workers), int(threads_per_worker)
+        self.timings = StepTimings()
         context = mp.get_context(start_method)
         # Workers must share the parent's tracker of shared memory, or each would start its own and
         # report the parent's segments as leaked when it exits.
@@ -119,6 +141,7 @@ class WorkerPool:
         """Attach `model` (and optionally training data (x, y)) to the workers for one fit/evaluate/predict."""
         if not self.processes:
             raise RuntimeError("this WorkerPool is closed")
+        self.timings = StepTimings()
         return PoolRunner(self, model, data, owns_pool)
 
     # ----- messaging -----
@@ -208,11 +231,13 @@ class PoolRunner:
 
     def gradients(self, x, y, indices, step):
         """The batch's mean gradient into model.gradients, computed by the workers; (loss sum, correct)."""
+        started = time.perf_counter()
         batch = len(indices)
         self.indices.array[:batch] = indices
         answers = self.pool.call_all([("gradient", step, lo, hi, batch)
                                       for lo, hi in shard_bounds(batch, self.workers)])
         np.sum(self.gradient_rows.array, axis=0, out=self.model.gradients)
+        self.pool.timings.add(time.perf_counter() - started, max(a[2] for a in answers))
         return sum(a[0] for a in answers), sum(a[1] for a in answers)
 
     def predict(self, x, batch_size):
@@ -283,12 +308,15 @@ class _WorkerState:
         self.indices = self._open(indices_spec).array if indices_spec else None
 
     def gradient(self, step, lo, hi, batch):
+        """This worker's share of the batch's mean gradient, into its shared row; (loss, correct, seconds)."""
+        started = time.perf_counter()
         if hi == lo:
             self.model.gradients[...] = 0
-            return 0.0, 0
+            return 0.0, 0, 0.0
         shard = self.indices[lo:hi]
-        return self.model.accumulate_gradients(self.x[shard], self.y[shard], batch, step,
-                                               positions=np.arange(lo, hi))
+        loss_sum, correct = self.model.accumulate_gradients(self.x[shard], self.y[shard], batch, step,
+                                                            positions=np.arange(lo, hi))
+        return loss_sum, correct, time.perf_counter() - started
 
     def predict(self, inputs_spec, outputs_spec, lo, hi, batch_size):
         inputs, outputs = SharedArray.attach(inputs_spec), SharedArray.attach(outputs_spec)
@@ -313,5 +341,5 @@ class _WorkerState:
 
 def mpi_runner(model, data):
     """The MPI backend (see minidl.mpi); imported lazily so mpi4py stays optional."""
-    from .mpi import MPIRunner
-    return MPIRunner(model, data)
+    from .mpi import MPIBackend
+    return MPIBackend().runner(model, data)

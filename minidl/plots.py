@@ -90,8 +90,8 @@ def plot_statistics(stats_dir=stats.DEFAULT_DIR, runs=None) -> list[str]:
         what = f"{len(runs)} run(s), none finished" if runs else "no runs"
         raise NothingToPlot(f"nothing to draw: {stats_dir} holds {what} "
                             "(train with callbacks=[StatisticsTracker()] first)")
-    paths = [curves(model_runs, stats_dir / f"curves_{stats.sanitize_name(model)}.png",
-                    colour=model_colours(by_model)[model])
+    colours = model_colours(by_model)
+    paths = [curves(model_runs, stats_dir / f"curves_{stats.sanitize_name(model)}.png", colour=colours[model])
              for model, model_runs in by_model.items()]
     paths.append(speedup(by_model, stats_dir / "speedup.png"))
     paths.append(compare(by_model, stats_dir / "compare.png"))
@@ -132,8 +132,8 @@ def _section_labels(keys) -> dict[tuple, str]:
     """A short label per section key, naming only what differs between the sections given."""
     keys = list(dict.fromkeys(keys))
     names = dict(zip(stats.SECTION_FIELDS, range(len(stats.SECTION_FIELDS))))
-    formats = {"setup": "setup {}", "dataset": "data {}", "hostname": "host {}", "samples": "{} samples",
-               "val_samples": "{} val", "batch_size": "batch {}", "epochs": "{} epochs"}
+    formats = {"model": "{}", "setup": "setup {}", "dataset": "data {}", "hostname": "host {}",
+               "samples": "{} samples", "val_samples": "{} val", "batch_size": "batch {}", "epochs": "{} epochs"}
     varying = [field for field in formats if len({key[names[field]] for key in keys}) > 1]
     labels = {}
     for key in keys:
@@ -144,7 +144,8 @@ def _section_labels(keys) -> dict[tuple, str]:
 
 def _describe_section(key) -> str:
     values = dict(zip(stats.SECTION_FIELDS, key))
-    parts = [f"batch {values['batch_size']}", f"{values['samples']} samples"]
+    parts = [f"batch {values['batch_size']}",
+             f"{values['samples']} train / {values['val_samples'] or 0} val samples"]
     if values["epochs"] is not None:
         parts.append(f"{values['epochs']} epoch{'s' if values['epochs'] != 1 else ''}")
     if values["dataset"]:
@@ -170,15 +171,17 @@ def curves(runs, path, colour=None) -> str:
     Runs of different setups (batch size, samples, ...) are drawn as separate lines, never averaged
     together. Returns the path written; NothingToPlot if no run has a finished epoch.
     """
+    _matplotlib()
     runs = [run for run in _counted(runs) if run.get("epochs")]
     if not runs:
         raise NothingToPlot("nothing to draw: no finished or stopped run with a completed epoch")
-    model = str(runs[0].get("settings", {}).get("model") or "model")
+    model = ", ".join(sorted({str(run.get("settings", {}).get("model") or "model") for run in runs}))
     sections = {}
     for run in runs:
         sections.setdefault(stats.section_key(run), []).append(run)
     labels = _section_labels(sections)
-    colours = [colour or MODEL_COLOURS[0]] + [c for c in MODEL_COLOURS if c != colour]
+    base = colour or MODEL_COLOURS[0]
+    colours = [base] + [c for c in MODEL_COLOURS if c != base]
     loss_name = runs[0].get("settings", {}).get("loss") or "loss"
 
     fig = _figure(11, 4.2)
@@ -211,14 +214,16 @@ def curves(runs, path, colour=None) -> str:
     if any(len(section_runs) > 1 for section_runs in sections.values()):
         handles.append(mpl.patches.Patch(color="0.25", alpha=0.18, label="min-max over runs"))
     if len(sections) > 1:
-        handles += [Line2D([], [], color=c, linewidth=3, label=f"{labels[key]} ({len(members)} runs)")
+        handles += [Line2D([], [], color=c, linewidth=3, label=f"{labels[key]} ({_count(len(members), 'run')})")
                     for (key, members), c in zip(sections.items(), colours)]
-    acc_ax.legend(handles=handles, loc="lower right", fontsize="small")
-    count = len(runs)
-    summary = (_describe_section(next(iter(sections))) if len(sections) == 1
-               else f"{len(sections)} setups")
-    fig.suptitle(f"{model}: training curves, mean of {count} run{'s' if count != 1 else ''} ({summary})")
+    acc_ax.legend(handles=handles, loc="best", fontsize="small")
+    summary = _describe_section(next(iter(sections))) if len(sections) == 1 else f"{len(sections)} setups"
+    fig.suptitle(f"{model}: training curves, mean of {_count(len(runs), 'run')} ({summary})")
     return _save(fig, path)
+
+
+def _count(number, noun) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def _per_epoch(runs, key):
@@ -241,6 +246,7 @@ def speedup(runs_by_model, path) -> str:
 
     `runs_by_model` is {model: runs} (or a plain list of runs). Returns the path written.
     """
+    _matplotlib()
     runs = _counted(_all_runs(runs_by_model))
     rows = [row for row in stats.summarize(runs) if row["epoch_time"]]
     if not rows:
@@ -336,6 +342,7 @@ def _speedup_row(subfig, rows, steps, colours):
 def compare(runs_by_model, path) -> str:
     """Final accuracy against training time for every model, setup and worker count: which variant
     is worth its cost. Points are means over runs with min-max error bars. Returns the path written."""
+    _matplotlib()
     runs = _counted(_all_runs(runs_by_model))
     groups = {}
     for run in runs:
@@ -420,6 +427,7 @@ def filters(model, path, layer=None) -> str:
     One diverging colour scale, centred on 0, is shared by all kernels so their strengths compare.
     Returns the path written; ValueError if the model has no Conv2D layer.
     """
+    _matplotlib()
     convs = _conv_layers(model)
     if not convs:
         kinds = ", ".join(type(l).__name__ for l in model.layers) or "no layers"
@@ -479,7 +487,9 @@ def feature_maps(model, image, path, max_columns=16) -> str:
     Each row shares one colour scale, so strong and silent channels are told apart; a layer with
     more than `max_columns` channels wraps onto several lines. Returns the path written.
     """
+    from .layers import Conv2D
     from .layers.pooling import Pooling2D
+    _matplotlib()
     convs = _conv_layers(model)
     if not convs:
         raise ValueError(f"model {model.name!r} has no Conv2D layer: there are no feature maps to draw")
@@ -501,7 +511,7 @@ def feature_maps(model, image, path, max_columns=16) -> str:
         out = layer.forward(out, training=False)
         if out.ndim != 4:
             images_done = True
-        if not images_done and isinstance(layer, (type(convs[0]), Pooling2D)):
+        if not images_done and isinstance(layer, (Conv2D, Pooling2D)):
             rows.append((layer, np.array(out[0], dtype=float)))
     prediction = ""
     final = np.asarray(out).reshape(-1)
@@ -544,11 +554,13 @@ def feature_maps(model, image, path, max_columns=16) -> str:
 # Classification grid
 # ======================================================================================
 def tile_digits(images, labels, predictions):
-    """All digits tiled into one RGB float array: ink green on black when right, red on dark red when wrong.
+    """All digits tiled into one RGB uint8 array, and the number wrong: ink green on black when right,
+    light red on dark red when wrong.
 
     `images` is (N, H, W), (N, H, W, 1) or (N, H*W) for square digits; values in [0, 1] (or 0-255).
     `predictions` may be class numbers or per-class outputs (argmax taken), `labels` likewise.
-    The grid is ceil(sqrt(N)) digits wide; the last row is padded with grey tiles. Vectorised.
+    The grid is ceil(sqrt(N)) digits wide; the last row is padded with grey tiles. Vectorised: each
+    pixel's colour is one lookup in a (right/wrong, 256 ink levels) colour table.
     """
     images = np.asarray(images)
     labels, predictions = _classes(labels, "labels"), _classes(predictions, "predictions")
@@ -566,20 +578,23 @@ def tile_digits(images, labels, predictions):
         raise ValueError("no images to draw")
     if not len(labels) == len(predictions) == count:
         raise ValueError(f"{count} images but {len(labels)} labels and {len(predictions)} predictions")
-    ink = images.astype(np.float32)
-    if ink.max(initial=0) > 1.0:
-        ink = ink / 255.0
-    np.clip(ink, 0.0, 1.0, out=ink)
+    if images.dtype == np.uint8:
+        levels = images
+    else:
+        scale = 1.0 if np.nanmax(images) <= 1.0 else 1.0 / 255.0
+        levels = np.clip(np.nan_to_num(images.astype(np.float32) * (255.0 * scale)) + 0.5, 0, 255).astype(np.uint8)
 
+    ink = np.linspace(0.0, 1.0, 256)[:, None]
+    table = np.stack([np.asarray(background) + ink * (np.asarray(colour) - np.asarray(background))
+                      for colour, background in (GRID_RIGHT, GRID_WRONG)])          # (2, 256, 3)
+    table = np.round(table * 255).astype(np.uint8)
     wrong = labels != predictions
-    ink_colour = np.where(wrong[:, None], GRID_WRONG[0], GRID_RIGHT[0]).astype(np.float32)   # (N, 3)
-    background = np.where(wrong[:, None], GRID_WRONG[1], GRID_RIGHT[1]).astype(np.float32)
     height, width = images.shape[1:]
     columns = math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
-    tiles = np.empty((rows * columns, height, width, 3), np.float32)
-    tiles[:count] = background[:, None, None, :] + ink[..., None] * (ink_colour - background)[:, None, None, :]
-    tiles[count:] = GRID_PADDING
+    tiles = np.empty((rows * columns, height, width, 3), np.uint8)
+    tiles[:count] = table[wrong.astype(np.intp)[:, None, None], levels]
+    tiles[count:] = np.round(np.asarray(GRID_PADDING) * 255).astype(np.uint8)
     grid = tiles.reshape(rows, columns, height, width, 3).transpose(0, 2, 1, 3, 4)
     return grid.reshape(rows * height, columns * width, 3), int(wrong.sum())
 
@@ -594,26 +609,32 @@ def _classes(values, name):
 
 
 def classification_grid(images, labels, predictions, path, min_width=640) -> str:
-    """Save every classified digit in one picture, green when right and red when wrong, titled
-    "N digits, K wrong (accuracy %)". One image pixel is one picture pixel (small grids are scaled up
-    to at least `min_width` pixels). 10,000 digits take about a second. Returns the path written."""
+    """Save every classified digit in one picture, green when right and red when wrong, under the title
+    "N digits, K wrong (accuracy %)". One image pixel is one picture pixel (small grids are scaled up to
+    at least `min_width` pixels wide). 10,000 digits (100 x 100 tiles) take about a second.
+    Returns the path written."""
     mpl = _matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     grid, wrong = tile_digits(images, labels, predictions)
-    count = len(np.asarray(labels))
+    count = len(_classes(labels, "labels"))
     scale = max(1, math.ceil(min_width / grid.shape[1]))
     if scale > 1:
         grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    height, width = grid.shape[:2]
-    title_px = 34
-    fig = mpl.figure.Figure(figsize=(width / DPI, (height + title_px) / DPI), dpi=DPI)
-    ax = fig.add_axes((0, 0, 1, height / (height + title_px)))
-    ax.imshow(grid, interpolation="nearest", aspect="auto")
-    ax.set_axis_off()
+    width = grid.shape[1]
+    fontsize = max(13.0, width / 120)  # the title stays readable when a big grid is viewed shrunk to fit
+    title_height = int(fontsize * 2.8)
+    # Only the title strip goes through matplotlib; the grid is written as it is (fast, exact pixels).
+    strip = mpl.figure.Figure(figsize=(width / DPI, title_height / DPI), dpi=DPI, facecolor="white")
+    canvas = FigureCanvasAgg(strip)
     accuracy = 100.0 * (count - wrong) / count
-    fig.text(0.5, 1 - (title_px / 2) / (height + title_px),
-             f"{count:,} digits, {wrong:,} wrong ({accuracy:.2f}% accuracy)",
-             ha="center", va="center", fontsize=12 if width >= 500 else 9, fontweight="bold")
+    strip.text(0.5, 0.5, f"{count:,} digits, {wrong:,} wrong ({accuracy:.2f}% accuracy)",
+               ha="center", va="center", fontsize=fontsize, fontweight="bold")
+    canvas.draw()
+    title = np.full((title_height, width, 3), 255, np.uint8)
+    rendered = np.asarray(canvas.buffer_rgba())[:title_height, :width, :3]  # may be a pixel short (rounding)
+    title[:rendered.shape[0], :rendered.shape[1]] = rendered
+    picture = np.concatenate([title, grid])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png", facecolor="white")
+    mpl.image.imsave(path, picture, format="png", dpi=DPI)
     return str(path)

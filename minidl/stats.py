@@ -20,7 +20,7 @@ Why it is built this way:
 * `summarize` (runs -> rows) is a pure function; `render_text`, `print_summary` and the `--json`
   output only format its rows, so plots can reuse it.
 
-Command line: ``python -m minidl.stats [DIR] [--json]``.
+Command line: ``python -m minidl.stats [DIR] [--json | --plot]`` (--plot draws with `minidl.plots`).
 """
 from __future__ import annotations
 
@@ -814,19 +814,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("directory", nargs="?", default=DEFAULT_DIR,
                         help=f"folder holding the statistics files (default: {DEFAULT_DIR})")
     parser.add_argument("--json", action="store_true", help="print the summary rows as JSON instead of tables")
+    parser.add_argument("--plot", action="store_true",
+                        help="draw curves_<model>.png, speedup.png and compare.png into the folder instead "
+                             "(needs the plot extra: pip install 'minidl[plot]')")
     return parser
 
 
 def main(argv=None) -> int:
-    """Print the summary of a statistics folder; exit status 1 when it holds no runs."""
+    """Print the summary of a statistics folder (or, with --plot, draw it); exit status 1 when it holds no runs."""
     args = build_parser().parse_args(argv)
     runs, files, skipped = load_runs(args.directory)
     if not runs:
         for name, reason in skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
-        print(f"no statistics in {args.directory} (train with callbacks=[StatisticsTracker()] first)",
+        nothing = "nothing to draw: no" if args.plot else "no"
+        print(f"{nothing} statistics in {args.directory} (train with callbacks=[StatisticsTracker()] first)",
               file=sys.stderr)
         return 1
+    if args.plot:
+        return _plot(args.directory, runs, skipped)
     rows = summarize(runs)
     try:
         if args.json:
@@ -835,6 +841,21 @@ def main(argv=None) -> int:
             print_summary(rows, _cli_console(), skipped=skipped)
     except BrokenPipeError:  # output piped into e.g. `head`: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _plot(directory, runs, skipped) -> int:
+    """``--plot``: draw the folder's pictures (minidl.plots) and print their paths; 1 when nothing can be drawn."""
+    from . import plots
+    for name, reason in skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    try:
+        paths = plots.plot_statistics(directory, runs=runs)
+    except (ImportError, ValueError) as error:  # no matplotlib; no finished run to draw
+        print(error, file=sys.stderr)
+        return 1
+    for path in paths:
+        print(path)
     return 0
 
 

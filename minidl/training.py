@@ -45,12 +45,15 @@ def _check_positive_int(value, argument):
 
 @contextlib.contextmanager
 def _runner_for(model, workers, backend="pool", data=None):
-    """A LocalRunner, or a parallel runner for `workers` > 1 (or a WorkerPool object), closed afterwards."""
+    """The runner for `workers`/`backend`, closed afterwards.
+
+    `workers` is a count (1: this process; N: a pool started for this call) or an object with a
+    `runner(model, data)` method — a WorkerPool or MPIBackend the caller keeps across calls.
+    """
     from . import parallel
-    if isinstance(workers, parallel.WorkerPool):
-        yield workers.runner(model, data)
-        return
-    if backend == "mpi":
+    if hasattr(workers, "runner"):
+        runner = workers.runner(model, data)
+    elif backend == "mpi":
         runner = parallel.mpi_runner(model, data)
     elif backend != "pool":
         raise ValueError(f"backend must be 'pool' or 'mpi', got {backend!r}")

@@ -71,3 +71,26 @@ def build(layer, input_shape, seed: int = 0):
     """Build `layer` in float64 with a fixed generator and return it."""
     layer.build(input_shape, rng=np.random.default_rng(seed), dtype=np.float64)
     return layer
+
+
+def _backward_results(layer, x, grad):
+    layer.forward(x.copy(), training=True)
+    dx = layer.backward(grad.copy())
+    return np.array(dx, copy=True), {name: g.copy() for name, g in layer.grads.items()}
+
+
+def check_layer_state(layer, rng: np.random.Generator, batch=5):
+    """Backward must use the last *training* forward: inference passes in between, and batches of
+    other sizes before it, must not disturb it (layers may keep and reuse buffers)."""
+    shape = layer.input_shape
+    x, other, small = (rng.standard_normal((n, *shape)) for n in (batch, batch + 2, 2))
+    grad = rng.standard_normal((batch, *layer.output_shape))
+    dx, grads = _backward_results(layer, x, grad)
+    _backward_results(layer, small, rng.standard_normal((2, *layer.output_shape)))
+    layer.forward(x.copy(), training=True)
+    layer.forward(other.copy(), training=False)
+    layer.forward(small.copy(), training=False)
+    again = layer.backward(grad.copy())
+    np.testing.assert_array_equal(again, dx, err_msg=f"{layer.name}: input gradient changed")
+    for name, g in grads.items():
+        np.testing.assert_array_equal(layer.grads[name], g, err_msg=f"{layer.name}: {name} gradient changed")

@@ -268,3 +268,24 @@ def test_stop_training_from_a_callback_ends_after_the_epoch():
     assert history.epoch == [0]
     assert recorder.names().count("on_train_batch_end") == 3
     assert recorder.calls[-1][-1]["status"] == "stopped"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "training.py train(): _split_validation cuts the training set even when validation_data is given, "
+    "so validation_split's samples are neither trained on nor validated (Keras ignores validation_split then)"))
+def test_validation_data_overrides_validation_split():
+    recorder = Recorder()
+    x, y = data(20)
+    vx, vy = data(6, seed=2)
+    model().fit(x, y, batch_size=5, epochs=1, verbose=0, validation_split=0.5, validation_data=(vx, vy),
+                callbacks=[recorder])
+    assert recorder.params["samples"] == 20 and recorder.params["val_samples"] == 6
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_progress_output(verbose, capsys):
+    x, y = data(12)
+    model().fit(x, y, batch_size=4, epochs=2, verbose=verbose, validation_split=0.25)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out
+    assert "val_loss" in out and "9 samples" in out

@@ -10,37 +10,14 @@ import numpy as np
 import pytest
 
 from minidl import optimizers
+from minidl.datasets import load_mnist
 
 MIN_TEST_ACCURACY = 0.80
 
 
-def load_subset(mnist_dir, train=2000, test=1000):
-    try:
-        from minidl.datasets import load_mnist
-    except ImportError:
-        return _read_idx_subset(mnist_dir, train, test)
-    return load_mnist(data_dir=mnist_dir, train_limit=train, test_limit=test, download=False)
-
-
-def _read_idx_subset(mnist_dir, train, test):
-    """Fallback reader for the gzipped IDX files (used only if minidl.datasets is missing)."""
-    import gzip
-
-    def images(name, n):
-        with gzip.open(mnist_dir / name) as f:
-            data = np.frombuffer(f.read(16 + n * 784), np.uint8, offset=16)
-        return (data.reshape(n, 28, 28, 1) / np.float32(255)).astype(np.float32)
-
-    def labels(name, n):
-        with gzip.open(mnist_dir / name) as f:
-            return np.frombuffer(f.read(8 + n), np.uint8, offset=8).astype(np.int64)
-
-    return ((images("train-images-idx3-ubyte.gz", train), labels("train-labels-idx1-ubyte.gz", train)),
-            (images("t10k-images-idx3-ubyte.gz", test), labels("t10k-labels-idx1-ubyte.gz", test)))
-
-
 def test_lenet5_learns_mnist_subset(mnist_dir, lenet5):
-    (x_train, y_train), (x_test, y_test) = load_subset(mnist_dir)
+    (x_train, y_train), (x_test, y_test) = load_mnist(data_dir=mnist_dir, train_limit=2000, test_limit=1000,
+                                                      download=False)
     assert x_train.shape == (2000, 28, 28, 1) and x_train.dtype == np.float32
     assert x_test.shape == (1000, 28, 28, 1) and y_test.dtype == np.int64
     assert 0 <= x_train.min() and x_train.max() <= 1

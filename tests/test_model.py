@@ -83,6 +83,27 @@ def test_model_is_float32_by_default(lenet5):
     assert model.predict(np.zeros((2, 28, 28, 1))).dtype == np.float32
 
 
+@pytest.mark.parametrize("loss, labels", [("categorical_crossentropy", np.eye(3)[[0, 1, 2, 0]]),
+                                          ("sparse_categorical_crossentropy", np.array([0, 1, 2, 0])),
+                                          ("mse", np.eye(3)[[0, 1, 2, 0]])])
+def test_float32_all_the_way(loss, labels):
+    """Forward outputs, input gradients and weight gradients of every layer stay float32 (float64 labels too)."""
+    model = small_cnn()
+    model.compile(loss=loss)
+    x = model.check_inputs(images(4)[0])
+    y = model.check_targets(x, labels)
+    h = x
+    for layer in model.layers:
+        h = layer.forward(h, training=True)
+        assert h.dtype == np.float32, f"{layer.name} forward gives {h.dtype}"
+    grad = model.loss.gradient(h, y, len(x))
+    assert grad.dtype == np.float32
+    for layer in reversed(model.layers):
+        grad = layer.backward(grad)
+        assert grad is None or grad.dtype == np.float32, f"{layer.name} backward gives {grad.dtype}"
+        assert all(g.dtype == np.float32 for g in layer.grads.values())
+
+
 def test_layers_share_the_flat_parameter_vector(lenet5):
     model = lenet5()
     model.layers[0].params["kernel"][0, 0, 0, 0] = 42.0
@@ -386,15 +407,14 @@ def test_whole_model_gradient_check(loss, rng):
 
 def test_float32_gradients_match_float64():
     x = np.random.default_rng(0).random((3, 7, 6, 1))
-    y = np.array([0, 1, 2])
+    config, weights = small_cnn64().get_config(), small_cnn64().get_weights()
     grads = {}
     for dtype in ("float32", "float64"):
-        model = small_cnn64()
-        model.dtype = np.dtype(dtype).type
-        model = Model.from_config({**model.get_config(), "dtype": dtype})
-        model.set_weights(small_cnn64().get_weights())
+        model = Model.from_config({**config, "dtype": dtype})
+        model.set_weights(weights)
         model.compile(loss="sparse_categorical_crossentropy")
-        model.accumulate_gradients(model.check_inputs(x), y, 3, step=1)
+        model.accumulate_gradients(model.check_inputs(x), np.array([0, 1, 2]), 3, step=1)
+        assert model.gradients.dtype == np.dtype(dtype)
         grads[dtype] = model.gradients.astype(np.float64)
     np.testing.assert_allclose(grads["float32"], grads["float64"], rtol=1e-3, atol=1e-6)
 

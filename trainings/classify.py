@@ -2,8 +2,8 @@
 
     python trainings/classify.py --model lenet.npz --workers 2 --picture grid.png
 
-Without --model, a LeNet-5 is first trained for one epoch (a minute or less) so there is something
-to classify.
+Without --model, a LeNet-5 is first trained for one epoch (a minute or less; seconds with --limit)
+so there is something to classify.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import training_full
 
 
 def parse_args(argv=None):
-    parser = common.OneLineParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = common.OneLineParser(description=__doc__, formatter_class=common.HelpFormatter)
     add = parser.add_argument
     add("--model", metavar="PATH", default=None, help="a model saved with --save (default: train a quick LeNet-5)")
     add("--count", type=common.positive_int, default=None, help="classify only the first N test images")
@@ -27,6 +27,8 @@ def parse_args(argv=None):
     add("--batch-size", type=common.positive_int, default=256, help="images per forward pass")
     add("--picture", metavar="PNG", default=None,
         help="save all classified digits as a grid, green when right and red when wrong (needs the plot extra)")
+    add("--limit", type=common.positive_int, default=None,
+        help="train the quick model on only the first N training images (no effect with --model)")
     add("--data-dir", default=None, help="folder with the MNIST .gz files (default: $MINIDL_DATA_DIR or the cache)")
     add("--seed", type=int, default=0, help="seed of the quick model trained when no --model is given")
     add("--quiet", action="store_true", help="print only the result line")
@@ -48,19 +50,31 @@ def quick_model(args, x_train, y_train):
 
 
 def main(argv=None):
+    """Parse flags, classify, print the result line (and save the picture); returns the exit code.
+
+    Ctrl-C at any point (loading, the quick training, classifying) ends with one line and exit code
+    130; the worker pool is shut down on the way out by `fit` / `predict` themselves.
+    """
     args = parse_args(argv)
     try:
-        (x_train, y_train), (x_test, y_test) = datasets.load_mnist(data_dir=args.data_dir, test_limit=args.count)
+        return classify(args)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return common.INTERRUPTED_EXIT_CODE
+
+
+def classify(args):
+    """Load (or quickly train) the model, classify the test images, report; returns the exit code."""
+    try:
+        (x_train, y_train), (x_test, y_test) = datasets.load_mnist(data_dir=args.data_dir, train_limit=args.limit,
+                                                                   test_limit=args.count)
         model = Model.load(args.model) if args.model else quick_model(args, x_train, y_train)
     except (datasets.DatasetError, ValueError) as error:
         print(f"classify.py: error: {error}", file=sys.stderr)
         return 1
-    try:
-        started = time.perf_counter()
-        predictions = model.predict(x_test, batch_size=args.batch_size, workers=args.workers).argmax(axis=1)
-        seconds = time.perf_counter() - started
-    except KeyboardInterrupt:
-        return common.INTERRUPTED_EXIT_CODE
+    started = time.perf_counter()
+    predictions = model.predict(x_test, batch_size=args.batch_size, workers=args.workers).argmax(axis=1)
+    seconds = time.perf_counter() - started
     accuracy = float((predictions == y_test).mean())
     print(f"workers {args.workers}  items {len(x_test)}  time {seconds:.3f} s  "
           f"{len(x_test) / seconds:,.0f} images/s  accuracy {accuracy:.2%}")

@@ -21,6 +21,16 @@ from minidl.optimizers import SGD, Adam  # noqa: E402
 INTERRUPTED_EXIT_CODE = 130
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """--help keeps the docstring's layout (its example command stays on its own line) and adds each
+    flag's default, unless the help text already explains it (no "(default: random) (default: None)")."""
+
+    def _get_help_string(self, action):
+        if "(default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad flag is reported in one line (and exit code 2), without the usage block."""
 
@@ -52,7 +62,7 @@ def positive_float(text):
 
 def make_parser(description, defaults) -> OneLineParser:
     """The flags every script takes; `defaults` sets the model-specific ones (lr, epochs, ...)."""
-    parser = OneLineParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = OneLineParser(description=description, formatter_class=HelpFormatter)
     add = parser.add_argument
     add("--epochs", type=positive_int, default=defaults.get("epochs", 3), help="passes over the training set")
     add("--batch-size", type=positive_int, default=defaults.get("batch_size", 128), help="samples per step")
@@ -70,7 +80,8 @@ def make_parser(description, defaults) -> OneLineParser:
     add("--save", metavar="PATH", default=None, help="save the trained model to this .npz file")
     add("--plot", action="store_true", help="draw the statistics charts after the run (needs the plot extra)")
     add("--show-filters", action="store_true",
-        help="save pictures of the first-layer filters and a digit's feature maps (needs the plot extra)")
+        help="save pictures of the first-layer filters and a digit's feature maps (convolutional models; "
+             "needs the plot extra)")
     add("--quiet", action="store_true", help="print only the final summary")
     return parser
 
@@ -79,6 +90,10 @@ def check_args(parser, args):
     """Errors argparse cannot see by itself, reported the same way (one line, exit 2)."""
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         parser.error(f"--data-dir {args.data_dir!r} is not a folder")
+    # Checked now, not after the training whose result it would fail to save.
+    save_dir = os.path.dirname(os.path.abspath(args.save)) if getattr(args, "save", None) else None
+    if save_dir is not None and not os.path.isdir(save_dir):
+        parser.error(f"--save {args.save!r}: folder {save_dir!r} does not exist")
     if getattr(args, "backend", "pool") == "mpi":
         from minidl.mpi import import_mpi
         try:
@@ -124,13 +139,13 @@ def run(args, build_model):
         model.summary()
     tracker = StatisticsTracker(name, out_dir=args.stats_dir, dataset="mnist")
     started = time.perf_counter()
-    model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-              validation_data=(x_test, y_test), workers=args.workers, backend=args.backend,
-              verbose=0 if quiet else 1, callbacks=[tracker])
+    history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
+                        validation_data=(x_test, y_test), workers=args.workers, backend=args.backend,
+                        verbose=0 if quiet else 1, callbacks=[tracker])
     seconds = time.perf_counter() - started
     if rank != 0:
         return 0
-    loss, accuracy = model.evaluate(x_test, y_test)
+    loss, accuracy = final_test_metrics(history, model, x_test, y_test)
     print(f"{name}: test accuracy {accuracy:.2%} (loss {loss:.4f}) after {args.epochs} epoch(s) "
           f"in {seconds:.1f} s with {processes}")
     if args.save:
@@ -150,8 +165,25 @@ def process_rank(args):
     return comm.Get_rank(), f"{comm.Get_size()} MPI rank(s)"
 
 
+def final_test_metrics(history, model, x_test, y_test):
+    """(loss, accuracy) on the test set after training.
+
+    The last epoch's validation already measured exactly that (the test set is the validation data),
+    so it is reused instead of a second pass over 10,000 images; only when that epoch ended without
+    validation (e.g. stopped on a NaN loss) is the model evaluated again.
+    """
+    logs = history.history
+    if len(logs.get("val_accuracy", [])) == len(history.epoch) > 0:
+        return logs["val_loss"][-1], logs["val_accuracy"][-1]
+    return model.evaluate(x_test, y_test)
+
+
 def draw_pictures(args, model, x_test):
-    """The optional charts: statistics (--plot) and filters / feature maps (--show-filters)."""
+    """The optional charts: statistics (--plot) and filters / feature maps (--show-filters).
+
+    A picture that cannot be drawn (no matplotlib, no finished run to chart, a model without
+    convolutions) is reported in one line on stderr: training is over and recorded, so it is no failure.
+    """
     try:
         from minidl import plots
         if args.plot:
@@ -162,5 +194,5 @@ def draw_pictures(args, model, x_test):
                          plots.feature_maps(model, x_test[0],
                                             os.path.join(args.stats_dir, f"feature_maps_{model.name}.png"))):
                 print(f"wrote {path}")
-    except ImportError as error:
+    except (ImportError, ValueError) as error:
         print(f"no pictures: {error}", file=sys.stderr)

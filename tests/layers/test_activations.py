@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from gradcheck import build, check_layer
+from gradcheck import build, check_layer, check_layer_state
 from minidl.errors import UnknownNameError
 from minidl.layers import Linear, ReLU, Sigmoid, Softmax, Tanh
 from minidl.layers import activations
@@ -93,3 +93,8 @@ def test_activation_lookup():
     assert type(activations.get(None)) is Linear
     with pytest.raises(UnknownNameError, match=r"activation 'swishy'.*known activations.*sigmoid"):
         activations.get("swishy")
+
+
+@pytest.mark.parametrize("cls", ACTIVATIONS)
+def test_activation_backward_uses_last_training_forward(cls, rng):
+    check_layer_state(build(cls(), (3, 4)), rng)

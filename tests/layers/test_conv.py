@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from gradcheck import build, check_layer
+from gradcheck import build, check_layer, check_layer_state
 from minidl.errors import ShapeError
 from minidl.layers import Conv2D
 
@@ -49,6 +49,8 @@ CONFIGS = [
     ((7, 6, 1), (2, 3), 2, "valid"),
     ((7, 6, 3), (2, 3), (2, 1), "same"),
     ((6, 6, 3), (2, 2), 2, "same"),
+    ((3, 2, 2), (5, 5), 1, "same"),
+    ((5, 4, 1), (4, 2), (3, 2), "same"),
 ]
 
 
@@ -143,3 +145,9 @@ def test_conv_needs_images():
 def test_conv_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Conv2D(**kwargs)
+
+
+@pytest.mark.parametrize("config", CONFIGS[:4] + CONFIGS[5:6], ids=_ids)
+def test_conv_backward_uses_last_training_forward(config, rng):
+    shape, kernel, strides, padding = config
+    check_layer_state(build(Conv2D(3, kernel, strides=strides, padding=padding, activation="relu"), shape), rng)

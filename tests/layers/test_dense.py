@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from gradcheck import build, check_layer
+from gradcheck import build, check_layer, check_layer_state
 from minidl.errors import ShapeError, UnknownNameError
 from minidl.layers import Dense
 
@@ -61,3 +61,8 @@ def test_dense_rejects_bad_units(units):
 def test_dense_unknown_activation():
     with pytest.raises(UnknownNameError, match=r"activation 'relux'.*relu"):
         Dense(3, activation="relux")
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "softmax"])
+def test_dense_backward_uses_last_training_forward(activation, rng):
+    check_layer_state(build(Dense(4, activation=activation), (6,)), rng)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from gradcheck import build, check_layer
+from gradcheck import build, check_layer, check_layer_state
 from minidl.errors import ShapeError
 from minidl.layers import Flatten
 
@@ -35,3 +35,7 @@ def test_flatten_rejects_wrong_input(rng):
     layer = build(Flatten(name="flat_z"), (4, 4, 1))
     with pytest.raises(ShapeError, match=r"flat_z.*\(2, 4, 4\)"):
         layer.forward(rng.standard_normal((2, 4, 4)))
+
+
+def test_flatten_backward_uses_last_training_forward(rng):
+    check_layer_state(build(Flatten(), (3, 2, 2)), rng)

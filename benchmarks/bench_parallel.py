@@ -1,0 +1,196 @@
+"""What data-parallel training buys: LeNet-5, one epoch of MNIST at batch 128, by worker count.
+
+Each row is a fresh child process (or an `mpiexec` job) training one epoch after a short warm-up.
+The parent samples the proportional memory (PSS, from /proc) of the child's whole process tree, so
+memory shared by the workers is counted once. Columns:
+  s/epoch, samples/s     wall time of the training epoch (no validation)
+  speed-up, efficiency   against the one-process, one-thread row; efficiency = speed-up / processes
+  comm. share            part of each step spent outside the workers' gradient computation
+                         (sending the step, waiting, adding gradients) — 0 by definition in-process
+  peak MB                largest PSS of all processes together
+
+    python benchmarks/bench_parallel.py --repeat 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+import bench_layers  # noqa: E402  (shares the model definitions and the PyTorch timing)
+
+
+def configurations(args):
+    """(label, kind, processes, threads per process) of every row, in table order."""
+    rows = [("in-process", "local", 1, 1), ("in-process", "local", 1, os.cpu_count() or 1)]
+    rows += [("pool", "pool", n, 1) for n in args.workers if n > 1]
+    if shutil.which("mpiexec") and _importable("mpi4py") and not args.no_mpi:
+        rows += [("MPI", "mpi", n, 1) for n in args.ranks]
+    if _importable("torch") and not args.no_torch:
+        rows.append(("PyTorch", "torch", 1, os.cpu_count() or 1))
+    return rows
+
+
+def _importable(module):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+# ----- the child: one measurement -----
+def child(args):
+    from threadpoolctl import threadpool_limits
+    x, y, source = bench_layers.load_data(args.samples, args.data_dir)
+    if args.kind == "torch":
+        seconds = bench_layers.time_torch("lenet", x, y, args.batch_size, args.threads)
+        result = {"seconds": seconds, "comm_share": None}
+    else:
+        with threadpool_limits(args.threads):
+            result = time_minidl(args, x, y)
+    result.update(source=source, samples=len(x))
+    if args.kind != "mpi" or _mpi_rank() == 0:
+        print(json.dumps(result), flush=True)
+
+
+def time_minidl(args, x, y):
+    from minidl.optimizers import SGD
+    from minidl.parallel import WorkerPool
+    model = bench_layers.build_minidl("lenet")
+    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"])
+    warm = 4 * args.batch_size
+    if args.kind == "pool":
+        with WorkerPool(args.processes, threads_per_worker=args.threads) as pool:
+            model.fit(x[:warm], y[:warm], batch_size=args.batch_size, verbose=0, workers=pool)
+            started = time.perf_counter()
+            model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, workers=pool)
+            seconds = time.perf_counter() - started
+            return {"seconds": seconds, "comm_share": pool.timings.communication_share()}
+    if args.kind == "mpi":
+        from minidl.mpi import MPIBackend
+        workers = MPIBackend()
+    else:
+        workers = 1
+    model.fit(x[:warm], y[:warm], batch_size=args.batch_size, verbose=0, workers=workers)
+    started = time.perf_counter()
+    model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, workers=workers)
+    seconds = time.perf_counter() - started
+    share = workers.timings.communication_share() if args.kind == "mpi" else 0.0
+    return {"seconds": seconds, "comm_share": share}
+
+
+def _mpi_rank():
+    from mpi4py import MPI
+    return MPI.COMM_WORLD.Get_rank()
+
+
+# ----- the parent: run children, watch their memory -----
+def tree_pss_mb(pid):
+    """Proportional set size of a process and all its descendants, in MB (0 when it is gone)."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/smaps_rollup") as rollup:
+                total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    stack += [int(c) for c in children.read().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total / 1024
+
+
+def run_child(command, env=None):
+    """Run one measurement, sampling its memory every 50 ms; returns its JSON result plus peak_mb."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    peak = [0.0]
+
+    def sample():
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_pss_mb(process.pid))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    out, err = process.communicate()
+    watcher.join()
+    if process.returncode != 0:
+        raise SystemExit(f"measurement failed: {' '.join(command)}\n{err}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_mb"] = peak[0]
+    return result
+
+
+def measure(row, args):
+    label, kind, processes, threads = row
+    command = [sys.executable, __file__, "--child", "--kind", kind, "--processes", str(processes),
+               "--threads", str(threads), "--samples", str(args.samples), "--batch-size", str(args.batch_size)]
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
+    env = None
+    if kind == "mpi":
+        command = [shutil.which("mpiexec"), "-n", str(processes), "--oversubscribe", "--bind-to", "none"] + command
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                   OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    runs = [run_child(command, env) for _ in range(args.repeat)]
+    shares = [r["comm_share"] for r in runs if r["comm_share"] is not None]
+    return {"seconds": statistics.median(r["seconds"] for r in runs), "samples": runs[0]["samples"],
+            "source": runs[0]["source"], "peak_mb": max(r["peak_mb"] for r in runs),
+            "comm_share": statistics.median(shares) if shares else None}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=lambda s: [int(n) for n in s.split(",")], default=[2, 4],
+                        help="pool sizes to measure besides the in-process rows (comma-separated)")
+    parser.add_argument("--ranks", type=lambda s: [int(n) for n in s.split(",")], default=[2],
+                        help="MPI rank counts (rows appear when mpiexec and mpi4py are installed)")
+    parser.add_argument("--samples", type=int, default=60000)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row; medians are shown")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-mpi", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--kind", help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=f"LeNet-5, one epoch, batch {args.batch_size}, median of {args.repeat} "
+                        f"({os.cpu_count()} CPUs)")
+    for column in ("run", "processes", "threads each", "s / epoch", "samples/s", "speed-up", "efficiency",
+                   "comm. share", "peak MB"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    baseline = None
+    for row in configurations(args):
+        result = measure(row, args)
+        baseline = baseline or result["seconds"]
+        speedup = baseline / result["seconds"]
+        label, kind, processes, threads = row
+        share = "-" if result["comm_share"] is None else f"{result['comm_share']:.1%}"
+        table.add_row(label, str(processes), str(threads), f"{result['seconds']:.2f}",
+                      f"{result['samples'] / result['seconds']:,.0f}", f"{speedup:.2f}x",
+                      f"{speedup / processes:.0%}" if kind != "torch" else "-", share, f"{result['peak_mb']:.0f}")
+    Console(width=max(Console().width, 120)).print(table)
+    print(f"data: {result['source']}, {result['samples']} samples. Speed-up and efficiency are against the first "
+          "row (one process, one BLAS thread).")
+
+
+if __name__ == "__main__":
+    main()
