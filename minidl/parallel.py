@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import sys
 import time
 import traceback
 import warnings
@@ -88,6 +89,25 @@ class StepTimings:
         return 1.0 - self.compute_seconds / self.step_seconds if self.step_seconds else 0.0
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one, else all of them)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _user_stacklevel() -> int:
+    """The `warnings.warn` stacklevel of the first caller outside minidl, so a warning names the user's line.
+
+    `fit(workers=N)` reaches the pool through several minidl modules and contextlib; a fixed
+    stacklevel would point at one of them instead.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in ("minidl", "contextlib"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def shard_bounds(size: int, shards: int) -> list[tuple[int, int]]:
     """Split range(size) into `shards` contiguous, near-equal (lo, hi) pieces (some may be empty)."""
     edges = np.linspace(0, size, shards + 1).round().astype(int)
@@ -102,15 +122,14 @@ class WorkerPool:
     """
 
     def __init__(self, workers: int, threads_per_worker: int = 1, start_method: str | None = None):
-        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-            raise ValueError(f"workers must be a positive integer, got {workers!r}")
-        if not isinstance(threads_per_worker, (int, np.integer)) or threads_per_worker < 1:
-            raise ValueError(f"threads_per_worker must be a positive integer, got {threads_per_worker!r}")
-        cpus = os.cpu_count() or 1
+        for value, argument in ((workers, "workers"), (threads_per_worker, "threads_per_worker")):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{argument} must be a positive integer, got {value!r}")
+        cpus = available_cpus()
         if workers * threads_per_worker > cpus:
             warnings.warn(f"{workers} workers x {threads_per_worker} BLAS thread(s) on {cpus} CPU(s) "
                           "oversubscribes the machine: expect it to be slower than fewer workers",
-                          RuntimeWarning, stacklevel=2)
+                          RuntimeWarning, stacklevel=_user_stacklevel())
         self.workers, self.threads_per_worker = int(workers), int(threads_per_worker)
         self.timings = StepTimings()
         context = mp.get_context(start_method)
@@ -118,6 +137,9 @@ class WorkerPool:
         # report the parent's segments as leaked when it exits.
         resource_tracker.ensure_running()
         self.processes, self.connections = [], []
+        self.attached: PoolRunner | None = None
+        # Workers sent a message whose answer was never read (a call cut short by an error or Ctrl-C).
+        self.unanswered: set[int] = set()
         try:
             for index in range(self.workers):
                 parent_end, child_end = context.Pipe()
@@ -138,42 +160,65 @@ class WorkerPool:
         self.close()
 
     def runner(self, model, data=None, owns_pool=False) -> "PoolRunner":
-        """Attach `model` (and optionally training data (x, y)) to the workers for one fit/evaluate/predict."""
+        """Attach `model` (and optionally training data (x, y)) to the workers for one fit/evaluate/predict.
+
+        The workers hold one model at a time, so a runner still attached is closed first.
+        """
         if not self.processes:
             raise RuntimeError("this WorkerPool is closed")
+        self.detach()
         self.timings = StepTimings()
-        return PoolRunner(self, model, data, owns_pool)
+        self.attached = PoolRunner(self, model, data, owns_pool)
+        return self.attached
+
+    def detach(self):
+        """Close the runner attached last, if any: its model gets private buffers again."""
+        runner, self.attached = self.attached, None
+        if runner is not None:
+            runner.close()
 
     # ----- messaging -----
     def call_all(self, messages) -> list:
-        """Send one message per worker, wait for every answer; raise WorkerError on a fault."""
-        for conn, message in zip(self.connections, messages):
-            conn.send(message)
-        return self.collect()
+        """Send one message per worker, wait for every answer; raise WorkerError on a fault.
 
-    def collect(self) -> list:
-        """Wait for one answer from each worker, noticing at once a worker that dies."""
-        answers = [None] * self.workers
-        pending = dict(enumerate(self.connections))
-        while pending:
-            by_object = {conn: i for i, conn in pending.items()}
-            sentinels = {self.processes[i].sentinel: i for i in pending}
+        Answers still owed from a call cut short are read and dropped first, so every answer
+        matches its message.
+        """
+        self._collect()
+        for index, (conn, message) in enumerate(zip(self.connections, messages)):
+            self.unanswered.add(index)
+            try:
+                conn.send(message)
+            except OSError:
+                self._raise_dead(index)
+        replies = self._collect()
+        failed = [index for index in sorted(replies) if replies[index][0] == "error"]
+        if failed:
+            others = f"\n(workers {failed[1:]} raised too)" if len(failed) > 1 else ""
+            index = failed[0]
+            raise WorkerError(f"worker {index} (pid {self.processes[index].pid}) raised:\n"
+                              f"{replies[index][1]}{others}")
+        return [replies[index][1] for index in range(self.workers)]
+
+    def _collect(self) -> dict:
+        """Wait for the answer of every worker in `unanswered`, noticing at once a worker that dies."""
+        replies = {}
+        while self.unanswered:
+            by_object = {self.connections[i]: i for i in self.unanswered}
+            sentinels = {self.processes[i].sentinel: i for i in self.unanswered}
             ready = connection.wait([*by_object, *sentinels], timeout=_POLL_SECONDS)
             for item in ready:
                 if item in by_object:
                     index = by_object[item]
                     try:
-                        status, payload = item.recv()
+                        replies[index] = item.recv()
                     except (EOFError, OSError):
                         self._raise_dead(index)
-                    if status == "error":
-                        raise WorkerError(f"worker {index} (pid {self.processes[index].pid}) raised:\n{payload}")
-                    answers[index] = payload
-                    del pending[index]
+                    self.unanswered.discard(index)
             for item in ready:
-                if item in sentinels and sentinels[item] in pending:
+                if item in sentinels and sentinels[item] in self.unanswered:
                     self._raise_dead(sentinels[item])
-        return answers
+        return replies
 
     def _raise_dead(self, index):
         process = self.processes[index]
@@ -184,20 +229,23 @@ class WorkerPool:
         raise WorkerError(f"worker {index} (pid {process.pid}) {cause}{hint}")
 
     def close(self):
-        """Stop every worker (politely, then by force) and wait for them; safe to call twice."""
-        for conn in self.connections:
-            try:
-                conn.send(("stop",))
-            except (OSError, ValueError):
-                pass
-        for process in self.processes:
-            process.join(timeout=2)
-            if process.is_alive():
-                process.kill()
+        """Detach the model, stop every worker (politely, then by force) and wait for them; safe to call twice."""
+        try:
+            self.detach()
+        finally:
+            for conn in self.connections:
+                try:
+                    conn.send(("stop",))
+                except (OSError, ValueError):
+                    pass
+            for process in self.processes:
                 process.join(timeout=2)
-        for conn in self.connections:
-            conn.close()
-        self.processes, self.connections = [], []
+                if process.is_alive():
+                    process.kill()
+                    process.join(timeout=2)
+            for conn in self.connections:
+                conn.close()
+            self.processes, self.connections, self.unanswered = [], [], set()
 
 
 class PoolRunner:
@@ -205,6 +253,7 @@ class PoolRunner:
 
     def __init__(self, pool: WorkerPool, model, data, owns_pool):
         self.pool, self.model, self.owns_pool = pool, model, owns_pool
+        self.closed = False
         self.workers, self.threads_per_worker = pool.workers, pool.threads_per_worker
         self.shared: list[SharedArray] = []
         self.private_buffers = (model.parameters, model.gradients)
@@ -253,7 +302,12 @@ class PoolRunner:
             outputs.release()
 
     def close(self):
-        """Detach the workers, give the model private buffers again and free the shared memory."""
+        """Detach the workers, give the model private buffers again and free the shared memory; safe twice."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.pool.attached is self:
+            self.pool.attached = None
         try:
             if self.pool.processes:
                 try:

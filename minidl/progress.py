@@ -19,7 +19,7 @@ class ProgressBar(Callback):
     def __init__(self, verbose=1, console: Console | None = None):
         super().__init__()
         self.verbose = verbose
-        self.console = console or Console()
+        self.console = console or Console(soft_wrap=True)
         self.progress = None
 
     def on_train_begin(self, logs=None):
@@ -47,15 +47,15 @@ class ProgressBar(Callback):
         self.seen += logs["size"]
         if self.progress is not None:
             rate = self.seen / max(time.perf_counter() - self.started, 1e-9)
-            self.progress.update(self.task, completed=batch + 1, loss=logs["loss"], accuracy=logs["accuracy"],
-                                 rate=rate)
+            self.progress.update(self.task, completed=batch + 1, loss=logs["loss"],
+                                 accuracy=logs.get("accuracy", float("nan")), rate=rate)
 
     def on_epoch_end(self, epoch, logs=None):
         self._stop_bar()
         seconds = time.perf_counter() - self.started
         parts = [f"{key.replace('accuracy', 'acc')} {value:.4f}" for key, value in (logs or {}).items()]
         self.console.print(f"Epoch {epoch + 1}/{self.params['epochs']} {seconds:5.1f} s "
-                           f"{self.seen / max(seconds, 1e-9):6,.0f}/s  " + "  ".join(parts), soft_wrap=True)
+                           f"{self.seen / max(seconds, 1e-9):6,.0f}/s  " + "  ".join(parts))
 
     def on_train_end(self, logs=None):
         self._stop_bar()

@@ -793,7 +793,7 @@ def summary_document(rows: list, directory, files: int, skipped=()) -> dict:
 
 def _report_saved(result: SaveResult, model: str):
     from rich.console import Console
-    console = Console()
+    console = Console(soft_wrap=True)
     console.print(f"Statistics of this run saved to [bold]{result.path}[/]", highlight=False)
     print_summary(result.rows, console, model=model)
 

@@ -96,8 +96,9 @@ def train(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     x = model.check_inputs(x)
     y = model.check_targets(x, y)
-    (x, y), validation = _split_validation(x, y, validation_split)
-    if validation_data is not None:
+    if validation_data is None:
+        (x, y), validation = _split_validation(x, y, validation_split)
+    else:
         if len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (x_val, y_val)")
         xv = model.check_inputs(validation_data[0], "validation x")
@@ -160,11 +161,16 @@ def _train_epoch(model, runner, data, batch_size, epoch, shuffle, order_rng, cal
         loss_sum, correct = runner.gradients(x, y, indices, model.optimizer.iterations)
         model.optimizer.step(model.parameters, model.gradients)
         loss_total, correct_total, seen = loss_total + loss_sum, correct_total + correct, seen + len(indices)
-        callback_list.on_train_batch_end(step, {"loss": loss_sum / len(indices),
-                                                "accuracy": correct / len(indices), "size": len(indices)})
+        logs = {"loss": loss_sum / len(indices), "size": len(indices)}
+        if model.metrics:
+            logs["accuracy"] = correct / len(indices)
+        callback_list.on_train_batch_end(step, logs)
         if nan_guard.message:
             break
-    return {"loss": loss_total / max(seen, 1), "accuracy": correct_total / max(seen, 1)}
+    epoch_logs = {"loss": loss_total / max(seen, 1)}
+    if model.metrics:
+        epoch_logs["accuracy"] = correct_total / max(seen, 1)
+    return epoch_logs
 
 
 def _evaluate_with(model, runner, x, y, batch_size, callback_list):

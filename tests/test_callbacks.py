@@ -270,9 +270,6 @@ def test_stop_training_from_a_callback_ends_after_the_epoch():
     assert recorder.calls[-1][-1]["status"] == "stopped"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "training.py train(): _split_validation cuts the training set even when validation_data is given, "
-    "so validation_split's samples are neither trained on nor validated (Keras ignores validation_split then)"))
 def test_validation_data_overrides_validation_split():
     recorder = Recorder()
     x, y = data(20)

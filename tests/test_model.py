@@ -312,7 +312,6 @@ def test_mse_regression_learns():
     np.testing.assert_allclose(model.get_weights()[0][:, 0], [1.0, -2.0, 0.5], atol=0.02)
 
 
-@pytest.mark.xfail(strict=True, reason="training.py _train_epoch logs accuracy even when compiled with metrics=[]")
 def test_no_accuracy_without_metrics():
     x = np.zeros((8, 3), dtype=np.float32)
     model = Model(seed=0)

@@ -273,8 +273,6 @@ def test_explicit_pool_is_reused_across_two_fits_and_a_predict(small_data, segme
     assert segments and not still_in_dev_shm(segments)
 
 
-@pytest.mark.xfail(strict=True, reason="minidl/training.py `_runner_for` yields a runner on a caller's "
-                                       "WorkerPool without try/finally runner.close(); see the report")
 def test_fit_on_a_callers_pool_gives_back_the_weights_when_it_returns(small_data, segments):
     x, y = small_data
     with WorkerPool(2) as pool:

@@ -46,10 +46,10 @@ class Layer:
         if self.input_shape is not None and self.input_shape != input_shape:
             raise ShapeError(f"layer {self.name!r} was declared with input_shape={self.input_shape} "
                              f"but receives {input_shape}")
+        self.output_shape = tuple(self.compute_output_shape(input_shape))
         self.input_shape = input_shape
         self.dtype = np.dtype(dtype).type
         self._rng = rng if rng is not None else np.random.default_rng()
-        self.output_shape = tuple(self.compute_output_shape(input_shape))
         self.params, self.grads = {}, {}
         self.create_weights(input_shape)
         self.built = True

@@ -56,4 +56,4 @@ class Dropout(Layer):
         return grad if self.mask is None else grad * self.mask
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -54,7 +54,6 @@ class AvgPool2D(Pooling2D):
 
     def forward(self, x, training=False):
         self.check_input(x)
-        self.batch = len(x)
         windows = self.windows()
         out = x[next(windows)].copy()
         for window in windows:
@@ -66,7 +65,7 @@ class AvgPool2D(Pooling2D):
         grad *= 1.0 / (self.pool_size[0] * self.pool_size[1])
         overlapping = any(s < p for s, p in zip(self.strides, self.pool_size))
         dx = (np.zeros if overlapping or not self.tiles_input() else np.empty)(
-            (self.batch, *self.input_shape), dtype=grad.dtype)
+            (len(grad), *self.input_shape), dtype=grad.dtype)
         for window in self.windows():
             if overlapping:
                 dx[window] += grad

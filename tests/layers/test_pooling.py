@@ -118,12 +118,7 @@ def test_pool_rejects_bad_arguments(kwargs, match):
         MaxPool2D(**kwargs)
 
 
-AVGPOOL_BATCH_BUG = pytest.mark.xfail(strict=True, reason=(
-    "pooling.py AvgPool2D.forward sets self.batch = len(x) in inference too, so backward after a "
-    "predict of another batch size builds dx of the wrong size"))
-
-
-@pytest.mark.parametrize("cls", [MaxPool2D, pytest.param(AvgPool2D, marks=AVGPOOL_BATCH_BUG)])
+@pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
 @pytest.mark.parametrize("config", CONFIGS[:2] + CONFIGS[4:5], ids=_ids)
 def test_pool_backward_uses_last_training_forward(cls, config, rng):
     shape, pool, strides = config
