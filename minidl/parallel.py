@@ -39,7 +39,9 @@ class SharedArray:
         size = max(int(np.prod(shape)) * dtype.itemsize, 1)
         self.owner = spec_name is None
         self.memory = shared_memory.SharedMemory(name=spec_name, create=self.owner, size=size)
-        self.array = np.ndarray(shape, dtype=dtype, buffer=self.memory.buf)
+        # frombuffer, unlike np.ndarray(buffer=...), keeps the buffer exported while any view of the
+        # array lives, so `release` cannot unmap memory a view still points at (that would crash).
+        self.array = np.frombuffer(self.memory.buf, dtype, int(np.prod(shape))).reshape(shape)
         self.spec = (self.memory.name, tuple(shape), dtype.str)
 
     @classmethod
@@ -325,12 +327,19 @@ class PoolRunner:
 
 # ----- the worker side -----
 def _worker_main(conn, index, threads):
-    """A worker's life: limit BLAS threads, then answer the parent's messages until told to stop."""
+    """A worker's life: limit BLAS threads, then answer the parent's messages until told to stop.
+
+    A forked worker inherits the parent's end of its own pipe, so a parent killed outright never
+    shows up as end-of-file; the worker watches the parent's sentinel too, and exits with it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     from threadpoolctl import threadpool_limits
     limiter = threadpool_limits(threads)  # noqa: F841 (kept alive for the worker's lifetime)
     state = _WorkerState(index)
+    parent = mp.parent_process()
     while True:
+        if parent is not None and conn not in connection.wait([conn, parent.sentinel]):
+            break  # the parent is gone
         try:
             message = conn.recv()
         except (EOFError, OSError):
