@@ -63,7 +63,10 @@ class SharedArray:
         try:
             self.memory.close()
         except BufferError:
-            return  # a view is still alive somewhere in this process; the mapping ends with it
+            # A view is still alive somewhere in this process; the mapping ends with it. Forget the
+            # map here, or SharedMemory would try to close it again when collected, and complain.
+            self.memory._mmap = None
+            self.memory.close()
         finally:
             if self.owner:
                 try:

@@ -22,4 +22,4 @@ def build_model(args):
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.main(__doc__, build_model, add_flags, defaults={"lr": 0.05}))
+    raise SystemExit(common.main(__doc__, build_model, add_flags, defaults={"lr": 0.1}))
