@@ -14,7 +14,7 @@ import traceback
 
 import numpy as np
 
-from .parallel import StepTimings, shard_bounds
+from .parallel import StepTimings, blas_threads, shard_bounds
 
 INSTALL_HINT = ("the MPI backend needs mpi4py and an MPI library: pip install 'minidl[mpi]' "
                 "(installs mpi4py and Open MPI's mpiexec), then run under `mpiexec -n K python ...`")
@@ -32,12 +32,14 @@ def import_mpi():
 class MPIRunner:
     """Computes each batch's gradient with every MPI rank doing its shard (see the module docstring)."""
 
-    def __init__(self, model, data=None, comm=None):
+    def __init__(self, model, data=None, comm=None, threads_per_rank=1):
+        from threadpoolctl import threadpool_limits
+        self.thread_limit = threadpool_limits(threads_per_rank)
         self.MPI = import_mpi()
         self.comm = comm or self.MPI.COMM_WORLD
         self.rank, self.ranks = self.comm.Get_rank(), self.comm.Get_size()
         self.workers = self.ranks
-        self.threads_per_worker = _blas_threads()
+        self.threads_per_worker = blas_threads()
         self.model = model
         self.timings = StepTimings()
         size = model.parameters.size
@@ -90,24 +92,22 @@ class MPIRunner:
 
     def close(self):
         """Give the model its private gradient buffer back (the weights never left it)."""
+        self.thread_limit.restore_original_limits()
         self.model.use_buffers(self.model.parameters, self.private_gradients)
 
 
-def _blas_threads():
-    from threadpoolctl import threadpool_info
-    counts = [pool.get("num_threads", 1) for pool in threadpool_info() if pool.get("user_api") == "blas"]
-    return max(counts) if counts else 1
-
-
 class MPIBackend:
-    """The MPI world as something `fit(..., workers=MPIBackend())` can use; keeps the last run's timings."""
+    """The MPI world as something `fit(..., workers=MPIBackend())` can use; keeps the last run's timings.
 
-    def __init__(self, comm=None):
-        self.comm = comm
+    Each rank limits its BLAS library to `threads_per_rank` threads (default 1: one rank per core).
+    """
+
+    def __init__(self, comm=None, threads_per_rank=1):
+        self.comm, self.threads_per_rank = comm, threads_per_rank
         self.timings = None
 
     def runner(self, model, data=None) -> MPIRunner:
         """Attach `model` to the ranks for one fit/evaluate/predict."""
-        runner = MPIRunner(model, data, self.comm)
+        runner = MPIRunner(model, data, self.comm, self.threads_per_rank)
         self.timings = runner.timings
         return runner

@@ -21,10 +21,11 @@ class LocalRunner:
     """Computes gradients and predictions in the calling process."""
 
     workers = 1
-    threads_per_worker = None
 
     def __init__(self, model):
+        from .parallel import blas_threads
         self.model = model
+        self.threads_per_worker = blas_threads()
 
     def gradients(self, x, y, indices, step):
         """Mean gradient of the batch `indices` into model.gradients; returns (loss sum, correct count)."""

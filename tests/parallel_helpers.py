@@ -92,14 +92,17 @@ class Halve(Layer):
 
 
 class Recorder(Callback):
-    """Keeps the run's params, every batch's logs and, optionally, the weights after every step."""
+    """Keeps the run's params, every batch's logs, the BLAS thread count this (parent) process trains
+    with and, optionally, the weights after every step."""
 
     def __init__(self, keep_weights=False):
         super().__init__()
         self.keep_weights = keep_weights
-        self.batches, self.weights = [], []
+        self.batches, self.weights, self.parent_blas_threads = [], [], []
 
     def on_train_batch_end(self, batch, logs=None):
+        from threadpoolctl import threadpool_info
+        self.parent_blas_threads += [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
         self.batches.append(dict(logs or {}))
         if self.keep_weights:
             self.weights.append(self.model.parameters.copy())
