@@ -68,7 +68,7 @@ def make_parser(description, defaults) -> OneLineParser:
     add("--batch-size", type=positive_int, default=defaults.get("batch_size", 128), help="samples per step")
     add("--lr", type=positive_float, default=defaults.get("lr", 0.05), help="learning rate")
     add("--optimizer", choices=["sgd", "adam"], default=defaults.get("optimizer", "sgd"),
-        help="sgd (with momentum 0.9) or adam")
+        help="sgd (Nesterov momentum 0.9) or adam")
     add("--workers", type=positive_int, default=1,
         help="worker processes that share each batch's gradient (1 = this process only)")
     add("--backend", choices=["pool", "mpi"], default="pool",
@@ -103,8 +103,8 @@ def check_args(parser, args):
 
 
 def make_optimizer(args):
-    """SGD with momentum 0.9, or Adam, at the chosen learning rate."""
-    return SGD(args.lr, momentum=0.9) if args.optimizer == "sgd" else Adam(args.lr)
+    """SGD with Nesterov momentum 0.9, or Adam, at the chosen learning rate."""
+    return SGD(args.lr, momentum=0.9, nesterov=True) if args.optimizer == "sgd" else Adam(args.lr)
 
 
 def main(description, build_model, add_flags=None, defaults=None, argv=None):
