@@ -1,8 +1,10 @@
 """End to end: a seeded LeNet-5 learns real MNIST digits in seconds (over 90 % from 2,000 images, 2 epochs).
 
 The architecture is the issue's LeNet-5; the training settings are what reaches 90 % within 2 epochs on
-2,000 images: He-uniform kernels for the ReLU layers, Adam(3e-3), batch 16 (250 steps). Measured over
-seeds 0-5 that gives 90.8-93.9 % on the first 1,000 test images. The issue's first guess, Glorot kernels
+2,000 images: He-uniform kernels for the ReLU layers, Adam(2e-3), batch 8 (500 steps). Measured over
+seeds 0-5 that gives 91.3-93.4 % on the first 1,000 test images (seed 0: 92.2 %). Settings with less
+margin are fragile: Adam(3e-3) at batch 16 gave 91.5 % for seed 0 before a change of float32
+summation order in Conv2D's backward pass, and 89.6 % after. The issue's first guess, Glorot kernels
 with SGD(0.05, momentum=0.9), gives 79-85 % at batch 64 — and PyTorch, started from the same weights and
 fed the same batches, follows the same curve (78.7 % against minidl's 79.0 %), so that is the step
 budget, not minidl.
@@ -38,9 +40,9 @@ def test_lenet5_learns_mnist_subset(mnist_dir):
 
     model = lenet5_he(seed=0)
     assert model.count_params() == 61706
-    model.compile(optimizer=optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     _, chance = model.evaluate(x_test, y_test)
-    history = model.fit(x_train, y_train, batch_size=16, epochs=2, verbose=0, validation_data=(x_test, y_test))
+    history = model.fit(x_train, y_train, batch_size=8, epochs=2, verbose=0, validation_data=(x_test, y_test))
     loss, accuracy = model.evaluate(x_test, y_test)
 
     assert chance < 0.3
