@@ -8,6 +8,7 @@ the same optimizer step, so the replicas never drift apart. Only rank 0 prints a
 """
 from __future__ import annotations
 
+import signal
 import sys
 import time
 import traceback
@@ -35,6 +36,9 @@ class MPIRunner:
     def __init__(self, model, data=None, comm=None, threads_per_rank=1):
         from threadpoolctl import threadpool_limits
         self.thread_limit = threadpool_limits(threads_per_rank)
+        # Ctrl-C reaches the ranks from mpiexec as SIGTERM: turn it into KeyboardInterrupt, so that
+        # rank 0 records the run as interrupted before the job ends.
+        self.previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
         self.MPI = import_mpi()
         self.comm = comm or self.MPI.COMM_WORLD
         self.rank, self.ranks = self.comm.Get_rank(), self.comm.Get_size()
@@ -85,15 +89,25 @@ class MPIRunner:
     def fail(self):
         """A rank that hit an error stops the whole job, so no rank waits forever in a collective."""
         if self.ranks > 1:
-            sys.stderr.write(f"[rank {self.rank}] fatal error, aborting all {self.ranks} ranks:\n"
-                             f"{traceback.format_exc()}")
+            if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+                sys.stderr.write(f"[rank {self.rank}] interrupted, stopping all {self.ranks} ranks\n")
+                code = 130
+            else:
+                sys.stderr.write(f"[rank {self.rank}] fatal error, aborting all {self.ranks} ranks:\n"
+                                 f"{traceback.format_exc()}")
+                code = 1
             sys.stderr.flush()
-            self.comm.Abort(1)
+            self.comm.Abort(code)
 
     def close(self):
         """Give the model its private gradient buffer back (the weights never left it)."""
         self.thread_limit.restore_original_limits()
+        signal.signal(signal.SIGTERM, self.previous_sigterm)
         self.model.use_buffers(self.model.parameters, self.private_gradients)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"terminated by signal {signum} (Ctrl-C under mpiexec)")
 
 
 class MPIBackend:

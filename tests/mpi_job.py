@@ -5,6 +5,7 @@
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from minidl import Model  # noqa: E402
 from minidl.callbacks import Callback  # noqa: E402
 from minidl.layers import AvgPool2D, Conv2D, Dense, Flatten  # noqa: E402
 from minidl.optimizers import SGD  # noqa: E402
+from minidl.stats import StatisticsTracker  # noqa: E402
 
 STEPS, BATCH = 20, 128
 
@@ -58,15 +60,27 @@ class FailOnRankOne(Callback):
             raise RuntimeError(f"rank 1 fails on purpose at step {batch}")
 
 
+class SlowSteps(Callback):
+    """Makes every step take a while and says when training runs, so a test can interrupt it."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            print(f"rank {self.params['rank']} training", flush=True)
+        time.sleep(0.2)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out_dir")
     parser.add_argument("--fail-at-step", type=int, default=None)
+    parser.add_argument("--slow", action="store_true", help="train 100 slow epochs (to be interrupted)")
     args = parser.parse_args()
     x, y = make_data()
     model = make_model()
     callbacks = [FailOnRankOne(args.fail_at_step)] if args.fail_at_step is not None else []
-    history = model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, backend="mpi", callbacks=callbacks)
+    callbacks += [SlowSteps(), StatisticsTracker("mpi_job", out_dir=args.out_dir, verbose=False)] if args.slow else []
+    history = model.fit(x, y, batch_size=BATCH, epochs=100 if args.slow else 1, shuffle=True, verbose=0,
+                        backend="mpi", callbacks=callbacks)
     from mpi4py import MPI
     rank = MPI.COMM_WORLD.Get_rank()
     np.save(os.path.join(args.out_dir, f"rank{rank}.npy"), model.parameters)

@@ -1,6 +1,8 @@
 """The MPI backend: the same mathematics as one process, identical replicas, and a failing rank stops the job."""
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -62,6 +64,32 @@ def test_a_failing_rank_stops_the_whole_job(tmp_path):
     assert "rank 1 fails on purpose at step 3" in result.stderr
     assert time.monotonic() - started < 90
     assert not (tmp_path / "rank0.npy").exists(), "rank 0 finished although rank 1 failed"
+
+
+@needs_mpi
+@needs_mnist
+def test_ctrl_c_under_mpiexec_ends_every_rank_and_records_the_run(tmp_path):
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    job = subprocess.Popen([mpiexec, "-n", "2", "--oversubscribe", sys.executable, JOB, str(tmp_path), "--slow"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    try:
+        started = time.monotonic()
+        while "training" not in job.stdout.readline():
+            assert time.monotonic() - started < 60, "the job never started training"
+        ranks = subprocess.run(["pgrep", "-f", f"{JOB} {tmp_path}"], capture_output=True, text=True).stdout.split()
+        assert len(ranks) >= 2
+        job.send_signal(signal.SIGINT)
+        job.wait(timeout=20)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode != 0
+    deadline = time.monotonic() + 10
+    while subprocess.run(["pgrep", "-f", f"{JOB} {tmp_path}"], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "a rank outlived Ctrl-C"
+        time.sleep(0.2)
+    statuses = [run["status"] for run in json.loads((tmp_path / "mpi_job.json").read_text())["runs"]]
+    assert statuses == ["interrupted"], statuses
 
 
 def test_backend_mpi_without_mpi4py_says_how_to_install(tmp_path):
