@@ -542,7 +542,7 @@ def find_key(tree, key):
 
 
 def test_statistics_record_the_worker_count(small_data, tmp_path):
-    stats = pytest.importorskip("minidl.stats", reason="minidl/stats.py (StatisticsTracker) is not written yet")
+    stats = pytest.importorskip("minidl.stats", reason="minidl.stats (StatisticsTracker) is not written yet")
     if not hasattr(stats, "StatisticsTracker"):
         pytest.skip("minidl.stats has no StatisticsTracker yet")
     x, y = small_data

@@ -1,0 +1,83 @@
+"""Command line: ``python -m minidl.stats [DIR] [--json | --plot]`` (run by ``__main__``).
+
+Kept apart from ``__main__`` so that `main` can be imported (tests, `minidl.stats.main`) without
+running it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .render import print_summary
+from .store import DEFAULT_DIR, VERSION, load_runs
+from .summary import summarize
+
+SUMMARY_FORMAT = "minidl-stats-summary"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options of ``python -m minidl.stats``."""
+    parser = argparse.ArgumentParser(prog="python -m minidl.stats",
+                                     description="Summarise the training statistics saved by StatisticsTracker.")
+    parser.add_argument("directory", nargs="?", default=DEFAULT_DIR,
+                        help=f"folder holding the statistics files (default: {DEFAULT_DIR})")
+    parser.add_argument("--json", action="store_true", help="print the summary rows as JSON instead of tables")
+    parser.add_argument("--plot", action="store_true",
+                        help="draw curves_<model>.png, speedup.png and compare.png into the folder instead "
+                             "(needs the plot extra: pip install 'minidl[plot]')")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Print the summary of a statistics folder (or, with --plot, draw it); exit status 1 when it holds no runs."""
+    args = build_parser().parse_args(argv)
+    runs, files, skipped = load_runs(args.directory)
+    if not runs:
+        for name, reason in skipped:
+            print(f"skipped {name}: {reason}", file=sys.stderr)
+        nothing = "nothing to draw: no" if args.plot else "no"
+        print(f"{nothing} statistics in {args.directory} (train with callbacks=[StatisticsTracker()] first)",
+              file=sys.stderr)
+        return 1
+    if args.plot:
+        return _plot(args.directory, runs, skipped)
+    rows = summarize(runs)
+    try:
+        if args.json:
+            print(json.dumps(summary_document(rows, args.directory, files, skipped), indent=2))
+        else:
+            print_summary(rows, _cli_console(), skipped=skipped)
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _plot(directory, runs, skipped) -> int:
+    """``--plot``: draw the folder's pictures (minidl.plots) and print their paths; 1 when nothing can be drawn."""
+    from .. import plots
+    for name, reason in skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    try:
+        paths = plots.plot_statistics(directory, runs=runs)
+    except (ImportError, ValueError) as error:  # no matplotlib; no finished run to draw
+        print(error, file=sys.stderr)
+        return 1
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _cli_console():
+    """A rich console; when piped, wide enough that tables are not wrapped."""
+    from rich.console import Console
+    console = Console()
+    return console if console.is_terminal else Console(width=250)
+
+
+def summary_document(rows: list, directory, files: int, skipped=()) -> dict:
+    """The machine-readable summary printed by ``--json``."""
+    return {"format": SUMMARY_FORMAT, "version": VERSION, "directory": str(directory), "files": files,
+            "runs": sum(row["runs"] + row["interrupted"] + row["failed"] for row in rows), "rows": rows,
+            "skipped": [{"file": name, "reason": reason} for name, reason in skipped]}

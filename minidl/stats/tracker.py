@@ -1,0 +1,244 @@
+"""Recording a run: the `StatisticsTracker` callback and the run record it fills in.
+
+A run record is a JSON-ready dict holding the run's settings, its step and epoch times, its
+per-epoch loss and accuracy, and how it ended. The tracker only measures and describes: saving is
+`store.append_run`, and the table it prints afterwards comes from `render.print_summary`.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import socket
+import time
+import uuid
+from pathlib import Path
+
+from ..callbacks import Callback
+from .render import print_summary
+from .store import DEFAULT_DIR, SaveResult, _number, _warn, append_run
+
+TIME_DECIMALS = 7  # 0.1 microsecond: far below timing noise, keeps the JSON small
+
+
+class StatisticsTracker(Callback):
+    """Callback that records one run per `fit` call and saves it under `out_dir`.
+
+    `model_name` (default: the model's name) names the JSON file and groups runs in the summary;
+    `dataset` is a free-form label stored with each run; with `verbose`, the model's summary table
+    is printed after each run. Under MPI only rank 0 records and writes anything.
+
+    What is timed (wall clock in the parent process): a *step* from its `on_train_batch_begin` to
+    its `on_train_batch_end` (gradient, in all workers, plus the optimizer update); an *epoch* from
+    `on_epoch_begin` to `on_epoch_end`; an epoch's *training* part from `on_epoch_begin` to
+    `on_test_begin` (or to `on_epoch_end` without validation) and its *validation* part from
+    `on_test_begin` to `on_test_end`. Run totals: training, validation, combined = their sum.
+    """
+
+    def __init__(self, model_name=None, out_dir=DEFAULT_DIR, dataset=None, verbose=True):
+        super().__init__()
+        self.model_name = model_name
+        self.out_dir = Path(out_dir)
+        self.dataset = None if dataset is None else str(dataset)
+        self.verbose = verbose
+        self.run = None           # the run being recorded (a JSON-ready dict)
+        self.last_saved = None    # SaveResult of the last saved run
+        self._epoch = None        # the open epoch's record, None between epochs
+        self._clock = {}          # perf_counter() marks: train, epoch, step, test
+
+    @property
+    def label(self) -> str:
+        """The name runs are filed and grouped under: `model_name`, else the model's name."""
+        return self.model_name or getattr(self.model, "name", None) or "model"
+
+    # ----- hooks -----
+    def on_train_begin(self, logs=None):
+        self.run, self._epoch = None, None
+        if self.params.get("rank", 0) != 0:
+            return
+        self.run = new_run(self.model, self.params, self.label, self.dataset)
+        self._clock = {"train": time.perf_counter()}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.run is not None:
+            self._epoch = {"epoch": epoch + 1, "steps": 0, "training_time": None, "validation_time": 0.0}
+            self._clock["epoch"] = time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._clock["step"] = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.run is not None and self._epoch is not None:
+            elapsed = time.perf_counter() - self._clock["step"]
+            self.run["timings"]["step_times"].append(round(elapsed, TIME_DECIMALS))
+            self._epoch["steps"] += 1
+
+    def on_test_begin(self, logs=None):
+        if self.run is not None and self._epoch is not None:
+            now = self._clock["test"] = time.perf_counter()
+            if self._epoch["training_time"] is None:
+                self._epoch["training_time"] = now - self._clock["epoch"]
+
+    def on_test_end(self, logs=None):
+        if self.run is not None and self._epoch is not None and "test" in self._clock:
+            self._epoch["validation_time"] += time.perf_counter() - self._clock.pop("test")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.run is None or self._epoch is None:
+            return
+        elapsed = time.perf_counter() - self._clock["epoch"]
+        record = _close_epoch(self._epoch, elapsed, logs or {})
+        self.run["epochs"].append(record)
+        self.run["timings"]["epoch_times"].append(round(elapsed, TIME_DECIMALS))
+        self._epoch = None
+
+    def on_train_end(self, logs=None):
+        if self.params.get("rank", 0) != 0:
+            return
+        logs = logs or {}
+        try:
+            if self.run is None:  # an earlier callback failed in on_train_begin
+                self.on_train_begin()
+            finish_run(self.run, self._unfinished_epoch(), time.perf_counter() - self._clock["train"],
+                       logs.get("status", "finished"), logs.get("error"))
+        except Exception as error:  # noqa: BLE001 - runs inside fit's `finally`: must not mask its error
+            _warn(f"minidl.stats: could not record this run: {type(error).__name__}: {error}")
+            return
+        self._save()
+
+    # ----- helpers -----
+    def _unfinished_epoch(self):
+        """The epoch cut short by Ctrl-C or an error (its times so far), or None."""
+        if self._epoch is None:
+            return None
+        elapsed = time.perf_counter() - self._clock["epoch"]
+        if "test" in self._clock:
+            self._epoch["validation_time"] += time.perf_counter() - self._clock.pop("test")
+        epoch, self._epoch = _close_epoch(self._epoch, elapsed, {}), None
+        return epoch
+
+    def _save(self):
+        """Append the run and refresh averages.txt; a failure to save warns but never hides training's outcome."""
+        try:
+            self.last_saved = append_run(self.run, self.out_dir, self.label)
+        except Exception as error:  # noqa: BLE001 - statistics must not break training
+            _warn(f"minidl.stats: could not save the statistics of this run to {self.out_dir}: "
+                  f"{type(error).__name__}: {error}")
+            return
+        if self.verbose:
+            _report_saved(self.last_saved, self.label)
+
+
+def _close_epoch(epoch: dict, elapsed: float, logs: dict) -> dict:
+    """Finish an epoch record: its training/validation split (seconds) and its metrics."""
+    training = epoch["training_time"] if epoch["training_time"] is not None else elapsed
+    record = {"epoch": epoch["epoch"], "steps": epoch["steps"],
+              "training_time": round(training, TIME_DECIMALS),
+              "validation_time": round(epoch["validation_time"], TIME_DECIMALS)}
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        record[key] = _number(logs.get(key))
+    return record
+
+
+def new_run(model, params: dict, label: str, dataset=None) -> dict:
+    """A fresh run record (settings filled in, timings empty) for `model` trained with `params`."""
+    return {"id": uuid.uuid4().hex,
+            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "status": "running", "error": None,
+            "settings": run_settings(model, params, label, dataset),
+            "timings": {"step_times": [], "epoch_times": []},
+            "epochs": []}
+
+
+def finish_run(run: dict, unfinished_epoch, run_time: float, status: str, error=None):
+    """Fill in a run's status and totals. Training + validation = combined; an epoch cut short counts in the totals."""
+    epochs = run["epochs"] + ([unfinished_epoch] if unfinished_epoch else [])
+    training = math.fsum(e["training_time"] for e in epochs)
+    validation = math.fsum(e["validation_time"] for e in epochs)
+    run["status"], run["error"] = status, None if error is None else str(error)
+    run["epochs_completed"] = len(run["epochs"])
+    if unfinished_epoch:
+        run["unfinished_epoch"] = unfinished_epoch
+    run["timings"].update({"training_time": round(training, TIME_DECIMALS),
+                           "validation_time": round(validation, TIME_DECIMALS),
+                           "combined_time": round(training + validation, TIME_DECIMALS),
+                           "run_time": round(run_time, TIME_DECIMALS)})
+    return run
+
+
+def run_settings(model, params: dict, label: str, dataset=None) -> dict:
+    """Everything that may explain a run's timings or accuracy: model, training, parallelism, machine."""
+    settings = {"model": label, **_model_settings(model), **_training_settings(params),
+                **_parallel_settings(params), "dataset": dataset, **_machine_settings()}
+    settings["setup"] = setup_fingerprint(settings)
+    return settings
+
+
+def _model_settings(model) -> dict:
+    import numpy as np
+    layers = []
+    for layer, row in zip(model.layers, model.summary_rows()):
+        config = {k: v for k, v in layer.get_config().items() if k != "name"}
+        layers.append({**row, "config": config})
+    return {"model_name": model.name, "input_shape": list(model.input_shape or []), "layers": layers,
+            "params": model.count_params(), "dtype": np.dtype(model.dtype).name,
+            "optimizer": model.optimizer.get_config() if model.optimizer else None,
+            "loss": getattr(model.loss, "name", None), "seed": getattr(model, "seed", None)}
+
+
+def _training_settings(params: dict) -> dict:
+    return {"batch_size": params.get("batch_size"), "epochs": params.get("epochs"),
+            "steps_per_epoch": params.get("steps"), "samples": params.get("samples"),
+            "val_samples": params.get("val_samples", 0)}
+
+
+def _parallel_settings(params: dict) -> dict:
+    threads, source = params.get("threads_per_worker"), "params"
+    blas = _blas_libraries()
+    if threads is None:
+        threads = max((entry["threads"] for entry in blas), default=None)
+        source = "threadpoolctl in the parent process" if threads is not None else None
+    return {"backend": params.get("backend", "pool"), "workers": params.get("workers", 1),
+            "ranks": params.get("ranks", 1), "threads_per_worker": threads, "threads_source": source,
+            "blas": blas}
+
+
+def _blas_libraries() -> list:
+    """The BLAS libraries loaded in this process, with their thread counts (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+        info = threadpool_info()
+    except Exception:  # noqa: BLE001 - an odd BLAS must not stop training
+        return []
+    return [{"library": entry.get("internal_api"), "version": entry.get("version"),
+             "threads": entry.get("num_threads")} for entry in info if entry.get("user_api") == "blas"]
+
+
+def _machine_settings() -> dict:
+    import numpy as np
+    from .. import __version__
+    try:
+        available = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        available = os.cpu_count()
+    return {"python": platform.python_version(), "numpy": np.__version__, "minidl": __version__,
+            "platform": platform.platform(), "cpu_count": os.cpu_count(), "cpus_available": available,
+            "hostname": socket.gethostname()}
+
+
+def setup_fingerprint(settings: dict) -> str:
+    """Short hash of what makes runs comparable: layers (not their auto-numbered names), optimizer, loss, dtype."""
+    layers = [[layer["class"], layer.get("config"), layer.get("output_shape")] for layer in settings.get("layers", [])]
+    key = [settings.get("input_shape"), layers, settings.get("optimizer"), settings.get("loss"), settings.get("dtype")]
+    return hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _report_saved(result: SaveResult, model: str):
+    """Tell where the run was saved and show its model's refreshed summary (verbose trackers)."""
+    from rich.console import Console
+    console = Console(soft_wrap=True)
+    console.print(f"Statistics of this run saved to [bold]{result.path}[/]", highlight=False)
+    print_summary(result.rows, console, model=model)
