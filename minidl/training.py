@@ -32,6 +32,7 @@ class LocalRunner:
         return self.model.accumulate_gradients(x[indices], y[indices], len(indices), step)
 
     def predict(self, x, batch_size):
+        """The model's outputs for `x`, in batches of `batch_size`."""
         return self.model.predict_on_shard(x, batch_size)
 
     def close(self):
