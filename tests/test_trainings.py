@@ -29,8 +29,8 @@ TRAININGS = ROOT / "trainings"
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 TRAINING_SCRIPTS = ("training_feedforward.py", "training_convolve.py", "training_full.py")
-COMMON_FLAGS = ("--epochs", "--batch-size", "--lr", "--optimizer", "--workers", "--seed", "--limit", "--data-dir",
-                "--stats-dir", "--save", "--quiet")
+COMMON_FLAGS = ("--epochs", "--batch-size", "--lr", "--decay", "--optimizer", "--workers", "--backend", "--seed",
+                "--limit", "--data-dir", "--stats-dir", "--save", "--plot", "--show-filters", "--quiet")
 CLASSIFY_FLAGS = ("--model", "--count", "--workers", "--batch-size", "--picture", "--limit", "--data-dir", "--seed",
                   "--quiet")
 QUICK = ("--limit", "500", "--epochs", "1", "--seed", "0")
@@ -221,6 +221,7 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
     ("training_feedforward.py", ("--batch-size", "-1"), "--batch-size"),
     ("training_convolve.py", ("--epochs", "two"), "--epochs"),
     ("training_full.py", ("--lr", "0"), "--lr"),
+    ("training_full.py", ("--decay", "-1"), "--decay"),
     ("training_full.py", ("--data-dir", "{missing}"), "--data-dir"),
     ("training_feedforward.py", ("--save", "{missing}/model.npz"), "--save"),   # before training, not after
     ("classify.py", ("--workers", "0"), "--workers"),

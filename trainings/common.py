@@ -67,6 +67,8 @@ def make_parser(description, defaults) -> OneLineParser:
     add("--epochs", type=positive_int, default=defaults.get("epochs", 3), help="passes over the training set")
     add("--batch-size", type=positive_int, default=defaults.get("batch_size", 128), help="samples per step")
     add("--lr", type=positive_float, default=defaults.get("lr", 0.05), help="learning rate")
+    add("--decay", type=float, default=defaults.get("decay", 0.0),
+        help="learning-rate decay: step t uses lr / (1 + decay * t) (SGD only)")
     add("--optimizer", choices=["sgd", "adam"], default=defaults.get("optimizer", "sgd"),
         help="sgd (Nesterov momentum 0.9) or adam")
     add("--workers", type=positive_int, default=1,
@@ -88,6 +90,8 @@ def make_parser(description, defaults) -> OneLineParser:
 
 def check_args(parser, args):
     """Errors argparse cannot see by itself, reported the same way (one line, exit 2)."""
+    if getattr(args, "decay", 0) < 0:
+        parser.error(f"argument --decay: must be at least 0, got {args.decay}")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         parser.error(f"--data-dir {args.data_dir!r} is not a folder")
     # Checked now, not after the training whose result it would fail to save.
@@ -104,7 +108,9 @@ def check_args(parser, args):
 
 def make_optimizer(args):
     """SGD with Nesterov momentum 0.9, or Adam, at the chosen learning rate."""
-    return SGD(args.lr, momentum=0.9, nesterov=True) if args.optimizer == "sgd" else Adam(args.lr)
+    if args.optimizer == "adam":
+        return Adam(args.lr)
+    return SGD(args.lr, momentum=0.9, nesterov=True, decay=args.decay)
 
 
 def main(description, build_model, add_flags=None, defaults=None, argv=None):

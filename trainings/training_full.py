@@ -1,8 +1,9 @@
 """LeNet-5 on MNIST: convolution, pooling, (convolution, pooling), then Dense 120-84-10.
 
-ReLU layers start from He-uniform kernels (they keep the signal's variance through ReLU): with
-Nesterov SGD at 0.05, 3 epochs measured 98.6-98.8 % (seeds 1-2), where Keras's default Glorot
-kernels gave 98.45-98.64 %.
+Defaults, chosen by measurement (3 epochs, seeds 1-3): He-uniform kernels for the ReLU layers (they
+keep the signal's variance through ReLU), batch 64, Nesterov SGD at 0.05 decaying as
+0.05 / (1 + 0.001 t) reach 98.88-98.95 %; batch 128 without decay gave 98.55-98.81 %, and Keras's
+default Glorot kernels 98.45-98.64 %.
 
     python trainings/training_full.py --conv 2 --pool avg --workers 2
 """
@@ -34,4 +35,4 @@ def build_model(args):
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.main(__doc__, build_model, add_flags, defaults={"lr": 0.05}))
+    raise SystemExit(common.main(__doc__, build_model, add_flags, defaults={"lr": 0.05, "decay": 1e-3, "batch_size": 64}))
