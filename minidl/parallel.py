@@ -315,7 +315,7 @@ class PoolRunner:
         answers = [own, *self.pool.collect_all()]
         rows = self.gradient_rows.array
         if len(rows) > 1:
-            rows[0] += rows[1:].sum(axis=0) if len(rows) > 2 else rows[1]
+            rows[0] += rows[1:].sum(axis=0)
         self.pool.timings.add(time.perf_counter() - started, max(a[2] for a in answers))
         return sum(a[0] for a in answers), sum(a[1] for a in answers)
 

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .callbacks import CallbackList, History, TerminateOnNaN
+from .metrics import correct_count
 
 DEFAULT_INFERENCE_BATCH = 256
 
@@ -181,7 +182,6 @@ def _evaluate_with(model, runner, x, y, batch_size, callback_list):
     outputs = runner.predict(x, batch_size)
     logs = {"loss": model.loss.total(outputs, y) / len(x)}
     if model.metrics:
-        from .metrics import correct_count
         logs["accuracy"] = correct_count(outputs, y) / len(x)
     callback_list.on_test_end(logs)
     return logs
