@@ -9,6 +9,7 @@ resident memory. A child per measurement keeps the memory figures separate and h
     python benchmarks/bench_layers.py                 # all models, 1 thread
     python benchmarks/bench_layers.py --models lenet --repeat 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,14 +25,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "trainings"))
 
-MODELS = {"feedforward": "FeedForward 784-120-84-10 tanh", "conv1": "one conv, no pool",
-          "conv2": "two conv, no pool", "lenet": "LeNet-5 (two conv + avg pool)"}
+MODELS = {
+    "feedforward": "FeedForward 784-120-84-10 tanh",
+    "conv1": "one conv, no pool",
+    "conv2": "two conv, no pool",
+    "lenet": "LeNet-5 (two conv + avg pool)",
+}
 
 
 def load_data(samples, data_dir):
     """Real MNIST if it can be found locally, else random data of the same shape; never downloads."""
     import numpy as np
+
     from minidl import datasets
+
     try:
         (x, y), _ = datasets.load_mnist(data_dir=data_dir, train_limit=samples, download=False)
         return x, y, "MNIST"
@@ -45,18 +52,25 @@ def build_minidl(name):
     import training_convolve
     import training_feedforward
     import training_full
+
     flags = argparse.Namespace(seed=0, activation="tanh", pool="avg", conv=2 if name in ("conv2", "lenet") else 1)
-    builder = {"feedforward": training_feedforward, "conv1": training_convolve, "conv2": training_convolve,
-               "lenet": training_full}[name]
+    builder = {
+        "feedforward": training_feedforward,
+        "conv1": training_convolve,
+        "conv2": training_convolve,
+        "lenet": training_full,
+    }[name]
     return builder.build_model(flags)
 
 
 def build_torch(name):
     """The same architecture in PyTorch (NCHW), for the reference rows."""
     from torch import nn
+
     if name == "feedforward":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(),
-                             nn.Linear(84, 10))
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(784, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10)
+        )
     layers = [nn.Conv2d(1, 6, 5, padding=2), nn.ReLU()]
     size, channels = 28, 6
     if name == "lenet":
@@ -68,17 +82,26 @@ def build_torch(name):
     if name == "lenet":
         layers.append(nn.AvgPool2d(2))
         size //= 2
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * size * size, 120), nn.ReLU(),
-                         nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    return nn.Sequential(
+        *layers,
+        nn.Flatten(),
+        nn.Linear(channels * size * size, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
 
 
 def time_minidl(name, x, y, batch_size, threads):
     from threadpoolctl import threadpool_limits
+
     from minidl.optimizers import SGD
+
     with threadpool_limits(threads):
         model = build_minidl(name)
         model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"])
-        model.fit(x[:4 * batch_size], y[:4 * batch_size], batch_size=batch_size, verbose=0)  # warm-up
+        model.fit(x[: 4 * batch_size], y[: 4 * batch_size], batch_size=batch_size, verbose=0)  # warm-up
         started = time.perf_counter()
         model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
         return time.perf_counter() - started
@@ -86,6 +109,7 @@ def time_minidl(name, x, y, batch_size, threads):
 
 def time_torch(name, x, y, batch_size, threads):
     import torch
+
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = build_torch(name)
@@ -97,7 +121,7 @@ def time_torch(name, x, y, batch_size, threads):
     def epoch(count):
         order = torch.randperm(count)
         for start in range(0, count, batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             optimizer.zero_grad()
             loss_fn(model(images[index]), labels[index]).backward()
             optimizer.step()
@@ -121,20 +145,37 @@ def measure(framework, model, args):
     """Median over --repeat child processes of seconds per epoch, and the largest peak memory."""
     runs = []
     for _ in range(args.repeat):
-        command = [sys.executable, __file__, "--child", "--framework", framework, "--models", model,
-                   "--samples", str(args.samples), "--batch-size", str(args.batch_size),
-                   "--threads", str(args.threads)] + (["--data-dir", args.data_dir] if args.data_dir else [])
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--framework",
+            framework,
+            "--models",
+            model,
+            "--samples",
+            str(args.samples),
+            "--batch-size",
+            str(args.batch_size),
+            "--threads",
+            str(args.threads),
+        ] + (["--data-dir", args.data_dir] if args.data_dir else [])
         out = subprocess.run(command, capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(f"{framework} {model} failed:\n{out.stderr}")
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return {"seconds": statistics.median(r["seconds"] for r in runs), "peak_mb": max(r["peak_mb"] for r in runs),
-            "source": runs[0]["source"], "samples": runs[0]["samples"]}
+    return {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "peak_mb": max(r["peak_mb"] for r in runs),
+        "source": runs[0]["source"],
+        "samples": runs[0]["samples"],
+    }
 
 
 def torch_available():
     try:
         import torch  # noqa: F401
+
         return True
     except ImportError:
         return False
@@ -163,8 +204,9 @@ def main():
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     with_torch = not args.no_torch and torch_available()
-    table = Table(title=f"One training epoch, batch {args.batch_size}, {args.threads} thread(s), "
-                        f"median of {args.repeat}")
+    table = Table(
+        title=f"One training epoch, batch {args.batch_size}, {args.threads} thread(s), median of {args.repeat}"
+    )
     for column in ("model", "framework", "s / epoch", "samples/s", "peak MB", "vs torch"):
         table.add_column(column, justify="left" if column in ("model", "framework") else "right")
     for name in names:
@@ -174,11 +216,19 @@ def main():
         for framework, row, shown_ratio in (("minidl", ours, ratio), ("torch", theirs, "")):
             if row is None:
                 continue
-            table.add_row(MODELS[name] if framework == "minidl" else "", framework, f"{row['seconds']:.2f}",
-                          f"{row['samples'] / row['seconds']:,.0f}", f"{row['peak_mb']:.0f}", shown_ratio)
+            table.add_row(
+                MODELS[name] if framework == "minidl" else "",
+                framework,
+                f"{row['seconds']:.2f}",
+                f"{row['samples'] / row['seconds']:,.0f}",
+                f"{row['peak_mb']:.0f}",
+                shown_ratio,
+            )
     Console(width=max(Console().width, 120)).print(table)
-    print(f"data: {ours['source']} ({ours['samples']} samples); 'vs torch' = minidl time / PyTorch time "
-          f"(below 1 means minidl is faster)" + ("" if with_torch else "; torch not installed"))
+    print(
+        f"data: {ours['source']} ({ours['samples']} samples); 'vs torch' = minidl time / PyTorch time "
+        f"(below 1 means minidl is faster)" + ("" if with_torch else "; torch not installed")
+    )
 
 
 if __name__ == "__main__":

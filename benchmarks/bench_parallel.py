@@ -15,6 +15,7 @@ below N).
 
     python benchmarks/bench_parallel.py --repeat 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,6 +57,7 @@ def _importable(module):
 # ----- the child: one measurement -----
 def child(args):
     from threadpoolctl import threadpool_limits
+
     x, y, source = bench_layers.load_data(args.samples, args.data_dir)
     if args.kind == "torch":
         seconds = bench_layers.time_torch("lenet", x, y, args.batch_size, args.threads)
@@ -71,6 +73,7 @@ def child(args):
 def time_minidl(args, x, y):
     from minidl.optimizers import SGD
     from minidl.parallel import WorkerPool
+
     model = bench_layers.build_minidl("lenet")
     model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"])
     warm = 4 * args.batch_size
@@ -83,6 +86,7 @@ def time_minidl(args, x, y):
             return {"seconds": seconds, "comm_share": pool.timings.communication_share()}
     if args.kind == "mpi":
         from minidl.mpi import MPIBackend
+
         workers = MPIBackend()
     else:
         workers = 1
@@ -96,6 +100,7 @@ def time_minidl(args, x, y):
 
 def _mpi_rank():
     from mpi4py import MPI
+
     return MPI.COMM_WORLD.Get_rank()
 
 
@@ -150,37 +155,73 @@ def run_independent(command, processes):
         threads.append(thread)
     for thread in threads:
         thread.join()
-    return {"seconds": max(r["seconds"] for r in results), "comm_share": None, "source": results[0]["source"],
-            "samples": sum(r["samples"] for r in results), "peak_mb": sum(r["peak_mb"] for r in results)}
+    return {
+        "seconds": max(r["seconds"] for r in results),
+        "comm_share": None,
+        "source": results[0]["source"],
+        "samples": sum(r["samples"] for r in results),
+        "peak_mb": sum(r["peak_mb"] for r in results),
+    }
 
 
 def measure(row, args):
     label, kind, processes, threads = row
     samples = args.samples // processes if kind == "independent" else args.samples
-    command = [sys.executable, __file__, "--child", "--kind", "local" if kind == "independent" else kind,
-               "--processes", str(processes), "--threads", str(threads), "--samples", str(samples),
-               "--batch-size", str(args.batch_size)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--kind",
+        "local" if kind == "independent" else kind,
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+        "--samples",
+        str(samples),
+        "--batch-size",
+        str(args.batch_size),
+    ]
     if args.data_dir:
         command += ["--data-dir", args.data_dir]
     env = None
     if kind == "mpi":
         command = [shutil.which("mpiexec"), "-n", str(processes), "--oversubscribe", "--bind-to", "none"] + command
-        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-                   OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    runs = [run_independent(command, processes) if kind == "independent" else run_child(command, env)
-            for _ in range(args.repeat)]
+        env = dict(
+            os.environ,
+            OMPI_ALLOW_RUN_AS_ROOT="1",
+            OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+            OMP_NUM_THREADS=str(threads),
+            OPENBLAS_NUM_THREADS=str(threads),
+        )
+    runs = [
+        run_independent(command, processes) if kind == "independent" else run_child(command, env)
+        for _ in range(args.repeat)
+    ]
     shares = [r["comm_share"] for r in runs if r["comm_share"] is not None]
-    return {"seconds": statistics.median(r["seconds"] for r in runs), "samples": runs[0]["samples"],
-            "source": runs[0]["source"], "peak_mb": max(r["peak_mb"] for r in runs),
-            "comm_share": statistics.median(shares) if shares else None}
+    return {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "samples": runs[0]["samples"],
+        "source": runs[0]["source"],
+        "peak_mb": max(r["peak_mb"] for r in runs),
+        "comm_share": statistics.median(shares) if shares else None,
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=lambda s: [int(n) for n in s.split(",")], default=[2, 4],
-                        help="pool sizes to measure besides the in-process rows (comma-separated)")
-    parser.add_argument("--ranks", type=lambda s: [int(n) for n in s.split(",")], default=[2],
-                        help="MPI rank counts (rows appear when mpiexec and mpi4py are installed)")
+    parser.add_argument(
+        "--workers",
+        type=lambda s: [int(n) for n in s.split(",")],
+        default=[2, 4],
+        help="pool sizes to measure besides the in-process rows (comma-separated)",
+    )
+    parser.add_argument(
+        "--ranks",
+        type=lambda s: [int(n) for n in s.split(",")],
+        default=[2],
+        help="MPI rank counts (rows appear when mpiexec and mpi4py are installed)",
+    )
     parser.add_argument("--samples", type=int, default=60000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeat", type=int, default=1, help="runs per row; medians are shown")
@@ -197,10 +238,19 @@ def main():
 
     from rich.console import Console
     from rich.table import Table
-    table = Table(title=f"LeNet-5, one epoch, batch {args.batch_size}, median of {args.repeat} "
-                        f"({os.cpu_count()} CPUs)")
-    for column in ("run", "processes", "threads each", "s / epoch", "samples/s", "speed-up", "efficiency",
-                   "comm. share", "peak MB"):
+
+    table = Table(title=f"LeNet-5, one epoch, batch {args.batch_size}, median of {args.repeat} ({os.cpu_count()} CPUs)")
+    for column in (
+        "run",
+        "processes",
+        "threads each",
+        "s / epoch",
+        "samples/s",
+        "speed-up",
+        "efficiency",
+        "comm. share",
+        "peak MB",
+    ):
         table.add_column(column, justify="left" if column == "run" else "right")
     baseline = None
     for row in configurations(args):
@@ -209,12 +259,22 @@ def main():
         speedup = baseline / result["seconds"]
         label, kind, processes, threads = row
         share = "-" if result["comm_share"] is None else f"{result['comm_share']:.1%}"
-        table.add_row(label, str(processes), str(threads), f"{result['seconds']:.2f}",
-                      f"{result['samples'] / result['seconds']:,.0f}", f"{speedup:.2f}x",
-                      f"{speedup / processes:.0%}" if kind != "torch" else "-", share, f"{result['peak_mb']:.0f}")
+        table.add_row(
+            label,
+            str(processes),
+            str(threads),
+            f"{result['seconds']:.2f}",
+            f"{result['samples'] / result['seconds']:,.0f}",
+            f"{speedup:.2f}x",
+            f"{speedup / processes:.0%}" if kind != "torch" else "-",
+            share,
+            f"{result['peak_mb']:.0f}",
+        )
     Console(width=max(Console().width, 120)).print(table)
-    print(f"data: {result['source']}, {result['samples']} samples. Speed-up and efficiency are against the first "
-          "row (one process, one BLAS thread).")
+    print(
+        f"data: {result['source']}, {result['samples']} samples. Speed-up and efficiency are against the first "
+        "row (one process, one BLAS thread)."
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ finished, `error` (the exception's text).
 Callbacks only observe, except that setting `model.stop_training = True` ends `fit` after the
 current epoch (after the current step for `TerminateOnNaN`).
 """
+
 from __future__ import annotations
 
 import math
@@ -40,18 +41,41 @@ class Callback:
         """Receive the run's settings (see the module docstring for the keys)."""
         self.params = dict(params)
 
-    def on_train_begin(self, logs=None): """Called once before the first epoch."""
-    def on_train_end(self, logs=None): """Called once at the end, also after an error or Ctrl-C."""
-    def on_epoch_begin(self, epoch, logs=None): """Called at the start of each epoch (0-based)."""
-    def on_epoch_end(self, epoch, logs=None): """Called after each epoch, with its metrics."""
-    def on_train_batch_begin(self, batch, logs=None): """Called before each training step."""
-    def on_train_batch_end(self, batch, logs=None): """Called after each training step."""
-    def on_test_begin(self, logs=None): """Called before evaluation (and validation in fit)."""
-    def on_test_end(self, logs=None): """Called after evaluation, with its metrics."""
-    def on_test_batch_begin(self, batch, logs=None): """Called before each evaluation batch."""
-    def on_test_batch_end(self, batch, logs=None): """Called after each evaluation batch."""
-    def on_predict_begin(self, logs=None): """Called before prediction."""
-    def on_predict_end(self, logs=None): """Called after prediction."""
+    def on_train_begin(self, logs=None):
+        """Called once before the first epoch."""
+
+    def on_train_end(self, logs=None):
+        """Called once at the end, also after an error or Ctrl-C."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Called at the start of each epoch (0-based)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Called after each epoch, with its metrics."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        """Called before each training step."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Called after each training step."""
+
+    def on_test_begin(self, logs=None):
+        """Called before evaluation (and validation in fit)."""
+
+    def on_test_end(self, logs=None):
+        """Called after evaluation, with its metrics."""
+
+    def on_test_batch_begin(self, batch, logs=None):
+        """Called before each evaluation batch."""
+
+    def on_test_batch_end(self, batch, logs=None):
+        """Called after each evaluation batch."""
+
+    def on_predict_begin(self, logs=None):
+        """Called before prediction."""
+
+    def on_predict_end(self, logs=None):
+        """Called after prediction."""
 
 
 class CallbackList:
@@ -108,8 +132,10 @@ class TerminateOnNaN(Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            self.message = (f"loss became {loss} at epoch {self.epoch + 1}, step {batch + 1}: "
-                            "training stopped (try a smaller learning rate)")
+            self.message = (
+                f"loss became {loss} at epoch {self.epoch + 1}, step {batch + 1}: "
+                "training stopped (try a smaller learning rate)"
+            )
             self.model.stop_training = True
             self.model.stop_reason = self.message
 
@@ -120,8 +146,7 @@ class EarlyStopping(Callback):
     With `restore_best_weights`, the weights of the best epoch are put back when it stops.
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
-                 restore_best_weights=False):
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto", restore_best_weights=False):
         super().__init__()
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
@@ -137,8 +162,9 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.monitor not in (logs or {}):
-            raise KeyError(f"EarlyStopping: metric {self.monitor!r} is not in the epoch logs "
-                           f"(available: {sorted(logs or {})})")
+            raise KeyError(
+                f"EarlyStopping: metric {self.monitor!r} is not in the epoch logs (available: {sorted(logs or {})})"
+            )
         value = self.sign * logs[self.monitor]
         if value < self.best - self.min_delta:
             self.best, self.wait = value, 0
@@ -172,11 +198,11 @@ class ModelCheckpoint(Callback):
         logs = logs or {}
         if self.save_best_only:
             if self.monitor not in logs:
-                raise KeyError(f"ModelCheckpoint: metric {self.monitor!r} is not in the epoch logs "
-                               f"(available: {sorted(logs)})")
+                raise KeyError(
+                    f"ModelCheckpoint: metric {self.monitor!r} is not in the epoch logs (available: {sorted(logs)})"
+                )
             value = self.sign * logs[self.monitor]
             if not value < self.best:
                 return
             self.best = value
         self.model.save(self.filepath.format(epoch=epoch + 1, **logs))
-

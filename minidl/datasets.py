@@ -170,9 +170,7 @@ def _parse_idx(data: bytes, path: Path, expected_magic: int | None = None) -> np
     if data[:2] != b"\0\0" or data[3] == 0:
         raise DatasetError(f"{path}: wrong magic number 0x{magic:08X}, not an IDX file")
     if data[2] != _IDX_UBYTE:
-        raise DatasetError(
-            f"{path}: unsupported IDX data type 0x{data[2]:02X}; only unsigned bytes (0x08)"
-        )
+        raise DatasetError(f"{path}: unsupported IDX data type 0x{data[2]:02X}; only unsigned bytes (0x08)")
     ndim = data[3]
     header = 4 + 4 * ndim
     if len(data) < header:
@@ -242,8 +240,7 @@ def _read_split(images_path: Path, labels_path: Path) -> Arrays:
         raise DatasetError(f"{images_path}: images are {rows}x{cols}, expected 28x28")
     if len(images) != len(labels):
         raise DatasetError(
-            f"count mismatch: {images_path} holds {len(images)} images "
-            f"but {labels_path} holds {len(labels)} labels"
+            f"count mismatch: {images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
         )
     if labels.size and int(labels.max()) >= NUM_CLASSES:
         raise DatasetError(f"{labels_path}: label {int(labels.max())} outside 0-9")
@@ -315,9 +312,7 @@ def _locate_files(dataset, data_dir, download, mirrors, checksums, timeout) -> d
     with _progress_bar() as progress:
         for name in missing:
             try:
-                found[name] = _download(
-                    name, _cache_dir(dataset), mirrors, checksums, timeout, progress
-                )
+                found[name] = _download(name, _cache_dir(dataset), mirrors, checksums, timeout, progress)
             except _DownloadFailed as exc:
                 failures.extend(exc.args[0])
     if failures:
@@ -366,9 +361,7 @@ def _fetch_verified(url: str, target: Path, checksum: Checksum, timeout: float, 
             out.flush()
             os.fsync(out.fileno())
         if digest != checksum[1].lower():
-            raise DatasetError(
-                f"checksum mismatch ({checksum[0]} expected {checksum[1]}, got {digest})"
-            )
+            raise DatasetError(f"checksum mismatch ({checksum[0]} expected {checksum[1]}, got {digest})")
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -406,8 +399,13 @@ def _progress_bar() -> Iterator:
         TransferSpeedColumn,
     )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TransferSpeedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True)) as progress:
         yield progress
 
@@ -446,23 +444,40 @@ def _to_arrays(images: np.ndarray, labels: np.ndarray, limit, flatten: bool, bin
 # ------------------------------------------------------------------------ public loaders
 
 
-def _load(dataset: _Dataset, default_mirrors, default_checksums, *, data_dir, flatten, limit,
-          train_limit, test_limit, binarize, download, mirrors, checksums, timeout):
-    train_n = _positive_or_none("train_limit" if train_limit is not None else "limit",
-                                train_limit if train_limit is not None else limit)
-    test_n = _positive_or_none("test_limit" if test_limit is not None else "limit",
-                               test_limit if test_limit is not None else limit)
+def _load(
+    dataset: _Dataset,
+    default_mirrors,
+    default_checksums,
+    *,
+    data_dir,
+    flatten,
+    limit,
+    train_limit,
+    test_limit,
+    binarize,
+    download,
+    mirrors,
+    checksums,
+    timeout,
+):
+    train_n = _positive_or_none(
+        "train_limit" if train_limit is not None else "limit", train_limit if train_limit is not None else limit
+    )
+    test_n = _positive_or_none(
+        "test_limit" if test_limit is not None else "limit", test_limit if test_limit is not None else limit
+    )
     _check_binarize(binarize)
     paths = _locate_files(
-        dataset, data_dir, download,
+        dataset,
+        data_dir,
+        download,
         default_mirrors if mirrors is None else mirrors,
         default_checksums if checksums is None else checksums,
         timeout,
     )
     train = _read_split(paths[TRAIN_IMAGES], paths[TRAIN_LABELS])
     test = _read_split(paths[TEST_IMAGES], paths[TEST_LABELS])
-    return (_to_arrays(*train, train_n, flatten, binarize),
-            _to_arrays(*test, test_n, flatten, binarize))
+    return (_to_arrays(*train, train_n, flatten, binarize), _to_arrays(*test, test_n, flatten, binarize))
 
 
 def load_mnist(
@@ -494,9 +509,21 @@ def load_mnist(
     DatasetError naming the file on bad data, or listing what is missing, where it looked
     and how to supply it when the files cannot be found (``download=False``) or fetched.
     """
-    return _load(_MNIST, MNIST_MIRRORS, MNIST_CHECKSUMS, data_dir=data_dir, flatten=flatten,
-                 limit=limit, train_limit=train_limit, test_limit=test_limit, binarize=binarize,
-                 download=download, mirrors=mirrors, checksums=checksums, timeout=timeout)
+    return _load(
+        _MNIST,
+        MNIST_MIRRORS,
+        MNIST_CHECKSUMS,
+        data_dir=data_dir,
+        flatten=flatten,
+        limit=limit,
+        train_limit=train_limit,
+        test_limit=test_limit,
+        binarize=binarize,
+        download=download,
+        mirrors=mirrors,
+        checksums=checksums,
+        timeout=timeout,
+    )
 
 
 def load_fashion_mnist(
@@ -522,7 +549,18 @@ def load_fashion_mnist(
     :data:`FASHION_MNIST_MIRRORS` and are checked against the published MD5 sums in
     :data:`FASHION_MNIST_CHECKSUMS`.
     """
-    return _load(_FASHION_MNIST, FASHION_MNIST_MIRRORS, FASHION_MNIST_CHECKSUMS,
-                 data_dir=data_dir, flatten=flatten, limit=limit, train_limit=train_limit,
-                 test_limit=test_limit, binarize=binarize, download=download,
-                 mirrors=mirrors, checksums=checksums, timeout=timeout)
+    return _load(
+        _FASHION_MNIST,
+        FASHION_MNIST_MIRRORS,
+        FASHION_MNIST_CHECKSUMS,
+        data_dir=data_dir,
+        flatten=flatten,
+        limit=limit,
+        train_limit=train_limit,
+        test_limit=test_limit,
+        binarize=binarize,
+        download=download,
+        mirrors=mirrors,
+        checksums=checksums,
+        timeout=timeout,
+    )

@@ -3,6 +3,7 @@
 Each takes `(shape, fan_in, fan_out, rng, dtype)` so layers decide what fan means for them
 (for a kernel (kh, kw, in, out): fan_in = kh*kw*in, fan_out = kh*kw*out).
 """
+
 from __future__ import annotations
 
 import numpy as np

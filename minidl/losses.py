@@ -3,6 +3,7 @@
 Sums (not means) let a batch split across processes be recombined exactly: the parent adds the
 shards' sums and divides by the whole batch size once.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,8 +45,10 @@ class CategoricalCrossentropy(Loss):
     def check_targets(self, y_true, output_shape):
         y = np.asarray(y_true)
         if y.ndim != 2 or y.shape[1:] != tuple(output_shape):
-            raise ShapeError(f"{self.name} needs one-hot labels of shape (N, {output_shape[-1]}), got {y.shape}"
-                             + ("; for integer labels use loss='sparse_categorical_crossentropy'" if y.ndim == 1 else ""))
+            raise ShapeError(
+                f"{self.name} needs one-hot labels of shape (N, {output_shape[-1]}), got {y.shape}"
+                + ("; for integer labels use loss='sparse_categorical_crossentropy'" if y.ndim == 1 else "")
+            )
         if not np.all(np.isfinite(y)) or y.min() < 0 or y.max() > 1:
             raise ValueError(f"{self.name}: labels must be finite probabilities (one-hot), found values outside [0, 1]")
         return y
@@ -70,8 +73,10 @@ class SparseCategoricalCrossentropy(Loss):
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim != 1:
-            raise ShapeError(f"{self.name} needs integer labels of shape (N,), got {y.shape}"
-                             + ("; for one-hot labels use loss='categorical_crossentropy'" if y.ndim == 2 else ""))
+            raise ShapeError(
+                f"{self.name} needs integer labels of shape (N,), got {y.shape}"
+                + ("; for one-hot labels use loss='categorical_crossentropy'" if y.ndim == 2 else "")
+            )
         if y.dtype.kind == "f":
             if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
                 raise ValueError(f"{self.name}: labels must be whole class numbers, got non-integer values")
@@ -79,8 +84,10 @@ class SparseCategoricalCrossentropy(Loss):
             raise ValueError(f"{self.name}: labels must be integers, got dtype {y.dtype}")
         classes = output_shape[-1]
         if len(y) and (y.min() < 0 or y.max() >= classes):
-            raise ValueError(f"{self.name}: labels must be in 0..{classes - 1} for a model with {classes} outputs, "
-                             f"found {int(y.min())}..{int(y.max())}")
+            raise ValueError(
+                f"{self.name}: labels must be in 0..{classes - 1} for a model with {classes} outputs, "
+                f"found {int(y.min())}..{int(y.max())}"
+            )
         return y.astype(np.int64, copy=False)
 
     def total(self, y_pred, y_true):
@@ -106,7 +113,9 @@ class MeanSquaredError(Loss):
     def check_targets(self, y_true, output_shape):
         y = np.asarray(y_true)
         if y.shape[1:] != tuple(output_shape):
-            raise ShapeError(f"{self.name} needs targets of shape (N, {', '.join(map(str, output_shape))}), got {y.shape}")
+            raise ShapeError(
+                f"{self.name} needs targets of shape (N, {', '.join(map(str, output_shape))}), got {y.shape}"
+            )
         if not np.all(np.isfinite(y)):
             raise ValueError(f"{self.name}: targets contain NaN or infinity")
         return y
@@ -118,9 +127,12 @@ class MeanSquaredError(Loss):
         return (2.0 / (y_pred[0].size * denominator)) * (y_pred - y_true)
 
 
-LOSSES = {"categorical_crossentropy": CategoricalCrossentropy,
-          "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-          "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError}
+LOSSES = {
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+}
 
 
 def get(loss) -> Loss:

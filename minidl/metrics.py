@@ -1,4 +1,5 @@
 """Accuracy, counted (not averaged) so shards of a batch add up exactly."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ another (`model.gradients`); every layer's `params` and `grads` are views into t
 optimizer step one vectorised update, and lets the parallel pool share weights and gradients
 between processes through a single shared buffer each.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,8 +36,9 @@ class Model:
 
     def __init__(self, layers=None, name: str = "model", seed: int | None = None, dtype="float32"):
         self.name = name
-        self.seed = int(seed) if seed is not None else (_global_seed if _global_seed is not None
-                                                        else secrets.randbits(31))
+        self.seed = (
+            int(seed) if seed is not None else (_global_seed if _global_seed is not None else secrets.randbits(31))
+        )
         self.dtype = np.dtype(dtype).type
         self._init_rng = np.random.default_rng(self.seed)
         self.layers: list[Layer] = []
@@ -121,7 +123,7 @@ class Model:
         offset = 0
         for layer in self.layers:
             for key, array in layer.params.items():
-                yield (layer, key), flat[offset:offset + array.size].reshape(array.shape)
+                yield (layer, key), flat[offset : offset + array.size].reshape(array.shape)
                 offset += array.size
 
     def _bind(self, parameters, gradients):
@@ -139,14 +141,16 @@ class Model:
         """
         for buffer in (parameters, gradients):
             if buffer.shape != self.parameters.shape or buffer.dtype != self.parameters.dtype:
-                raise ValueError(f"buffer of shape {buffer.shape} and dtype {buffer.dtype} cannot hold the "
-                                 f"{self.parameters.size} {self.parameters.dtype} weights of model {self.name!r}")
+                raise ValueError(
+                    f"buffer of shape {buffer.shape} and dtype {buffer.dtype} cannot hold the "
+                    f"{self.parameters.size} {self.parameters.dtype} weights of model {self.name!r}"
+                )
         if keep_values:
             parameters[...] = self.parameters
             gradients[...] = self.gradients
         self._bind(parameters, gradients)
 
-    def replica_blueprint(self) -> "Model":
+    def replica_blueprint(self) -> Model:
         """A copy to pickle for a worker process: layers and settings, without optimizer state."""
         replica = copy.copy(self)
         replica.optimizer = None
@@ -177,15 +181,17 @@ class Model:
         last = self.layers[-1] if self.layers else None
         softmax = getattr(last, "activation", last)
         fuse = isinstance(softmax, Softmax) and isinstance(
-            self.loss, (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy))
+            self.loss, (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy)
+        )
         self.loss.fused_with_softmax = fuse
         if isinstance(softmax, Softmax):
             softmax.fused_with_loss = fuse
 
     def _require_compiled(self, what):
         if self.loss is None:
-            raise NotCompiledError(f"model {self.name!r} must be compiled before {what}: "
-                                   "call model.compile(optimizer=..., loss=...) first")
+            raise NotCompiledError(
+                f"model {self.name!r} must be compiled before {what}: call model.compile(optimizer=..., loss=...) first"
+            )
 
     # ----- data checks -----
     def check_inputs(self, x, argument="x") -> np.ndarray:
@@ -200,13 +206,16 @@ class Model:
         if not self.built:
             self.build(x.shape[1:])
         if x.ndim != len(self.input_shape) + 1 or x.shape[1:] != self.input_shape:
-            raise ShapeError(f"model {self.name!r} expects {argument} of shape (N, "
-                             f"{', '.join(map(str, self.input_shape))}), got {x.shape}")
+            raise ShapeError(
+                f"model {self.name!r} expects {argument} of shape (N, "
+                f"{', '.join(map(str, self.input_shape))}), got {x.shape}"
+            )
         if len(x) == 0:
             raise ValueError(f"{argument} is empty")
         if not np.all(np.isfinite(x)):
-            raise ValueError(f"{argument} contains NaN or infinite values (or values too large for "
-                             f"{np.dtype(self.dtype).name})")
+            raise ValueError(
+                f"{argument} contains NaN or infinite values (or values too large for {np.dtype(self.dtype).name})"
+            )
         return x
 
     def check_targets(self, x, y, argument="y"):
@@ -258,34 +267,60 @@ class Model:
         return {"loss": loss_sum / len(x), "accuracy": correct / len(x)}
 
     # ----- training -----
-    def fit(self, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, workers=1, backend="pool"):
+    def fit(
+        self,
+        x,
+        y,
+        batch_size=32,
+        epochs=1,
+        verbose=1,
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        workers=1,
+        backend="pool",
+    ):
         """Train for `epochs` passes over (x, y); returns a History with per-epoch metrics.
 
         `workers=N` splits every batch's gradient across N processes (same mathematics);
         a `minidl.parallel.WorkerPool` may be passed instead to reuse one across calls.
         """
         from .training import train
-        return train(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
-                     validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
-                     workers=workers, backend=backend)
+
+        return train(
+            self,
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            workers=workers,
+            backend=backend,
+        )
 
     def evaluate(self, x, y, batch_size=None, verbose=0, callbacks=None, workers=1, return_dict=False):
         """Mean loss and accuracy on (x, y): `[loss, accuracy]`, or a dict with `return_dict=True`."""
         from .training import evaluate
+
         logs = evaluate(self, x, y, batch_size=batch_size, verbose=verbose, callbacks=callbacks, workers=workers)
         return logs if return_dict else [logs[k] for k in ("loss", "accuracy") if k in logs]
 
     def predict(self, x, batch_size=None, verbose=0, workers=1):
         """Model outputs for `x`, computed in batches (default 256; the size does not change results)."""
         from .training import predict
+
         return predict(self, x, batch_size=batch_size, workers=workers)
 
     def predict_on_shard(self, x, batch_size):
         """Outputs for `x` in batches, in this process (the pool's workers call this too)."""
         out = np.empty((len(x), *self.output_shape), self.dtype)
         for start in range(0, len(x), batch_size):
-            out[start:start + batch_size] = self.forward(x[start:start + batch_size], training=False)
+            out[start : start + batch_size] = self.forward(x[start : start + batch_size], training=False)
         return out
 
     # ----- weights -----
@@ -308,14 +343,21 @@ class Model:
     # ----- describing -----
     def summary_rows(self) -> list[dict]:
         """One dict per layer: name, class, output shape, parameter count."""
-        return [{"name": layer.name, "class": type(layer).__name__,
-                 "output_shape": list(layer.output_shape) if layer.output_shape else None,
-                 "params": layer.count_params()} for layer in self.layers]
+        return [
+            {
+                "name": layer.name,
+                "class": type(layer).__name__,
+                "output_shape": list(layer.output_shape) if layer.output_shape else None,
+                "params": layer.count_params(),
+            }
+            for layer in self.layers
+        ]
 
     def summary(self, console=None):
         """Print a rich table: each layer, its output shape and parameters, and the total."""
         from rich.console import Console
         from rich.table import Table
+
         table = Table(title=f"Model: {self.name}", show_footer=True)
         table.add_column("Layer (type)", footer="Total", style="cyan")
         table.add_column("Output shape")
@@ -327,13 +369,19 @@ class Model:
 
     def get_config(self) -> dict:
         """Everything needed to rebuild the model without its weights."""
-        return {"format": FORMAT, "name": self.name, "seed": self.seed, "dtype": np.dtype(self.dtype).name,
-                "layers": [{"class": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
-                "optimizer": self.optimizer.get_config() if self.optimizer else None,
-                "loss": self.loss.name if self.loss else None, "metrics": self.metrics}
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "seed": self.seed,
+            "dtype": np.dtype(self.dtype).name,
+            "layers": [{"class": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
+            "optimizer": self.optimizer.get_config() if self.optimizer else None,
+            "loss": self.loss.name if self.loss else None,
+            "metrics": self.metrics,
+        }
 
     @classmethod
-    def from_config(cls, config: dict) -> "Model":
+    def from_config(cls, config: dict) -> Model:
         """Rebuild (and compile, if it was) a model from `get_config()`; weights are fresh."""
         model = cls(name=config["name"], seed=config["seed"], dtype=config.get("dtype", "float32"))
         for entry in config["layers"]:
@@ -354,7 +402,7 @@ class Model:
         os.replace(temporary, path)
 
     @classmethod
-    def load(cls, path) -> "Model":
+    def load(cls, path) -> Model:
         """Read a model written by `save`; files holding pickled objects are refused.
 
         Anything but a zip (.npz) archive is refused before numpy opens it, because `np.load` treats
@@ -367,8 +415,9 @@ class Model:
         except FileNotFoundError:
             raise FileNotFoundError(f"model file not found: {path}") from None
         if magic[:1] == b"\x80":
-            raise ValueError(f"{path}: refused, the file is a Python pickle, which minidl never loads "
-                             "(it can run arbitrary code)")
+            raise ValueError(
+                f"{path}: refused, the file is a Python pickle, which minidl never loads (it can run arbitrary code)"
+            )
         if magic != b"PK\x03\x04":
             raise ValueError(f"{path}: not a minidl model file (not an .npz archive)")
         try:
@@ -377,8 +426,10 @@ class Model:
                 weights = [archive[f"weight_{i}"] for i in range(len(archive.files) - 1)] if config else []
         except ValueError as error:
             if "allow_pickle" in str(error) or "Object arrays" in str(error):
-                raise ValueError(f"{path}: refused, the file holds pickled Python objects, which minidl "
-                                 "never loads (they can run arbitrary code)") from None
+                raise ValueError(
+                    f"{path}: refused, the file holds pickled Python objects, which minidl "
+                    "never loads (they can run arbitrary code)"
+                ) from None
             raise ValueError(f"{path}: not a readable minidl model file ({error})") from None
         except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
             raise ValueError(f"{path}: not a readable minidl model file ({error})") from None

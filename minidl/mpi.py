@@ -6,6 +6,7 @@ one in-place `Allreduce` (sum) over a single flat buffer — the gradients follo
 sum and correct count — hands every rank the batch's mean gradient and metrics, and every rank takes
 the same optimizer step, so the replicas never drift apart. Only rank 0 prints and writes statistics.
 """
+
 from __future__ import annotations
 
 import signal
@@ -17,8 +18,10 @@ import numpy as np
 
 from .parallel import StepTimings, blas_threads, shard_bounds
 
-INSTALL_HINT = ("the MPI backend needs mpi4py and an MPI library: pip install 'minidl[mpi]' "
-                "(installs mpi4py and Open MPI's mpiexec), then run under `mpiexec -n K python ...`")
+INSTALL_HINT = (
+    "the MPI backend needs mpi4py and an MPI library: pip install 'minidl[mpi]' "
+    "(installs mpi4py and Open MPI's mpiexec), then run under `mpiexec -n K python ...`"
+)
 
 
 def import_mpi():
@@ -35,6 +38,7 @@ class MPIRunner:
 
     def __init__(self, model, data=None, comm=None, threads_per_rank=1):
         from threadpoolctl import threadpool_limits
+
         self.thread_limit = threadpool_limits(threads_per_rank)
         # Ctrl-C reaches the ranks from mpiexec as SIGTERM: turn it into KeyboardInterrupt, so that
         # rank 0 records the run as interrupted before the job ends.
@@ -62,8 +66,9 @@ class MPIRunner:
         loss_sum, correct = 0.0, 0
         if hi > lo:
             shard = indices[lo:hi]
-            loss_sum, correct = self.model.accumulate_gradients(x[shard], y[shard], len(indices), step,
-                                                                positions=np.arange(lo, hi))
+            loss_sum, correct = self.model.accumulate_gradients(
+                x[shard], y[shard], len(indices), step, positions=np.arange(lo, hi)
+            )
         else:
             self.model.gradients[...] = 0
         self.buffer[-2:] = loss_sum, correct
@@ -77,13 +82,18 @@ class MPIRunner:
         bounds = shard_bounds(len(x), self.ranks)
         lo, hi = bounds[self.rank]
         row = int(np.prod(self.model.output_shape))
-        mine = self.model.predict_on_shard(x[lo:hi], batch_size) if hi > lo else \
-            np.zeros((0, *self.model.output_shape), self.model.dtype)
+        mine = (
+            self.model.predict_on_shard(x[lo:hi], batch_size)
+            if hi > lo
+            else np.zeros((0, *self.model.output_shape), self.model.dtype)
+        )
         out = np.empty((len(x), *self.model.output_shape), self.model.dtype)
         counts = [(b - a) * row for a, b in bounds]
         offsets = [a * row for a, _ in bounds]
-        self.comm.Allgatherv(np.ascontiguousarray(mine), [out, counts, offsets, self.MPI.FLOAT
-                             if out.dtype == np.float32 else self.MPI.DOUBLE])
+        self.comm.Allgatherv(
+            np.ascontiguousarray(mine),
+            [out, counts, offsets, self.MPI.FLOAT if out.dtype == np.float32 else self.MPI.DOUBLE],
+        )
         return out
 
     def fail(self):
@@ -93,8 +103,9 @@ class MPIRunner:
                 sys.stderr.write(f"[rank {self.rank}] interrupted, stopping all {self.ranks} ranks\n")
                 code = 130
             else:
-                sys.stderr.write(f"[rank {self.rank}] fatal error, aborting all {self.ranks} ranks:\n"
-                                 f"{traceback.format_exc()}")
+                sys.stderr.write(
+                    f"[rank {self.rank}] fatal error, aborting all {self.ranks} ranks:\n{traceback.format_exc()}"
+                )
                 code = 1
             sys.stderr.flush()
             self.comm.Abort(code)

@@ -3,6 +3,7 @@
 The model keeps all its weights in one contiguous float array (each layer's weights are views
 into it), so an optimizer step is a handful of vectorised operations on the whole network at once.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -87,7 +88,7 @@ class Adam(Optimizer):
         self.m += (1 - self.beta_1) * grads
         self.v *= self.beta_2
         self.v += (1 - self.beta_2) * grads * grads
-        lr = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        lr = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         params -= lr * self.m / (np.sqrt(self.v) + self.epsilon)
 
     def get_config(self):

@@ -14,6 +14,7 @@ process wake-up and a pipe round trip per worker per step without overlapping th
 (measured here: 0.8 ms a step, 8 % of a LeNet step); computing shard 0 while the workers compute
 theirs hides that latency and needs one process fewer.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -51,14 +52,14 @@ class SharedArray:
         self.spec = (self.memory.name, tuple(shape), dtype.str)
 
     @classmethod
-    def copy_of(cls, values: np.ndarray) -> "SharedArray":
+    def copy_of(cls, values: np.ndarray) -> SharedArray:
         """A new shared array holding a copy of `values`."""
         shared = cls(values.shape, values.dtype)
         shared.array[...] = values
         return shared
 
     @classmethod
-    def attach(cls, spec) -> "SharedArray":
+    def attach(cls, spec) -> SharedArray:
         """Open an array another process created."""
         name, shape, dtype = spec
         return cls(shape, dtype, spec_name=name)
@@ -110,6 +111,7 @@ def available_cpus() -> int:
 def blas_threads() -> int:
     """How many threads this process's BLAS library uses now (1 when threadpoolctl sees none)."""
     from threadpoolctl import threadpool_info
+
     counts = [pool.get("num_threads", 1) for pool in threadpool_info() if pool.get("user_api") == "blas"]
     return max(counts) if counts else 1
 
@@ -146,9 +148,12 @@ class WorkerPool:
                 raise ValueError(f"{argument} must be a positive integer, got {value!r}")
         cpus = available_cpus()
         if workers * threads_per_worker > cpus:
-            warnings.warn(f"{workers} workers x {threads_per_worker} BLAS thread(s) on {cpus} CPU(s) "
-                          "oversubscribes the machine: expect it to be slower than fewer workers",
-                          RuntimeWarning, stacklevel=_user_stacklevel())
+            warnings.warn(
+                f"{workers} workers x {threads_per_worker} BLAS thread(s) on {cpus} CPU(s) "
+                "oversubscribes the machine: expect it to be slower than fewer workers",
+                RuntimeWarning,
+                stacklevel=_user_stacklevel(),
+            )
         self.workers, self.threads_per_worker = int(workers), int(threads_per_worker)
         self.timings = StepTimings()
         context = mp.get_context(start_method)
@@ -162,8 +167,12 @@ class WorkerPool:
         try:
             for index in range(1, self.workers):
                 parent_end, child_end = context.Pipe()
-                process = context.Process(target=_worker_main, args=(child_end, index, self.threads_per_worker),
-                                          name=f"minidl-worker-{index}", daemon=True)
+                process = context.Process(
+                    target=_worker_main,
+                    args=(child_end, index, self.threads_per_worker),
+                    name=f"minidl-worker-{index}",
+                    daemon=True,
+                )
                 process.start()
                 child_end.close()
                 self.processes.append(process)
@@ -178,7 +187,7 @@ class WorkerPool:
     def __exit__(self, *exc_info):
         self.close()
 
-    def runner(self, model, data=None, owns_pool=False) -> "PoolRunner":
+    def runner(self, model, data=None, owns_pool=False) -> PoolRunner:
         """Attach `model` (and optionally training data (x, y)) to the workers for one fit/evaluate/predict.
 
         The workers hold one model at a time, so a runner still attached is closed first.
@@ -219,8 +228,9 @@ class WorkerPool:
         if failed:
             others = f"\n(workers {[i + 1 for i in failed[1:]]} raised too)" if len(failed) > 1 else ""
             index = failed[0]
-            raise WorkerError(f"worker {index + 1} (pid {self.processes[index].pid}) raised:\n"
-                              f"{replies[index][1]}{others}")
+            raise WorkerError(
+                f"worker {index + 1} (pid {self.processes[index].pid}) raised:\n{replies[index][1]}{others}"
+            )
         return [replies[index][1] for index in range(len(self.processes))]
 
     def _collect(self) -> dict:
@@ -281,6 +291,7 @@ class PoolRunner:
         self.shared: list[SharedArray] = []
         self.private_buffers = (model.parameters, model.gradients)
         from threadpoolctl import threadpool_limits
+
         self.thread_limit = threadpool_limits(pool.threads_per_worker)
         try:
             self.parameters = self._share(model.parameters)
@@ -292,9 +303,19 @@ class PoolRunner:
                 self.data = [self._share(np.ascontiguousarray(a)) for a in data]
                 self.indices = self._share(np.zeros(len(data[0]), np.int64))
             blueprint = pickle.dumps(model.replica_blueprint())
-            pool.call_all([("attach", blueprint, self.parameters.spec, self.gradient_rows.spec,
-                            [a.spec for a in self.data] if self.data else None,
-                            self.indices.spec if self.indices else None)] * len(pool.processes))
+            pool.call_all(
+                [
+                    (
+                        "attach",
+                        blueprint,
+                        self.parameters.spec,
+                        self.gradient_rows.spec,
+                        [a.spec for a in self.data] if self.data else None,
+                        self.indices.spec if self.indices else None,
+                    )
+                ]
+                * len(pool.processes)
+            )
         except BaseException:
             self.close()
             raise
@@ -366,6 +387,7 @@ def _worker_main(conn, index, threads):
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     from threadpoolctl import threadpool_limits
+
     limiter = threadpool_limits(threads)  # noqa: F841 (kept alive for the worker's lifetime)
     state = _WorkerState(index)
     parent = mp.parent_process()
@@ -433,12 +455,14 @@ def _shard_gradient(model, x, y, shard, first_position, batch, step):
     if len(shard) == 0:
         model.gradients[...] = 0
         return 0.0, 0, 0.0
-    loss_sum, correct = model.accumulate_gradients(x[shard], y[shard], batch, step,
-                                                   positions=np.arange(first_position, first_position + len(shard)))
+    loss_sum, correct = model.accumulate_gradients(
+        x[shard], y[shard], batch, step, positions=np.arange(first_position, first_position + len(shard))
+    )
     return loss_sum, correct, time.perf_counter() - started
 
 
 def mpi_runner(model, data):
     """The MPI backend (see minidl.mpi); imported lazily so mpi4py stays optional."""
     from .mpi import MPIBackend
+
     return MPIBackend().runner(model, data)

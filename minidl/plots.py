@@ -16,6 +16,7 @@ Conventions: every picture has a title, axis labels with units and legends; a mo
 colour in every picture, and so has a worker count; constrained layout keeps text from
 overlapping; charts are saved at `DPI`.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,13 +28,23 @@ from . import stats
 
 DPI = 120
 INSTALL_HINT = "pictures need matplotlib: pip install 'minidl[plot]'"
-MODEL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                 "#bcbd22", "#17becf")  # matplotlib's tab10
+MODEL_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)  # matplotlib's tab10
 WORKER_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 WORKER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-GRID_RIGHT = ((0.10, 0.85, 0.25), (0.0, 0.0, 0.0))     # classification grid: (ink, background) RGB
+GRID_RIGHT = ((0.10, 0.85, 0.25), (0.0, 0.0, 0.0))  # classification grid: (ink, background) RGB
 GRID_WRONG = ((1.00, 0.35, 0.35), (0.42, 0.0, 0.0))
-GRID_PADDING = (0.18, 0.18, 0.18)                       # empty tiles after the last digit
+GRID_PADDING = (0.18, 0.18, 0.18)  # empty tiles after the last digit
 
 
 class MissingMatplotlib(ImportError):
@@ -48,11 +59,11 @@ def _matplotlib():
     """The matplotlib package, or MissingMatplotlib with the install hint."""
     try:
         import matplotlib
-        import matplotlib.figure  # noqa: F401 - the only part used (besides image/lines); never pyplot
-        import matplotlib.image  # noqa: F401
-        import matplotlib.lines  # noqa: F401
-        import matplotlib.patches  # noqa: F401
-        import matplotlib.ticker  # noqa: F401
+        import matplotlib.figure
+        import matplotlib.image
+        import matplotlib.lines
+        import matplotlib.patches
+        import matplotlib.ticker
     except ImportError:
         raise MissingMatplotlib(INSTALL_HINT) from None
     return matplotlib
@@ -88,11 +99,14 @@ def plot_statistics(stats_dir=stats.DEFAULT_DIR, runs=None) -> list[str]:
     by_model = runs_by_model(runs)
     if not by_model:
         what = f"{len(runs)} run(s), none finished" if runs else "no runs"
-        raise NothingToPlot(f"nothing to draw: {stats_dir} holds {what} "
-                            "(train with callbacks=[StatisticsTracker()] first)")
+        raise NothingToPlot(
+            f"nothing to draw: {stats_dir} holds {what} (train with callbacks=[StatisticsTracker()] first)"
+        )
     colours = model_colours(by_model)
-    paths = [curves(model_runs, stats_dir / f"curves_{stats.sanitize_name(model)}.png", colour=colours[model])
-             for model, model_runs in by_model.items()]
+    paths = [
+        curves(model_runs, stats_dir / f"curves_{stats.sanitize_name(model)}.png", colour=colours[model])
+        for model, model_runs in by_model.items()
+    ]
     paths.append(speedup(by_model, stats_dir / "speedup.png"))
     paths.append(compare(by_model, stats_dir / "compare.png"))
     return paths
@@ -114,8 +128,10 @@ def model_colours(by_model) -> dict[str, str]:
 
 def worker_styles(worker_counts) -> dict[int, tuple[str, str]]:
     """(colour, marker) per worker count, in increasing order."""
-    return {count: (WORKER_COLOURS[i % len(WORKER_COLOURS)], WORKER_MARKERS[i % len(WORKER_MARKERS)])
-            for i, count in enumerate(sorted(set(worker_counts)))}
+    return {
+        count: (WORKER_COLOURS[i % len(WORKER_COLOURS)], WORKER_MARKERS[i % len(WORKER_MARKERS)])
+        for i, count in enumerate(sorted(set(worker_counts)))
+    }
 
 
 def _all_runs(runs_by_model) -> list:
@@ -132,8 +148,16 @@ def _section_labels(keys) -> dict[tuple, str]:
     """A short label per section key, naming only what differs between the sections given."""
     keys = list(dict.fromkeys(keys))
     names = dict(zip(stats.SECTION_FIELDS, range(len(stats.SECTION_FIELDS))))
-    formats = {"model": "{}", "setup": "setup {}", "dataset": "data {}", "hostname": "host {}",
-               "samples": "{} samples", "val_samples": "{} val", "batch_size": "batch {}", "epochs": "{} epochs"}
+    formats = {
+        "model": "{}",
+        "setup": "setup {}",
+        "dataset": "data {}",
+        "hostname": "host {}",
+        "samples": "{} samples",
+        "val_samples": "{} val",
+        "batch_size": "batch {}",
+        "epochs": "{} epochs",
+    }
     varying = [field for field in formats if len({key[names[field]] for key in keys}) > 1]
     labels = {}
     for key in keys:
@@ -144,8 +168,7 @@ def _section_labels(keys) -> dict[tuple, str]:
 
 def _describe_section(key) -> str:
     values = dict(zip(stats.SECTION_FIELDS, key))
-    parts = [f"batch {values['batch_size']}",
-             f"{values['samples']} train / {values['val_samples'] or 0} val samples"]
+    parts = [f"batch {values['batch_size']}", f"{values['samples']} train / {values['val_samples'] or 0} val samples"]
     if values["epochs"] is not None:
         parts.append(f"{values['epochs']} epoch{'s' if values['epochs'] != 1 else ''}")
     if values["dataset"]:
@@ -187,7 +210,7 @@ def curves(runs, path, colour=None) -> str:
     fig = _figure(11, 4.2)
     loss_ax, acc_ax = fig.subplots(1, 2)
     max_epoch = 1
-    for (key, section_runs), line_colour in zip(sections.items(), colours):
+    for (_key, section_runs), line_colour in zip(sections.items(), colours):
         for ax, metric, scale in ((loss_ax, "loss", 1), (acc_ax, "accuracy", 100)):
             for prefix, style, marker in (("", "-", "o"), ("val_", "--", "s")):
                 epochs, mean, low, high = _per_epoch(section_runs, prefix + metric)
@@ -209,13 +232,17 @@ def curves(runs, path, colour=None) -> str:
 
     mpl = _matplotlib()
     Line2D = mpl.lines.Line2D
-    handles = [Line2D([], [], color="0.25", linestyle="-", marker="o", markersize=4, label="training"),
-               Line2D([], [], color="0.25", linestyle="--", marker="s", markersize=4, label="validation")]
+    handles = [
+        Line2D([], [], color="0.25", linestyle="-", marker="o", markersize=4, label="training"),
+        Line2D([], [], color="0.25", linestyle="--", marker="s", markersize=4, label="validation"),
+    ]
     if any(len(section_runs) > 1 for section_runs in sections.values()):
         handles.append(mpl.patches.Patch(color="0.25", alpha=0.18, label="min-max over runs"))
     if len(sections) > 1:
-        handles += [Line2D([], [], color=c, linewidth=3, label=f"{labels[key]} ({_count(len(members), 'run')})")
-                    for (key, members), c in zip(sections.items(), colours)]
+        handles += [
+            Line2D([], [], color=c, linewidth=3, label=f"{labels[key]} ({_count(len(members), 'run')})")
+            for (key, members), c in zip(sections.items(), colours)
+        ]
     acc_ax.legend(handles=handles, loc="best", fontsize="small")
     summary = _describe_section(next(iter(sections))) if len(sections) == 1 else f"{len(sections)} setups"
     fig.suptitle(f"{model}: training curves, mean of {_count(len(runs), 'run')} ({summary})")
@@ -235,8 +262,12 @@ def _per_epoch(runs, key):
                 values.setdefault(epoch.get("epoch", index + 1), []).append(float(epoch[key]))
     epochs = sorted(values)
     table = [values[e] for e in epochs]
-    return (np.array(epochs, dtype=float), np.array([np.mean(v) for v in table]),
-            np.array([min(v) for v in table]), np.array([max(v) for v in table]))
+    return (
+        np.array(epochs, dtype=float),
+        np.array([np.mean(v) for v in table]),
+        np.array([min(v) for v in table]),
+        np.array([max(v) for v in table]),
+    )
 
 
 # ----- speed-up -----------------------------------------------------------------------
@@ -258,8 +289,9 @@ def speedup(runs_by_model, path) -> str:
     subfigs = fig.subfigures(len(sections), 1, squeeze=False)[:, 0]
     for subfig, section_rows in zip(subfigs, sections):
         _speedup_row(subfig, section_rows, steps, colours)
-    fig.suptitle("Parallel training: epoch time, speed-up and step times by worker count",
-                 fontsize="x-large", fontweight="bold")
+    fig.suptitle(
+        "Parallel training: epoch time, speed-up and step times by worker count", fontsize="x-large", fontweight="bold"
+    )
     return _save(fig, path)
 
 
@@ -287,11 +319,22 @@ def _speedup_row(subfig, rows, steps, colours):
     bar_colours = [colours[row["workers"]][0] for row in rows]
 
     means = np.array([row["epoch_time"]["mean"] for row in rows])
-    errors = np.array([[row["epoch_time"]["mean"] - row["epoch_time"]["min"],
-                        row["epoch_time"]["max"] - row["epoch_time"]["mean"]] for row in rows]).T
+    errors = np.array(
+        [
+            [row["epoch_time"]["mean"] - row["epoch_time"]["min"], row["epoch_time"]["max"] - row["epoch_time"]["mean"]]
+            for row in rows
+        ]
+    ).T
     bars = time_ax.bar(positions, means, color=bar_colours, yerr=errors, capsize=4, ecolor="0.3")
-    time_ax.bar_label(bars, labels=[stats.format_number(m) for m in means], padding=2, fontsize="small",
-                      label_type="center", color="white", fontweight="bold")
+    time_ax.bar_label(
+        bars,
+        labels=[stats.format_number(m) for m in means],
+        padding=2,
+        fontsize="small",
+        label_type="center",
+        color="white",
+        fontweight="bold",
+    )
     time_ax.set_ylabel("epoch time (s)")
     time_ax.set_title("epoch time (mean, min-max)", fontsize="medium")
 
@@ -299,25 +342,38 @@ def _speedup_row(subfig, rows, steps, colours):
     if any(s is not None for s in speeds):
         values = np.array([s if s is not None else 0.0 for s in speeds])
         bars = speed_ax.bar(positions, values, color=bar_colours)
-        speed_ax.bar_label(bars, labels=[f"{s:.2f}x" if s is not None else "" for s in speeds],
-                           padding=2, fontsize="small")
+        speed_ax.bar_label(
+            bars, labels=[f"{s:.2f}x" if s is not None else "" for s in speeds], padding=2, fontsize="small"
+        )
         ideal = np.array([row["workers"] for row in rows], dtype=float)
         speed_ax.plot(positions, ideal, "k--", marker="_", markersize=18, linewidth=1, label="ideal (linear)")
         speed_ax.axhline(1.0, color="0.6", linewidth=0.8)
         speed_ax.set_ylim(0, max(values.max(), ideal.max()) * 1.22)
         speed_ax.legend(loc="upper left", fontsize="small")
     else:
-        speed_ax.text(0.5, 0.5, "no one-worker runs\nto compare with", ha="center", va="center",
-                      transform=speed_ax.transAxes, color="0.4")
+        speed_ax.text(
+            0.5,
+            0.5,
+            "no one-worker runs\nto compare with",
+            ha="center",
+            va="center",
+            transform=speed_ax.transAxes,
+            color="0.4",
+        )
     speed_ax.set_ylabel("speed-up (x, vs 1 worker)")
     speed_ax.set_title("speed-up of the epoch time", fontsize="medium")
 
     data = [np.asarray(steps.get(_row_keys(row), []), dtype=float) * 1000 for row in rows]
     filled = [i for i, d in enumerate(data) if len(d)]
     if filled:
-        boxes = step_ax.boxplot([data[i] for i in filled], positions=positions[filled], widths=0.55,
-                                patch_artist=True, flierprops={"markersize": 3, "alpha": 0.5},
-                                medianprops={"color": "black"})
+        boxes = step_ax.boxplot(
+            [data[i] for i in filled],
+            positions=positions[filled],
+            widths=0.55,
+            patch_artist=True,
+            flierprops={"markersize": 3, "alpha": 0.5},
+            medianprops={"color": "black"},
+        )
         for patch, index in zip(boxes["boxes"], filled):
             patch.set_facecolor(bar_colours[index])
             patch.set_alpha(0.75)
@@ -334,8 +390,13 @@ def _speedup_row(subfig, rows, steps, colours):
     first = rows[0]
     key = tuple(first[f] for f in stats.SECTION_FIELDS)
     counts = ", ".join(f"{row['runs']}" for row in rows)
-    subfig.suptitle(f"{first['model']}  ({_describe_section(key)}; runs per column: {counts})",
-                    fontsize="large", fontweight="bold", x=0.01, ha="left")
+    subfig.suptitle(
+        f"{first['model']}  ({_describe_section(key)}; runs per column: {counts})",
+        fontsize="large",
+        fontweight="bold",
+        x=0.01,
+        ha="left",
+    )
 
 
 # ----- model comparison ---------------------------------------------------------------
@@ -355,8 +416,17 @@ def compare(runs_by_model, path) -> str:
         accuracy = val if validation else [_final(r, "accuracy") for r in members]
         accuracy = [a * 100 for a in accuracy if a is not None]
         if times and accuracy:
-            points.append({"model": section[0], "section": section, "column": column, "times": times,
-                           "accuracy": accuracy, "validation": validation, "runs": len(members)})
+            points.append(
+                {
+                    "model": section[0],
+                    "section": section,
+                    "column": column,
+                    "times": times,
+                    "accuracy": accuracy,
+                    "validation": validation,
+                    "runs": len(members),
+                }
+            )
     if not points:
         raise NothingToPlot("nothing to draw: no finished or stopped run with a training time and an accuracy")
     colours = model_colours({p["model"] for p in points})
@@ -370,11 +440,22 @@ def compare(runs_by_model, path) -> str:
     for point in points:
         t, a = np.array(point["times"]), np.array(point["accuracy"])
         colour, marker = colours[point["model"]], styles[point["column"][1]][1]
-        ax.errorbar(t.mean(), a.mean(), xerr=[[t.mean() - t.min()], [t.max() - t.mean()]],
-                    yerr=[[a.mean() - a.min()], [a.max() - a.mean()]], color=colour, ecolor=colour,
-                    elinewidth=1, capsize=3, alpha=0.9, marker=marker, markersize=9,
-                    markerfacecolor=colour if point["validation"] else "white", markeredgewidth=1.5,
-                    linestyle="none")
+        ax.errorbar(
+            t.mean(),
+            a.mean(),
+            xerr=[[t.mean() - t.min()], [t.max() - t.mean()]],
+            yerr=[[a.mean() - a.min()], [a.max() - a.mean()]],
+            color=colour,
+            ecolor=colour,
+            elinewidth=1,
+            capsize=3,
+            alpha=0.9,
+            marker=marker,
+            markersize=9,
+            markerfacecolor=colour if point["validation"] else "white",
+            markeredgewidth=1.5,
+            linestyle="none",
+        )
     all_times = [t for p in points for t in p["times"]]
     if max(all_times) > 20 * min(all_times):
         ax.set_xscale("log")
@@ -387,19 +468,42 @@ def compare(runs_by_model, path) -> str:
     ax.set_ylabel(f"final {'validation' if any_validation else 'training'} accuracy (%)")
     ax.grid(True, alpha=0.3)
 
-    model_handles = [Line2D([], [], color=colours[m], marker="o", linestyle="none", markersize=8, label=m)
-                     for m in sorted(colours)]
-    worker_handles = [Line2D([], [], color="0.3", marker=styles[w][1], linestyle="none", markersize=8,
-                             label=_column_name("pool", w, None, False)) for w in sorted(styles)]
+    model_handles = [
+        Line2D([], [], color=colours[m], marker="o", linestyle="none", markersize=8, label=m) for m in sorted(colours)
+    ]
+    worker_handles = [
+        Line2D(
+            [],
+            [],
+            color="0.3",
+            marker=styles[w][1],
+            linestyle="none",
+            markersize=8,
+            label=_column_name("pool", w, None, False),
+        )
+        for w in sorted(styles)
+    ]
     if any_validation and not all(p["validation"] for p in points):
-        worker_handles.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none",
-                                     markersize=8, label="hollow: training accuracy\n(no validation data)"))
-    legend = legend_ax.legend(handles=model_handles, title="model", loc="upper left", fontsize="small",
-                              borderaxespad=0)
+        worker_handles.append(
+            Line2D(
+                [],
+                [],
+                color="0.3",
+                marker="o",
+                markerfacecolor="white",
+                linestyle="none",
+                markersize=8,
+                label="hollow: training accuracy\n(no validation data)",
+            )
+        )
+    legend = legend_ax.legend(handles=model_handles, title="model", loc="upper left", fontsize="small", borderaxespad=0)
     legend_ax.add_artist(legend)
     legend_ax.legend(handles=worker_handles, title="workers", loc="lower left", fontsize="small", borderaxespad=0)
-    ax.set_title("Which variant is worth its cost: accuracy against training time\n"
-                 "(mean over runs, bars = min-max; up and to the left is better)", fontsize="medium")
+    ax.set_title(
+        "Which variant is worth its cost: accuracy against training time\n"
+        "(mean over runs, bars = min-max; up and to the left is better)",
+        fontsize="medium",
+    )
     fig.suptitle("Model comparison", fontsize="x-large", fontweight="bold")
     return _save(fig, path)
 
@@ -417,6 +521,7 @@ def _final(run, key):
 # ======================================================================================
 def _conv_layers(model):
     from .layers import Conv2D
+
     return [layer for layer in model.layers if isinstance(layer, Conv2D)]
 
 
@@ -430,15 +535,17 @@ def filters(model, path, layer=None) -> str:
     _matplotlib()
     convs = _conv_layers(model)
     if not convs:
-        kinds = ", ".join(type(l).__name__ for l in model.layers) or "no layers"
+        kinds = ", ".join(type(each).__name__ for each in model.layers) or "no layers"
         raise ValueError(f"model {model.name!r} has no Conv2D layer to draw the filters of ({kinds})")
     if layer is None:
         conv = convs[0]
     else:
         matches = [c for c in convs if c is layer or c.name == layer]
         if not matches:
-            raise ValueError(f"model {model.name!r} has no Conv2D layer {layer!r}; its Conv2D layers: "
-                             f"{', '.join(c.name for c in convs)}")
+            raise ValueError(
+                f"model {model.name!r} has no Conv2D layer {layer!r}; its Conv2D layers: "
+                f"{', '.join(c.name for c in convs)}"
+            )
         conv = matches[0]
     if not conv.built:
         raise ValueError(f"layer {conv.name!r} of model {model.name!r} is not built yet: it has no weights")
@@ -469,13 +576,16 @@ def filters(model, path, layer=None) -> str:
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    for row, column in [(r, c) for r in range(grid_rows) for c in range(columns)][len(cells):]:
+    for row, column in [(r, c) for r in range(grid_rows) for c in range(columns)][len(cells) :]:
         axes[row, column].set_visible(False)
     fig.colorbar(image, ax=axes, shrink=0.9, label="weight")
     activation = conv.get_config().get("activation")
-    fig.suptitle(f"{model.name}: learned filters of {conv.name} (Conv2D, {count} filters of {kh}x{kw}"
-                 f"{f' x {channels} channels' if channels > 1 else ''}"
-                 f"{f', {activation}' if activation else ''})", fontsize="medium")
+    fig.suptitle(
+        f"{model.name}: learned filters of {conv.name} (Conv2D, {count} filters of {kh}x{kw}"
+        f"{f' x {channels} channels' if channels > 1 else ''}"
+        f"{f', {activation}' if activation else ''})",
+        fontsize="medium",
+    )
     return _save(fig, path)
 
 
@@ -489,6 +599,7 @@ def feature_maps(model, image, path, max_columns=16) -> str:
     """
     from .layers import Conv2D
     from .layers.pooling import Pooling2D
+
     _matplotlib()
     convs = _conv_layers(model)
     if not convs:
@@ -499,11 +610,14 @@ def feature_maps(model, image, path, max_columns=16) -> str:
         if expected and x.size == math.prod(expected):
             x = x.reshape(expected)
         else:
-            raise ValueError(f"feature_maps needs one input of shape {expected} (or the same pixels "
-                             f"without the channel axis), got {x.shape}")
+            raise ValueError(
+                f"feature_maps needs one input of shape {expected} (or the same pixels "
+                f"without the channel axis), got {x.shape}"
+            )
     if x.ndim != 3:
-        raise ValueError(f"feature_maps needs image inputs (height, width, channels), model {model.name!r} "
-                         f"takes {expected}")
+        raise ValueError(
+            f"feature_maps needs image inputs (height, width, channels), model {model.name!r} takes {expected}"
+        )
 
     rows = [("input", x)]
     out, images_done = x[None], False
@@ -534,13 +648,22 @@ def feature_maps(model, image, path, max_columns=16) -> str:
             count = maps.shape[-1]
             for channel in range(count):
                 ax = axes[channel // columns, channel % columns]
-                ax.imshow(maps[..., channel], cmap="viridis", vmin=low, vmax=high if high > low else low + 1,
-                          interpolation="nearest")
+                ax.imshow(
+                    maps[..., channel],
+                    cmap="viridis",
+                    vmin=low,
+                    vmax=high if high > low else low + 1,
+                    interpolation="nearest",
+                )
                 ax.set_title(str(channel + 1), fontsize="x-small", pad=2)
             activation = layer.get_config().get("activation")
             kind = type(layer).__name__ + (f", {activation}" if activation else "")
-            subfig.suptitle(f"{layer.name} ({kind}): {'x'.join(map(str, maps.shape))}, "
-                            f"values {low:.2g} to {high:.2g}", x=0.01, ha="left", fontsize="medium")
+            subfig.suptitle(
+                f"{layer.name} ({kind}): {'x'.join(map(str, maps.shape))}, values {low:.2g} to {high:.2g}",
+                x=0.01,
+                ha="left",
+                fontsize="medium",
+            )
         for index, ax in enumerate(axes.flat):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -585,8 +708,12 @@ def tile_digits(images, labels, predictions):
         levels = np.clip(np.nan_to_num(images.astype(np.float32) * (255.0 * scale)) + 0.5, 0, 255).astype(np.uint8)
 
     ink = np.linspace(0.0, 1.0, 256)[:, None]
-    table = np.stack([np.asarray(background) + ink * (np.asarray(colour) - np.asarray(background))
-                      for colour, background in (GRID_RIGHT, GRID_WRONG)])          # (2, 256, 3)
+    table = np.stack(
+        [
+            np.asarray(background) + ink * (np.asarray(colour) - np.asarray(background))
+            for colour, background in (GRID_RIGHT, GRID_WRONG)
+        ]
+    )  # (2, 256, 3)
     table = np.round(table * 255).astype(np.uint8)
     wrong = labels != predictions
     height, width = images.shape[1:]
@@ -615,6 +742,7 @@ def classification_grid(images, labels, predictions, path, min_width=640) -> str
     Returns the path written."""
     mpl = _matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     grid, wrong = tile_digits(images, labels, predictions)
     count = len(_classes(labels, "labels"))
     scale = max(1, math.ceil(min_width / grid.shape[1]))
@@ -627,12 +755,19 @@ def classification_grid(images, labels, predictions, path, min_width=640) -> str
     strip = mpl.figure.Figure(figsize=(width / DPI, title_height / DPI), dpi=DPI, facecolor="white")
     canvas = FigureCanvasAgg(strip)
     accuracy = 100.0 * (count - wrong) / count
-    strip.text(0.5, 0.5, f"{count:,} digits, {wrong:,} wrong ({accuracy:.2f}% accuracy)",
-               ha="center", va="center", fontsize=fontsize, fontweight="bold")
+    strip.text(
+        0.5,
+        0.5,
+        f"{count:,} digits, {wrong:,} wrong ({accuracy:.2f}% accuracy)",
+        ha="center",
+        va="center",
+        fontsize=fontsize,
+        fontweight="bold",
+    )
     canvas.draw()
     title = np.full((title_height, width, 3), 255, np.uint8)
     rendered = np.asarray(canvas.buffer_rgba())[:title_height, :width, :3]  # may be a pixel short (rounding)
-    title[:rendered.shape[0], :rendered.shape[1]] = rendered
+    title[: rendered.shape[0], : rendered.shape[1]] = rendered
     picture = np.concatenate([title, grid])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 verbose=1 shows a live bar per epoch (step, loss, accuracy, samples/s, time left) and keeps one summary
 line per epoch; verbose=2 prints only the summary lines (better for logs).
 """
+
 from __future__ import annotations
 
 import time
@@ -25,21 +26,30 @@ class ProgressBar(Callback):
     def on_train_begin(self, logs=None):
         p = self.params
         threads = p.get("threads_per_worker")
-        where = (f"{p['workers']} worker process{'es' if p['workers'] > 1 else ''}"
-                 + (f", {threads} BLAS thread{'s' if threads != 1 else ''} each" if threads else ""))
+        where = f"{p['workers']} worker process{'es' if p['workers'] > 1 else ''}" + (
+            f", {threads} BLAS thread{'s' if threads != 1 else ''} each" if threads else ""
+        )
         if p.get("ranks", 1) > 1:
             where = f"{p['ranks']} MPI ranks"
-        self.console.print(f"[bold]Training[/] {self.model.name}: {p['samples']:,} samples, batch {p['batch_size']}, "
-                           f"{p['epochs']} epoch{'s' if p['epochs'] > 1 else ''}, {where}")
+        self.console.print(
+            f"[bold]Training[/] {self.model.name}: {p['samples']:,} samples, batch {p['batch_size']}, "
+            f"{p['epochs']} epoch{'s' if p['epochs'] > 1 else ''}, {where}"
+        )
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch, self.started, self.seen = epoch, time.perf_counter(), 0
         if self.verbose == 1:
             self.progress = Progress(
-                TextColumn(f"Epoch {epoch + 1}/{self.params['epochs']}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[accuracy]:.4f}  "
-                           "{task.fields[rate]:,.0f} samples/s"),
-                TimeRemainingColumn(), console=self.console, transient=True)
+                TextColumn(f"Epoch {epoch + 1}/{self.params['epochs']}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(
+                    "loss {task.fields[loss]:.4f}  acc {task.fields[accuracy]:.4f}  {task.fields[rate]:,.0f} samples/s"
+                ),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
             self.progress.start()
             self.task = self.progress.add_task("train", total=self.params["steps"], loss=0.0, accuracy=0.0, rate=0.0)
 
@@ -47,15 +57,22 @@ class ProgressBar(Callback):
         self.seen += logs["size"]
         if self.progress is not None:
             rate = self.seen / max(time.perf_counter() - self.started, 1e-9)
-            self.progress.update(self.task, completed=batch + 1, loss=logs["loss"],
-                                 accuracy=logs.get("accuracy", float("nan")), rate=rate)
+            self.progress.update(
+                self.task,
+                completed=batch + 1,
+                loss=logs["loss"],
+                accuracy=logs.get("accuracy", float("nan")),
+                rate=rate,
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         self._stop_bar()
         seconds = time.perf_counter() - self.started
         parts = [f"{key.replace('accuracy', 'acc')} {value:.4f}" for key, value in (logs or {}).items()]
-        self.console.print(f"Epoch {epoch + 1}/{self.params['epochs']} {seconds:5.1f} s "
-                           f"{self.seen / max(seconds, 1e-9):6,.0f}/s  " + "  ".join(parts))
+        self.console.print(
+            f"Epoch {epoch + 1}/{self.params['epochs']} {seconds:5.1f} s "
+            f"{self.seen / max(seconds, 1e-9):6,.0f}/s  " + "  ".join(parts)
+        )
 
     def on_train_end(self, logs=None):
         self._stop_bar()

@@ -5,6 +5,7 @@ parallel pool (`minidl.parallel`) splits it across worker processes. Both return
 and correct count and leave the mean gradient in `model.gradients`, so the loop, the optimizer step and
 the callbacks are the same whatever runs the arithmetic.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,6 +26,7 @@ class LocalRunner:
 
     def __init__(self, model):
         from .parallel import blas_threads
+
         self.model = model
         self.threads_per_worker = blas_threads()
 
@@ -54,6 +56,7 @@ def _runner_for(model, workers, backend="pool", data=None):
     `runner(model, data)` method — a WorkerPool or MPIBackend the caller keeps across calls.
     """
     from . import parallel
+
     if hasattr(workers, "runner"):
         runner = workers.runner(model, data)
     elif backend == "mpi":
@@ -84,13 +87,26 @@ def _split_validation(x, y, validation_split):
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
     cut = len(x) - int(round(len(x) * validation_split))
     if validation_split and (cut < 1 or cut == len(x)):
-        raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
-                         f"out of {len(x)}")
+        raise ValueError(
+            f"validation_split={validation_split} leaves no training or no validation samples out of {len(x)}"
+        )
     return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if validation_split else None)
 
 
-def train(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-          shuffle, workers, backend="pool"):
+def train(
+    model,
+    x,
+    y,
+    batch_size,
+    epochs,
+    verbose,
+    callbacks,
+    validation_split,
+    validation_data,
+    shuffle,
+    workers,
+    backend="pool",
+):
     """Model.fit: see its docstring."""
     model._require_compiled("fit")
     batch_size = _check_positive_int(batch_size, "batch_size")
@@ -116,22 +132,33 @@ def train(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
 
     with _runner_for(model, workers, backend, data=(x, y)) as runner:
         order_rng = np.random.default_rng([model.seed, 1])
-        params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": len(x),
-                  "val_samples": len(validation[0]) if validation else 0, "workers": runner.workers,
-                  "threads_per_worker": runner.threads_per_worker, "backend": backend,
-                  "ranks": getattr(runner, "ranks", 1), "rank": getattr(runner, "rank", 0),
-                  "seed": model.seed, "verbose": verbose}
+        params = {
+            "epochs": epochs,
+            "steps": steps,
+            "batch_size": batch_size,
+            "samples": len(x),
+            "val_samples": len(validation[0]) if validation else 0,
+            "workers": runner.workers,
+            "threads_per_worker": runner.threads_per_worker,
+            "backend": backend,
+            "ranks": getattr(runner, "ranks", 1),
+            "rank": getattr(runner, "rank", 0),
+            "seed": model.seed,
+            "verbose": verbose,
+        }
         progress = []
         if verbose and params["rank"] == 0:
             from .progress import ProgressBar
+
             progress = [ProgressBar(verbose)]
         callback_list = CallbackList([history, *progress, *user_callbacks, *guard], model, params)
         end_logs = {"status": "finished"}
         try:
             callback_list.on_train_begin({})
             for epoch in range(epochs):
-                epoch_logs = _train_epoch(model, runner, (x, y), batch_size, epoch, shuffle, order_rng,
-                                          callback_list, nan_guard)
+                epoch_logs = _train_epoch(
+                    model, runner, (x, y), batch_size, epoch, shuffle, order_rng, callback_list, nan_guard
+                )
                 if validation is not None and not model.stop_training:
                     val_logs = _evaluate_with(model, runner, *validation, DEFAULT_INFERENCE_BATCH, callback_list)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -159,7 +186,7 @@ def _train_epoch(model, runner, data, batch_size, epoch, shuffle, order_rng, cal
     order = order_rng.permutation(len(x)) if shuffle else np.arange(len(x))
     loss_total, correct_total, seen = 0.0, 0, 0
     for step, start in enumerate(range(0, len(x), batch_size)):
-        indices = order[start:start + batch_size]
+        indices = order[start : start + batch_size]
         callback_list.on_train_batch_begin(step, {"size": len(indices)})
         loss_sum, correct = runner.gradients(x, y, indices, model.optimizer.iterations)
         model.optimizer.step(model.parameters, model.gradients)

@@ -3,6 +3,7 @@
 Every layer's backward pass is compared with central differences of the scalar
 loss = sum(output * weights), with random fixed `weights`, so every output element matters.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,9 @@ def assert_gradients_close(analytic, numeric, what: str, rtol: float = RTOL, ato
     np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol, err_msg=f"{what}: gradient mismatch")
 
 
-def check_layer(layer, x: np.ndarray, rng: np.random.Generator, training: bool = False,
-                rtol: float = RTOL, atol: float = ATOL):
+def check_layer(
+    layer, x: np.ndarray, rng: np.random.Generator, training: bool = False, rtol: float = RTOL, atol: float = ATOL
+):
     """Gradient-check a built float64 layer's input gradient and every `layer.grads[...]` at input `x`.
 
     The numerical loss is evaluated with `training` (True for Dropout, whose noise must then be

@@ -1,7 +1,8 @@
 """Run under `mpiexec -n K`: trains a small LeNet-style model with backend="mpi" and saves each rank's weights.
 
-    mpiexec -n 2 python tests/mpi_job.py OUT_DIR [--fail-at-step N]
+mpiexec -n 2 python tests/mpi_job.py OUT_DIR [--fail-at-step N]
 """
+
 import argparse
 import os
 import sys
@@ -13,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), HERE]
 
 from conftest import build_lenet5  # noqa: E402
+
 from minidl.callbacks import Callback  # noqa: E402
 from minidl.optimizers import SGD  # noqa: E402
 from minidl.stats import StatisticsTracker  # noqa: E402
@@ -29,6 +31,7 @@ def make_data(dtype="float64"):
     in float64 the noise stays ~1e-15, so rtol 1e-4 tests the mathematics and not luck.
     """
     from minidl import datasets
+
     (x, y), _ = datasets.load_mnist(train_limit=STEPS * BATCH, test_limit=1, download=False)
     return x.astype(dtype), y
 
@@ -72,12 +75,23 @@ def main():
     model = make_model(dtype)
     callbacks = [FailOnRankOne(args.fail_at_step)] if args.fail_at_step is not None else []
     callbacks += [SlowSteps(), StatisticsTracker("mpi_job", out_dir=args.out_dir, verbose=False)] if args.slow else []
-    history = model.fit(x, y, batch_size=BATCH, epochs=100 if args.slow else 1, shuffle=True, verbose=0,
-                        backend="mpi", callbacks=callbacks)
+    history = model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=100 if args.slow else 1,
+        shuffle=True,
+        verbose=0,
+        backend="mpi",
+        callbacks=callbacks,
+    )
     from mpi4py import MPI
+
     rank = MPI.COMM_WORLD.Get_rank()
     np.save(os.path.join(args.out_dir, f"rank{rank}.npy"), model.parameters)
-    np.save(os.path.join(args.out_dir, f"history{rank}.npy"), [history.history["loss"][0], history.history["accuracy"][0]])
+    np.save(
+        os.path.join(args.out_dir, f"history{rank}.npy"), [history.history["loss"][0], history.history["accuracy"][0]]
+    )
 
 
 if __name__ == "__main__":

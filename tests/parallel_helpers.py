@@ -5,6 +5,7 @@ a test function; under the "spawn" start method the worker imports this module a
 Each fault-making layer records the pid of the process that built it, so it misbehaves only in a
 worker, never in the parent (where the model is built, checked and evaluated).
 """
+
 from __future__ import annotations
 
 import json
@@ -75,6 +76,7 @@ class ReportThreadsInWorker(_InWorkerOnly):
 
     def act(self):
         from threadpoolctl import threadpool_info
+
         threads = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
         with open(os.path.join(self.folder, f"{os.getpid()}.json"), "w") as out:
             json.dump(threads, out)
@@ -102,6 +104,7 @@ class Recorder(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         from threadpoolctl import threadpool_info
+
         self.parent_blas_threads += [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
         self.batches.append(dict(logs or {}))
         if self.keep_weights:

@@ -1,4 +1,5 @@
 """Callbacks: hook order, History, EarlyStopping, ModelCheckpoint, TerminateOnNaN, validation."""
+
 import numpy as np
 import pytest
 
@@ -31,8 +32,10 @@ class Recorder(Callback):
 
     def __getattribute__(self, name):
         if name.startswith("on_"):
+
             def record(*args):
                 self.calls.append((name, *args[:-1], dict(args[-1] or {})))
+
             return record
         return super().__getattribute__(name)
 
@@ -57,8 +60,16 @@ def test_hook_order_with_validation():
     x, y = data(20)
     model().fit(x, y, batch_size=8, epochs=2, verbose=0, validation_split=0.25, callbacks=[recorder])
     # 15 training samples in batches of 8: 2 steps per epoch; then validation.
-    epoch = ["on_epoch_begin", "on_train_batch_begin", "on_train_batch_end", "on_train_batch_begin",
-             "on_train_batch_end", "on_test_begin", "on_test_end", "on_epoch_end"]
+    epoch = [
+        "on_epoch_begin",
+        "on_train_batch_begin",
+        "on_train_batch_end",
+        "on_train_batch_begin",
+        "on_train_batch_end",
+        "on_test_begin",
+        "on_test_end",
+        "on_epoch_end",
+    ]
     assert recorder.names() == ["on_train_begin", *epoch, *epoch, "on_train_end"]
     assert [c[1] for c in recorder.calls if c[0] == "on_epoch_begin"] == [0, 1]
     assert [c[1] for c in recorder.calls if c[0] == "on_train_batch_end"] == [0, 1, 0, 1]
@@ -145,8 +156,7 @@ def test_early_stopping_patience(patience):
     script = Scripted("val_loss", [1.0, 0.5, 0.4, 0.6, 0.7, 0.8, 0.9])
     stopper = EarlyStopping(patience=patience)
     x, y = data(10)
-    history = model().fit(x, y, batch_size=5, epochs=7, verbose=0, validation_split=0.2,
-                          callbacks=[script, stopper])
+    history = model().fit(x, y, batch_size=5, epochs=7, verbose=0, validation_split=0.2, callbacks=[script, stopper])
     expected_epochs = 3 + max(patience, 1)
     assert len(history.epoch) == expected_epochs
     assert stopper.stopped_epoch == expected_epochs - 1
@@ -169,8 +179,7 @@ def test_early_stopping_without_restore_keeps_last_weights():
     script = Scripted("val_loss", [1.0, 0.3, 0.5, 0.6])
     x, y = data(10)
     m = model()
-    m.fit(x, y, batch_size=5, epochs=4, verbose=0, validation_split=0.2,
-          callbacks=[script, EarlyStopping(patience=1)])
+    m.fit(x, y, batch_size=5, epochs=4, verbose=0, validation_split=0.2, callbacks=[script, EarlyStopping(patience=1)])
     np.testing.assert_array_equal(script.weights[-1][0], m.get_weights()[0])
 
 
@@ -178,8 +187,7 @@ def test_early_stopping_max_mode_for_accuracy():
     script = Scripted("val_accuracy", [0.5, 0.9, 0.8, 0.95, 0.7, 0.6, 0.5])
     stopper = EarlyStopping(monitor="val_accuracy", patience=2)
     x, y = data(10)
-    history = model().fit(x, y, batch_size=5, epochs=7, verbose=0, validation_split=0.2,
-                          callbacks=[script, stopper])
+    history = model().fit(x, y, batch_size=5, epochs=7, verbose=0, validation_split=0.2, callbacks=[script, stopper])
     assert len(history.epoch) == 6
 
 
@@ -232,8 +240,15 @@ def test_model_checkpoint_save_best_only(tmp_path):
 
     x, y = data(10)
     m = model()
-    m.fit(x, y, batch_size=5, epochs=4, verbose=0, validation_split=0.2,
-          callbacks=[script, Spy(tmp_path / "best.npz", save_best_only=True)])
+    m.fit(
+        x,
+        y,
+        batch_size=5,
+        epochs=4,
+        verbose=0,
+        validation_split=0.2,
+        callbacks=[script, Spy(tmp_path / "best.npz", save_best_only=True)],
+    )
     assert saved == [0, 1, 3]
     np.testing.assert_array_equal(Model.load(tmp_path / "best.npz").predict(x), m.predict(x))
 
@@ -274,8 +289,9 @@ def test_validation_data_overrides_validation_split():
     recorder = Recorder()
     x, y = data(20)
     vx, vy = data(6, seed=2)
-    model().fit(x, y, batch_size=5, epochs=1, verbose=0, validation_split=0.5, validation_data=(vx, vy),
-                callbacks=[recorder])
+    model().fit(
+        x, y, batch_size=5, epochs=1, verbose=0, validation_split=0.5, validation_data=(vx, vy), callbacks=[recorder]
+    )
     assert recorder.params["samples"] == 20 and recorder.params["val_samples"] == 6
 
 

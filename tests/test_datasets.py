@@ -233,8 +233,16 @@ def test_binarize_uses_raw_byte_threshold(tiny_dir, tiny):
 
 @pytest.mark.parametrize(
     "options",
-    [{"limit": 0}, {"limit": -1}, {"limit": 2.5}, {"train_limit": True}, {"test_limit": "3"},
-     {"binarize": "64"}, {"binarize": 300}, {"binarize": True}],
+    [
+        {"limit": 0},
+        {"limit": -1},
+        {"limit": 2.5},
+        {"train_limit": True},
+        {"test_limit": "3"},
+        {"binarize": "64"},
+        {"binarize": 300},
+        {"binarize": True},
+    ],
 )
 def test_bad_options_raise_value_error(tiny_dir, options):
     with pytest.raises(ValueError, match=next(iter(options))):
@@ -247,35 +255,70 @@ def test_bad_options_raise_value_error(tiny_dir, options):
 def _replace(name, content):
     def corrupt(folder, tiny):
         (folder / name).write_bytes(content(tiny))
+
     return corrupt
 
 
 CORRUPTIONS = {
-    "wrong-magic": (_replace(TRAIN_IMAGES, lambda t: gz(idx_bytes(t.train_x, magic=2049))),
-                    TRAIN_IMAGES, r"wrong magic number 2049.*expected 2051"),
-    "not-idx": (_replace(TEST_LABELS, lambda t: gz(b"\x12\x34\x56\x78" + bytes(10))),
-                TEST_LABELS, r"wrong magic number"),
-    "unsupported-type": (_replace(TRAIN_LABELS, lambda t: gz(idx_bytes(t.train_y, magic=0x0D01))),
-                         TRAIN_LABELS, r"wrong magic number 3329.*expected 2049"),
-    "truncated": (_replace(TRAIN_IMAGES, lambda t: gz(idx_bytes(t.train_x)[:-100])),
-                  TRAIN_IMAGES, r"truncated.*\(6, 28, 28\)"),
-    "truncated-header": (_replace(TEST_IMAGES, lambda t: gz(idx_bytes(t.test_x)[:10])),
-                         TEST_IMAGES, r"truncated IDX header"),
+    "wrong-magic": (
+        _replace(TRAIN_IMAGES, lambda t: gz(idx_bytes(t.train_x, magic=2049))),
+        TRAIN_IMAGES,
+        r"wrong magic number 2049.*expected 2051",
+    ),
+    "not-idx": (
+        _replace(TEST_LABELS, lambda t: gz(b"\x12\x34\x56\x78" + bytes(10))),
+        TEST_LABELS,
+        r"wrong magic number",
+    ),
+    "unsupported-type": (
+        _replace(TRAIN_LABELS, lambda t: gz(idx_bytes(t.train_y, magic=0x0D01))),
+        TRAIN_LABELS,
+        r"wrong magic number 3329.*expected 2049",
+    ),
+    "truncated": (
+        _replace(TRAIN_IMAGES, lambda t: gz(idx_bytes(t.train_x)[:-100])),
+        TRAIN_IMAGES,
+        r"truncated.*\(6, 28, 28\)",
+    ),
+    "truncated-header": (
+        _replace(TEST_IMAGES, lambda t: gz(idx_bytes(t.test_x)[:10])),
+        TEST_IMAGES,
+        r"truncated IDX header",
+    ),
     "empty": (_replace(TEST_IMAGES, lambda t: b""), TEST_IMAGES, r"not a gzip file"),
-    "trailing-bytes": (_replace(TRAIN_LABELS, lambda t: gz(idx_bytes(t.train_y) + b"xx")),
-                       TRAIN_LABELS, r"trailing bytes"),
-    "count-mismatch": (_replace(TEST_LABELS, lambda t: gz(idx_bytes(t.test_y[:3]))),
-                       TEST_LABELS, r"count mismatch: .*t10k-images.* 4 images .* 3 labels"),
-    "wrong-dims": (_replace(TRAIN_IMAGES, lambda t: gz(idx_bytes(t.train_x[:, :27, :]))),
-                   TRAIN_IMAGES, r"27x28, expected 28x28"),
-    "label-range": (_replace(TRAIN_LABELS, lambda t: gz(idx_bytes(np.array([0, 1, 2, 3, 4, 10])))),
-                    TRAIN_LABELS, r"label 10 outside 0-9"),
-    "not-gzip": (_replace(TEST_IMAGES, lambda t: idx_bytes(t.test_x)),
-                 TEST_IMAGES, r"not a gzip file"),
-    "corrupt-gzip": (_replace(TRAIN_IMAGES, lambda t: (lambda b: b[:1000] + bytes([b[1000] ^ 0xFF]) + b[1001:])(
-        gz(idx_bytes(t.train_x)))), TRAIN_IMAGES, r"corrupt or truncated gzip"),
-    "cut-gzip": (_replace(TRAIN_IMAGES, lambda t: gz(idx_bytes(t.train_x))[:-500]),
-                 TRAIN_IMAGES, r"corrupt or truncated gzip"),
+    "trailing-bytes": (
+        _replace(TRAIN_LABELS, lambda t: gz(idx_bytes(t.train_y) + b"xx")),
+        TRAIN_LABELS,
+        r"trailing bytes",
+    ),
+    "count-mismatch": (
+        _replace(TEST_LABELS, lambda t: gz(idx_bytes(t.test_y[:3]))),
+        TEST_LABELS,
+        r"count mismatch: .*t10k-images.* 4 images .* 3 labels",
+    ),
+    "wrong-dims": (
+        _replace(TRAIN_IMAGES, lambda t: gz(idx_bytes(t.train_x[:, :27, :]))),
+        TRAIN_IMAGES,
+        r"27x28, expected 28x28",
+    ),
+    "label-range": (
+        _replace(TRAIN_LABELS, lambda t: gz(idx_bytes(np.array([0, 1, 2, 3, 4, 10])))),
+        TRAIN_LABELS,
+        r"label 10 outside 0-9",
+    ),
+    "not-gzip": (_replace(TEST_IMAGES, lambda t: idx_bytes(t.test_x)), TEST_IMAGES, r"not a gzip file"),
+    "corrupt-gzip": (
+        _replace(
+            TRAIN_IMAGES, lambda t: (lambda b: b[:1000] + bytes([b[1000] ^ 0xFF]) + b[1001:])(gz(idx_bytes(t.train_x)))
+        ),
+        TRAIN_IMAGES,
+        r"corrupt or truncated gzip",
+    ),
+    "cut-gzip": (
+        _replace(TRAIN_IMAGES, lambda t: gz(idx_bytes(t.train_x))[:-500]),
+        TRAIN_IMAGES,
+        r"corrupt or truncated gzip",
+    ),
 }
 
 
@@ -350,11 +393,14 @@ def test_nothing_found_without_download_says_what_where_and_how(tmp_path, monkey
     assert "download=False" in message and "MINIDL_DATA_DIR" in message and "data_dir=" in message
 
 
-@pytest.mark.parametrize("places, winner", [
-    (("data_dir", "env", "cache"), "data_dir"),
-    (("env", "cache"), "env"),
-    (("cache",), "cache"),
-])
+@pytest.mark.parametrize(
+    "places, winner",
+    [
+        (("data_dir", "env", "cache"), "data_dir"),
+        (("env", "cache"), "env"),
+        (("cache",), "cache"),
+    ],
+)
 def test_lookup_order(tmp_path, monkeypatch, places, winner):
     folders = {"data_dir": tmp_path / "d", "env": tmp_path / "e", "cache": cache_dir(tmp_path)}
     offsets = {"data_dir": 1, "env": 2, "cache": 3}
@@ -472,10 +518,13 @@ def test_download_checksum_mismatch_leaves_nothing(tmp_path, mirror, tiny):
     assert _cache_listing(tmp_path) == {TRAIN_IMAGES, TEST_IMAGES, TEST_LABELS}  # no part file
 
 
-@pytest.mark.parametrize("mode, reason", [
-    ("short", r"incomplete transfer: received \d+ of \d+ bytes"),
-    ("no-length", r"checksum mismatch"),
-])
+@pytest.mark.parametrize(
+    "mode, reason",
+    [
+        ("short", r"incomplete transfer: received \d+ of \d+ bytes"),
+        ("no-length", r"checksum mismatch"),
+    ],
+)
 def test_cut_transfer_leaves_nothing(tmp_path, mirror, tiny, mode, reason):
     mirror.files.update(tiny_files(tiny))
     mirror.cut[TRAIN_IMAGES] = mode
@@ -529,8 +578,10 @@ def test_default_mirrors_are_emptied_in_tests():
 
 
 def test_real_mirror_tables_are_complete():
-    for table, algorithm, length in ((datasets.MNIST_CHECKSUMS, "sha256", 64),
-                                     (datasets.FASHION_MNIST_CHECKSUMS, "md5", 32)):
+    for table, algorithm, length in (
+        (datasets.MNIST_CHECKSUMS, "sha256", 64),
+        (datasets.FASHION_MNIST_CHECKSUMS, "md5", 32),
+    ):
         assert set(table) == set(ALL_FILES)
         assert all(algo == algorithm and len(digest) == length for algo, digest in table.values())
 
@@ -559,5 +610,4 @@ def test_real_mnist(monkeypatch):
     assert np.bincount(y_test, minlength=10).tolist() == MNIST_TEST_CLASS_COUNTS
     raw_labels = read_idx(folder / TEST_LABELS)
     assert np.bincount(raw_labels, minlength=10).tolist() == MNIST_TEST_CLASS_COUNTS
-    assert hashlib.sha256((folder / TRAIN_IMAGES).read_bytes()).hexdigest() == \
-        datasets.MNIST_CHECKSUMS[TRAIN_IMAGES][1]
+    assert hashlib.sha256((folder / TRAIN_IMAGES).read_bytes()).hexdigest() == datasets.MNIST_CHECKSUMS[TRAIN_IMAGES][1]

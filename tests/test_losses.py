@@ -1,9 +1,10 @@
 """Losses: gradient checks against the totals, known values, the fused softmax path, label checks."""
+
 import numpy as np
 import pytest
+from gradcheck import assert_gradients_close, numerical_gradient
 
 import minidl
-from gradcheck import assert_gradients_close, numerical_gradient
 from minidl import losses
 from minidl.errors import ShapeError, UnknownNameError
 from minidl.layers import Dense
@@ -35,16 +36,16 @@ def test_categorical_gradient_with_soft_targets(rng):
 
 @pytest.mark.parametrize("denominator", [4, 10])
 def test_sparse_gradient(denominator, rng):
-    _check_loss_gradient(losses.SparseCategoricalCrossentropy(), _probabilities(rng), np.array([0, 3, 3, 1]),
-                         denominator)
+    _check_loss_gradient(
+        losses.SparseCategoricalCrossentropy(), _probabilities(rng), np.array([0, 3, 3, 1]), denominator
+    )
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 2, 2)])
 @pytest.mark.parametrize("denominator", [4, 7])
 def test_mse_gradient(shape, denominator, rng):
     shape = (4, *shape[1:])
-    _check_loss_gradient(losses.MeanSquaredError(), rng.standard_normal(shape), rng.standard_normal(shape),
-                         denominator)
+    _check_loss_gradient(losses.MeanSquaredError(), rng.standard_normal(shape), rng.standard_normal(shape), denominator)
 
 
 def test_known_values():
@@ -54,7 +55,8 @@ def test_known_values():
     assert losses.CategoricalCrossentropy().total(p, np.eye(3)[[0, 2]]) == pytest.approx(expected)
     # MSE: per-sample mean over outputs, summed over samples.
     assert losses.MeanSquaredError().total(p, np.zeros_like(p)) == pytest.approx(
-        (0.49 + 0.04 + 0.01) / 3 + (0.01 + 0.01 + 0.64) / 3)
+        (0.49 + 0.04 + 0.01) / 3 + (0.01 + 0.01 + 0.64) / 3
+    )
 
 
 def test_cross_entropy_of_zero_probability_is_finite():
@@ -67,17 +69,25 @@ def test_sum_over_shards_equals_whole_batch(rng):
     """Losses return sums, so shards of a batch add up exactly to the batch."""
     y_pred, y_true = _probabilities(rng, n=6), np.array([0, 1, 2, 3, 4, 0])
     loss = losses.SparseCategoricalCrossentropy()
-    assert loss.total(y_pred, y_true) == pytest.approx(loss.total(y_pred[:2], y_true[:2])
-                                                       + loss.total(y_pred[2:], y_true[2:]))
+    assert loss.total(y_pred, y_true) == pytest.approx(
+        loss.total(y_pred[:2], y_true[:2]) + loss.total(y_pred[2:], y_true[2:])
+    )
     whole = loss.gradient(y_pred.copy(), y_true, 6)
-    np.testing.assert_allclose(np.concatenate([loss.gradient(y_pred[:2].copy(), y_true[:2], 6),
-                                               loss.gradient(y_pred[2:].copy(), y_true[2:], 6)]), whole)
+    np.testing.assert_allclose(
+        np.concatenate(
+            [loss.gradient(y_pred[:2].copy(), y_true[:2], 6), loss.gradient(y_pred[2:].copy(), y_true[2:], 6)]
+        ),
+        whole,
+    )
 
 
-@pytest.mark.parametrize("loss_name, labels", [
-    ("sparse_categorical_crossentropy", np.array([0, 2, 1, 2, 0])),
-    ("categorical_crossentropy", np.eye(3)[[0, 2, 1, 2, 0]]),
-])
+@pytest.mark.parametrize(
+    "loss_name, labels",
+    [
+        ("sparse_categorical_crossentropy", np.array([0, 2, 1, 2, 0])),
+        ("categorical_crossentropy", np.eye(3)[[0, 2, 1, 2, 0]]),
+    ],
+)
 @pytest.mark.parametrize("softmax_as_layer", [False, True])
 def test_fused_softmax_cross_entropy_gradient(loss_name, labels, softmax_as_layer, rng):
     """Through a float64 Model, the fused (p - y)/batch gradient matches numerical differences of the loss."""
@@ -98,10 +108,14 @@ def test_fused_softmax_cross_entropy_gradient(loss_name, labels, softmax_as_laye
     assert_gradients_close(analytic, numeric, f"fused {loss_name}")
 
 
-@pytest.mark.parametrize("labels", [
-    np.array([[0.2, 0.8, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.25, 0.25], [0.0, 0.0, 1.0]]),
-    np.array([[0.2, 0.3, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.5, 0.25, 0.25], [0.0, 0.0, 0.5]]),
-], ids=["soft-and-empty-rows", "rows-not-summing-to-one"])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([[0.2, 0.8, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.25, 0.25], [0.0, 0.0, 1.0]]),
+        np.array([[0.2, 0.3, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.5, 0.25, 0.25], [0.0, 0.0, 0.5]]),
+    ],
+    ids=["soft-and-empty-rows", "rows-not-summing-to-one"],
+)
 def test_fused_categorical_gradient_with_any_targets(labels, rng):
     """Targets whose rows do not sum to one (an all-zero row, soft labels) still get the exact gradient."""
     model = minidl.Model(dtype="float64", seed=0)
@@ -141,19 +155,25 @@ def test_recompiling_unfuses_the_softmax(rng):
 
 
 # ----- label checks -----
-SPARSE, CATEGORICAL, MSE = (losses.SparseCategoricalCrossentropy(), losses.CategoricalCrossentropy(),
-                            losses.MeanSquaredError())
+SPARSE, CATEGORICAL, MSE = (
+    losses.SparseCategoricalCrossentropy(),
+    losses.CategoricalCrossentropy(),
+    losses.MeanSquaredError(),
+)
 
 
-@pytest.mark.parametrize("labels, error, match", [
-    (np.array([0, 3, 10]), ValueError, r"sparse_categorical_crossentropy.*0\.\.9.*10"),
-    (np.array([0, -1, 2]), ValueError, r"0\.\.9.*-1"),
-    (np.array([0.5, 1.0, 2.0]), ValueError, "non-integer"),
-    (np.array([np.nan, 1.0, 2.0]), ValueError, "non-integer"),
-    (np.array(["a", "b", "c"]), ValueError, "integers"),
-    (np.eye(10)[[1, 2, 3]], ShapeError, "categorical_crossentropy"),
-    (np.zeros((3, 2, 2), dtype=int), ShapeError, r"\(N,\)"),
-])
+@pytest.mark.parametrize(
+    "labels, error, match",
+    [
+        (np.array([0, 3, 10]), ValueError, r"sparse_categorical_crossentropy.*0\.\.9.*10"),
+        (np.array([0, -1, 2]), ValueError, r"0\.\.9.*-1"),
+        (np.array([0.5, 1.0, 2.0]), ValueError, "non-integer"),
+        (np.array([np.nan, 1.0, 2.0]), ValueError, "non-integer"),
+        (np.array(["a", "b", "c"]), ValueError, "integers"),
+        (np.eye(10)[[1, 2, 3]], ShapeError, "categorical_crossentropy"),
+        (np.zeros((3, 2, 2), dtype=int), ShapeError, r"\(N,\)"),
+    ],
+)
 def test_sparse_rejects_bad_labels(labels, error, match):
     with pytest.raises(error, match=match):
         SPARSE.check_targets(labels, (10,))
@@ -165,13 +185,16 @@ def test_sparse_accepts_whole_floats_and_column_labels():
     assert SPARSE.check_targets(np.array([1.0, 2.0]), (3,)).dtype == np.int64
 
 
-@pytest.mark.parametrize("labels, error, match", [
-    (np.array([0, 1, 2]), ShapeError, "sparse_categorical_crossentropy"),
-    (np.eye(4)[[0, 1, 2]], ShapeError, r"\(N, 3\)"),
-    (-np.eye(3), ValueError, "categorical_crossentropy"),
-    (2 * np.eye(3), ValueError, r"outside \[0, 1\]"),
-    (np.full((3, 3), np.nan), ValueError, "finite"),
-])
+@pytest.mark.parametrize(
+    "labels, error, match",
+    [
+        (np.array([0, 1, 2]), ShapeError, "sparse_categorical_crossentropy"),
+        (np.eye(4)[[0, 1, 2]], ShapeError, r"\(N, 3\)"),
+        (-np.eye(3), ValueError, "categorical_crossentropy"),
+        (2 * np.eye(3), ValueError, r"outside \[0, 1\]"),
+        (np.full((3, 3), np.nan), ValueError, "finite"),
+    ],
+)
 def test_categorical_rejects_bad_labels(labels, error, match):
     with pytest.raises(error, match=match):
         CATEGORICAL.check_targets(labels, (3,))

@@ -9,6 +9,7 @@ with SGD(0.05, momentum=0.9), gives 79-85 % at batch 64 — and PyTorch, started
 fed the same batches, follows the same curve (78.7 % against minidl's 79.0 %), so that is the step
 budget, not minidl.
 """
+
 import numpy as np
 import pytest
 
@@ -33,8 +34,9 @@ def lenet5_he(seed):
 
 
 def test_lenet5_learns_mnist_subset(mnist_dir):
-    (x_train, y_train), (x_test, y_test) = load_mnist(data_dir=mnist_dir, train_limit=2000, test_limit=1000,
-                                                      download=False)
+    (x_train, y_train), (x_test, y_test) = load_mnist(
+        data_dir=mnist_dir, train_limit=2000, test_limit=1000, download=False
+    )
     assert x_train.shape == (2000, 28, 28, 1) and x_train.dtype == np.float32
     assert x_test.shape == (1000, 28, 28, 1) and y_test.dtype == np.int64
 

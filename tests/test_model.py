@@ -1,4 +1,5 @@
 """Model: building, known parameter counts, weights, save/load, seeds, training and clear errors."""
+
 import io
 import json
 import re
@@ -64,7 +65,15 @@ def test_lenet5_has_61706_parameters(lenet5):
     assert model.count_params() == 61_706
     assert [layer.count_params() for layer in model.layers] == [156, 0, 2416, 0, 0, 48_120, 10_164, 850]
     assert [layer.output_shape for layer in model.layers] == [
-        (28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16), (400,), (120,), (84,), (10,)]
+        (28, 28, 6),
+        (14, 14, 6),
+        (10, 10, 16),
+        (5, 5, 16),
+        (400,),
+        (120,),
+        (84,),
+        (10,),
+    ]
 
 
 def test_summary_prints_total(lenet5):
@@ -83,9 +92,14 @@ def test_model_is_float32_by_default(lenet5):
     assert model.predict(np.zeros((2, 28, 28, 1))).dtype == np.float32
 
 
-@pytest.mark.parametrize("loss, labels", [("categorical_crossentropy", np.eye(3)[[0, 1, 2, 0]]),
-                                          ("sparse_categorical_crossentropy", np.array([0, 1, 2, 0])),
-                                          ("mse", np.eye(3)[[0, 1, 2, 0]])])
+@pytest.mark.parametrize(
+    "loss, labels",
+    [
+        ("categorical_crossentropy", np.eye(3)[[0, 1, 2, 0]]),
+        ("sparse_categorical_crossentropy", np.array([0, 1, 2, 0])),
+        ("mse", np.eye(3)[[0, 1, 2, 0]]),
+    ],
+)
 def test_float32_all_the_way(loss, labels):
     """Forward outputs, input gradients and weight gradients of every layer stay float32 (float64 labels too)."""
     model = small_cnn()
@@ -130,8 +144,7 @@ def test_sequential_alias_and_layers_argument():
 # ----- weights -----
 def test_get_weights_keras_shapes(lenet5):
     shapes = [w.shape for w in lenet5().get_weights()]
-    assert shapes == [(5, 5, 1, 6), (6,), (5, 5, 6, 16), (16,), (400, 120), (120,), (120, 84), (84,),
-                      (84, 10), (10,)]
+    assert shapes == [(5, 5, 1, 6), (6,), (5, 5, 6, 16), (16,), (400, 120), (120,), (120, 84), (84,), (84, 10), (10,)]
 
 
 def test_get_weights_returns_copies():
@@ -174,8 +187,11 @@ def test_set_weights_wrong_count_and_no_partial_update():
 # ----- save / load -----
 def test_save_load_round_trip(tmp_path):
     model = small_cnn(seed=3)
-    model.compile(optimizer=optimizers.SGD(0.05, momentum=0.9, nesterov=True, decay=0.01),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizers.SGD(0.05, momentum=0.9, nesterov=True, decay=0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     x, y = images(12)
     model.fit(x, y, batch_size=4, epochs=1, verbose=0)
     path = tmp_path / "model.npz"
@@ -183,8 +199,13 @@ def test_save_load_round_trip(tmp_path):
     loaded = Model.load(path)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert loaded.get_config() == model.get_config()
-    assert loaded.optimizer.get_config() == {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9,
-                                             "nesterov": True, "decay": 0.01}
+    assert loaded.optimizer.get_config() == {
+        "name": "sgd",
+        "learning_rate": 0.05,
+        "momentum": 0.9,
+        "nesterov": True,
+        "decay": 0.01,
+    }
     assert loaded.loss.name == "sparse_categorical_crossentropy" and loaded.metrics == ["accuracy"]
     assert loaded.loss.fused_with_softmax
     assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
@@ -228,6 +249,7 @@ def test_load_non_npz_file(content, tmp_path):
 
 def test_load_refuses_a_bare_pickle(tmp_path):
     import pickle
+
     path = tmp_path / "model.npz"
     path.write_bytes(pickle.dumps({"weights": [1, 2]}))
     with pytest.raises(ValueError, match="pickle"):
@@ -274,8 +296,10 @@ def test_set_seed():
         np.testing.assert_array_equal(a.parameters, b.parameters)
         np.testing.assert_array_equal(a.parameters, small_mlp(seed=11).parameters)
         minidl.set_seed(None)
-        assert not np.array_equal(Model(seed=None).add(Dense(50, input_shape=(50,))).parameters,
-                                  Model(seed=None).add(Dense(50, input_shape=(50,))).parameters)
+        assert not np.array_equal(
+            Model(seed=None).add(Dense(50, input_shape=(50,))).parameters,
+            Model(seed=None).add(Dense(50, input_shape=(50,))).parameters,
+        )
     finally:
         minidl.set_seed(None)
 
@@ -360,6 +384,7 @@ def test_train_on_batch_reduces_loss():
 def test_fit_gradient_is_the_batch_mean(rng):
     """One SGD step from fit equals w - lr * (numerical gradient of the mean batch loss)."""
     from gradcheck import numerical_gradient
+
     model = Model(seed=0, dtype="float64")
     model.add(Dense(4, activation="tanh", input_shape=(3,)))
     model.add(Dense(2, activation="softmax"))
@@ -392,6 +417,7 @@ def test_whole_model_gradient_check(loss, rng):
     """Layers composed in a Model (first layer without input gradient, flat weight views, dropout noise,
     fused or unfused softmax) give the numerical gradient of the mean batch loss."""
     from gradcheck import assert_gradients_close, numerical_gradient
+
     model = small_cnn64()
     model.compile(loss=loss)
     x = rng.standard_normal((4, 7, 6, 1))
@@ -399,8 +425,9 @@ def test_whole_model_gradient_check(loss, rng):
     model.accumulate_gradients(x, y, len(x), step=5)
     analytic = model.gradients.copy()
     # accumulate_gradients left each Dropout its noise context, so training-mode forwards repeat its mask.
-    numeric = numerical_gradient(lambda: model.loss.total(model.forward(x, training=True), y) / len(x),
-                                 model.parameters)
+    numeric = numerical_gradient(
+        lambda: model.loss.total(model.forward(x, training=True), y) / len(x), model.parameters
+    )
     assert_gradients_close(analytic, numeric, f"model with {loss}")
 
 
@@ -420,6 +447,7 @@ def test_float32_gradients_match_float64():
 
 def test_adding_a_layer_after_compile_moves_the_fusion():
     from gradcheck import assert_gradients_close, numerical_gradient
+
     model = Model(seed=0, dtype="float64")
     model.add(Dense(4, activation="softmax", input_shape=(3,)))
     model.compile(loss="sparse_categorical_crossentropy")
@@ -523,11 +551,14 @@ def test_fit_before_compile():
         model.train_on_batch(x, y)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"loss": "hinge"}, r"unknown loss 'hinge'"),
-    ({"optimizer": "rmsprop"}, r"unknown optimizer 'rmsprop'"),
-    ({"metrics": ["precision"]}, r"unknown metric.*precision"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"loss": "hinge"}, r"unknown loss 'hinge'"),
+        ({"optimizer": "rmsprop"}, r"unknown optimizer 'rmsprop'"),
+        ({"metrics": ["precision"]}, r"unknown metric.*precision"),
+    ],
+)
 def test_compile_unknown_names(kwargs, match):
     with pytest.raises(ValueError, match=match):
         small_mlp().compile(**kwargs)
@@ -539,12 +570,15 @@ def test_compile_accepts_a_single_metric_name():
     assert model.metrics == ["accuracy"]
 
 
-@pytest.mark.parametrize("labels, error, match", [
-    (np.array([0, 1, 3, 0, 1, 2]), ValueError, r"0\.\.2.*0\.\.3"),
-    (np.array([0.0, 1.5, 2.0, 0.0, 1.0, 2.0]), ValueError, "non-integer"),
-    (np.eye(3)[[0, 1, 2, 0, 1, 2]], ShapeError, "categorical_crossentropy"),
-    (np.array([0, 1, 2, 0, 1]), ShapeError, "6 samples but y has 5"),
-])
+@pytest.mark.parametrize(
+    "labels, error, match",
+    [
+        (np.array([0, 1, 3, 0, 1, 2]), ValueError, r"0\.\.2.*0\.\.3"),
+        (np.array([0.0, 1.5, 2.0, 0.0, 1.0, 2.0]), ValueError, "non-integer"),
+        (np.eye(3)[[0, 1, 2, 0, 1, 2]], ShapeError, "categorical_crossentropy"),
+        (np.array([0, 1, 2, 0, 1]), ShapeError, "6 samples but y has 5"),
+    ],
+)
 def test_fit_rejects_bad_sparse_labels(labels, error, match):
     x, _ = blobs(6)
     with pytest.raises(error, match=match):
@@ -559,11 +593,18 @@ def test_categorical_rejects_integer_labels_in_fit():
         model.fit(x, y, verbose=0)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"batch_size": 0}, "batch_size"), ({"batch_size": -3}, "batch_size"), ({"batch_size": 2.5}, "batch_size"),
-    ({"epochs": 0}, "epochs"), ({"epochs": -1}, "epochs"),
-    ({"validation_split": 1.0}, "validation_split"), ({"verbose": 3}, "verbose"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": -3}, "batch_size"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": -1}, "epochs"),
+        ({"validation_split": 1.0}, "validation_split"),
+        ({"verbose": 3}, "verbose"),
+    ],
+)
 def test_fit_rejects_bad_arguments(kwargs, match):
     x, y = blobs(6)
     with pytest.raises(ValueError, match=match):

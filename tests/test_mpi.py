@@ -1,4 +1,5 @@
 """The MPI backend: the same mathematics as one process, identical replicas, and a failing rank stops the job."""
+
 import json
 import os
 import shutil
@@ -17,19 +18,28 @@ ROOT = os.path.dirname(HERE)
 mpiexec = shutil.which("mpiexec")
 try:
     import mpi4py  # noqa: F401
+
     have_mpi4py = True
 except ImportError:
     have_mpi4py = False
 
-needs_mpi = pytest.mark.skipif(not (mpiexec and have_mpi4py),
-                               reason="no MPI here: install the extra with pip install -e '.[mpi]'")
-needs_mnist = pytest.mark.skipif(not os.path.isdir(os.environ.get("MINIDL_DATA_DIR", "")),
-                                 reason="set MINIDL_DATA_DIR to the MNIST folder (CI uses ../shared/mnist)")
+needs_mpi = pytest.mark.skipif(
+    not (mpiexec and have_mpi4py), reason="no MPI here: install the extra with pip install -e '.[mpi]'"
+)
+needs_mnist = pytest.mark.skipif(
+    not os.path.isdir(os.environ.get("MINIDL_DATA_DIR", "")),
+    reason="set MINIDL_DATA_DIR to the MNIST folder (CI uses ../shared/mnist)",
+)
 
 
 def run_mpiexec(args, ranks=2, timeout=120):
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe")
+    env = dict(
+        os.environ,
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_rmaps_base_oversubscribe="1",
+        PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe",
+    )
     command = [mpiexec, "-n", str(ranks), "--oversubscribe", sys.executable, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
 
@@ -44,6 +54,7 @@ def test_two_ranks_match_one_process_and_each_other(tmp_path):
 
     sys.path.insert(0, HERE)
     import mpi_job
+
     x, y = mpi_job.make_data()
     model = mpi_job.make_model()
     start = model.parameters.copy()
@@ -70,8 +81,14 @@ def test_a_failing_rank_stops_the_whole_job(tmp_path):
 @needs_mnist
 def test_ctrl_c_under_mpiexec_ends_every_rank_and_records_the_run(tmp_path):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    job = subprocess.Popen([mpiexec, "-n", "2", "--oversubscribe", sys.executable, JOB, str(tmp_path), "--slow"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    job = subprocess.Popen(
+        [mpiexec, "-n", "2", "--oversubscribe", sys.executable, JOB, str(tmp_path), "--slow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     try:
         started = time.monotonic()
         while "training" not in job.stdout.readline():
@@ -97,8 +114,13 @@ def test_backend_mpi_without_mpi4py_says_how_to_install(tmp_path):
     blocker.mkdir()
     (blocker / "__init__.py").write_text("raise ImportError('mpi4py hidden by the test')\n")
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "trainings", "training_full.py"), "--backend", "mpi",
-                             "--limit", "10"], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "trainings", "training_full.py"), "--backend", "mpi", "--limit", "10"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "pip install 'minidl[mpi]'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -1,4 +1,5 @@
 """Optimizers against hand-computed Keras updates on a small vector."""
+
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ W0 = np.array([0.5, -1.0, 2.0])
 GRADS = [np.array([0.1, -0.2, 0.3]), np.array([-0.4, 0.5, 0.0]), np.array([0.2, 0.2, -0.1])]
 
 
-def _run(optimizer, steps=len(GRADS)):
+def _run(optimizer, steps=None):
     w = W0.copy()
     for g in GRADS[:steps]:
         optimizer.step(w, g.copy())
@@ -70,7 +71,7 @@ def test_adam(beta_1, beta_2, epsilon):
     for t, g in enumerate(GRADS, start=1):
         m = beta_1 * m + (1 - beta_1) * g
         v = beta_2 * v + (1 - beta_2) * g * g
-        lr_t = lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+        lr_t = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
         w = w - lr_t * m / (np.sqrt(v) + epsilon)
     np.testing.assert_allclose(_run(optimizers.Adam(lr, beta_1, beta_2, epsilon)), w, rtol=1e-13)
 
@@ -98,13 +99,16 @@ def test_step_updates_in_place_and_float32_stays_float32():
     np.testing.assert_allclose(view, W0 - 0.1 * GRADS[0], rtol=1e-6)
 
 
-@pytest.mark.parametrize("factory, match", [
-    (lambda: optimizers.SGD(0), "learning_rate"),
-    (lambda: optimizers.SGD(-1), "learning_rate"),
-    (lambda: optimizers.SGD(0.1, momentum=1.0), "momentum"),
-    (lambda: optimizers.SGD(0.1, decay=-1), "decay"),
-    (lambda: optimizers.Adam(beta_1=1.0), "beta_1"),
-])
+@pytest.mark.parametrize(
+    "factory, match",
+    [
+        (lambda: optimizers.SGD(0), "learning_rate"),
+        (lambda: optimizers.SGD(-1), "learning_rate"),
+        (lambda: optimizers.SGD(0.1, momentum=1.0), "momentum"),
+        (lambda: optimizers.SGD(0.1, decay=-1), "decay"),
+        (lambda: optimizers.Adam(beta_1=1.0), "beta_1"),
+    ],
+)
 def test_bad_settings(factory, match):
     with pytest.raises(ValueError, match=match):
         factory()

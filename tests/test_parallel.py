@@ -24,6 +24,7 @@ far more. atol=1e-6 only covers weights that are (nearly) zero, such as biases t
 it is 1e-5 of a typical weight and still 1e9 times the float64 noise. The default float32 path is
 compared too, over 3 steps, where amplification has not begun.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,15 @@ from multiprocessing import shared_memory
 
 import numpy as np
 import pytest
-from parallel_helpers import (AtStep, Halve, KillSelfInWorker, RaiseInWorker, Recorder,
-                              ReportThreadsInWorker, SleepInWorker)
+from parallel_helpers import (
+    AtStep,
+    Halve,
+    KillSelfInWorker,
+    RaiseInWorker,
+    Recorder,
+    ReportThreadsInWorker,
+    SleepInWorker,
+)
 
 from minidl import Model
 from minidl.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten
@@ -64,6 +72,7 @@ TEST_DEADLINE = 60  # seconds; a test that takes longer has hung and fails inste
 @pytest.fixture(autouse=True)
 def no_hang_no_orphans():
     """Fail a test that runs past TEST_DEADLINE (SIGALRM) and one that leaves worker processes behind."""
+
     def expired(signum, frame):
         signal.alarm(5)  # and again, should the clean-up after this exception hang too
         raise TimeoutError(f"test still running after {TEST_DEADLINE} s: something hangs")
@@ -142,8 +151,14 @@ def run_python(code: str, timeout=30) -> subprocess.CompletedProcess:
     keep us waiting.
     """
     with tempfile.TemporaryFile("w+") as out:
-        result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], stdout=out, stderr=subprocess.STDOUT,
-                                timeout=timeout, cwd=os.path.dirname(__file__), text=True)
+        result = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            cwd=os.path.dirname(__file__),
+            text=True,
+        )
         out.seek(0)
         result.stdout = out.read()
     return result
@@ -156,9 +171,17 @@ def worker_pids() -> set[int]:
 def lenet(dtype="float64", dropout=0.0, seed=0) -> Model:
     """LeNet-5 as the issue states it (with Dropout after the first dense layer if `dropout`)."""
     model = Model(seed=seed, dtype=dtype)
-    for layer in (Conv2D(6, 5, padding="same", activation="relu", input_shape=(28, 28, 1)), AvgPool2D(2),
-                  Conv2D(16, 5, activation="relu"), AvgPool2D(2), Flatten(), Dense(120, "relu"),
-                  *([Dropout(dropout)] if dropout else []), Dense(84, "relu"), Dense(10, "softmax")):
+    for layer in (
+        Conv2D(6, 5, padding="same", activation="relu", input_shape=(28, 28, 1)),
+        AvgPool2D(2),
+        Conv2D(16, 5, activation="relu"),
+        AvgPool2D(2),
+        Flatten(),
+        Dense(120, "relu"),
+        *([Dropout(dropout)] if dropout else []),
+        Dense(84, "relu"),
+        Dense(10, "softmax"),
+    ):
         model.add(layer)
     return model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy")
 
@@ -193,8 +216,16 @@ def small_data():
 def train_lenet(data, workers, dropout=0.0, steps=STEPS, dtype="float64"):
     (x, y), validation = data
     model, recorder = lenet(dtype, dropout), Recorder(keep_weights=True)
-    history = model.fit(x[:steps * BATCH], y[:steps * BATCH], batch_size=BATCH, epochs=1, verbose=0,
-                        validation_data=validation, callbacks=[recorder], workers=workers)
+    history = model.fit(
+        x[: steps * BATCH],
+        y[: steps * BATCH],
+        batch_size=BATCH,
+        epochs=1,
+        verbose=0,
+        validation_data=validation,
+        callbacks=[recorder],
+        workers=workers,
+    )
     return model, history, recorder
 
 
@@ -341,8 +372,9 @@ def test_pool_stays_usable_after_a_worker_raised(small_data):
 
 
 @pytest.mark.parametrize("dead_before_next_step", [False, True], ids=["racing", "dead"])
-def test_worker_killed_by_sigkill_is_reported_within_seconds(small_data, segments, record_property,
-                                                             dead_before_next_step):
+def test_worker_killed_by_sigkill_is_reported_within_seconds(
+    small_data, segments, record_property, dead_before_next_step
+):
     """SIGKILL a worker between steps; "dead": wait until it has died, so the next step's message
     goes to a dead process (not only a death noticed while waiting for answers)."""
     x, y = small_data
@@ -359,8 +391,7 @@ def test_worker_killed_by_sigkill_is_reported_within_seconds(small_data, segment
         pids = [p.pid for p in pool.processes]
         model = mlp()
         with pytest.raises(WorkerError) as caught:
-            model.fit(x, y, batch_size=8, epochs=3, verbose=0, workers=pool,
-                      callbacks=[AtStep(3, kill_first_worker)])
+            model.fit(x, y, batch_size=8, epochs=3, verbose=0, workers=pool, callbacks=[AtStep(3, kill_first_worker)])
         detection = time.monotonic() - killed_at["time"]
     record_property("sigkill_detection_seconds", round(detection, 3))
     print(f"killed worker noticed after {detection:.3f} s")
@@ -513,8 +544,7 @@ def test_oversubscription_warns_at_the_users_line(small_data, monkeypatch):
 def test_callbacks_and_workers_see_the_worker_and_thread_counts(small_data, tmp_path):
     x, y = small_data
     recorder = Recorder()
-    history = mlp(ReportThreadsInWorker(tmp_path)).fit(x, y, batch_size=51, verbose=0, workers=3,
-                                                       callbacks=[recorder])
+    history = mlp(ReportThreadsInWorker(tmp_path)).fit(x, y, batch_size=51, verbose=0, workers=3, callbacks=[recorder])
     for params in (recorder.params, history.params):
         assert params["workers"] == 3 and params["threads_per_worker"] == 1
     reports = [json.loads(path.read_text()) for path in tmp_path.glob("*.json")]
@@ -554,4 +584,3 @@ def test_statistics_record_the_worker_count(small_data, tmp_path):
     assert len(runs) == 2
     assert [find_key(run, "workers") for run in runs] == [[1], [2]]
     assert find_key(runs[1], "threads_per_worker") == [1]
-

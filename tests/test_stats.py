@@ -1,4 +1,5 @@
 """Tests of minidl.stats: what a run records, how runs accumulate and are averaged, and file safety."""
+
 from __future__ import annotations
 
 import copy
@@ -17,8 +18,7 @@ import pytest
 from minidl import Model
 from minidl.callbacks import Callback
 from minidl.layers import Dense
-from minidl.stats import (AVERAGES_FILE, StatisticsTracker, append_run, format_number, load_runs, main,
-                          summarize)
+from minidl.stats import AVERAGES_FILE, StatisticsTracker, append_run, format_number, load_runs, main, summarize
 
 SAMPLES, FEATURES, BATCH, EPOCHS = 20, 8, 8, 2
 
@@ -37,8 +37,15 @@ def train(out_dir, seed=0, callbacks=(), verbose=False, model_name=None, **fit_a
     """Fit the tiny model once with a tracker writing to `out_dir`; returns (tracker, history)."""
     tracker = StatisticsTracker(model_name=model_name, out_dir=out_dir, dataset="random", verbose=verbose)
     x, y = data(seed)
-    history = make_model(seed).fit(x, y, batch_size=BATCH, epochs=fit_args.pop("epochs", EPOCHS), verbose=0,
-                                   callbacks=[tracker, *callbacks], **fit_args)
+    history = make_model(seed).fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=fit_args.pop("epochs", EPOCHS),
+        verbose=0,
+        callbacks=[tracker, *callbacks],
+        **fit_args,
+    )
     return tracker, history
 
 
@@ -95,11 +102,21 @@ def test_run_records_every_step_epoch_metric_and_setting(tmp_path):
     assert run["status"] == "finished" and run["error"] is None and run["epochs_completed"] == EPOCHS
     datetime.datetime.fromisoformat(run["started"])
     assert settings["model"] == "tiny" and settings["dataset"] == "random" and settings["seed"] == 0
-    assert (settings["batch_size"], settings["epochs"], settings["samples"], settings["val_samples"]) == (BATCH, EPOCHS,
-                                                                                                        SAMPLES, 0)
-    assert settings["layers"] == [{"name": settings["layers"][0]["name"], "class": "Dense", "output_shape": [3],
-                                   "params": FEATURES * 3 + 3,
-                                   "config": {"input_shape": [FEATURES], "units": 3, "activation": "softmax"}}]
+    assert (settings["batch_size"], settings["epochs"], settings["samples"], settings["val_samples"]) == (
+        BATCH,
+        EPOCHS,
+        SAMPLES,
+        0,
+    )
+    assert settings["layers"] == [
+        {
+            "name": settings["layers"][0]["name"],
+            "class": "Dense",
+            "output_shape": [3],
+            "params": FEATURES * 3 + 3,
+            "config": {"input_shape": [FEATURES], "units": 3, "activation": "softmax"},
+        }
+    ]
     assert settings["params"] == FEATURES * 3 + 3
     assert settings["optimizer"]["name"] == "sgd" and settings["optimizer"]["learning_rate"] == 0.01
     assert settings["loss"] == "sparse_categorical_crossentropy"
@@ -243,8 +260,9 @@ def test_interrupted_run_is_recorded_and_the_file_stays_valid(tmp_path):
 def test_only_rank_zero_writes(tmp_path):
     tracker = StatisticsTracker(out_dir=tmp_path / "out", verbose=False)
     tracker.set_model(make_model())
-    tracker.set_params({"epochs": 1, "steps": 1, "batch_size": 8, "samples": 8, "rank": 1, "ranks": 2,
-                        "backend": "mpi"})
+    tracker.set_params(
+        {"epochs": 1, "steps": 1, "batch_size": 8, "samples": 8, "rank": 1, "ranks": 2, "backend": "mpi"}
+    )
     for hook in ("on_train_begin", "on_train_end"):
         getattr(tracker, hook)({"status": "finished"})
     assert tracker.run is None and not (tmp_path / "out").exists()
@@ -264,8 +282,9 @@ def test_concurrent_writers_lose_no_run(tmp_path):
     out_dir, processes, count = tmp_path / "shared", 4, 5
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     barrier = context.Barrier(processes)
-    workers = [context.Process(target=_append_copies, args=(out_dir, template, w, count, barrier))
-               for w in range(processes)]
+    workers = [
+        context.Process(target=_append_copies, args=(out_dir, template, w, count, barrier)) for w in range(processes)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -285,8 +304,9 @@ def test_verbose_tracker_prints_the_models_summary(tmp_path, capsys):
 
 
 def run_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "minidl.stats", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "minidl.stats", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=60
+    )
 
 
 def test_command_line_prints_table_and_json(tmp_path):

@@ -7,6 +7,7 @@ shared by the tests that need a trained, saved model. Checked: exit codes (0, 2 
 for Ctrl-C), what is printed, the statistics files, the saved model, the classification picture and,
 for Ctrl-C, that no worker process and no shared-memory segment outlives the script.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,16 +27,45 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAININGS = ROOT / "trainings"
-MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 TRAINING_SCRIPTS = ("training_feedforward.py", "training_convolve.py", "training_full.py")
-COMMON_FLAGS = ("--epochs", "--batch-size", "--lr", "--decay", "--optimizer", "--workers", "--backend", "--seed",
-                "--limit", "--data-dir", "--stats-dir", "--save", "--plot", "--show-filters", "--quiet")
-CLASSIFY_FLAGS = ("--model", "--count", "--workers", "--batch-size", "--picture", "--limit", "--data-dir", "--seed",
-                  "--quiet")
+COMMON_FLAGS = (
+    "--epochs",
+    "--batch-size",
+    "--lr",
+    "--decay",
+    "--optimizer",
+    "--workers",
+    "--backend",
+    "--seed",
+    "--limit",
+    "--data-dir",
+    "--stats-dir",
+    "--save",
+    "--plot",
+    "--show-filters",
+    "--quiet",
+)
+CLASSIFY_FLAGS = (
+    "--model",
+    "--count",
+    "--workers",
+    "--batch-size",
+    "--picture",
+    "--limit",
+    "--data-dir",
+    "--seed",
+    "--quiet",
+)
 QUICK = ("--limit", "500", "--epochs", "1", "--seed", "0")
-ACCURACY_LINE = re.compile(r"^workers (\d+)\s+items (\d+)\s+time [\d.]+ s\s+[\d,]+ images/s\s+accuracy ([\d.]+)%$",
-                           re.MULTILINE)
+ACCURACY_LINE = re.compile(
+    r"^workers (\d+)\s+items (\d+)\s+time [\d.]+ s\s+[\d,]+ images/s\s+accuracy ([\d.]+)%$", re.MULTILINE
+)
 
 
 # ----- helpers -----
@@ -43,8 +73,10 @@ def data_dir_or_skip() -> str:
     """$MINIDL_DATA_DIR if it holds the four MNIST files; skips the calling test (or fixture) otherwise."""
     value = os.environ.get("MINIDL_DATA_DIR")
     if not value:
-        pytest.skip("MINIDL_DATA_DIR is not set: point it at a folder holding the MNIST .gz files "
-                    "(e.g. MINIDL_DATA_DIR=/work/shared/mnist)")
+        pytest.skip(
+            "MINIDL_DATA_DIR is not set: point it at a folder holding the MNIST .gz files "
+            "(e.g. MINIDL_DATA_DIR=/work/shared/mnist)"
+        )
     missing = [name for name in MNIST_FILES if not (Path(value) / name).is_file()]
     if missing:
         pytest.skip(f"MINIDL_DATA_DIR={value} lacks MNIST files: {', '.join(missing)}")
@@ -62,8 +94,14 @@ def script_env(data_dir=None, **extra) -> dict:
 
 def run_script(script, *args, cwd, data_dir=None, env=None, timeout=180) -> subprocess.CompletedProcess:
     """Run trainings/<script> with `args` in `cwd`; returns the finished process (text output)."""
-    return subprocess.run([sys.executable, str(TRAININGS / script), *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=env or script_env(data_dir))
+    return subprocess.run(
+        [sys.executable, str(TRAININGS / script), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or script_env(data_dir),
+    )
 
 
 def explain(result) -> str:
@@ -81,18 +119,22 @@ def check_finished_run(result, stats_dir: Path, name: str, workers: int, samples
     """The script exited 0, printed what the issue lists and recorded one finished run of `name`."""
     assert result.returncode == 0, explain(result)
     out = result.stdout
-    assert f"Model: {name}" in out, out                                   # the model summary
+    assert f"Model: {name}" in out, out  # the model summary
     assert re.search(rf"^Training {name}: {samples:,} samples", out, re.MULTILINE), out
     assert re.search(r"^Epoch 1/1 +[\d.]+ s .*loss [\d.]+ +acc [\d.]+ .*val_acc [\d.]+", out, re.MULTILINE), out
     assert re.search(rf"^Statistics of this run saved to \S*{name}\.json$", out, re.MULTILINE), out
-    assert "times ran" in out and "epoch time (s)" in out, out            # the tracker's summary table
+    assert "times ran" in out and "epoch time (s)" in out, out  # the tracker's summary table
     assert re.search(rf"^{name}: test accuracy [\d.]+% .* with {workers} worker\(s\)$", out, re.MULTILINE), out
     assert "Traceback" not in result.stderr, result.stderr
     run = last_run(stats_dir / f"{name}.json")
     assert run["status"] == "finished"
     settings = run["settings"]
     assert (settings["model"], settings["workers"], settings["samples"], settings["epochs"]) == (
-        name, workers, samples, 1)
+        name,
+        workers,
+        samples,
+        1,
+    )
     assert settings["dataset"] == "mnist" and settings["val_samples"] == 10_000
     assert len(run["epochs"]) == 1 and run["epochs"][0]["val_accuracy"] is not None
     assert name in (stats_dir / "averages.txt").read_text()
@@ -126,6 +168,7 @@ def matplotlib_importable() -> bool:
 def load_script(name, monkeypatch):
     """Import trainings/<name>.py as a module (its `import common` finds trainings/common.py)."""
     import importlib
+
     monkeypatch.syspath_prepend(str(TRAININGS))
     return importlib.import_module(name)
 
@@ -136,8 +179,9 @@ def lenet_run(tmp_path_factory):
     """training_full.py with its defaults (classic LeNet-5), 2 workers, default stats folder, --save."""
     data_dir = data_dir_or_skip()
     folder = tmp_path_factory.mktemp("lenet")
-    result = run_script("training_full.py", *QUICK, "--workers", "2", "--save", "model.npz", cwd=folder,
-                        data_dir=data_dir)
+    result = run_script(
+        "training_full.py", *QUICK, "--workers", "2", "--save", "model.npz", cwd=folder, data_dir=data_dir
+    )
     return folder, data_dir, result
 
 
@@ -145,38 +189,55 @@ def lenet_run(tmp_path_factory):
 def test_training_full_defaults_to_classic_lenet5_and_records_workers(lenet_run):
     folder, _, result = lenet_run
     check_finished_run(result, folder / "stats_out", "lenet_conv2_avg", workers=2)  # stats_out: the default
-    assert "61,706" in result.stdout                              # classic LeNet-5's parameter count
+    assert "61,706" in result.stdout  # classic LeNet-5's parameter count
     assert "model saved to model.npz" in result.stdout
     assert (folder / "model.npz").is_file()
 
 
-@pytest.mark.parametrize("script, flags, name", [
-    ("training_feedforward.py", (), "feedforward_tanh"),
-    ("training_convolve.py", ("--conv", "2"), "convolve_conv2"),
-])
+@pytest.mark.parametrize(
+    "script, flags, name",
+    [
+        ("training_feedforward.py", (), "feedforward_tanh"),
+        ("training_convolve.py", ("--conv", "2"), "convolve_conv2"),
+    ],
+)
 def test_training_script_end_to_end(script, flags, name, tmp_path):
     data_dir = data_dir_or_skip()
     stats_dir = tmp_path / "stats"
     result = run_script(script, *QUICK, *flags, "--stats-dir", stats_dir, cwd=tmp_path, data_dir=data_dir)
     check_finished_run(result, stats_dir, name, workers=1)
-    assert not (tmp_path / "stats_out").exists()                 # --stats-dir was obeyed
+    assert not (tmp_path / "stats_out").exists()  # --stats-dir was obeyed
 
 
 def test_show_filters_on_a_model_without_convolution_is_a_message_not_a_crash(tmp_path):
     data_dir = data_dir_or_skip()
-    result = run_script("training_feedforward.py", "--limit", "200", "--epochs", "1", "--activation", "relu",
-                        "--quiet", "--show-filters", "--stats-dir", tmp_path, cwd=tmp_path, data_dir=data_dir)
+    result = run_script(
+        "training_feedforward.py",
+        "--limit",
+        "200",
+        "--epochs",
+        "1",
+        "--activation",
+        "relu",
+        "--quiet",
+        "--show-filters",
+        "--stats-dir",
+        tmp_path,
+        cwd=tmp_path,
+        data_dir=data_dir,
+    )
     assert result.returncode == 0, explain(result)
     assert "Traceback" not in result.stderr, result.stderr
     assert re.search(r"^no pictures: .*(Conv2D|matplotlib)", result.stderr, re.MULTILINE), result.stderr
-    assert "Model: " not in result.stdout                        # --quiet: no model summary
+    assert "Model: " not in result.stdout  # --quiet: no model summary
     assert last_run(tmp_path / "feedforward_relu.json")["status"] == "finished"
 
 
 # ----- architectures and names (in-process, no training) -----
 def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
-    full, convolve, feedforward = (load_script(name, monkeypatch)
-                                   for name in ("training_full", "training_convolve", "training_feedforward"))
+    full, convolve, feedforward = (
+        load_script(name, monkeypatch) for name in ("training_full", "training_convolve", "training_feedforward")
+    )
 
     def shapes(module, **flags):
         model = module.build_model(argparse.Namespace(seed=0, **flags))
@@ -184,25 +245,35 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
 
     name, layers, _ = shapes(full, conv=2, pool="avg")
     assert name == "lenet_conv2_avg"
-    assert layers == [("Conv2D", (28, 28, 6)), ("AvgPool2D", (14, 14, 6)), ("Conv2D", (10, 10, 16)),
-                      ("AvgPool2D", (5, 5, 16)), ("Flatten", (400,)), ("Dense", (120,)), ("Dense", (84,)),
-                      ("Dense", (10,))]
+    assert layers == [
+        ("Conv2D", (28, 28, 6)),
+        ("AvgPool2D", (14, 14, 6)),
+        ("Conv2D", (10, 10, 16)),
+        ("AvgPool2D", (5, 5, 16)),
+        ("Flatten", (400,)),
+        ("Dense", (120,)),
+        ("Dense", (84,)),
+        ("Dense", (10,)),
+    ]
     name, layers, _ = shapes(full, conv=1, pool="max")
     assert name == "lenet_conv1_max"
     assert layers[:3] == [("Conv2D", (28, 28, 6)), ("MaxPool2D", (14, 14, 6)), ("Flatten", (1176,))]
     name, layers, _ = shapes(convolve, conv=1)
     assert name == "convolve_conv1" and layers[:2] == [("Conv2D", (28, 28, 6)), ("Flatten", (4704,))]
-    name, layers, _ = shapes(convolve, conv=2)                    # 6@5x5 same, then 16@5x5 valid, no pooling
-    assert name == "convolve_conv2" and layers[:3] == [("Conv2D", (28, 28, 6)), ("Conv2D", (24, 24, 16)),
-                                                        ("Flatten", (9216,))]
+    name, layers, _ = shapes(convolve, conv=2)  # 6@5x5 same, then 16@5x5 valid, no pooling
+    assert name == "convolve_conv2" and layers[:3] == [
+        ("Conv2D", (28, 28, 6)),
+        ("Conv2D", (24, 24, 16)),
+        ("Flatten", (9216,)),
+    ]
     for activation in ("tanh", "relu"):
         name, layers, model = shapes(feedforward, activation=activation)
         assert name == f"feedforward_{activation}"
         assert layers == [("Flatten", (784,)), ("Dense", (120,)), ("Dense", (84,)), ("Dense", (10,))]
-        assert [layer.get_config()["activation"] for layer in model.layers[1:]] == [activation, activation,
-                                                                                    "softmax"]
+        assert [layer.get_config()["activation"] for layer in model.layers[1:]] == [activation, activation, "softmax"]
 
     import common
+
     parser = common.make_parser("", {})
     full.add_flags(parser)
     defaults = parser.parse_args([])
@@ -213,20 +284,23 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
 
 
 # ----- flags -----
-@pytest.mark.parametrize("script, args, expected", [
-    ("training_full.py", ("--conv", "3"), "--conv"),
-    ("training_convolve.py", ("--conv", "3"), "--conv"),
-    ("training_full.py", ("--pool", "min"), "--pool"),
-    ("training_full.py", ("--workers", "0"), "--workers"),
-    ("training_feedforward.py", ("--batch-size", "-1"), "--batch-size"),
-    ("training_convolve.py", ("--epochs", "two"), "--epochs"),
-    ("training_full.py", ("--lr", "0"), "--lr"),
-    ("training_full.py", ("--decay", "-1"), "--decay"),
-    ("training_full.py", ("--data-dir", "{missing}"), "--data-dir"),
-    ("training_feedforward.py", ("--save", "{missing}/model.npz"), "--save"),   # before training, not after
-    ("classify.py", ("--workers", "0"), "--workers"),
-    ("classify.py", ("--model", "{missing}"), "--model"),
-])
+@pytest.mark.parametrize(
+    "script, args, expected",
+    [
+        ("training_full.py", ("--conv", "3"), "--conv"),
+        ("training_convolve.py", ("--conv", "3"), "--conv"),
+        ("training_full.py", ("--pool", "min"), "--pool"),
+        ("training_full.py", ("--workers", "0"), "--workers"),
+        ("training_feedforward.py", ("--batch-size", "-1"), "--batch-size"),
+        ("training_convolve.py", ("--epochs", "two"), "--epochs"),
+        ("training_full.py", ("--lr", "0"), "--lr"),
+        ("training_full.py", ("--decay", "-1"), "--decay"),
+        ("training_full.py", ("--data-dir", "{missing}"), "--data-dir"),
+        ("training_feedforward.py", ("--save", "{missing}/model.npz"), "--save"),  # before training, not after
+        ("classify.py", ("--workers", "0"), "--workers"),
+        ("classify.py", ("--model", "{missing}"), "--model"),
+    ],
+)
 def test_bad_flags_give_one_line_and_exit_code_2(script, args, expected, tmp_path):
     args = [arg.format(missing=tmp_path / "missing") for arg in args]
     result = run_script(script, *args, cwd=tmp_path, timeout=60)
@@ -246,7 +320,7 @@ def test_help_explains_every_flag_with_its_default(script, tmp_path):
     # One block per option: its line(s) starting "  -" and the indented help below them.
     blocks = {}
     for block in filter(str.strip, re.split(r"\n(?=  -)", options)):
-        invocation = re.split(r"\s{2,}", block.strip().splitlines()[0])[0]     # e.g. "--batch-size BATCH_SIZE"
+        invocation = re.split(r"\s{2,}", block.strip().splitlines()[0])[0]  # e.g. "--batch-size BATCH_SIZE"
         for flag in re.findall(r"--[a-z][a-z-]*", invocation):
             blocks[flag] = " ".join(block.split())
     for flag in CLASSIFY_FLAGS if script == "classify.py" else COMMON_FLAGS:
@@ -259,8 +333,9 @@ def test_help_explains_every_flag_with_its_default(script, tmp_path):
 def test_classify_saved_model_with_workers(lenet_run):
     folder, data_dir, trained = lenet_run
     assert trained.returncode == 0, explain(trained)
-    result = run_script("classify.py", "--model", "model.npz", "--count", "300", "--workers", "2", cwd=folder,
-                        data_dir=data_dir)
+    result = run_script(
+        "classify.py", "--model", "model.npz", "--count", "300", "--workers", "2", cwd=folder, data_dir=data_dir
+    )
     assert result.returncode == 0, explain(result)
     match = ACCURACY_LINE.search(result.stdout)
     assert match, result.stdout
@@ -274,8 +349,18 @@ def test_classify_saved_model_with_workers(lenet_run):
 def test_classify_picture_is_a_png_of_the_grid_size(lenet_run):
     folder, data_dir, trained = lenet_run
     assert trained.returncode == 0, explain(trained)
-    result = run_script("classify.py", "--model", "model.npz", "--count", "300", "--picture", "grid.png",
-                        "--quiet", cwd=folder, data_dir=data_dir)
+    result = run_script(
+        "classify.py",
+        "--model",
+        "model.npz",
+        "--count",
+        "300",
+        "--picture",
+        "grid.png",
+        "--quiet",
+        cwd=folder,
+        data_dir=data_dir,
+    )
     assert result.returncode == 0, explain(result)
     assert "picture saved to grid.png" in result.stdout
     width, height = png_size(folder / "grid.png")
@@ -292,12 +377,14 @@ def test_classify_picture_without_matplotlib_is_a_clear_message(lenet_run, tmp_p
     blocker = tmp_path / "no_matplotlib" / "matplotlib"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('matplotlib is hidden by the test')\n")
-    env = script_env(data_dir, PYTHONPATH=os.pathsep.join(filter(None, [str(blocker.parent),
-                                                                        os.environ.get("PYTHONPATH")])))
-    result = run_script("classify.py", "--model", folder / "model.npz", "--count", "50", "--picture", "grid.png",
-                        cwd=tmp_path, env=env)
+    env = script_env(
+        data_dir, PYTHONPATH=os.pathsep.join(filter(None, [str(blocker.parent), os.environ.get("PYTHONPATH")]))
+    )
+    result = run_script(
+        "classify.py", "--model", folder / "model.npz", "--count", "50", "--picture", "grid.png", cwd=tmp_path, env=env
+    )
     assert result.returncode == 1, explain(result)
-    assert ACCURACY_LINE.search(result.stdout), result.stdout     # the classification itself still ran
+    assert ACCURACY_LINE.search(result.stdout), result.stdout  # the classification itself still ran
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "matplotlib" in lines[0] and "minidl[plot]" in lines[0], result.stderr
     assert not (tmp_path / "grid.png").exists()
@@ -340,7 +427,7 @@ def _process_identity(pid):
     except (FileNotFoundError, ProcessLookupError):
         return None
     fields = stat.rsplit(")", 1)[1].split()
-    return fields[19], fields[0]        # starttime (field 22), state (field 3)
+    return fields[19], fields[0]  # starttime (field 22), state (field 3)
 
 
 def _shared_segments(pids) -> set[str]:
@@ -355,19 +442,41 @@ def _shared_segments(pids) -> set[str]:
     return segments
 
 
-@pytest.mark.skipif(not Path("/proc/self/maps").exists() or sys.platform != "linux",
-                    reason="needs Linux /proc to find the worker processes and their shared memory")
+@pytest.mark.skipif(
+    not Path("/proc/self/maps").exists() or sys.platform != "linux",
+    reason="needs Linux /proc to find the worker processes and their shared memory",
+)
 def test_ctrl_c_stops_workers_records_interrupted_and_exits_130(tmp_path):
     data_dir = data_dir_or_skip()
     stats_dir = tmp_path / "stats"
     process = subprocess.Popen(
-        [sys.executable, str(TRAININGS / "training_full.py"), "--workers", "2", "--limit", "6000", "--epochs", "100",
-         "--seed", "0", "--stats-dir", str(stats_dir)],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env(data_dir),
-        start_new_session=False, preexec_fn=_restore_default_sigint)
+        [
+            sys.executable,
+            str(TRAININGS / "training_full.py"),
+            "--workers",
+            "2",
+            "--limit",
+            "6000",
+            "--epochs",
+            "100",
+            "--seed",
+            "0",
+            "--stats-dir",
+            str(stats_dir),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=script_env(data_dir),
+        start_new_session=False,
+        preexec_fn=_restore_default_sigint,
+    )
     out_lines, err_lines = queue.Queue(), queue.Queue()
-    pumps = [threading.Thread(target=_pump, args=(stream, lines), daemon=True)
-             for stream, lines in ((process.stdout, out_lines), (process.stderr, err_lines))]
+    pumps = [
+        threading.Thread(target=_pump, args=(stream, lines), daemon=True)
+        for stream, lines in ((process.stdout, out_lines), (process.stderr, err_lines))
+    ]
     for pump in pumps:
         pump.start()
     try:
@@ -380,7 +489,7 @@ def test_ctrl_c_stops_workers_records_interrupted_and_exits_130(tmp_path):
                 continue
             assert line is not None, f"the script ended before training (exit {process.wait()}):\n" + "".join(printed)
             printed.append(line)
-        time.sleep(1.5)                                            # well inside the first epoch's steps
+        time.sleep(1.5)  # well inside the first epoch's steps
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
         identities = {pid: identity for pid in children if (identity := _process_identity(pid)) is not None}
         assert len(children) >= 2, f"expected the 2 workers among the children, got {children}"
@@ -393,7 +502,7 @@ def test_ctrl_c_stops_workers_records_interrupted_and_exits_130(tmp_path):
             process.kill()
             process.wait()
     for pump in pumps:
-        pump.join(timeout=15)           # stderr ends when the resource tracker, which shares it, has exited too
+        pump.join(timeout=15)  # stderr ends when the resource tracker, which shares it, has exited too
     stderr = "".join(line for line in _drain(err_lines) if line is not None)
 
     assert code == 130, f"exit code {code}\n{stderr}"
@@ -403,12 +512,15 @@ def test_ctrl_c_stops_workers_records_interrupted_and_exits_130(tmp_path):
     run = last_run(stats_dir / "lenet_conv2_avg.json")
     assert run["status"] == "interrupted", run["status"]
     assert run["settings"]["workers"] == 2
-    assert run["epochs_completed"] < 100 and run["timings"]["step_times"]      # cut short, after some steps
+    assert run["epochs_completed"] < 100 and run["timings"]["step_times"]  # cut short, after some steps
 
     deadline = time.monotonic() + 10
     while True:
-        survivors = [pid for pid, identity in identities.items()
-                     if (now := _process_identity(pid)) is not None and now[0] == identity[0] and now[1] != "Z"]
+        survivors = [
+            pid
+            for pid, identity in identities.items()
+            if (now := _process_identity(pid)) is not None and now[0] == identity[0] and now[1] != "Z"
+        ]
         if not survivors or time.monotonic() > deadline:
             break
         time.sleep(0.1)

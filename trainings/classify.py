@@ -5,6 +5,7 @@
 Without --model, a LeNet-5 is first trained for one epoch (a minute or less; seconds with --limit)
 so there is something to classify.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,9 +14,9 @@ import sys
 import time
 
 import common
-from minidl import Model, datasets
-
 import training_full
+
+from minidl import Model, datasets
 
 
 def parse_args(argv=None):
@@ -25,10 +26,18 @@ def parse_args(argv=None):
     add("--count", type=common.positive_int, default=None, help="classify only the first N test images")
     add("--workers", type=common.positive_int, default=1, help="worker processes that share the images")
     add("--batch-size", type=common.positive_int, default=256, help="images per forward pass")
-    add("--picture", metavar="PNG", default=None,
-        help="save all classified digits as a grid, green when right and red when wrong (needs the plot extra)")
-    add("--limit", type=common.positive_int, default=None,
-        help="train the quick model on only the first N training images (no effect with --model)")
+    add(
+        "--picture",
+        metavar="PNG",
+        default=None,
+        help="save all classified digits as a grid, green when right and red when wrong (needs the plot extra)",
+    )
+    add(
+        "--limit",
+        type=common.positive_int,
+        default=None,
+        help="train the quick model on only the first N training images (no effect with --model)",
+    )
     add("--data-dir", default=None, help="folder with the MNIST .gz files (default: $MINIDL_DATA_DIR or the cache)")
     add("--seed", type=int, default=0, help="seed of the quick model trained when no --model is given")
     add("--quiet", action="store_true", help="print only the result line")
@@ -43,8 +52,9 @@ def quick_model(args, x_train, y_train):
     """A LeNet-5 trained for one epoch, for when no saved model is given."""
     flags = argparse.Namespace(conv=2, pool="avg", seed=args.seed)
     model = training_full.build_model(flags)
-    model.compile(optimizer=common.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=common.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x_train, y_train, batch_size=128, epochs=1, verbose=0 if args.quiet else 2, workers=args.workers)
     return model
 
@@ -66,8 +76,9 @@ def main(argv=None):
 def classify(args):
     """Load (or quickly train) the model, classify the test images, report; returns the exit code."""
     try:
-        (x_train, y_train), (x_test, y_test) = datasets.load_mnist(data_dir=args.data_dir, train_limit=args.limit,
-                                                                   test_limit=args.count)
+        (x_train, y_train), (x_test, y_test) = datasets.load_mnist(
+            data_dir=args.data_dir, train_limit=args.limit, test_limit=args.count
+        )
         model = Model.load(args.model) if args.model else quick_model(args, x_train, y_train)
     except (datasets.DatasetError, ValueError) as error:
         print(f"classify.py: error: {error}", file=sys.stderr)
@@ -76,11 +87,14 @@ def classify(args):
     predictions = model.predict(x_test, batch_size=args.batch_size, workers=args.workers).argmax(axis=1)
     seconds = time.perf_counter() - started
     accuracy = float((predictions == y_test).mean())
-    print(f"workers {args.workers}  items {len(x_test)}  time {seconds:.3f} s  "
-          f"{len(x_test) / seconds:,.0f} images/s  accuracy {accuracy:.2%}")
+    print(
+        f"workers {args.workers}  items {len(x_test)}  time {seconds:.3f} s  "
+        f"{len(x_test) / seconds:,.0f} images/s  accuracy {accuracy:.2%}"
+    )
     if args.picture:
         try:
             from minidl import plots
+
             path = plots.classification_grid(x_test, y_test, predictions, args.picture)
         except ImportError as error:
             print(f"classify.py: no picture: {error}", file=sys.stderr)

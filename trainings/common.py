@@ -5,6 +5,7 @@ A script defines its model Keras-style in a `build_model(args)` function and cal
 variant (e.g. `lenet_conv2_avg`), so variants never mix in the statistics. So `--workers 2` or `--limit 500`
 mean the same in every script.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,8 @@ import time
 # Scripts run as `python trainings/x.py` from a checkout; make the package importable without install.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from minidl import datasets  # noqa: E402
-from minidl.optimizers import SGD, Adam  # noqa: E402
+from minidl import datasets
+from minidl.optimizers import SGD, Adam
 
 INTERRUPTED_EXIT_CODE = 130
 
@@ -67,23 +68,42 @@ def make_parser(description, defaults) -> OneLineParser:
     add("--epochs", type=positive_int, default=defaults.get("epochs", 3), help="passes over the training set")
     add("--batch-size", type=positive_int, default=defaults.get("batch_size", 128), help="samples per step")
     add("--lr", type=positive_float, default=defaults.get("lr", 0.05), help="learning rate")
-    add("--decay", type=float, default=defaults.get("decay", 0.0),
-        help="learning-rate decay: step t uses lr / (1 + decay * t) (SGD only)")
-    add("--optimizer", choices=["sgd", "adam"], default=defaults.get("optimizer", "sgd"),
-        help="sgd (Nesterov momentum 0.9) or adam")
-    add("--workers", type=positive_int, default=1,
-        help="worker processes that share each batch's gradient (1 = this process only)")
-    add("--backend", choices=["pool", "mpi"], default="pool",
-        help="pool: --workers processes on this machine; mpi: one process per rank of `mpiexec -n K`")
+    add(
+        "--decay",
+        type=float,
+        default=defaults.get("decay", 0.0),
+        help="learning-rate decay: step t uses lr / (1 + decay * t) (SGD only)",
+    )
+    add(
+        "--optimizer",
+        choices=["sgd", "adam"],
+        default=defaults.get("optimizer", "sgd"),
+        help="sgd (Nesterov momentum 0.9) or adam",
+    )
+    add(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="worker processes that share each batch's gradient (1 = this process only)",
+    )
+    add(
+        "--backend",
+        choices=["pool", "mpi"],
+        default="pool",
+        help="pool: --workers processes on this machine; mpi: one process per rank of `mpiexec -n K`",
+    )
     add("--seed", type=int, default=None, help="random seed for weights and shuffling (default: random, recorded)")
     add("--limit", type=positive_int, default=None, help="use only the first N training images (quick runs)")
     add("--data-dir", default=None, help="folder with the MNIST .gz files (default: $MINIDL_DATA_DIR or the cache)")
     add("--stats-dir", default="stats_out", help="folder for <model>.json and averages.txt")
     add("--save", metavar="PATH", default=None, help="save the trained model to this .npz file")
     add("--plot", action="store_true", help="draw the statistics charts after the run (needs the plot extra)")
-    add("--show-filters", action="store_true",
+    add(
+        "--show-filters",
+        action="store_true",
         help="save pictures of the first-layer filters and a digit's feature maps (convolutional models; "
-             "needs the plot extra)")
+        "needs the plot extra)",
+    )
     add("--quiet", action="store_true", help="print only the final summary")
     return parser
 
@@ -100,6 +120,7 @@ def check_args(parser, args):
         parser.error(f"--save {args.save!r}: folder {save_dir!r} does not exist")
     if getattr(args, "backend", "pool") == "mpi":
         from minidl.mpi import import_mpi
+
         try:
             import_mpi()
         except ImportError as error:
@@ -123,8 +144,9 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
     try:
         return run(args, build_model)
     except KeyboardInterrupt:
-        print("\nInterrupted: the worker pool is stopped and the partial run is recorded as interrupted.",
-              file=sys.stderr)
+        print(
+            "\nInterrupted: the worker pool is stopped and the partial run is recorded as interrupted.", file=sys.stderr
+        )
         return INTERRUPTED_EXIT_CODE
     except datasets.DatasetError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
@@ -145,15 +167,25 @@ def run(args, build_model):
         model.summary()
     tracker = StatisticsTracker(name, out_dir=args.stats_dir, dataset="mnist")
     started = time.perf_counter()
-    history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-                        validation_data=(x_test, y_test), workers=args.workers, backend=args.backend,
-                        verbose=0 if quiet else 1, callbacks=[tracker])
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_data=(x_test, y_test),
+        workers=args.workers,
+        backend=args.backend,
+        verbose=0 if quiet else 1,
+        callbacks=[tracker],
+    )
     seconds = time.perf_counter() - started
     if rank != 0:
         return 0
     loss, accuracy = final_test_metrics(history, model, x_test, y_test)
-    print(f"{name}: test accuracy {accuracy:.2%} (loss {loss:.4f}) after {args.epochs} epoch(s) "
-          f"in {seconds:.1f} s with {processes}")
+    print(
+        f"{name}: test accuracy {accuracy:.2%} (loss {loss:.4f}) after {args.epochs} epoch(s) "
+        f"in {seconds:.1f} s with {processes}"
+    )
     if args.save:
         model.save(args.save)
         print(f"model saved to {args.save}")
@@ -167,6 +199,7 @@ def process_rank(args):
     if args.backend != "mpi":
         return 0, f"{args.workers} worker(s)"
     from minidl.mpi import import_mpi
+
     comm = import_mpi().COMM_WORLD
     return comm.Get_rank(), f"{comm.Get_size()} MPI rank(s)"
 
@@ -192,13 +225,15 @@ def draw_pictures(args, model, x_test):
     """
     try:
         from minidl import plots
+
         if args.plot:
             for path in plots.plot_statistics(args.stats_dir):
                 print(f"wrote {path}")
         if args.show_filters:
-            for path in (plots.filters(model, os.path.join(args.stats_dir, f"filters_{model.name}.png")),
-                         plots.feature_maps(model, x_test[0],
-                                            os.path.join(args.stats_dir, f"feature_maps_{model.name}.png"))):
+            for path in (
+                plots.filters(model, os.path.join(args.stats_dir, f"filters_{model.name}.png")),
+                plots.feature_maps(model, x_test[0], os.path.join(args.stats_dir, f"feature_maps_{model.name}.png")),
+            ):
                 print(f"wrote {path}")
     except (ImportError, ValueError) as error:
         print(f"no pictures: {error}", file=sys.stderr)

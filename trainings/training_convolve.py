@@ -1,8 +1,10 @@
 """One or two convolutions without pooling, then Dense 120-84-10, on MNIST.
 
-    python trainings/training_convolve.py --conv 2
+python trainings/training_convolve.py --conv 2
 """
+
 import common
+
 from minidl import Model
 from minidl.layers import Conv2D, Dense, Flatten
 

@@ -5,14 +5,17 @@ stays at 96.8-97.5 %.
 
     python trainings/training_feedforward.py --activation relu
 """
+
 import common
+
 from minidl import Model
 from minidl.layers import Dense, Flatten
 
 
 def add_flags(parser):
-    parser.add_argument("--activation", choices=["tanh", "relu", "sigmoid"], default="tanh",
-                        help="activation of the hidden layers")
+    parser.add_argument(
+        "--activation", choices=["tanh", "relu", "sigmoid"], default="tanh", help="activation of the hidden layers"
+    )
 
 
 def build_model(args):

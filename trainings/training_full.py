@@ -7,7 +7,9 @@ default Glorot kernels 98.45-98.64 %.
 
     python trainings/training_full.py --conv 2 --pool avg --workers 2
 """
+
 import common
+
 from minidl import Model
 from minidl.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
 
@@ -35,4 +37,6 @@ def build_model(args):
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.main(__doc__, build_model, add_flags, defaults={"lr": 0.05, "decay": 1e-3, "batch_size": 64}))
+    raise SystemExit(
+        common.main(__doc__, build_model, add_flags, defaults={"lr": 0.05, "decay": 1e-3, "batch_size": 64})
+    )

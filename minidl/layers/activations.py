@@ -4,6 +4,7 @@ Each keeps its output from the forward pass, because every derivative here is ch
 terms of the output. Dense and Conv2D use these same classes for `activation="..."`; there they
 may work in place on a fresh pre-activation (`inplace=True`), saving one array per step.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ compute its output (`forward`) and how to turn the gradient of its output into t
 input while filling in the gradients of its own weights (`backward`). Shapes never include the
 batch axis. Layers know nothing of files, processes or the terminal.
 """
+
 from __future__ import annotations
 
 import collections
@@ -44,8 +45,9 @@ class Layer:
         """Fix the input shape, create the weights and return the output shape (batch axis excluded)."""
         input_shape = tuple(int(d) for d in input_shape)
         if self.input_shape is not None and self.input_shape != input_shape:
-            raise ShapeError(f"layer {self.name!r} was declared with input_shape={self.input_shape} "
-                             f"but receives {input_shape}")
+            raise ShapeError(
+                f"layer {self.name!r} was declared with input_shape={self.input_shape} but receives {input_shape}"
+            )
         self.output_shape = tuple(self.compute_output_shape(input_shape))
         self.input_shape = input_shape
         self.dtype = np.dtype(dtype).type
@@ -88,13 +90,18 @@ class Layer:
     def check_input(self, x):
         """Raise a ShapeError naming this layer if a batch does not match its input shape."""
         if x.ndim != len(self.input_shape) + 1 or x.shape[1:] != self.input_shape:
-            raise ShapeError(f"layer {self.name!r} expects input of shape (batch, "
-                             f"{', '.join(map(str, self.input_shape))}) but got {x.shape}")
+            raise ShapeError(
+                f"layer {self.name!r} expects input of shape (batch, "
+                f"{', '.join(map(str, self.input_shape))}) but got {x.shape}"
+            )
 
     def __getstate__(self):
         """Pickle settings and weights only, not what the last forward pass kept for backward."""
-        return {key: value for key, value in self.__dict__.items()
-                if not isinstance(value, np.ndarray) and key != "noise_context"}
+        return {
+            key: value
+            for key, value in self.__dict__.items()
+            if not isinstance(value, np.ndarray) and key != "noise_context"
+        }
 
     # ----- describing -----
     def get_config(self) -> dict:

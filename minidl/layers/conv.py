@@ -6,6 +6,7 @@ output pixel. Each of the kh*kw offsets is then one copy into a contiguous block
 2-4x faster than the untransposed layout, and the rows match the kernel's (kh, kw, C, F) order, so
 the convolution is `cols.T @ kernel.reshape(kh*kw*C, F)` and the kernel gradient `cols @ grad`.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,18 @@ def conv_output_size(size, kernel, stride, padding):
 class Conv2D(Layer):
     """2-D convolution: `filters` kernels of `kernel_size`, kernel `(kh, kw, in, filters)`, bias `(filters,)`."""
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", name=None, input_shape=None):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        activation=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        name=None,
+        input_shape=None,
+    ):
         super().__init__(name=name, input_shape=input_shape)
         if not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"Conv2D: filters must be a positive integer, got {filters!r}")
@@ -53,20 +64,28 @@ class Conv2D(Layer):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ShapeError(f"layer {self.name!r} (Conv2D) needs images (height, width, channels), "
-                             f"got {input_shape}")
+            raise ShapeError(f"layer {self.name!r} (Conv2D) needs images (height, width, channels), got {input_shape}")
         (h, w, _), (kh, kw), (sh, sw) = input_shape, self.kernel_size, self.strides
-        (oh, self.pad_h), (ow, self.pad_w) = (conv_output_size(h, kh, sh, self.padding),
-                                              conv_output_size(w, kw, sw, self.padding))
+        (oh, self.pad_h), (ow, self.pad_w) = (
+            conv_output_size(h, kh, sh, self.padding),
+            conv_output_size(w, kw, sw, self.padding),
+        )
         if oh < 1 or ow < 1:
-            raise ShapeError(f"layer {self.name!r} (Conv2D): kernel {self.kernel_size} does not fit "
-                             f"input {input_shape} with padding={self.padding!r}")
+            raise ShapeError(
+                f"layer {self.name!r} (Conv2D): kernel {self.kernel_size} does not fit "
+                f"input {input_shape} with padding={self.padding!r}"
+            )
         return (oh, ow, self.filters)
 
     def create_weights(self, input_shape):
         (kh, kw), channels = self.kernel_size, input_shape[2]
-        self.add_weight("kernel", (kh, kw, channels, self.filters), self.kernel_initializer,
-                        kh * kw * channels, kh * kw * self.filters)
+        self.add_weight(
+            "kernel",
+            (kh, kw, channels, self.filters),
+            self.kernel_initializer,
+            kh * kw * channels,
+            kh * kw * self.filters,
+        )
         self.add_weight("bias", (self.filters,), self.bias_initializer)
         self.activation.build(self.output_shape, dtype=self.dtype)
 
@@ -88,7 +107,7 @@ class Conv2D(Layer):
         (top, bottom), (left, right) = self.pad_h, self.pad_w
         n, h, w, c = x.shape
         padded = np.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
-        padded[:, top:top + h, left:left + w] = x
+        padded[:, top : top + h, left : left + w] = x
         return padded
 
     def offsets(self):
@@ -129,9 +148,14 @@ class Conv2D(Layer):
         for i, j, rows, columns in self.offsets():
             np.matmul(self.params["kernel"][i, j], grad_t, out=patch_grad.reshape(c, -1))
             padded[:, rows, columns] += patch_grad
-        return np.ascontiguousarray(padded[:, top:top + h, left:left + w].transpose(3, 1, 2, 0))
+        return np.ascontiguousarray(padded[:, top : top + h, left : left + w].transpose(3, 1, 2, 0))
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding,
-                "activation": activations.name_of(self.activation)}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "activation": activations.name_of(self.activation),
+        }

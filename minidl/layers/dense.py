@@ -1,4 +1,5 @@
 """Dense: the fully connected layer, y = activation(x @ kernel + bias)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,15 @@ from .base import Layer
 class Dense(Layer):
     """Fully connected layer with `units` outputs; kernel `(in, units)`, bias `(units,)`."""
 
-    def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", name=None, input_shape=None):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        name=None,
+        input_shape=None,
+    ):
         super().__init__(name=name, input_shape=input_shape)
         if not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
@@ -22,8 +30,10 @@ class Dense(Layer):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:
-            raise ShapeError(f"layer {self.name!r} (Dense) needs flat input (features,), got {input_shape}; "
-                             "add a Flatten() layer before it")
+            raise ShapeError(
+                f"layer {self.name!r} (Dense) needs flat input (features,), got {input_shape}; "
+                "add a Flatten() layer before it"
+            )
         return (self.units,)
 
     def create_weights(self, input_shape):
@@ -47,5 +57,4 @@ class Dense(Layer):
         return grad @ self.params["kernel"].T if self.needs_input_grad else None
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "activation": activations.name_of(self.activation)}
+        return {**super().get_config(), "units": self.units, "activation": activations.name_of(self.activation)}

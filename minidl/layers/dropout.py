@@ -3,6 +3,7 @@
 The mask of sample k of a batch is drawn from a counter-based hash of (seed, step, k, feature), so a
 batch split across several worker processes drops exactly the units one process would drop.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 Both loop over the pool offsets only (4 for 2x2): each offset is one strided view of the input,
 so a 2x2 pool is four slices combined element-wise, much faster than reshaping and reducing.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,13 +25,16 @@ class Pooling2D(Layer):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) needs images "
-                             f"(height, width, channels), got {input_shape}")
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}) needs images (height, width, channels), got {input_shape}"
+            )
         (h, w, c), (ph, pw), (sh, sw) = input_shape, self.pool_size, self.strides
         oh, ow = (h - ph) // sh + 1, (w - pw) // sw + 1
         if oh < 1 or ow < 1:
-            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}): pool {self.pool_size} "
-                             f"is larger than its input {input_shape}")
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}): pool {self.pool_size} "
+                f"is larger than its input {input_shape}"
+            )
         return (oh, ow, c)
 
     def windows(self):
@@ -42,8 +46,10 @@ class Pooling2D(Layer):
 
     def tiles_input(self):
         """True when the windows cover every input pixel exactly once."""
-        return all(s == p and (o * s == i) for s, p, o, i in
-                   zip(self.strides, self.pool_size, self.output_shape, self.input_shape))
+        return all(
+            s == p and (o * s == i)
+            for s, p, o, i in zip(self.strides, self.pool_size, self.output_shape, self.input_shape)
+        )
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides)}
@@ -65,7 +71,8 @@ class AvgPool2D(Pooling2D):
         grad *= 1.0 / (self.pool_size[0] * self.pool_size[1])
         overlapping = any(s < p for s, p in zip(self.strides, self.pool_size))
         dx = (np.zeros if overlapping or not self.tiles_input() else np.empty)(
-            (len(grad), *self.input_shape), dtype=grad.dtype)
+            (len(grad), *self.input_shape), dtype=grad.dtype
+        )
         for window in self.windows():
             if overlapping:
                 dx[window] += grad

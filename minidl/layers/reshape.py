@@ -1,4 +1,5 @@
 """Flatten: turns images (h, w, c) into vectors (h*w*c,) for the Dense layers that follow."""
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 Kept apart from ``__main__`` so that `main` can be imported (tests, `minidl.stats.main`) without
 running it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,14 +20,22 @@ SUMMARY_FORMAT = "minidl-stats-summary"
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options of ``python -m minidl.stats``."""
-    parser = argparse.ArgumentParser(prog="python -m minidl.stats",
-                                     description="Summarise the training statistics saved by StatisticsTracker.")
-    parser.add_argument("directory", nargs="?", default=DEFAULT_DIR,
-                        help=f"folder holding the statistics files (default: {DEFAULT_DIR})")
+    parser = argparse.ArgumentParser(
+        prog="python -m minidl.stats", description="Summarise the training statistics saved by StatisticsTracker."
+    )
+    parser.add_argument(
+        "directory",
+        nargs="?",
+        default=DEFAULT_DIR,
+        help=f"folder holding the statistics files (default: {DEFAULT_DIR})",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary rows as JSON instead of tables")
-    parser.add_argument("--plot", action="store_true",
-                        help="draw curves_<model>.png, speedup.png and compare.png into the folder instead "
-                             "(needs the plot extra: pip install 'minidl[plot]')")
+    parser.add_argument(
+        "--plot",
+        action="store_true",
+        help="draw curves_<model>.png, speedup.png and compare.png into the folder instead "
+        "(needs the plot extra: pip install 'minidl[plot]')",
+    )
     return parser
 
 
@@ -38,8 +47,10 @@ def main(argv=None) -> int:
         for name, reason in skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
         nothing = "nothing to draw: no" if args.plot else "no"
-        print(f"{nothing} statistics in {args.directory} (train with callbacks=[StatisticsTracker()] first)",
-              file=sys.stderr)
+        print(
+            f"{nothing} statistics in {args.directory} (train with callbacks=[StatisticsTracker()] first)",
+            file=sys.stderr,
+        )
         return 1
     if args.plot:
         return _plot(args.directory, runs, skipped)
@@ -57,6 +68,7 @@ def main(argv=None) -> int:
 def _plot(directory, runs, skipped) -> int:
     """``--plot``: draw the folder's pictures (minidl.plots) and print their paths; 1 when nothing can be drawn."""
     from .. import plots
+
     for name, reason in skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     try:
@@ -72,12 +84,19 @@ def _plot(directory, runs, skipped) -> int:
 def _cli_console():
     """A rich console; when piped, wide enough that tables are not wrapped."""
     from rich.console import Console
+
     console = Console()
     return console if console.is_terminal else Console(width=250)
 
 
 def summary_document(rows: list, directory, files: int, skipped=()) -> dict:
     """The machine-readable summary printed by ``--json``."""
-    return {"format": SUMMARY_FORMAT, "version": VERSION, "directory": str(directory), "files": files,
-            "runs": sum(row["runs"] + row["interrupted"] + row["failed"] for row in rows), "rows": rows,
-            "skipped": [{"file": name, "reason": reason} for name, reason in skipped]}
+    return {
+        "format": SUMMARY_FORMAT,
+        "version": VERSION,
+        "directory": str(directory),
+        "files": files,
+        "runs": sum(row["runs"] + row["interrupted"] + row["failed"] for row in rows),
+        "rows": rows,
+        "skipped": [{"file": name, "reason": reason} for name, reason in skipped],
+    }

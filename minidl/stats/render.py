@@ -3,6 +3,7 @@
 Both go through `section_view`, which turns a section's rows into strings once, so the two
 renderers cannot disagree about what a cell says.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,33 +18,38 @@ class SectionView:
 
     title: str
     subtitle: str
-    headers: list          # one header per column (may contain newlines)
-    body: list             # (label, [cell per column])
+    headers: list  # one header per column (may contain newlines)
+    body: list  # (label, [cell per column])
     notes: list
 
 
 def section_view(rows: list) -> SectionView:
     """Format one section's rows: metrics as lines, parallel configurations as columns."""
     first = rows[0]
-    body = [("times ran", [_runs_cell(row) for row in rows]),
-            ("step time (ms)", [_time_cell(row["step_time"], 1000) for row in rows]),
-            ("epoch time (s)", [_time_cell(row["epoch_time"]) for row in rows]),
-            ("training time, run (s)", [_time_cell(row["training_time"]) for row in rows])]
+    body = [
+        ("times ran", [_runs_cell(row) for row in rows]),
+        ("step time (ms)", [_time_cell(row["step_time"], 1000) for row in rows]),
+        ("epoch time (s)", [_time_cell(row["epoch_time"]) for row in rows]),
+        ("training time, run (s)", [_time_cell(row["training_time"]) for row in rows]),
+    ]
     if first["val_samples"]:
         body.append(("validation time, run (s)", [_time_cell(row["validation_time"]) for row in rows]))
     body.append(("combined time, run (s)", [_time_cell(row["combined_time"]) for row in rows]))
     body.append(("speed-up", [f"{row['speedup']:.2f}x" if row["speedup"] else "-" for row in rows]))
     body += _accuracy_lines(rows, "train_accuracy", "train accuracy, epoch")
     body += _accuracy_lines(rows, "val_accuracy", "val accuracy, epoch")
-    return SectionView(_section_title(first), _section_subtitle(rows), [column_label(row) for row in rows],
-                       body, _section_notes(rows))
+    return SectionView(
+        _section_title(first), _section_subtitle(rows), [column_label(row) for row in rows], body, _section_notes(rows)
+    )
 
 
 def _section_title(row: dict) -> str:
     samples = f"{row['samples']} train / {row['val_samples'] or 0} val samples"
     epochs = f"{row['epochs']} epoch{'s' if row['epochs'] != 1 else ''}"
-    return (f"{row['model']}: dataset {row['dataset'] or '-'}, {samples}, batch {row['batch_size']}, "
-            f"{epochs}, host {row['hostname']}")
+    return (
+        f"{row['model']}: dataset {row['dataset'] or '-'}, {samples}, batch {row['batch_size']}, "
+        f"{epochs}, host {row['hostname']}"
+    )
 
 
 def _section_subtitle(rows: list) -> str:
@@ -53,8 +59,10 @@ def _section_subtitle(rows: list) -> str:
     first = min(r["first_started"] or "" for r in rows)[:10]
     last = max(r["last_started"] or "" for r in rows)[:10]
     dates = first if first == last else f"{first} to {last}"
-    return (f"{row['params']} params, {optimizer.get('name', '?')}({settings}), {row['loss']}, {row['dtype']}; "
-            f"setup {row['setup']}; runs {dates}")
+    return (
+        f"{row['params']} params, {optimizer.get('name', '?')}({settings}), {row['loss']}, {row['dtype']}; "
+        f"setup {row['setup']}; runs {dates}"
+    )
 
 
 def _section_notes(rows: list) -> list:
@@ -103,11 +111,14 @@ def render_text(rows: list, skipped=(), files: int = 0) -> str:
     """The plain-text summary written to averages.txt: aligned columns, no colour, stable for git diffs."""
     models = {row["model"] for row in rows}
     total = sum(row["runs"] + row["interrupted"] + row["failed"] for row in rows)
-    lines = [f"minidl training statistics: {total} run{'s' if total != 1 else ''} of {len(models)} "
-             f"model{'s' if len(models) != 1 else ''} from {files} file{'s' if files != 1 else ''}.",
-             "Times: mean (min-max) over finished and stopped runs; step and epoch times pool every step",
-             "and epoch; training/validation/combined are per-run totals. Interrupted and failed runs",
-             "are counted (+N) but not averaged. Columns: backend, parallel processes, BLAS threads each.", ""]
+    lines = [
+        f"minidl training statistics: {total} run{'s' if total != 1 else ''} of {len(models)} "
+        f"model{'s' if len(models) != 1 else ''} from {files} file{'s' if files != 1 else ''}.",
+        "Times: mean (min-max) over finished and stopped runs; step and epoch times pool every step",
+        "and epoch; training/validation/combined are per-run totals. Interrupted and failed runs",
+        "are counted (+N) but not averaged. Columns: backend, parallel processes, BLAS threads each.",
+        "",
+    ]
     for section_rows in group_sections(rows):
         lines += _text_section(section_view(section_rows)) + [""]
     if skipped:
@@ -128,8 +139,13 @@ def _text_section(view: SectionView) -> list:
         return ("  " + "   ".join(parts)).rstrip()
 
     rule = "  " + "   ".join("-" * width for width in widths)
-    return ([f"== {view.title}", f"   {view.subtitle}"] + [line(h) for h in header_lines] + [rule]
-            + [line(cells) for cells in table] + [f"  {note}" for note in view.notes])
+    return (
+        [f"== {view.title}", f"   {view.subtitle}"]
+        + [line(h) for h in header_lines]
+        + [rule]
+        + [line(cells) for cells in table]
+        + [f"  {note}" for note in view.notes]
+    )
 
 
 def _stack_headers(headers: list) -> list:
@@ -144,6 +160,7 @@ def print_summary(rows: list, console=None, model=None, skipped=()):
     """Print the summary as rich tables (only `model`'s sections if given), then any skipped files."""
     from rich.console import Console
     from rich.markup import escape
+
     console = console or Console()
     for section_rows in group_sections(rows):
         if model is None or section_rows[0]["model"] == model:
@@ -161,6 +178,7 @@ def _rich_table(view: SectionView):
     from rich import box
     from rich.markup import escape
     from rich.table import Table
+
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("", style="cyan", no_wrap=True)
     for header in view.headers:

@@ -5,6 +5,7 @@ Files are written to a temporary file and `os.replace`d, and every read-append-w
 together both land. A statistics file that cannot be read is never overwritten: the run goes to a
 new ``<model>.recovered-<timestamp>.json`` beside it, with a warning naming both files.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,9 +76,11 @@ def append_run(run: dict, out_dir=DEFAULT_DIR, model_name=None) -> SaveResult:
         result = _append_locked(run, path, model_name)
         result.rows, result.skipped = write_averages(out_dir)
     if result.damaged:
-        _warn(f"minidl.stats: {result.damaged} is damaged ({result.damaged_reason}); it was left untouched "
-              f"and this run was saved to {result.path} instead. Repair or move {result.damaged.name} "
-              "so later runs are appended to it again.")
+        _warn(
+            f"minidl.stats: {result.damaged} is damaged ({result.damaged_reason}); it was left untouched "
+            f"and this run was saved to {result.path} instead. Repair or move {result.damaged.name} "
+            "so later runs are appended to it again."
+        )
     return result
 
 
@@ -241,7 +244,10 @@ def load_runs(out_dir=DEFAULT_DIR):
 
 
 def write_averages(out_dir):
-    """Regenerate ``<out_dir>/averages.txt`` from every JSON file there; returns (rows, skipped). Call under the lock."""
+    """Regenerate ``<out_dir>/averages.txt`` from every JSON file there; returns (rows, skipped).
+
+    Call under the lock.
+    """
     runs, files, skipped = load_runs(out_dir)
     rows = summarize(runs)
     atomic_write(Path(out_dir) / AVERAGES_FILE, render_text(rows, skipped, files))

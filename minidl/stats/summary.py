@@ -5,6 +5,7 @@ Runs are only averaged with runs they can honestly be compared with: same model 
 *section*; inside it each backend / worker count / BLAS-thread count is a *column*. Speed-ups
 compare a column with the section's one-worker runs.
 """
+
 from __future__ import annotations
 
 import collections
@@ -27,8 +28,10 @@ def summarize(runs) -> list[dict]:
     groups = collections.defaultdict(list)
     for run in runs:
         groups[(section_key(run), column_key(run))].append(run)
-    rows = [_group_row(section, column, members)
-            for (section, column), members in sorted(groups.items(), key=lambda item: _sortable(item[0]))]
+    rows = [
+        _group_row(section, column, members)
+        for (section, column), members in sorted(groups.items(), key=lambda item: _sortable(item[0]))
+    ]
     _add_speedups(rows)
     return rows
 
@@ -51,17 +54,25 @@ def _group_row(section: tuple, column: tuple, runs: list) -> dict:
     counted = [run for run in runs if run.get("status") in COUNTED_STATUSES]
     statuses = collections.Counter(run.get("status") for run in runs)
     latest = max(runs, key=lambda run: run.get("started") or "").get("settings", {})
-    return {**dict(zip(SECTION_FIELDS, section)), **dict(zip(COLUMN_FIELDS, column)),
-            "params": latest.get("params"), "optimizer": latest.get("optimizer"), "loss": latest.get("loss"),
-            "dtype": latest.get("dtype"),
-            "runs": len(counted), "stopped": statuses["stopped"], "interrupted": statuses["interrupted"],
-            "failed": len(runs) - len(counted) - statuses["interrupted"],
-            "first_started": min(run.get("started") or "" for run in runs) or None,
-            "last_started": max(run.get("started") or "" for run in runs) or None,
-            **_timing_stats(counted),
-            "train_accuracy": _mean_per_epoch(counted, "accuracy"),
-            "val_accuracy": _mean_per_epoch(counted, "val_accuracy"),
-            "speedup": None, "speedup_baseline": None}
+    return {
+        **dict(zip(SECTION_FIELDS, section)),
+        **dict(zip(COLUMN_FIELDS, column)),
+        "params": latest.get("params"),
+        "optimizer": latest.get("optimizer"),
+        "loss": latest.get("loss"),
+        "dtype": latest.get("dtype"),
+        "runs": len(counted),
+        "stopped": statuses["stopped"],
+        "interrupted": statuses["interrupted"],
+        "failed": len(runs) - len(counted) - statuses["interrupted"],
+        "first_started": min(run.get("started") or "" for run in runs) or None,
+        "last_started": max(run.get("started") or "" for run in runs) or None,
+        **_timing_stats(counted),
+        "train_accuracy": _mean_per_epoch(counted, "accuracy"),
+        "val_accuracy": _mean_per_epoch(counted, "val_accuracy"),
+        "speedup": None,
+        "speedup_baseline": None,
+    }
 
 
 def _timing_stats(runs: list) -> dict:
@@ -71,9 +82,13 @@ def _timing_stats(runs: list) -> dict:
     def totals(key):
         return [run["timings"][key] for run in runs if run.get("timings", {}).get(key) is not None]
 
-    return {"step_time": spread(pooled("step_times")), "epoch_time": spread(pooled("epoch_times")),
-            "training_time": spread(totals("training_time")), "validation_time": spread(totals("validation_time")),
-            "combined_time": spread(totals("combined_time"))}
+    return {
+        "step_time": spread(pooled("step_times")),
+        "epoch_time": spread(pooled("epoch_times")),
+        "training_time": spread(totals("training_time")),
+        "validation_time": spread(totals("validation_time")),
+        "combined_time": spread(totals("combined_time")),
+    }
 
 
 def spread(values) -> dict | None:

@@ -4,6 +4,7 @@ A run record is a JSON-ready dict holding the run's settings, its step and epoch
 per-epoch loss and accuracy, and how it ended. The tracker only measures and describes: saving is
 `store.append_run`, and the table it prints afterwards comes from `render.print_summary`.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -44,10 +45,10 @@ class StatisticsTracker(Callback):
         self.out_dir = Path(out_dir)
         self.dataset = None if dataset is None else str(dataset)
         self.verbose = verbose
-        self.run = None           # the run being recorded (a JSON-ready dict)
-        self.last_saved = None    # SaveResult of the last saved run
-        self._epoch = None        # the open epoch's record, None between epochs
-        self._clock = {}          # perf_counter() marks: train, epoch, step, test
+        self.run = None  # the run being recorded (a JSON-ready dict)
+        self.last_saved = None  # SaveResult of the last saved run
+        self._epoch = None  # the open epoch's record, None between epochs
+        self._clock = {}  # perf_counter() marks: train, epoch, step, test
 
     @property
     def label(self) -> str:
@@ -102,9 +103,14 @@ class StatisticsTracker(Callback):
         try:
             if self.run is None:  # an earlier callback failed in on_train_begin
                 self.on_train_begin()
-            finish_run(self.run, self._unfinished_epoch(), time.perf_counter() - self._clock["train"],
-                       logs.get("status", "finished"), logs.get("error"))
-        except Exception as error:  # noqa: BLE001 - runs inside fit's `finally`: must not mask its error
+            finish_run(
+                self.run,
+                self._unfinished_epoch(),
+                time.perf_counter() - self._clock["train"],
+                logs.get("status", "finished"),
+                logs.get("error"),
+            )
+        except Exception as error:
             _warn(f"minidl.stats: could not record this run: {type(error).__name__}: {error}")
             return
         self._save()
@@ -124,9 +130,11 @@ class StatisticsTracker(Callback):
         """Append the run and refresh averages.txt; a failure to save warns but never hides training's outcome."""
         try:
             self.last_saved = append_run(self.run, self.out_dir, self.label)
-        except Exception as error:  # noqa: BLE001 - statistics must not break training
-            _warn(f"minidl.stats: could not save the statistics of this run to {self.out_dir}: "
-                  f"{type(error).__name__}: {error}")
+        except Exception as error:
+            _warn(
+                f"minidl.stats: could not save the statistics of this run to {self.out_dir}: "
+                f"{type(error).__name__}: {error}"
+            )
             return
         if self.verbose:
             _report_saved(self.last_saved, self.label)
@@ -135,9 +143,12 @@ class StatisticsTracker(Callback):
 def _close_epoch(epoch: dict, elapsed: float, logs: dict) -> dict:
     """Finish an epoch record: its training/validation split (seconds) and its metrics."""
     training = epoch["training_time"] if epoch["training_time"] is not None else elapsed
-    record = {"epoch": epoch["epoch"], "steps": epoch["steps"],
-              "training_time": round(training, TIME_DECIMALS),
-              "validation_time": round(epoch["validation_time"], TIME_DECIMALS)}
+    record = {
+        "epoch": epoch["epoch"],
+        "steps": epoch["steps"],
+        "training_time": round(training, TIME_DECIMALS),
+        "validation_time": round(epoch["validation_time"], TIME_DECIMALS),
+    }
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         record[key] = _number(logs.get(key))
     return record
@@ -145,12 +156,15 @@ def _close_epoch(epoch: dict, elapsed: float, logs: dict) -> dict:
 
 def new_run(model, params: dict, label: str, dataset=None) -> dict:
     """A fresh run record (settings filled in, timings empty) for `model` trained with `params`."""
-    return {"id": uuid.uuid4().hex,
-            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "status": "running", "error": None,
-            "settings": run_settings(model, params, label, dataset),
-            "timings": {"step_times": [], "epoch_times": []},
-            "epochs": []}
+    return {
+        "id": uuid.uuid4().hex,
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "status": "running",
+        "error": None,
+        "settings": run_settings(model, params, label, dataset),
+        "timings": {"step_times": [], "epoch_times": []},
+        "epochs": [],
+    }
 
 
 def finish_run(run: dict, unfinished_epoch, run_time: float, status: str, error=None):
@@ -162,37 +176,58 @@ def finish_run(run: dict, unfinished_epoch, run_time: float, status: str, error=
     run["epochs_completed"] = len(run["epochs"])
     if unfinished_epoch:
         run["unfinished_epoch"] = unfinished_epoch
-    run["timings"].update({"training_time": round(training, TIME_DECIMALS),
-                           "validation_time": round(validation, TIME_DECIMALS),
-                           "combined_time": round(training + validation, TIME_DECIMALS),
-                           "run_time": round(run_time, TIME_DECIMALS)})
+    run["timings"].update(
+        {
+            "training_time": round(training, TIME_DECIMALS),
+            "validation_time": round(validation, TIME_DECIMALS),
+            "combined_time": round(training + validation, TIME_DECIMALS),
+            "run_time": round(run_time, TIME_DECIMALS),
+        }
+    )
     return run
 
 
 def run_settings(model, params: dict, label: str, dataset=None) -> dict:
     """Everything that may explain a run's timings or accuracy: model, training, parallelism, machine."""
-    settings = {"model": label, **_model_settings(model), **_training_settings(params),
-                **_parallel_settings(params), "dataset": dataset, **_machine_settings()}
+    settings = {
+        "model": label,
+        **_model_settings(model),
+        **_training_settings(params),
+        **_parallel_settings(params),
+        "dataset": dataset,
+        **_machine_settings(),
+    }
     settings["setup"] = setup_fingerprint(settings)
     return settings
 
 
 def _model_settings(model) -> dict:
     import numpy as np
+
     layers = []
     for layer, row in zip(model.layers, model.summary_rows()):
         config = {k: v for k, v in layer.get_config().items() if k != "name"}
         layers.append({**row, "config": config})
-    return {"model_name": model.name, "input_shape": list(model.input_shape or []), "layers": layers,
-            "params": model.count_params(), "dtype": np.dtype(model.dtype).name,
-            "optimizer": model.optimizer.get_config() if model.optimizer else None,
-            "loss": getattr(model.loss, "name", None), "seed": getattr(model, "seed", None)}
+    return {
+        "model_name": model.name,
+        "input_shape": list(model.input_shape or []),
+        "layers": layers,
+        "params": model.count_params(),
+        "dtype": np.dtype(model.dtype).name,
+        "optimizer": model.optimizer.get_config() if model.optimizer else None,
+        "loss": getattr(model.loss, "name", None),
+        "seed": getattr(model, "seed", None),
+    }
 
 
 def _training_settings(params: dict) -> dict:
-    return {"batch_size": params.get("batch_size"), "epochs": params.get("epochs"),
-            "steps_per_epoch": params.get("steps"), "samples": params.get("samples"),
-            "val_samples": params.get("val_samples", 0)}
+    return {
+        "batch_size": params.get("batch_size"),
+        "epochs": params.get("epochs"),
+        "steps_per_epoch": params.get("steps"),
+        "samples": params.get("samples"),
+        "val_samples": params.get("val_samples", 0),
+    }
 
 
 def _parallel_settings(params: dict) -> dict:
@@ -201,32 +236,49 @@ def _parallel_settings(params: dict) -> dict:
     if threads is None:
         threads = max((entry["threads"] for entry in blas), default=None)
         source = "threadpoolctl in the parent process" if threads is not None else None
-    return {"backend": params.get("backend", "pool"), "workers": params.get("workers", 1),
-            "ranks": params.get("ranks", 1), "threads_per_worker": threads, "threads_source": source,
-            "blas": blas}
+    return {
+        "backend": params.get("backend", "pool"),
+        "workers": params.get("workers", 1),
+        "ranks": params.get("ranks", 1),
+        "threads_per_worker": threads,
+        "threads_source": source,
+        "blas": blas,
+    }
 
 
 def _blas_libraries() -> list:
     """The BLAS libraries loaded in this process, with their thread counts (threadpoolctl)."""
     try:
         from threadpoolctl import threadpool_info
+
         info = threadpool_info()
-    except Exception:  # noqa: BLE001 - an odd BLAS must not stop training
+    except Exception:
         return []
-    return [{"library": entry.get("internal_api"), "version": entry.get("version"),
-             "threads": entry.get("num_threads")} for entry in info if entry.get("user_api") == "blas"]
+    return [
+        {"library": entry.get("internal_api"), "version": entry.get("version"), "threads": entry.get("num_threads")}
+        for entry in info
+        if entry.get("user_api") == "blas"
+    ]
 
 
 def _machine_settings() -> dict:
     import numpy as np
+
     from .. import __version__
+
     try:
         available = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         available = os.cpu_count()
-    return {"python": platform.python_version(), "numpy": np.__version__, "minidl": __version__,
-            "platform": platform.platform(), "cpu_count": os.cpu_count(), "cpus_available": available,
-            "hostname": socket.gethostname()}
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "minidl": __version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "cpus_available": available,
+        "hostname": socket.gethostname(),
+    }
 
 
 def setup_fingerprint(settings: dict) -> str:
@@ -239,6 +291,7 @@ def setup_fingerprint(settings: dict) -> str:
 def _report_saved(result: SaveResult, model: str):
     """Tell where the run was saved and show its model's refreshed summary (verbose trackers)."""
     from rich.console import Console
+
     console = Console(soft_wrap=True)
     console.print(f"Statistics of this run saved to [bold]{result.path}[/]", highlight=False)
     print_summary(result.rows, console, model=model)

@@ -1,11 +1,11 @@
 """Activation layers used standalone (not fused with a loss): gradient checks, values, stability."""
+
 import numpy as np
 import pytest
-
 from gradcheck import build, check_layer, check_layer_state
+
 from minidl.errors import UnknownNameError
-from minidl.layers import Linear, ReLU, Sigmoid, Softmax, Tanh
-from minidl.layers import activations
+from minidl.layers import Linear, ReLU, Sigmoid, Softmax, Tanh, activations
 
 ACTIVATIONS = [ReLU, Sigmoid, Tanh, Softmax, Linear]
 
@@ -25,13 +25,16 @@ def test_activation_gradients(cls, shape, rng):
     check_layer(layer, _inputs(rng, (3, *shape)), rng)
 
 
-@pytest.mark.parametrize("cls, reference", [
-    (ReLU, lambda x: np.maximum(x, 0)),
-    (Sigmoid, lambda x: 1 / (1 + np.exp(-x))),
-    (Tanh, np.tanh),
-    (Softmax, lambda x: np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)),
-    (Linear, lambda x: x),
-])
+@pytest.mark.parametrize(
+    "cls, reference",
+    [
+        (ReLU, lambda x: np.maximum(x, 0)),
+        (Sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+        (Tanh, np.tanh),
+        (Softmax, lambda x: np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)),
+        (Linear, lambda x: x),
+    ],
+)
 def test_activation_values(cls, reference, rng):
     x = rng.standard_normal((4, 5)) * 3
     layer = build(cls(), (5,))

@@ -1,10 +1,11 @@
 """Conv2D: gradient checks, a naive-loop reference for both paddings and strides, shapes and errors."""
+
 import math
 
 import numpy as np
 import pytest
-
 from gradcheck import build, check_layer, check_layer_state
+
 from minidl.errors import ShapeError
 from minidl.layers import Conv2D
 
@@ -20,7 +21,7 @@ def naive_conv(x, kernel, bias, strides, padding):
         pad_w = max((ow - 1) * sw + kw - w, 0)
         top, left = pad_h // 2, pad_w // 2
         padded = np.zeros((n, h + pad_h, w + pad_w, c))
-        padded[:, top:top + h, left:left + w] = x
+        padded[:, top : top + h, left : left + w] = x
     else:
         oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
         padded = x
@@ -28,7 +29,7 @@ def naive_conv(x, kernel, bias, strides, padding):
     for b in range(n):
         for i in range(oh):
             for j in range(ow):
-                patch = padded[b, i * sh:i * sh + kh, j * sw:j * sw + kw, :]
+                patch = padded[b, i * sh : i * sh + kh, j * sw : j * sw + kw, :]
                 for k in range(f):
                     out[b, i, j, k] = np.sum(patch * kernel[:, :, :, k]) + bias[k]
     return out
@@ -94,9 +95,10 @@ def test_same_padding_extra_goes_bottom_right():
     x = np.arange(9, dtype=np.float64).reshape(1, 3, 3, 1)
     out = layer.forward(x)[0, :, :, 0]
     # Each output sums the 2x2 window starting at its own pixel; past the bottom/right edge is zero.
-    expected = np.array([[0 + 1 + 3 + 4, 1 + 2 + 4 + 5, 2 + 5],
-                         [3 + 4 + 6 + 7, 4 + 5 + 7 + 8, 5 + 8],
-                         [6 + 7, 7 + 8, 8]], dtype=np.float64)
+    expected = np.array(
+        [[0 + 1 + 3 + 4, 1 + 2 + 4 + 5, 2 + 5], [3 + 4 + 6 + 7, 4 + 5 + 7 + 8, 5 + 8], [6 + 7, 7 + 8, 8]],
+        dtype=np.float64,
+    )
     np.testing.assert_array_equal(out, expected)
 
 
@@ -110,13 +112,16 @@ def test_conv_known_values():
     np.testing.assert_allclose(out, x[0, 1:3, 1:4, 0] + 0.5)
 
 
-@pytest.mark.parametrize("shape, kernel, strides, padding, expected", [
-    ((28, 28, 1), 5, 1, "same", (28, 28, 6)),
-    ((14, 14, 6), 5, 1, "valid", (10, 10, 6)),
-    ((7, 6, 1), 3, 2, "same", (4, 3, 6)),
-    ((7, 6, 1), 3, 2, "valid", (3, 2, 6)),
-    ((7, 6, 1), (2, 3), 1, "valid", (6, 4, 6)),
-])
+@pytest.mark.parametrize(
+    "shape, kernel, strides, padding, expected",
+    [
+        ((28, 28, 1), 5, 1, "same", (28, 28, 6)),
+        ((14, 14, 6), 5, 1, "valid", (10, 10, 6)),
+        ((7, 6, 1), 3, 2, "same", (4, 3, 6)),
+        ((7, 6, 1), 3, 2, "valid", (3, 2, 6)),
+        ((7, 6, 1), (2, 3), 1, "valid", (6, 4, 6)),
+    ],
+)
 def test_conv_output_shapes(shape, kernel, strides, padding, expected):
     layer = build(Conv2D(6, kernel, strides=strides, padding=padding), shape)
     assert layer.output_shape == expected
@@ -135,13 +140,16 @@ def test_conv_needs_images():
         build(Conv2D(2, 3, name="conv_flat"), (10,))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"filters": 0, "kernel_size": 3}, "filters"),
-    ({"filters": 2, "kernel_size": 0}, "kernel_size"),
-    ({"filters": 2, "kernel_size": (3, 3, 3)}, "kernel_size"),
-    ({"filters": 2, "kernel_size": 3, "strides": 0}, "strides"),
-    ({"filters": 2, "kernel_size": 3, "padding": "full"}, "padding"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"filters": 0, "kernel_size": 3}, "filters"),
+        ({"filters": 2, "kernel_size": 0}, "kernel_size"),
+        ({"filters": 2, "kernel_size": (3, 3, 3)}, "kernel_size"),
+        ({"filters": 2, "kernel_size": 3, "strides": 0}, "strides"),
+        ({"filters": 2, "kernel_size": 3, "padding": "full"}, "padding"),
+    ],
+)
 def test_conv_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Conv2D(**kwargs)

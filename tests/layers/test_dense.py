@@ -1,8 +1,9 @@
 """Dense: gradient checks for every activation, known values, shapes and errors."""
+
 import numpy as np
 import pytest
-
 from gradcheck import build, check_layer, check_layer_state
+
 from minidl.errors import ShapeError, UnknownNameError
 from minidl.layers import Dense
 

@@ -1,8 +1,9 @@
 """Dropout: gradient check with fixed noise, inference pass-through, rate and mask properties."""
+
 import numpy as np
 import pytest
-
 from gradcheck import build, check_layer
+
 from minidl.layers import Dropout
 
 

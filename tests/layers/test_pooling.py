@@ -1,8 +1,9 @@
 """MaxPool2D / AvgPool2D: gradient checks, naive-loop references, shapes, aliases and errors."""
+
 import numpy as np
 import pytest
-
 from gradcheck import build, check_layer, check_layer_state
+
 from minidl.errors import ShapeError
 from minidl.layers import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 
@@ -33,7 +34,7 @@ def naive_pool(x, pool, strides, reduce):
         for i in range(oh):
             for j in range(ow):
                 for k in range(c):
-                    out[b, i, j, k] = reduce(x[b, i * sh:i * sh + ph, j * sw:j * sw + pw, k])
+                    out[b, i, j, k] = reduce(x[b, i * sh : i * sh + ph, j * sw : j * sw + pw, k])
     return out
 
 
@@ -64,8 +65,7 @@ def test_pool_matches_naive_loops(cls, reduce, config, rng):
 def test_maxpool_gradient_goes_to_the_maximum_once():
     """With ties, exactly one input of the window receives the gradient (the first maximum)."""
     layer = build(MaxPool2D(2), (2, 4, 1))
-    x = np.array([[1.0, 5.0, 2.0, 2.0],
-                  [3.0, 0.0, 2.0, 2.0]]).reshape(1, 2, 4, 1)
+    x = np.array([[1.0, 5.0, 2.0, 2.0], [3.0, 0.0, 2.0, 2.0]]).reshape(1, 2, 4, 1)
     layer.forward(x, training=True)
     dx = layer.backward(np.array([10.0, 7.0]).reshape(1, 1, 2, 1))[0, :, :, 0]
     np.testing.assert_array_equal(dx, [[0, 10, 7, 0], [0, 0, 0, 0]])
@@ -111,8 +111,9 @@ def test_pool_needs_images(cls):
         build(cls(2, name="pool_flat"), (12,))
 
 
-@pytest.mark.parametrize("kwargs, match", [({"pool_size": 0}, "pool_size"), ({"strides": -1}, "strides"),
-                                           ({"padding": "same"}, "padding")])
+@pytest.mark.parametrize(
+    "kwargs, match", [({"pool_size": 0}, "pool_size"), ({"strides": -1}, "strides"), ({"padding": "same"}, "padding")]
+)
 def test_pool_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MaxPool2D(**kwargs)

@@ -1,8 +1,9 @@
 """Flatten: gradient check, channels-last order, shapes and errors."""
+
 import numpy as np
 import pytest
-
 from gradcheck import build, check_layer, check_layer_state
+
 from minidl.errors import ShapeError
 from minidl.layers import Flatten
 
