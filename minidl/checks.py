@@ -1,0 +1,83 @@
+"""Argument checks shared by every public entry point.
+
+Each check returns the value in its canonical Python type or raises a `ValueError` (or `TypeError`)
+whose message starts with the argument's name as the caller spells it, e.g.
+``"Conv2D: strides must be a positive int or a pair of them, got 0"``. Keeping them in one place
+means every layer, optimizer, loop and script words the same mistake the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def positive_int(value, argument: str) -> int:
+    """`value` as an int >= 1."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{argument} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def non_negative_int(value, argument: str) -> int:
+    """`value` as an int >= 0."""
+    if not _is_int(value) or value < 0:
+        raise ValueError(f"{argument} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def int_pair(value, argument: str) -> tuple[int, int]:
+    """An int or a pair of ints, each >= 1, as a pair (Keras accepts both for sizes and strides)."""
+    pair = (value, value) if _is_int(value) else value
+    try:
+        pair = tuple(pair)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or not all(_is_int(v) and v >= 1 for v in pair):
+        raise ValueError(f"{argument} must be a positive int or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def finite_number(value, argument: str, *, minimum=None, maximum=None, open_minimum=False, open_maximum=False) -> float:
+    """`value` as a finite float within the given bounds (open or closed at each end)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{argument} must be a finite number, got {value!r}")
+    value = float(value)
+    low_bad = minimum is not None and (value <= minimum if open_minimum else value < minimum)
+    high_bad = maximum is not None and (value >= maximum if open_maximum else value > maximum)
+    if low_bad or high_bad:
+        low = "" if minimum is None else ("(" if open_minimum else "[") + f"{minimum:g}"
+        high = "" if maximum is None else f"{maximum:g}" + (")" if open_maximum else "]")
+        where = f"in {low or '(-inf'}, {high or 'inf)'}"
+        raise ValueError(f"{argument} must be {where}, got {value!r}")
+    return value
+
+
+def positive_number(value, argument: str) -> float:
+    """A finite float > 0 (learning rates, epsilons)."""
+    return finite_number(value, argument, minimum=0, open_minimum=True)
+
+
+def probability(value, argument: str, *, allow_one=False) -> float:
+    """A finite float in [0, 1) (or [0, 1] with `allow_one`): dropout rates, momenta, splits."""
+    return finite_number(value, argument, minimum=0, maximum=1, open_maximum=not allow_one)
+
+
+def one_of(value, argument: str, choices) -> str:
+    """`value` if it is one of `choices` (strings), else an error listing them."""
+    if value not in choices:
+        raise ValueError(f"{argument} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def seed(value, argument: str = "seed") -> int | None:
+    """None, or an int in [0, 2**63): NumPy's generators refuse negative seeds."""
+    if value is None:
+        return None
+    if not _is_int(value) or not 0 <= value < 2**63:
+        raise ValueError(f"{argument} must be None or an integer in [0, 2**63), got {value!r}")
+    return int(value)
