@@ -44,20 +44,20 @@ def check_layer(
 ):
     """Gradient-check a built float64 layer's input gradient and every `layer.grads[...]` at input `x`.
 
-    The numerical loss is evaluated with `training` (True for Dropout, whose noise must then be
-    fixed by the caller); the analytic gradient always comes from a training-mode forward.
+    The numerical loss is evaluated with `training` (a TrainingContext for Dropout, which fixes its
+    noise); the analytic gradient always comes from a training-mode forward (with that context, if given).
     Returns the analytic input gradient (for further assertions).
     """
     assert x.dtype == np.float64
     x = np.ascontiguousarray(x)
-    out = layer.forward(x.copy(), training=True)
+    out = layer.forward(x.copy(), training=training or True)
     weights = rng.standard_normal(out.shape)
 
     def loss():
         return float(np.sum(layer.forward(x.copy(), training=training) * weights))
 
     assert np.isclose(loss(), float(np.sum(out * weights))), "forward differs between the two modes"
-    layer.forward(x.copy(), training=True)
+    layer.forward(x.copy(), training=training or True)
     dx = layer.backward(weights.copy())
     analytic = {name: grad.copy() for name, grad in layer.grads.items()}
     assert dx is not None, f"{layer.name}: backward returned no input gradient"

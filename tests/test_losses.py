@@ -6,6 +6,7 @@ from gradcheck import assert_gradients_close, numerical_gradient
 
 import minidl
 from minidl import losses
+from minidl.data_checks import check_targets
 from minidl.errors import ShapeError, UnknownNameError
 from minidl.layers import Dense
 
@@ -99,10 +100,10 @@ def test_fused_softmax_cross_entropy_gradient(loss_name, labels, softmax_as_laye
     else:
         model.add(Dense(3, activation="softmax"))
     model.compile(optimizer="sgd", loss=loss_name)
-    assert model.loss.fused_with_softmax
+    assert isinstance(model.training_loss, losses.SoftmaxCrossEntropy)
     x = rng.standard_normal((5, 4))
-    y = model.check_targets(x, labels)
-    model.accumulate_gradients(x, y, len(x))
+    y = check_targets(model, x, labels)
+    model.forward_backward(x, y, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, f"fused {loss_name}")
@@ -122,8 +123,8 @@ def test_fused_categorical_gradient_with_any_targets(labels, rng):
     model.add(Dense(3, activation="softmax", input_shape=(4,)))
     model.compile(optimizer="sgd", loss="categorical_crossentropy")
     x = rng.standard_normal((5, 4))
-    y = model.check_targets(x, labels)
-    model.accumulate_gradients(x, y, len(x))
+    y = check_targets(model, x, labels)
+    model.forward_backward(x, y, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, "fused categorical, soft targets")
@@ -134,9 +135,9 @@ def test_unfused_softmax_with_mse_gradient(rng):
     model = minidl.Model(dtype="float64", seed=0)
     model.add(Dense(3, activation="softmax", input_shape=(4,)))
     model.compile(optimizer="sgd", loss="mse")
-    assert not model.loss.fused_with_softmax
+    assert model.training_loss is model.loss
     x, y = rng.standard_normal((5, 4)), np.eye(3)[[0, 1, 2, 1, 0]]
-    model.accumulate_gradients(x, y, len(x))
+    model.forward_backward(x, y, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, "softmax + mse")
@@ -148,7 +149,7 @@ def test_recompiling_unfuses_the_softmax(rng):
     model.compile(loss="sparse_categorical_crossentropy")
     model.compile(loss="mse")
     x, y = rng.standard_normal((5, 4)), np.eye(3)[[0, 1, 2, 1, 0]]
-    model.accumulate_gradients(x, y, len(x))
+    model.forward_backward(x, y, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, "recompiled softmax + mse")

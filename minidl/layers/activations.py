@@ -89,13 +89,14 @@ class Tanh(Activation):
 class Softmax(Activation):
     """Softmax over the last axis, computed stably (max subtracted).
 
-    Followed by a cross-entropy loss, the model fuses the two: the loss then hands back the gradient
-    with respect to the softmax's input, `(p - y) / batch`, and this layer passes it through.
+    As a model's last layer before a cross-entropy, `minidl.losses.for_output` sets
+    `backward_done_by_loss`: the loss then hands back the gradient with respect to this layer's input,
+    `(p - y) / batch`, and this layer passes it through.
     """
 
     def __init__(self, name=None, input_shape=None, inplace=False):
         super().__init__(name=name, input_shape=input_shape, inplace=inplace)
-        self.fused_with_loss = False
+        self.backward_done_by_loss = False
 
     def apply(self, x, out):
         shifted = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
@@ -104,7 +105,7 @@ class Softmax(Activation):
         return shifted
 
     def derivative_times(self, grad, y):
-        if self.fused_with_loss:
+        if self.backward_done_by_loss:
             return grad
         return y * (grad - (grad * y).sum(axis=-1, keepdims=True))
 

@@ -97,11 +97,7 @@ class Layer:
 
     def __getstate__(self):
         """Pickle settings and weights only, not what the last forward pass kept for backward."""
-        return {
-            key: value
-            for key, value in self.__dict__.items()
-            if not isinstance(value, np.ndarray) and key != "noise_context"
-        }
+        return {key: value for key, value in self.__dict__.items() if not isinstance(value, np.ndarray)}
 
     # ----- describing -----
     def get_config(self) -> dict:
