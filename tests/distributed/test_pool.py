@@ -43,7 +43,6 @@ from multiprocessing import shared_memory
 
 import numpy as np
 import pytest
-
 from parallel_helpers import (
     AtStep,
     Halve,
