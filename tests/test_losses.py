@@ -213,3 +213,37 @@ def test_loss_lookup():
     assert isinstance(losses.get("Sparse_Categorical_Crossentropy"), losses.SparseCategoricalCrossentropy)
     with pytest.raises(UnknownNameError, match=r"unknown loss 'hinge'.*categorical_crossentropy"):
         losses.get("hinge")
+
+
+# ----- from_logits: softmax + cross-entropy as one idea -----
+@pytest.mark.parametrize("loss_class", [losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy])
+def test_from_logits_gradient_is_p_minus_y_over_batch(loss_class, rng):
+    """With logits, the analytic gradient is the derivative of the total, and equals (softmax(z) - y) / B."""
+    logits = rng.standard_normal((4, 5)) * 3
+    labels = np.array([0, 3, 3, 1])
+    y = labels if loss_class is losses.SparseCategoricalCrossentropy else np.eye(5)[labels]
+    loss = loss_class(from_logits=True)
+    _check_loss_gradient(loss, logits, y, 4)
+    expected = (losses.softmax(logits) - np.eye(5)[labels]) / 4
+    np.testing.assert_allclose(loss.gradient(logits, y, 4), expected, rtol=1e-12)
+
+
+def test_from_logits_is_stable_for_huge_logits():
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True)
+    logits = np.array([[1000.0, 0.0, -1000.0]])
+    assert loss.total(logits, np.array([0])) == pytest.approx(0.0, abs=1e-12)
+    assert loss.total(logits, np.array([2])) == pytest.approx(2000.0)
+    assert np.all(np.isfinite(loss.gradient(logits, np.array([2]), 1)))
+
+
+def test_logits_model_trains_like_the_softmax_model(rng):
+    """A model ending in Dense(3) with from_logits=True computes the same gradients as Dense(3, softmax)."""
+    x, y = rng.standard_normal((6, 4)), np.array([0, 1, 2, 1, 0, 2])
+    grads = []
+    for activation, loss in (("softmax", "sparse_categorical_crossentropy"), (None, None)):
+        model = minidl.Model(dtype="float64", seed=3)
+        model.add(Dense(3, activation=activation, input_shape=(4,)))
+        model.compile(loss=loss or losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.forward_backward(x, y, len(x))
+        grads.append(model.gradients.copy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-15)
