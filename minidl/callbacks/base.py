@@ -9,10 +9,14 @@
       on_epoch_end(epoch, logs)
     on_train_end(logs)                                                      # always, even on error
 
+`Model.evaluate` calls `on_test_begin`, `on_test_batch_begin` / `on_test_batch_end` per batch and
+`on_test_end`; `Model.predict` the same with `on_predict_*` (batch-end logs hold `outputs`).
+
 `params` (set before `on_train_begin`) holds: epochs, steps (per epoch), batch_size, samples,
 val_samples, workers, threads_per_worker, backend, ranks, rank, seed, verbose.
-Batch logs hold `loss`, `accuracy` (mean over the batch) and `size`; epoch logs hold `loss`,
-`accuracy`, and `val_loss`, `val_accuracy` when validating. The logs given to `on_train_end` hold
+Batch logs hold, as in Keras, the running means of the epoch so far — `loss` and each compiled
+metric (`accuracy`, `mae`, ...) — plus `size` (the batch's sample count); epoch logs hold the
+epoch's means, and `val_loss`, `val_<metric>` when validating. The logs given to `on_train_end` hold
 `status` ("finished", "stopped" by a callback, "interrupted" by Ctrl-C, or "failed") and, unless
 finished, `error` (the exception's text).
 
@@ -51,10 +55,18 @@ class Callback:
         """Called after each epoch, with its metrics."""
 
     def on_train_batch_begin(self, batch, logs=None):
-        """Called before each training step."""
+        """Called before each training step (by default calls Keras's older `on_batch_begin`)."""
+        self.on_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        """Called after each training step."""
+        """Called after each training step (by default calls Keras's older `on_batch_end`)."""
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras's older name for `on_train_batch_begin`."""
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras's older name for `on_train_batch_end`."""
 
     def on_test_begin(self, logs=None):
         """Called before evaluation (and validation in fit)."""
@@ -74,15 +86,30 @@ class Callback:
     def on_predict_end(self, logs=None):
         """Called after prediction."""
 
+    def on_predict_batch_begin(self, batch, logs=None):
+        """Called before each prediction batch."""
+
+    def on_predict_batch_end(self, batch, logs=None):
+        """Called after each prediction batch; `logs["outputs"]` holds the batch's outputs."""
+
 
 class CallbackList:
     """Fans every hook out to a list of callbacks, in order."""
 
-    def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
+    def __init__(self, callbacks=None, model=None, params=None, **kwargs):
+        self.callbacks = list(callbacks or [])
+        self.model, self.params = model, dict(params or {})
         for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
             callback.set_model(model)
-            callback.set_params(params)
+            callback.set_params(self.params)
+
+    def append(self, callback):
+        """Add a callback (Keras's CallbackList.append)."""
+        callback.set_model(self.model)
+        callback.set_params(self.params)
+        self.callbacks.append(callback)
 
     def __getattr__(self, hook):
         if not hook.startswith("on_"):

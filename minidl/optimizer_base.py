@@ -1,0 +1,51 @@
+"""Optimizer: the base every optimizer shares — the learning rate (a number or a schedule) and checks.
+
+`learning_rate` is a property: reading it gives the rate of the next update (a schedule's value at
+the current step), and callbacks may set it between steps, as in Keras.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import checks, schedules
+
+
+class Optimizer:
+    """Base class: `step(params, grads)` updates `params` in place from the mean gradient `grads`."""
+
+    name = "optimizer"
+
+    def __init__(self, learning_rate):
+        self.iterations = 0
+        self.learning_rate = learning_rate
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate of the next update (a schedule's value at `iterations`); settable between steps."""
+        rate = self._learning_rate
+        return rate if isinstance(rate, float) else float(rate(self.iterations))
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if callable(value):
+            self._learning_rate = value
+            return
+        value = getattr(value, "item", lambda: value)()  # a NumPy scalar or 0-d array
+        self._learning_rate = checks.positive_number(value, f"{type(self).__name__}: learning_rate")
+
+    def _check(self, name, value, **bounds):
+        return checks.finite_number(value, f"{type(self).__name__}: {name}", **bounds)
+
+    def step(self, params: np.ndarray, grads: np.ndarray):
+        """Apply one update; `params` and `grads` are the model's flat vectors."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """Name and settings, for save/load and statistics (a schedule as {"class", "config"})."""
+        rate = self._learning_rate
+        if isinstance(rate, schedules.LearningRateSchedule):
+            rate = {"class": type(rate).__name__, "config": rate.get_config()}
+        elif not isinstance(rate, float):
+            rate = self.learning_rate  # a plain function: only its current value can be saved
+        return {"name": self.name, "learning_rate": rate}
