@@ -23,11 +23,18 @@ class KerasDataset:
 
     def __init__(self, loader, name):
         self.loader, self.__name__ = loader, name
+        self.arrays = None
 
     def load_data(self, path=None):
-        """`(x_train, y_train), (x_test, y_test)`; `path` is ignored (minidl finds the files itself)."""
-        train, test = self.loader()
-        return _as_keras_arrays(train), _as_keras_arrays(test)
+        """`(x_train, y_train), (x_test, y_test)`; `path` is ignored (minidl finds the files itself).
+
+        Reading and checking the files takes seconds, so the arrays are kept after the first call
+        (55 MB for MNIST); every call returns fresh copies, which the caller may change freely.
+        """
+        if self.arrays is None:
+            train, test = self.loader()
+            self.arrays = (_as_keras_arrays(train), _as_keras_arrays(test))
+        return tuple(tuple(array.copy() for array in split) for split in self.arrays)
 
 
 mnist = KerasDataset(datasets.load_mnist, "mnist")

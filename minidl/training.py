@@ -142,7 +142,7 @@ def fit(
                 "verbose": verbose,
             }
             progress = [ProgbarLogger(verbose)] if verbose and runner.rank == 0 else []
-            callback_list = CallbackList([history, *user_callbacks, *guard, *progress], model, params)
+            callback_list = CallbackList([*user_callbacks, *guard, history, *progress], model, params)
             loop = (runner, (x, targets), batch_size, steps, shuffle, callback_list, nan_guard)
             _epochs(model, loop, range(initial_epoch, epochs), validation, validation_batch_size, validation_freq)
     finally:

@@ -10,7 +10,7 @@ class ReduceLROnPlateau(MonitorCallback):
     """After `patience` epochs without an improvement of `monitor` (by more than `min_delta`), sets
     lr = max(lr * factor, min_lr), then waits `cooldown` epochs before watching again (Keras's rule).
 
-    The rate is added to the epoch logs as `learning_rate`.
+    The rate the epoch used is added to its logs as `learning_rate` (before any reduction), as in Keras.
     """
 
     def __init__(
@@ -39,6 +39,7 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        logs["learning_rate"] = self.model.optimizer.learning_rate  # the rate this epoch used
         current = self.current(logs)
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
@@ -55,4 +56,3 @@ class ReduceLROnPlateau(MonitorCallback):
                     if self.verbose:
                         print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
                 self.cooldown_counter, self.wait = self.cooldown, 0
-        logs["learning_rate"] = self.model.optimizer.learning_rate
