@@ -77,7 +77,7 @@ def test_convnet_with_keras_input(run, capsys):
     assert "Epoch 3/3" in out and "val_accuracy" in out
     assert set(g["history"].history) == {"accuracy", "loss", "val_accuracy", "val_loss"}
     assert g["history"].history["loss"][-1] < g["history"].history["loss"][0]
-    assert g["score"][1] > 0.85, g["score"]
+    assert g["score"][1] > 0.8, g["score"]  # 10 classes: chance is 0.1; real Keras gave 0.848 here
 
 
 def test_beginner_quickstart_with_logits(run, capsys):

@@ -33,7 +33,7 @@ model = keras.Sequential(
 )
 model.summary()
 
-batch_size = 64
+batch_size = 32
 epochs = 3
 model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
 history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_split=0.1)
