@@ -12,6 +12,7 @@ class RMSprop(Optimizer):
     w -= Δ, or with momentum m = μ m + Δ; w -= m."""
 
     name = "rmsprop"
+    state_names = ("velocity", "average_gradient", "moment")
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
         super().__init__(learning_rate)
@@ -56,6 +57,7 @@ class Adagrad(Optimizer):
     """a += g²; w -= lr g / sqrt(a + ε), with a starting at `initial_accumulator_value`."""
 
     name = "adagrad"
+    state_names = ("accumulator",)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
         super().__init__(learning_rate)

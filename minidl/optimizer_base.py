@@ -15,6 +15,8 @@ class Optimizer:
     """Base class: `step(params, grads)` updates `params` in place from the mean gradient `grads`."""
 
     name = "optimizer"
+    # The arrays `step` accumulates (moments, velocities): what `get_state` / `set_state` carry.
+    state_names: tuple[str, ...] = ()
 
     def __init__(self, learning_rate):
         self.iterations = 0
@@ -49,3 +51,18 @@ class Optimizer:
         elif not isinstance(rate, float):
             rate = self.learning_rate  # a plain function: only its current value can be saved
         return {"name": self.name, "learning_rate": rate}
+
+    def get_state(self) -> dict:
+        """What `step` has accumulated (step count and `state_names` arrays, copied), for an exact resume."""
+        arrays = {name: getattr(self, name, None) for name in self.state_names}
+        return {"iterations": self.iterations, **{k: None if v is None else v.copy() for k, v in arrays.items()}}
+
+    def set_state(self, state: dict):
+        """Take over a state from `get_state` (e.g. read from a file), so the next step continues it."""
+        iterations = state["iterations"]
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"{type(self).__name__}: iterations must be a non-negative integer, got {iterations!r}")
+        self.iterations = int(iterations)
+        for name in self.state_names:
+            value = state.get(name)
+            setattr(self, name, None if value is None else np.array(value, copy=True))

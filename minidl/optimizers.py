@@ -27,6 +27,7 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    state_names = ("velocity",)
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0):
         super().__init__(learning_rate)
@@ -58,6 +59,7 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction; defaults as in Keras."""
 
     name = "adam"
+    state_names = ("m", "v")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)

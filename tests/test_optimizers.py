@@ -220,3 +220,27 @@ def test_optimizers_by_name_and_class():
         assert isinstance(optimizers.get(name), cls)
         assert isinstance(optimizers.get(cls), cls)
         assert type(optimizers.get(cls().get_config())) is cls
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optimizers.SGD(0.1, momentum=0.9),
+        lambda: optimizers.Adam(0.01),
+        lambda: optimizers.AdamW(0.01),
+        lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+        lambda: optimizers.Adagrad(0.1),
+    ],
+)
+def test_state_round_trip_continues_exactly(make):
+    """get_state / set_state (what saving stores): a fresh optimizer given the state continues bit for bit."""
+    first, w = make(), W0.copy()
+    for g in GRADS[:2]:
+        first.step(w, g.copy())
+    second, w2 = make(), w.copy()
+    second.set_state(first.get_state())
+    first.step(w, GRADS[2].copy())
+    second.step(w2, GRADS[2].copy())
+    np.testing.assert_array_equal(w, w2)
+    with pytest.raises(ValueError, match="iterations must be a non-negative integer"):
+        second.set_state({"iterations": -1})
