@@ -205,3 +205,18 @@ def test_binary_classification_from_logits(run, capsys):
     assert g["accuracy"] > 0.95  # 10 % of digits are zeros: chance is 0.9
     assert g["evaluated"]["binary_accuracy"] == pytest.approx(g["accuracy"])
     assert g["evaluated"]["loss"] == pytest.approx(g["test_loss"], rel=1e-4)
+
+
+def test_modern_convnet_with_batch_normalization(run):
+    import minidl
+
+    needed = ("Rescaling", "BatchNormalization", "GlobalMaxPooling2D", "LeakyReLU", "ZeroPadding2D", "Activation")
+    missing = [name for name in needed if not hasattr(minidl.layers, name)]
+    if missing and not REAL_KERAS:
+        pytest.skip(f"PROGRAM NOT RUN: minidl.layers lacks {missing} (the layers engineer's work, not yet merged)")
+    g = run("modern_convnet")
+    assert g["test_accuracy"] > 0.6, g["test_accuracy"]  # 10 classes, 3 short epochs of a tiny net
+    assert g["history"].history["loss"][-1] < g["history"].history["loss"][0]
+    # The moving statistics moved away from their start (0 and 1) during training.
+    assert np.abs(g["moving_mean"]).max() > 1e-3 and np.abs(g["moving_variance"] - 1).max() > 1e-3
+    assert [tuple(w.shape) for w in g["model"].non_trainable_weights] == [(16,), (16,), (32,), (32,)]
