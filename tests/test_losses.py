@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from gradcheck import assert_gradients_close, numerical_gradient
 
 import minidl
 from minidl import losses
 from minidl.errors import ShapeError, UnknownNameError
+from minidl.gradcheck import assert_gradients_close, numerical_gradient
 from minidl.layers import Dense
 
 
