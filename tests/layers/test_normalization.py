@@ -214,3 +214,20 @@ def test_batchnorm_trains_after_dense_and_conv(rng):
         assert not np.allclose(layer.params["gamma"], 1)
     # Inference uses the moving statistics, so one sample's prediction does not depend on its batch.
     np.testing.assert_allclose(model.predict(x[:1]), model.predict(x)[:1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_batchnorm_float32_agrees_with_float64(axis, rng):
+    """The float32 layer (matrix-product sums for axis=-1, NumPy sums otherwise) stays close to float64."""
+    x = rng.normal(3.0, 2.0, (64, 12, 12, 6))
+    grad = rng.standard_normal(x.shape)
+    results = []
+    for dtype in (np.float64, np.float32):
+        layer = BatchNormalization(axis=axis)
+        layer.build(x.shape[1:], rng=np.random.default_rng(0), dtype=dtype)
+        out = layer.forward(x.astype(dtype), training=True)
+        dx = layer.backward(grad.astype(dtype))
+        results.append((out, dx, layer.grads["gamma"].copy(), layer.states["moving_variance"].copy()))
+    for wide, narrow in zip(*results):
+        assert narrow.dtype == np.float32
+        np.testing.assert_allclose(narrow, wide, rtol=1e-4, atol=1e-4 * np.abs(wide).max())
