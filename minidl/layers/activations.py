@@ -150,7 +150,22 @@ class LeakyReLU(ElementwiseActivation):
         return {**super().get_config(), "negative_slope": self.negative_slope}
 
 
-ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax, "linear": Linear}
+# Keras's activation function "leaky_relu" has slope 0.2, while its LeakyReLU layer defaults to 0.3.
+KERAS_LEAKY_SLOPE = 0.2
+
+
+def _keras_leaky_relu(inplace=False):
+    return LeakyReLU(KERAS_LEAKY_SLOPE, inplace=inplace)
+
+
+ACTIVATIONS = {
+    "relu": ReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "softmax": Softmax,
+    "linear": Linear,
+    "leaky_relu": _keras_leaky_relu,
+}
 
 
 def get(activation, inplace=False):
@@ -166,10 +181,19 @@ def get(activation, inplace=False):
 
 def name_of(activation: ElementwiseActivation) -> str | None:
     """The registered name of an activation instance (None for the identity)."""
+    if type(activation) is LeakyReLU and activation.negative_slope == KERAS_LEAKY_SLOPE:
+        return "leaky_relu"
     for name, cls in ACTIVATIONS.items():
         if type(activation) is cls:
             return None if name == "linear" else name
-    raise ValueError(f"activation {type(activation).__name__} has no registered name")
+    raise ValueError(
+        f"activation {type(activation).__name__} has no registered name"
+        + (
+            " (only slope 0.2 is 'leaky_relu'; use a LeakyReLU layer after the Dense)"
+            if type(activation) is LeakyReLU
+            else ""
+        )
+    )
 
 
 class Activation(Layer):

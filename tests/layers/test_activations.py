@@ -173,8 +173,17 @@ def test_leaky_relu_config():
     assert LeakyReLU(**config).get_config() == config
 
 
+def test_leaky_relu_by_name_has_keras_function_slope(rng):
+    """activation="leaky_relu" is Keras's function, slope 0.2 (the layer's default is 0.3)."""
+    dense = Dense(3, activation="leaky_relu")
+    assert type(dense.activation) is LeakyReLU and dense.activation.negative_slope == 0.2
+    assert dense.get_config()["activation"] == "leaky_relu"
+    with pytest.raises(ValueError, match="LeakyReLU has no registered name.*0.2"):
+        Dense(3, activation=LeakyReLU(0.1)).get_config()
+
+
 # ----- Activation(name) -----
-NAMES = ["relu", "sigmoid", "tanh", "softmax", "linear"]
+NAMES = ["relu", "sigmoid", "tanh", "softmax", "linear", "leaky_relu"]
 
 
 @pytest.mark.parametrize("name", NAMES)
