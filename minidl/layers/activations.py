@@ -155,6 +155,7 @@ KERAS_LEAKY_SLOPE = 0.2
 
 
 def _keras_leaky_relu(inplace=False):
+    """The activation `activation="leaky_relu"` names."""
     return LeakyReLU(KERAS_LEAKY_SLOPE, inplace=inplace)
 
 
