@@ -29,7 +29,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from minidl import Model, datasets, reference  # noqa: E402
+from minidl import Model, data_checks, datasets, reference  # noqa: E402
 from minidl.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D  # noqa: E402
 from minidl.optimizers import SGD  # noqa: E402
 
@@ -278,7 +278,8 @@ def best_time(function, arguments, repeat, min_seconds=0.2):
 def step_breakdown(model, x, y, repeat):
     """Where a fast training step spends its time: best-of-`repeat` seconds of each layer's forward and
     backward, of the loss, and of the optimizer update, measured one piece at a time inside the step."""
-    x, y = model.check_inputs(x), model.check_targets(model.check_inputs(x), y)
+    x = data_checks.check_inputs(model, x)
+    y = data_checks.check_targets(model, x, y)
     best = {}
 
     def clock(key, start):
@@ -291,8 +292,8 @@ def step_breakdown(model, x, y, repeat):
             out = layer.forward(out, True)
             clock((layer.name, "forward"), start)
         start = CLOCK[0]()
-        model.loss.total(out, y)
-        grad = model.loss.gradient(out, y, len(x))
+        model.training_loss.total(out, y)
+        grad = model.training_loss.gradient(out, y, len(x))
         clock(("loss", "forward"), start)  # value and gradient
         for layer in reversed(model.layers):
             start = CLOCK[0]()

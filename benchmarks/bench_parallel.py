@@ -71,8 +71,8 @@ def child(args):
 
 
 def time_minidl(args, x, y):
+    from minidl.distributed import WorkerPool
     from minidl.optimizers import SGD
-    from minidl.parallel import WorkerPool
 
     model = bench_layers.build_minidl("lenet")
     model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"])
@@ -85,7 +85,7 @@ def time_minidl(args, x, y):
             seconds = time.perf_counter() - started
             return {"seconds": seconds, "comm_share": pool.timings.communication_share()}
     if args.kind == "mpi":
-        from minidl.mpi import MPIBackend
+        from minidl.distributed import MPIBackend
 
         workers = MPIBackend()
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ShapeError, lookup
+from .layers.activations import Softmax
 
 _EPSILON = 1e-7
 
@@ -17,8 +18,6 @@ class Loss:
     """Base class: `total(y_pred, y_true)` and `gradient(y_pred, y_true, denominator)`."""
 
     name = "loss"
-    # True when the model's final softmax hands this loss its gradient job (see Softmax).
-    fused_with_softmax = False
 
     def check_targets(self, y_true, output_shape):
         """Validate labels against the model's output shape, raising a clear error; return them as arrays."""
@@ -37,8 +36,59 @@ class Loss:
         return {"name": self.name}
 
 
-class CategoricalCrossentropy(Loss):
-    """-sum(y log p) with one-hot (or soft) targets of shape (N, classes)."""
+def log_softmax(logits):
+    """log softmax(z) over the last axis, computed without overflow: (z - max z) - log Σ exp(z - max z)."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax(logits):
+    """softmax(z) = exp(z) / Σ exp(z) over the last axis, with the maximum subtracted first."""
+    return np.exp(log_softmax(logits))
+
+
+class CrossEntropy(Loss):
+    """Cross-entropy between targets y and predicted class probabilities p: L = -Σ_k y_k log p_k per sample.
+
+    With `from_logits=True` the model's outputs are logits z (no final softmax) and p = softmax(z) is
+    formed here. Then the gradient with respect to the logits is, for a batch of B samples::
+
+        dL/dz = (p * Σ_k y_k - y) / B        (= (p - y) / B for one-hot rows)
+
+    because d(-Σ_k y_k log p_k)/dz_j = -y_j + p_j Σ_k y_k: the softmax's Jacobian and the log's 1/p
+    cancel. That is why softmax + cross-entropy are one idea: a model ending in a softmax trained with
+    a cross-entropy on probabilities is computed through this same formula (see `for_output`).
+    """
+
+    def __init__(self, from_logits=False):
+        self.from_logits = bool(from_logits)
+
+    def probabilities_and_log(self, y_pred):
+        """(p, log p) from the model's outputs, whether they are logits or probabilities."""
+        if self.from_logits:
+            log_p = log_softmax(y_pred)
+            return np.exp(log_p), log_p
+        return y_pred, np.log(np.clip(y_pred, _EPSILON, 1.0))
+
+    def logit_gradient(self, p, y_true, denominator):
+        """(p * Σ_k y_k - y) / denominator: the gradient with respect to the logits, given p = softmax(z)."""
+        raise NotImplementedError
+
+    def gradient(self, y_pred, y_true, denominator):
+        if self.from_logits:
+            return self.logit_gradient(softmax(y_pred), y_true, denominator)
+        return self.probability_gradient(y_pred, y_true, denominator)
+
+    def probability_gradient(self, p, y_true, denominator):
+        """-y / (p * denominator): the gradient with respect to probabilities (clipped away from 0)."""
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits}
+
+
+class CategoricalCrossentropy(CrossEntropy):
+    """Cross-entropy with one-hot (or soft) targets of shape (N, classes): L = -Σ_k y_k log p_k."""
 
     name = "categorical_crossentropy"
 
@@ -54,17 +104,17 @@ class CategoricalCrossentropy(Loss):
         return y
 
     def total(self, y_pred, y_true):
-        return float(-(y_true * np.log(np.clip(y_pred, _EPSILON, 1.0))).sum())
+        return float(-(y_true * self.probabilities_and_log(y_pred)[1]).sum())
 
-    def gradient(self, y_pred, y_true, denominator):
-        """Fused with softmax: d/d(logits) = p * sum(y) - y, i.e. p - y for one-hot rows, exact for any targets."""
-        if self.fused_with_softmax:
-            return (y_pred * y_true.sum(axis=-1, keepdims=True) - y_true) / denominator
-        return -y_true / (np.clip(y_pred, _EPSILON, 1.0) * denominator)
+    def logit_gradient(self, p, y_true, denominator):
+        return (p * y_true.sum(axis=-1, keepdims=True) - y_true) / denominator
+
+    def probability_gradient(self, p, y_true, denominator):
+        return -y_true / (np.clip(p, _EPSILON, 1.0) * denominator)
 
 
-class SparseCategoricalCrossentropy(Loss):
-    """-log p[label] with integer labels of shape (N,)."""
+class SparseCategoricalCrossentropy(CrossEntropy):
+    """Cross-entropy with integer labels c of shape (N,): L = -log p_c (y is the one-hot row of c)."""
 
     name = "sparse_categorical_crossentropy"
 
@@ -91,18 +141,65 @@ class SparseCategoricalCrossentropy(Loss):
         return y.astype(np.int64, copy=False)
 
     def total(self, y_pred, y_true):
-        picked = y_pred[np.arange(len(y_true)), y_true]
-        return float(-np.log(np.clip(picked, _EPSILON, 1.0)).sum())
+        rows = np.arange(len(y_true))
+        if self.from_logits:
+            return float(-log_softmax(y_pred)[rows, y_true].sum())
+        return float(-np.log(np.clip(y_pred[rows, y_true], _EPSILON, 1.0)).sum())
+
+    def logit_gradient(self, p, y_true, denominator):
+        grad = p / denominator
+        grad[np.arange(len(y_true)), y_true] -= 1.0 / denominator
+        return grad
+
+    def probability_gradient(self, p, y_true, denominator):
+        rows = np.arange(len(y_true))
+        grad = np.zeros_like(p)
+        grad[rows, y_true] = -1.0 / (np.clip(p[rows, y_true], _EPSILON, 1.0) * denominator)
+        return grad
+
+
+class SoftmaxCrossEntropy(Loss):
+    """A cross-entropy on probabilities, placed after the model's final softmax, seen as one step.
+
+    The model computes p = softmax(z) as its output; this loss's value is the wrapped cross-entropy's
+    on p, and its gradient is the one with respect to the *logits* z, (p * Σ y - y) / B (see
+    `CrossEntropy`), so the final softmax passes it through unchanged. Exact where p underflows to 0,
+    and one subtraction instead of a division and a Jacobian product. Made only by `for_output`.
+    """
+
+    def __init__(self, loss: CrossEntropy):
+        self.loss = loss
+        self.name = loss.name
+
+    def check_targets(self, y_true, output_shape):
+        return self.loss.check_targets(y_true, output_shape)
+
+    def total(self, y_pred, y_true):
+        return self.loss.total(y_pred, y_true)
 
     def gradient(self, y_pred, y_true, denominator):
-        rows = np.arange(len(y_true))
-        if self.fused_with_softmax:
-            grad = y_pred / denominator
-            grad[rows, y_true] -= 1.0 / denominator
-            return grad
-        grad = np.zeros_like(y_pred)
-        grad[rows, y_true] = -1.0 / (np.clip(y_pred[rows, y_true], _EPSILON, 1.0) * denominator)
-        return grad
+        return self.loss.logit_gradient(y_pred, y_true, denominator)
+
+    def get_config(self):
+        return self.loss.get_config()
+
+
+def for_output(loss: Loss, layers) -> Loss:
+    """The loss to train `layers` with: the one place where a final softmax and a cross-entropy meet.
+
+    If the last layer ends in a softmax and `loss` is a cross-entropy on probabilities, returns a
+    `SoftmaxCrossEntropy` and tells that softmax its backward is done by the loss; every other softmax
+    keeps its own derivative. Otherwise returns `loss` unchanged.
+    """
+    softmaxes = [getattr(layer, "activation", layer) for layer in layers]
+    softmaxes = [s for s in softmaxes if isinstance(s, Softmax)]
+    for softmax_layer in softmaxes:
+        softmax_layer.backward_done_by_loss = False
+    last = getattr(layers[-1], "activation", layers[-1]) if layers else None
+    if isinstance(last, Softmax) and isinstance(loss, CrossEntropy) and not loss.from_logits:
+        last.backward_done_by_loss = True
+        return SoftmaxCrossEntropy(loss)
+    return loss
 
 
 class MeanSquaredError(Loss):

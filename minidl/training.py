@@ -1,90 +1,29 @@
 """The loops behind Model.fit / evaluate / predict.
 
-A loop asks a *runner* for each batch's gradient: `LocalRunner` computes it in this process, the
-parallel pool (`minidl.parallel`) splits it across worker processes. Both return the batch's loss sum
-and correct count and leave the mean gradient in `model.gradients`, so the loop, the optimizer step and
-the callbacks are the same whatever runs the arithmetic.
+Data flows one way: the loop checks the data, then for every batch asks a *runner* (see
+`minidl.distributed.base`) for the batch's gradient — computed in this process, in worker processes or
+on MPI ranks — and takes one optimizer step; callbacks observe. Every runner returns the batch's loss
+sum and correct count and leaves the mean gradient in `model.gradients`, so the loop, the optimizer
+step and the callbacks are the same whatever runs the arithmetic.
 """
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 
 import numpy as np
 
+from . import checks
 from .callbacks import CallbackList, History, TerminateOnNaN
+from .data_checks import check_inputs, check_targets, require_compiled
+from .distributed import runner_for
 from .metrics import correct_count
 
 DEFAULT_INFERENCE_BATCH = 256
 
 
-class LocalRunner:
-    """Computes gradients and predictions in the calling process."""
-
-    workers = 1
-
-    def __init__(self, model):
-        from .parallel import blas_threads
-
-        self.model = model
-        self.threads_per_worker = blas_threads()
-
-    def gradients(self, x, y, indices, step):
-        """Mean gradient of the batch `indices` into model.gradients; returns (loss sum, correct count)."""
-        return self.model.accumulate_gradients(x[indices], y[indices], len(indices), step)
-
-    def predict(self, x, batch_size):
-        """The model's outputs for `x`, in batches of `batch_size`."""
-        return self.model.predict_on_shard(x, batch_size)
-
-    def close(self):
-        """Nothing to release."""
-
-
-def _check_positive_int(value, argument):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{argument} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-@contextlib.contextmanager
-def _runner_for(model, workers, backend="pool", data=None):
-    """The runner for `workers`/`backend`, closed afterwards.
-
-    `workers` is a count (1: this process; N: a pool started for this call) or an object with a
-    `runner(model, data)` method — a WorkerPool or MPIBackend the caller keeps across calls.
-    """
-    from . import parallel
-
-    if hasattr(workers, "runner"):
-        runner = workers.runner(model, data)
-    elif backend == "mpi":
-        runner = parallel.mpi_runner(model, data)
-    elif backend != "pool":
-        raise ValueError(f"backend must be 'pool' or 'mpi', got {backend!r}")
-    elif _check_positive_int(workers, "workers") == 1:
-        runner = LocalRunner(model)
-    else:
-        pool = parallel.WorkerPool(workers)
-        try:
-            runner = pool.runner(model, data, owns_pool=True)
-        except BaseException:
-            pool.close()
-            raise
-    try:
-        yield runner
-    except BaseException:
-        if hasattr(runner, "fail"):
-            runner.fail()
-        raise
-    finally:
-        runner.close()
-
-
 def _split_validation(x, y, validation_split):
-    if not 0 <= validation_split < 1:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    validation_split = checks.probability(validation_split, "validation_split")
     cut = len(x) - int(round(len(x) * validation_split))
     if validation_split and (cut < 1 or cut == len(x)):
         raise ValueError(
@@ -93,7 +32,7 @@ def _split_validation(x, y, validation_split):
     return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if validation_split else None)
 
 
-def train(
+def fit(
     model,
     x,
     y,
@@ -108,20 +47,20 @@ def train(
     backend="pool",
 ):
     """Model.fit: see its docstring."""
-    model._require_compiled("fit")
-    batch_size = _check_positive_int(batch_size, "batch_size")
-    epochs = _check_positive_int(epochs, "epochs")
+    require_compiled(model, "fit")
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    epochs = checks.positive_int(epochs, "epochs")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    x = model.check_inputs(x)
-    y = model.check_targets(x, y)
+    x = check_inputs(model, x)
+    y = check_targets(model, x, y)
     if validation_data is None:
         (x, y), validation = _split_validation(x, y, validation_split)
     else:
         if len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (x_val, y_val)")
-        xv = model.check_inputs(validation_data[0], "validation x")
-        validation = (xv, model.check_targets(xv, validation_data[1], "validation y"))
+        xv = check_inputs(model, validation_data[0], "validation x")
+        validation = (xv, check_targets(model, xv, validation_data[1], "validation y"))
 
     history = History()
     user_callbacks = list(callbacks or [])
@@ -130,7 +69,7 @@ def train(
     steps = -(-len(x) // batch_size)
     model.stop_training, model.stop_reason = False, None
 
-    with _runner_for(model, workers, backend, data=(x, y)) as runner:
+    with runner_for(model, workers, backend, data=(x, y)) as runner:
         order_rng = np.random.default_rng([model.seed, 1])
         params = {
             "epochs": epochs,
@@ -141,14 +80,14 @@ def train(
             "workers": runner.workers,
             "threads_per_worker": runner.threads_per_worker,
             "backend": backend,
-            "ranks": getattr(runner, "ranks", 1),
-            "rank": getattr(runner, "rank", 0),
+            "ranks": runner.ranks,
+            "rank": runner.rank,
             "seed": model.seed,
             "verbose": verbose,
         }
         progress = []
         if verbose and params["rank"] == 0:
-            from .progress import ProgressBar
+            from .callbacks.progress import ProgressBar
 
             progress = [ProgressBar(verbose)]
         callback_list = CallbackList([history, *progress, *user_callbacks, *guard], model, params)
@@ -216,18 +155,18 @@ def _evaluate_with(model, runner, x, y, batch_size, callback_list):
 
 def evaluate(model, x, y, batch_size=None, verbose=0, callbacks=None, workers=1):
     """Model.evaluate: see its docstring."""
-    model._require_compiled("evaluate")
-    batch_size = _check_positive_int(batch_size or DEFAULT_INFERENCE_BATCH, "batch_size")
-    x = model.check_inputs(x)
-    y = model.check_targets(x, y)
-    with _runner_for(model, workers) as runner:
+    require_compiled(model, "evaluate")
+    batch_size = checks.positive_int(batch_size or DEFAULT_INFERENCE_BATCH, "batch_size")
+    x = check_inputs(model, x)
+    y = check_targets(model, x, y)
+    with runner_for(model, workers) as runner:
         params = {"samples": len(x), "batch_size": batch_size, "workers": runner.workers, "verbose": verbose}
         return _evaluate_with(model, runner, x, y, batch_size, CallbackList(callbacks or [], model, params))
 
 
 def predict(model, x, batch_size=None, workers=1):
     """Model.predict: see its docstring."""
-    batch_size = _check_positive_int(batch_size or DEFAULT_INFERENCE_BATCH, "batch_size")
-    x = model.check_inputs(x)
-    with _runner_for(model, workers) as runner:
+    batch_size = checks.positive_int(batch_size or DEFAULT_INFERENCE_BATCH, "batch_size")
+    x = check_inputs(model, x)
+    with runner_for(model, workers) as runner:
         return runner.predict(x, batch_size)

@@ -5,6 +5,7 @@ import pytest
 
 import minidl
 from minidl import losses
+from minidl.data_checks import check_targets
 from minidl.errors import ShapeError, UnknownNameError
 from minidl.gradcheck import assert_gradients_close, numerical_gradient
 from minidl.layers import Dense
@@ -99,10 +100,10 @@ def test_fused_softmax_cross_entropy_gradient(loss_name, labels, softmax_as_laye
     else:
         model.add(Dense(3, activation="softmax"))
     model.compile(optimizer="sgd", loss=loss_name)
-    assert model.loss.fused_with_softmax
+    assert isinstance(model.training_loss, losses.SoftmaxCrossEntropy)
     x = rng.standard_normal((5, 4))
-    y = model.check_targets(x, labels)
-    model.accumulate_gradients(x, y, len(x))
+    y = check_targets(model, x, labels)
+    model.forward_backward(x, y, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, f"fused {loss_name}")
@@ -122,8 +123,8 @@ def test_fused_categorical_gradient_with_any_targets(labels, rng):
     model.add(Dense(3, activation="softmax", input_shape=(4,)))
     model.compile(optimizer="sgd", loss="categorical_crossentropy")
     x = rng.standard_normal((5, 4))
-    y = model.check_targets(x, labels)
-    model.accumulate_gradients(x, y, len(x))
+    y = check_targets(model, x, labels)
+    model.forward_backward(x, y, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, "fused categorical, soft targets")
@@ -134,9 +135,9 @@ def test_unfused_softmax_with_mse_gradient(rng):
     model = minidl.Model(dtype="float64", seed=0)
     model.add(Dense(3, activation="softmax", input_shape=(4,)))
     model.compile(optimizer="sgd", loss="mse")
-    assert not model.loss.fused_with_softmax
+    assert model.training_loss is model.loss
     x, y = rng.standard_normal((5, 4)), np.eye(3)[[0, 1, 2, 1, 0]]
-    model.accumulate_gradients(x, y, len(x))
+    model.forward_backward(x, y, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, "softmax + mse")
@@ -148,7 +149,7 @@ def test_recompiling_unfuses_the_softmax(rng):
     model.compile(loss="sparse_categorical_crossentropy")
     model.compile(loss="mse")
     x, y = rng.standard_normal((5, 4)), np.eye(3)[[0, 1, 2, 1, 0]]
-    model.accumulate_gradients(x, y, len(x))
+    model.forward_backward(x, y, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, "recompiled softmax + mse")
@@ -212,3 +213,37 @@ def test_loss_lookup():
     assert isinstance(losses.get("Sparse_Categorical_Crossentropy"), losses.SparseCategoricalCrossentropy)
     with pytest.raises(UnknownNameError, match=r"unknown loss 'hinge'.*categorical_crossentropy"):
         losses.get("hinge")
+
+
+# ----- from_logits: softmax + cross-entropy as one idea -----
+@pytest.mark.parametrize("loss_class", [losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy])
+def test_from_logits_gradient_is_p_minus_y_over_batch(loss_class, rng):
+    """With logits, the analytic gradient is the derivative of the total, and equals (softmax(z) - y) / B."""
+    logits = rng.standard_normal((4, 5)) * 3
+    labels = np.array([0, 3, 3, 1])
+    y = labels if loss_class is losses.SparseCategoricalCrossentropy else np.eye(5)[labels]
+    loss = loss_class(from_logits=True)
+    _check_loss_gradient(loss, logits, y, 4)
+    expected = (losses.softmax(logits) - np.eye(5)[labels]) / 4
+    np.testing.assert_allclose(loss.gradient(logits, y, 4), expected, rtol=1e-12)
+
+
+def test_from_logits_is_stable_for_huge_logits():
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True)
+    logits = np.array([[1000.0, 0.0, -1000.0]])
+    assert loss.total(logits, np.array([0])) == pytest.approx(0.0, abs=1e-12)
+    assert loss.total(logits, np.array([2])) == pytest.approx(2000.0)
+    assert np.all(np.isfinite(loss.gradient(logits, np.array([2]), 1)))
+
+
+def test_logits_model_trains_like_the_softmax_model(rng):
+    """A model ending in Dense(3) with from_logits=True computes the same gradients as Dense(3, softmax)."""
+    x, y = rng.standard_normal((6, 4)), np.array([0, 1, 2, 1, 0, 2])
+    grads = []
+    for activation, loss in (("softmax", "sparse_categorical_crossentropy"), (None, None)):
+        model = minidl.Model(dtype="float64", seed=3)
+        model.add(Dense(3, activation=activation, input_shape=(4,)))
+        model.compile(loss=loss or losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.forward_backward(x, y, len(x))
+        grads.append(model.gradients.copy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-15)

@@ -12,8 +12,10 @@ from rich.console import Console
 import minidl
 from minidl import Model, optimizers
 from minidl.callbacks import Callback
+from minidl.data_checks import check_inputs, check_targets
 from minidl.errors import NotCompiledError, ShapeError, UnknownNameError
 from minidl.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax
+from minidl.layers.context import TrainingContext
 
 
 def blobs(n=60, features=4, classes=3, seed=0):
@@ -104,8 +106,8 @@ def test_float32_all_the_way(loss, labels):
     """Forward outputs, input gradients and weight gradients of every layer stay float32 (float64 labels too)."""
     model = small_cnn()
     model.compile(loss=loss)
-    x = model.check_inputs(images(4)[0])
-    y = model.check_targets(x, labels)
+    x = check_inputs(model, images(4)[0])
+    y = check_targets(model, x, labels)
     h = x
     for layer in model.layers:
         h = layer.forward(h, training=True)
@@ -207,7 +209,7 @@ def test_save_load_round_trip(tmp_path):
         "decay": 0.01,
     }
     assert loaded.loss.name == "sparse_categorical_crossentropy" and loaded.metrics == ["accuracy"]
-    assert loaded.loss.fused_with_softmax
+    assert isinstance(loaded.training_loss, minidl.losses.SoftmaxCrossEntropy)
     assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
     loaded.fit(x, y, batch_size=4, epochs=1, verbose=0)
 
@@ -421,12 +423,13 @@ def test_whole_model_gradient_check(loss, rng):
     model = small_cnn64()
     model.compile(loss=loss)
     x = rng.standard_normal((4, 7, 6, 1))
-    y = model.check_targets(x, np.array([0, 2, 1, 2]) if loss != "mse" else rng.random((4, 3)))
-    model.accumulate_gradients(x, y, len(x), step=5)
+    y = check_targets(model, x, np.array([0, 2, 1, 2]) if loss != "mse" else rng.random((4, 3)))
+    model.forward_backward(x, y, len(x), step=5)
     analytic = model.gradients.copy()
-    # accumulate_gradients left each Dropout its noise context, so training-mode forwards repeat its mask.
+    # The same training context as forward_backward's fixes each Dropout's mask for the numerical side.
+    context = TrainingContext(step=5, positions=np.arange(len(x)), seed=model.seed, layers=tuple(model.layers))
     numeric = numerical_gradient(
-        lambda: model.loss.total(model.forward(x, training=True), y) / len(x), model.parameters
+        lambda: model.loss.total(model.forward(x, training=context), y) / len(x), model.parameters
     )
     assert_gradients_close(analytic, numeric, f"model with {loss}")
 
@@ -439,7 +442,7 @@ def test_float32_gradients_match_float64():
         model = Model.from_config({**config, "dtype": dtype})
         model.set_weights(weights)
         model.compile(loss="sparse_categorical_crossentropy")
-        model.accumulate_gradients(model.check_inputs(x), np.array([0, 1, 2]), 3, step=1)
+        model.forward_backward(check_inputs(model, x), np.array([0, 1, 2]), 3, step=1)
         assert model.gradients.dtype == np.dtype(dtype)
         grads[dtype] = model.gradients.astype(np.float64)
     np.testing.assert_allclose(grads["float32"], grads["float64"], rtol=1e-3, atol=1e-6)
@@ -452,9 +455,9 @@ def test_adding_a_layer_after_compile_moves_the_fusion():
     model.add(Dense(4, activation="softmax", input_shape=(3,)))
     model.compile(loss="sparse_categorical_crossentropy")
     model.add(Dense(3, activation="softmax"))
-    assert not model.layers[0].activation.fused_with_loss and model.layers[1].activation.fused_with_loss
+    assert not model.layers[0].activation.backward_done_by_loss and model.layers[1].activation.backward_done_by_loss
     x, y = np.random.default_rng(0).standard_normal((5, 3)), np.array([0, 1, 2, 1, 0])
-    model.accumulate_gradients(x, y, 5)
+    model.forward_backward(x, y, 5)
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / 5, model.parameters)
     assert_gradients_close(analytic, numeric, "softmax inside, fused softmax last")
@@ -670,7 +673,7 @@ def test_check_targets_casts_float_labels_to_the_model_dtype():
     model = small_mlp()
     model.compile(loss="categorical_crossentropy")
     x, y = blobs(6)
-    assert model.check_targets(x, np.eye(3)[y]).dtype == np.float32
+    assert check_targets(model, x, np.eye(3)[y]).dtype == np.float32
 
 
 def test_no_warnings_in_normal_training():

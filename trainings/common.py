@@ -119,7 +119,7 @@ def check_args(parser, args):
     if save_dir is not None and not os.path.isdir(save_dir):
         parser.error(f"--save {args.save!r}: folder {save_dir!r} does not exist")
     if getattr(args, "backend", "pool") == "mpi":
-        from minidl.mpi import import_mpi
+        from minidl.distributed import import_mpi
 
         try:
             import_mpi()
@@ -198,7 +198,7 @@ def process_rank(args):
     """This process's MPI rank (0 without MPI) and a description of the processes training together."""
     if args.backend != "mpi":
         return 0, f"{args.workers} worker(s)"
-    from minidl.mpi import import_mpi
+    from minidl.distributed import import_mpi
 
     comm = import_mpi().COMM_WORLD
     return comm.Get_rank(), f"{comm.Get_size()} MPI rank(s)"

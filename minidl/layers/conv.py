@@ -13,17 +13,10 @@ import math
 
 import numpy as np
 
+from .. import checks
 from ..errors import ShapeError
 from . import activations
 from .base import Layer
-
-
-def _pair(value, argument):
-    """Accept an int or a pair of positive ints (Keras allows both for sizes and strides)."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in pair):
-        raise ValueError(f"{argument} must be a positive int or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
 
 
 def conv_output_size(size, kernel, stride, padding):
@@ -56,8 +49,8 @@ class Conv2D(Layer):
         if padding not in ("valid", "same"):
             raise ValueError(f"Conv2D: padding must be 'valid' or 'same', got {padding!r}")
         self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size, "Conv2D: kernel_size")
-        self.strides = _pair(strides, "Conv2D: strides")
+        self.kernel_size = checks.int_pair(kernel_size, "Conv2D: kernel_size")
+        self.strides = checks.int_pair(strides, "Conv2D: strides")
         self.padding = padding
         self.activation = activations.get(activation, inplace=True)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Layer
+from .context import TrainingContext
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -28,23 +29,22 @@ def hashed_uniform(seed: int, step: int, positions: np.ndarray, features: int) -
 class Dropout(Layer):
     """During training, zero each unit with probability `rate` and scale the rest by 1/(1-rate)."""
 
-    uses_noise = True
-
     def __init__(self, rate, seed=None, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         if not 0 <= rate < 1:
             raise ValueError(f"Dropout: rate must be in [0, 1), got {rate!r}")
         self.rate = float(rate)
         self.seed = seed
-        # Set by the model before each training step: (seed, step, positions of the samples in the batch).
-        self.noise_context = None
 
     def forward(self, x, training=False):
         self.check_input(x)
         if not training or self.rate == 0:
             self.mask = None
             return x
-        seed, step, positions = self.noise_context or (self.seed or 0, self._next_step(), np.arange(len(x)))
+        if isinstance(training, TrainingContext):
+            seed, step, positions = training.seed_for(self), training.step, training.positions
+        else:  # a layer used on its own: a fresh mask per call
+            seed, step, positions = self.seed or 0, self._next_step(), np.arange(len(x))
         keep = hashed_uniform(seed, step, positions, x[0].size).reshape(x.shape) >= self.rate
         self.mask = keep.astype(x.dtype) / (1 - self.rate)
         return x * self.mask

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import checks
 from ..errors import ShapeError
 from .base import Layer
-from .conv import _pair
 
 
 class Pooling2D(Layer):
@@ -20,8 +20,10 @@ class Pooling2D(Layer):
         super().__init__(name=name, input_shape=input_shape)
         if padding != "valid":
             raise ValueError(f"{type(self).__name__}: only padding='valid' is supported, got {padding!r}")
-        self.pool_size = _pair(pool_size, f"{type(self).__name__}: pool_size")
-        self.strides = _pair(strides if strides is not None else self.pool_size, f"{type(self).__name__}: strides")
+        self.pool_size = checks.int_pair(pool_size, f"{type(self).__name__}: pool_size")
+        self.strides = checks.int_pair(
+            strides if strides is not None else self.pool_size, f"{type(self).__name__}: strides"
+        )
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:

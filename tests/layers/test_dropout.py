@@ -6,16 +6,17 @@ import pytest
 from minidl.gradcheck import build_float64 as build
 from minidl.gradcheck import check_gradients
 from minidl.layers import Dropout
+from minidl.layers.context import TrainingContext
 
 
-def _fixed(layer, n, seed=7, step=3):
-    layer.noise_context = (seed, step, np.arange(n))
-    return layer
+def _fixed(n, seed=7, step=3):
+    """The context a model's training step would pass: it fixes the mask."""
+    return TrainingContext(step=step, positions=np.arange(n), seed=seed)
 
 
 @pytest.mark.parametrize("shape", [(10,), (4, 3, 2)])
 def test_dropout_gradients_in_training(shape, rng):
-    layer = _fixed(build(Dropout(0.4), shape), 3)
+    layer = build(Dropout(0.4), shape)
     dx = check_gradients(layer, rng.standard_normal((3, *shape))).assert_ok().input_gradient
     assert np.any(dx == 0), "some units should have been dropped"
 
@@ -29,22 +30,22 @@ def test_dropout_is_identity_at_inference(rng):
 
 def test_dropout_zeroes_and_scales(rng):
     rate = 0.25
-    layer = _fixed(build(Dropout(rate), (1000,)), 20)
+    layer = build(Dropout(rate), (1000,))
     x = np.ones((20, 1000))
-    out = layer.forward(x, training=True)
+    out = layer.forward(x, training=_fixed(20))
     kept = out != 0
     np.testing.assert_allclose(out[kept], 1 / (1 - rate))
     assert abs((1 - kept.mean()) - rate) < 0.02
     assert abs(out.mean() - 1.0) < 0.03
 
 
-def test_dropout_mask_is_fixed_by_noise_context(rng):
+def test_dropout_mask_is_fixed_by_training_context(rng):
     layer = build(Dropout(0.5), (50,))
     x = rng.standard_normal((6, 50))
-    first = _fixed(layer, 6).forward(x, training=True)
-    again = _fixed(layer, 6).forward(x, training=True)
+    first = layer.forward(x, training=_fixed(6))
+    again = layer.forward(x, training=_fixed(6))
     np.testing.assert_array_equal(first, again)
-    other_step = _fixed(layer, 6, step=4).forward(x, training=True)
+    other_step = layer.forward(x, training=_fixed(6, step=4))
     assert not np.array_equal(first, other_step)
 
 
@@ -52,10 +53,8 @@ def test_dropout_mask_depends_on_sample_position_not_batch_split(rng):
     """Samples 3..5 of a batch get the same mask whether computed in the whole batch or in a shard."""
     layer = build(Dropout(0.5), (40,))
     x = rng.standard_normal((6, 40))
-    layer.noise_context = (1, 0, np.arange(6))
-    whole = layer.forward(x, training=True)
-    layer.noise_context = (1, 0, np.arange(3, 6))
-    shard = layer.forward(x[3:], training=True)
+    whole = layer.forward(x, training=TrainingContext(step=0, positions=np.arange(6), seed=1))
+    shard = layer.forward(x[3:], training=TrainingContext(step=0, positions=np.arange(3, 6), seed=1))
     np.testing.assert_array_equal(whole[3:], shard)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from minidl import Model, reference
+from minidl import Model, losses, reference
 from minidl.gradcheck import build_float64
 from minidl.layers import Dense, ReLU, Softmax
 from minidl.optimizers import SGD
@@ -60,6 +60,20 @@ def test_cross_entropy_with_soft_targets_equals_reference():
     dW = W - model.get_weights()[0]
     dz = reference.softmax_cross_entropy_backward(reference.softmax(reference.dense_forward(x, W, b)), t)
     np.testing.assert_allclose(dW, reference.dense_backward(x, W, dz)[1], rtol=1e-10, atol=1e-14)
+
+
+def test_cross_entropy_gradient_with_soft_targets_equals_reference():
+    rng = np.random.default_rng(5)
+    p = reference.softmax(rng.standard_normal((3, 4)))
+    t = reference.softmax(rng.standard_normal((3, 4)))
+    loss = losses.CategoricalCrossentropy()
+    paired = losses.SoftmaxCrossEntropy(loss)  # what `losses.for_output` makes after a final softmax
+    np.testing.assert_allclose(paired.gradient(p, t, 3), reference.softmax_cross_entropy_backward(p, t), rtol=1e-12)
+    logits = np.log(p)  # softmax(log p) = p: the from_logits form gives the same gradient
+    from_logits = losses.CategoricalCrossentropy(from_logits=True)
+    np.testing.assert_allclose(
+        from_logits.gradient(logits, t, 3), reference.softmax_cross_entropy_backward(p, t), rtol=1e-10
+    )
 
 
 def test_relu_equals_reference():

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-JOB = os.path.join(HERE, "mpi_job.py")
-ROOT = os.path.dirname(HERE)
+JOB = os.path.join(HERE, "..", "mpi_job.py")
+ROOT = os.path.dirname(os.path.dirname(HERE))
 
 mpiexec = shutil.which("mpiexec")
 try:
@@ -52,7 +52,7 @@ def test_two_ranks_match_one_process_and_each_other(tmp_path):
     rank0, rank1 = np.load(tmp_path / "rank0.npy"), np.load(tmp_path / "rank1.npy")
     assert np.array_equal(rank0, rank1), "replicas drifted apart"
 
-    sys.path.insert(0, HERE)
+    sys.path.insert(0, os.path.dirname(HERE))
     import mpi_job
 
     x, y = mpi_job.make_data()

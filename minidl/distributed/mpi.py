@@ -16,7 +16,9 @@ import traceback
 
 import numpy as np
 
-from .parallel import StepTimings, blas_threads, shard_bounds
+from . import replica
+from .base import Runner, RunnerSource, StepTimings, shard_bounds
+from .resources import blas_threads
 
 INSTALL_HINT = (
     "the MPI backend needs mpi4py and an MPI library: pip install 'minidl[mpi]' "
@@ -33,7 +35,7 @@ def import_mpi():
     return MPI
 
 
-class MPIRunner:
+class MPIRunner(Runner):
     """Computes each batch's gradient with every MPI rank doing its shard (see the module docstring)."""
 
     def __init__(self, model, data=None, comm=None, threads_per_rank=1):
@@ -54,7 +56,7 @@ class MPIRunner:
         # One buffer, one reduction per step: [gradients..., loss sum, correct count].
         self.buffer = np.zeros(size + 2, dtype=model.dtype)
         self.private_gradients = model.gradients
-        model.use_buffers(model.parameters, self.buffer[:size])
+        replica.bind(model, model.parameters, self.buffer[:size])
         # Identical start and shuffling even if the ranks were seeded differently.
         model.seed = self.comm.bcast(model.seed, root=0)
         self.comm.Bcast(model.parameters, root=0)
@@ -66,7 +68,7 @@ class MPIRunner:
         loss_sum, correct = 0.0, 0
         if hi > lo:
             shard = indices[lo:hi]
-            loss_sum, correct = self.model.accumulate_gradients(
+            loss_sum, correct = self.model.forward_backward(
                 x[shard], y[shard], len(indices), step, positions=np.arange(lo, hi)
             )
         else:
@@ -83,7 +85,7 @@ class MPIRunner:
         lo, hi = bounds[self.rank]
         row = int(np.prod(self.model.output_shape))
         mine = (
-            self.model.predict_on_shard(x[lo:hi], batch_size)
+            self.model.predict_in_batches(x[lo:hi], batch_size)
             if hi > lo
             else np.zeros((0, *self.model.output_shape), self.model.dtype)
         )
@@ -114,14 +116,14 @@ class MPIRunner:
         """Give the model its private gradient buffer back (the weights never left it)."""
         self.thread_limit.restore_original_limits()
         signal.signal(signal.SIGTERM, self.previous_sigterm)
-        self.model.use_buffers(self.model.parameters, self.private_gradients)
+        replica.bind(self.model, self.model.parameters, self.private_gradients)
 
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"terminated by signal {signum} (Ctrl-C under mpiexec)")
 
 
-class MPIBackend:
+class MPIBackend(RunnerSource):
     """The MPI world as something `fit(..., workers=MPIBackend())` can use; keeps the last run's timings.
 
     Each rank limits its BLAS library to `threads_per_rank` threads (default 1: one rank per core).

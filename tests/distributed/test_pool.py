@@ -1,4 +1,4 @@
-"""Data-parallel training (issue 5): `fit/evaluate/predict(..., workers=N)` and `minidl.parallel.WorkerPool`.
+"""Data-parallel training (issue 5): `fit/evaluate/predict(..., workers=N)` and `minidl.distributed.WorkerPool`.
 
 What is shown here:
 - the same mathematics: LeNet-5 after 20 steps at batch 128 has the weights, History and batch logs
@@ -54,9 +54,11 @@ from parallel_helpers import (
 )
 
 from minidl import Model
+from minidl.distributed import WorkerError, WorkerPool
 from minidl.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten
 from minidl.optimizers import SGD
-from minidl.parallel import WorkerError, WorkerPool
+
+TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Workers outnumber the 2 CPUs of a small machine in several tests on purpose; the warning itself
 # is tested in test_oversubscription_warns_at_the_users_line.
@@ -157,6 +159,7 @@ def run_python(code: str, timeout=30) -> subprocess.CompletedProcess:
             stderr=subprocess.STDOUT,
             timeout=timeout,
             cwd=os.path.dirname(__file__),
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([TESTS_DIR, os.environ.get("PYTHONPATH", "")])},
             text=True,
         )
         out.seek(0)
@@ -406,7 +409,7 @@ def test_workers_exit_when_the_parent_is_killed_outright():
     """No Python cleanup runs when the parent gets SIGKILL; its workers must notice and exit."""
     result = run_python("""
         import os, signal, warnings
-        from minidl.parallel import WorkerPool
+        from minidl.distributed import WorkerPool
         warnings.simplefilter("ignore")  # 3 processes on a 2-CPU machine warn; only the pids matter here
         pool = WorkerPool(3)
         print(*[p.pid for p in pool.processes], flush=True)
@@ -479,7 +482,7 @@ def test_a_weight_view_kept_past_fit_stays_readable():
     result = run_python("""
         import numpy as np
         from parallel_helpers import AtStep
-        from test_parallel import mlp
+        from test_pool import mlp
         kept = {}
         def keep(callback):
             kept["kernel"] = callback.model.layers[0].params["kernel"]  # a view into shared memory now

@@ -18,102 +18,27 @@ theirs hides that latency and needs one process fewer.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
-import pickle
 import signal
 import sys
 import time
-import traceback
 import warnings
-from dataclasses import dataclass
-from multiprocessing import connection, resource_tracker, shared_memory
+from multiprocessing import connection, resource_tracker
 
 import numpy as np
 
+from .. import checks
+from . import replica
+from .base import Runner, RunnerSource, StepTimings, shard_bounds
+from .resources import available_cpus
+from .shared import SharedArray
+from .worker import shard_gradient, worker_main
+
 # How often a waiting parent checks that its workers are alive (the sentinels also wake it at once).
-_POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0
 
 
 class WorkerError(RuntimeError):
     """A worker process raised an exception or died; the message names the worker and the cause."""
-
-
-class SharedArray:
-    """A NumPy array in named shared memory that other processes can attach to by `spec`."""
-
-    def __init__(self, shape, dtype, spec_name=None):
-        dtype = np.dtype(dtype)
-        size = max(int(np.prod(shape)) * dtype.itemsize, 1)
-        self.owner = spec_name is None
-        self.memory = shared_memory.SharedMemory(name=spec_name, create=self.owner, size=size)
-        # frombuffer, unlike np.ndarray(buffer=...), keeps the buffer exported while any view of the
-        # array lives, so `release` cannot unmap memory a view still points at (that would crash).
-        self.array = np.frombuffer(self.memory.buf, dtype, int(np.prod(shape))).reshape(shape)
-        self.spec = (self.memory.name, tuple(shape), dtype.str)
-
-    @classmethod
-    def copy_of(cls, values: np.ndarray) -> SharedArray:
-        """A new shared array holding a copy of `values`."""
-        shared = cls(values.shape, values.dtype)
-        shared.array[...] = values
-        return shared
-
-    @classmethod
-    def attach(cls, spec) -> SharedArray:
-        """Open an array another process created."""
-        name, shape, dtype = spec
-        return cls(shape, dtype, spec_name=name)
-
-    def release(self):
-        """Drop this process's mapping; the creator also removes the memory from the system."""
-        self.array = None
-        try:
-            self.memory.close()
-        except BufferError:
-            # A view is still alive somewhere in this process; the mapping ends with it. Forget the
-            # map here, or SharedMemory would try to close it again when collected, and complain.
-            self.memory._mmap = None
-            self.memory.close()
-        finally:
-            if self.owner:
-                try:
-                    self.memory.unlink()
-                except FileNotFoundError:
-                    pass
-
-
-@dataclass
-class StepTimings:
-    """Where a parallel run's training steps spent their time, for the benchmark's overhead column."""
-
-    steps: int = 0
-    step_seconds: float = 0.0
-    compute_seconds: float = 0.0  # per step, the slowest process's forward + backward
-
-    def add(self, step_seconds, compute_seconds):
-        """Record one step."""
-        self.steps += 1
-        self.step_seconds += step_seconds
-        self.compute_seconds += compute_seconds
-
-    def communication_share(self) -> float:
-        """Fraction of step time spent outside gradient computation (messages, waiting, reduction)."""
-        return 1.0 - self.compute_seconds / self.step_seconds if self.step_seconds else 0.0
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one, else all of them)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def blas_threads() -> int:
-    """How many threads this process's BLAS library uses now (1 when threadpoolctl sees none)."""
-    from threadpoolctl import threadpool_info
-
-    counts = [pool.get("num_threads", 1) for pool in threadpool_info() if pool.get("user_api") == "blas"]
-    return max(counts) if counts else 1
 
 
 def _user_stacklevel() -> int:
@@ -128,13 +53,7 @@ def _user_stacklevel() -> int:
     return level
 
 
-def shard_bounds(size: int, shards: int) -> list[tuple[int, int]]:
-    """Split range(size) into `shards` contiguous, near-equal (lo, hi) pieces (some may be empty)."""
-    edges = np.linspace(0, size, shards + 1).round().astype(int)
-    return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
-
-
-class WorkerPool:
+class WorkerPool(RunnerSource):
     """N computing processes — this one and N-1 persistent workers — for `fit(..., workers=pool)`.
 
     Use as `with WorkerPool(N) as pool: model.fit(..., workers=pool)` to reuse it across calls.
@@ -143,9 +62,8 @@ class WorkerPool:
     """
 
     def __init__(self, workers: int, threads_per_worker: int = 1, start_method: str | None = None):
-        for value, argument in ((workers, "workers"), (threads_per_worker, "threads_per_worker")):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{argument} must be a positive integer, got {value!r}")
+        workers = checks.positive_int(workers, "workers")
+        threads_per_worker = checks.positive_int(threads_per_worker, "threads_per_worker")
         cpus = available_cpus()
         if workers * threads_per_worker > cpus:
             warnings.warn(
@@ -168,7 +86,7 @@ class WorkerPool:
             for index in range(1, self.workers):
                 parent_end, child_end = context.Pipe()
                 process = context.Process(
-                    target=_worker_main,
+                    target=worker_main,
                     args=(child_end, index, self.threads_per_worker),
                     name=f"minidl-worker-{index}",
                     daemon=True,
@@ -239,7 +157,7 @@ class WorkerPool:
         while self.unanswered:
             by_object = {self.connections[i]: i for i in self.unanswered}
             sentinels = {self.processes[i].sentinel: i for i in self.unanswered}
-            ready = connection.wait([*by_object, *sentinels], timeout=_POLL_SECONDS)
+            ready = connection.wait([*by_object, *sentinels], timeout=POLL_SECONDS)
             for item in ready:
                 if item in by_object:
                     index = by_object[item]
@@ -281,7 +199,7 @@ class WorkerPool:
             self.processes, self.connections, self.unanswered = [], [], set()
 
 
-class PoolRunner:
+class PoolRunner(Runner):
     """One model attached to a WorkerPool: the runner `fit`, `evaluate` and `predict` use."""
 
     def __init__(self, pool: WorkerPool, model, data, owns_pool):
@@ -297,12 +215,12 @@ class PoolRunner:
             self.parameters = self._share(model.parameters)
             self.gradient_rows = self._share(np.zeros((pool.workers, model.parameters.size), model.dtype))
             # The parent's own shard goes to row 0, which then collects the sum of all rows.
-            model.use_buffers(self.parameters.array, self.gradient_rows.array[0])
+            replica.bind(model, self.parameters.array, self.gradient_rows.array[0])
             self.data = self.indices = None
             if data is not None:
                 self.data = [self._share(np.ascontiguousarray(a)) for a in data]
                 self.indices = self._share(np.zeros(len(data[0]), np.int64))
-            blueprint = pickle.dumps(model.replica_blueprint())
+            blueprint = replica.blueprint(model)
             pool.call_all(
                 [
                     (
@@ -332,7 +250,7 @@ class PoolRunner:
         self.indices.array[:batch] = indices
         (lo, hi), *others = shard_bounds(batch, self.workers)
         self.pool.send_all([("gradient", step, a, b, batch) for a, b in others])
-        own = _shard_gradient(self.model, x, y, indices[lo:hi], lo, batch, step)
+        own = shard_gradient(self.model, x, y, indices[lo:hi], lo, batch, step)
         answers = [own, *self.pool.collect_all()]
         rows = self.gradient_rows.array
         if len(rows) > 1:
@@ -348,7 +266,7 @@ class PoolRunner:
             (lo, hi), *others = shard_bounds(len(x), self.workers)
             self.pool.send_all([("predict", inputs.spec, outputs.spec, a, b, batch_size) for a, b in others])
             if hi > lo:
-                outputs.array[lo:hi] = self.model.predict_on_shard(inputs.array[lo:hi], batch_size)
+                outputs.array[lo:hi] = self.model.predict_in_batches(inputs.array[lo:hi], batch_size)
             self.pool.collect_all()
             return outputs.array.copy()
         finally:
@@ -370,99 +288,9 @@ class PoolRunner:
                     self.pool.close()
         finally:
             self.thread_limit.restore_original_limits()
-            self.model.use_buffers(*self.private_buffers)
+            replica.bind(self.model, *self.private_buffers)
             for shared in self.shared:
                 shared.release()
             self.shared = []
             if self.owns_pool:
                 self.pool.close()
-
-
-# ----- the worker side -----
-def _worker_main(conn, index, threads):
-    """A worker's life: limit BLAS threads, then answer the parent's messages until told to stop.
-
-    A forked worker inherits the parent's end of its own pipe, so a parent killed outright never
-    shows up as end-of-file; the worker watches the parent's sentinel too, and exits with it.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
-    from threadpoolctl import threadpool_limits
-
-    limiter = threadpool_limits(threads)  # noqa: F841 (kept alive for the worker's lifetime)
-    state = _WorkerState(index)
-    parent = mp.parent_process()
-    while True:
-        if parent is not None and conn not in connection.wait([conn, parent.sentinel]):
-            break  # the parent is gone
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            break  # the parent is gone
-        if message[0] == "stop":
-            break
-        try:
-            conn.send(("ok", getattr(state, message[0])(*message[1:])))
-        except BaseException:
-            conn.send(("error", traceback.format_exc()))
-    state.detach()
-
-
-class _WorkerState:
-    """What one worker holds between messages: its model replica and its views of shared memory."""
-
-    def __init__(self, index):
-        self.index = index
-        self.model = None
-        self.attached: list[SharedArray] = []
-
-    def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec):
-        self.detach()
-        self.model = pickle.loads(blueprint)
-        parameters = self._open(parameters_spec).array
-        gradients = self._open(gradients_spec).array[self.index]
-        self.model.use_buffers(parameters, gradients, keep_values=False)
-        self.x, self.y = (self._open(s).array for s in data_specs) if data_specs else (None, None)
-        self.indices = self._open(indices_spec).array if indices_spec else None
-
-    def gradient(self, step, lo, hi, batch):
-        """This worker's share of the batch's mean gradient, into its shared row; (loss, correct, seconds)."""
-        return _shard_gradient(self.model, self.x, self.y, self.indices[lo:hi], lo, batch, step)
-
-    def predict(self, inputs_spec, outputs_spec, lo, hi, batch_size):
-        inputs, outputs = SharedArray.attach(inputs_spec), SharedArray.attach(outputs_spec)
-        try:
-            if hi > lo:
-                outputs.array[lo:hi] = self.model.predict_on_shard(inputs.array[lo:hi], batch_size)
-        finally:
-            inputs.release()
-            outputs.release()
-
-    def detach(self):
-        self.model = self.x = self.y = self.indices = None
-        for shared in self.attached:
-            shared.release()
-        self.attached = []
-
-    def _open(self, spec) -> SharedArray:
-        shared = SharedArray.attach(spec)
-        self.attached.append(shared)
-        return shared
-
-
-def _shard_gradient(model, x, y, shard, first_position, batch, step):
-    """One shard's share of the batch's mean gradient into model.gradients; (loss sum, correct, seconds)."""
-    started = time.perf_counter()
-    if len(shard) == 0:
-        model.gradients[...] = 0
-        return 0.0, 0, 0.0
-    loss_sum, correct = model.accumulate_gradients(
-        x[shard], y[shard], batch, step, positions=np.arange(first_position, first_position + len(shard))
-    )
-    return loss_sum, correct, time.perf_counter() - started
-
-
-def mpi_runner(model, data):
-    """The MPI backend (see minidl.mpi); imported lazily so mpi4py stays optional."""
-    from .mpi import MPIBackend
-
-    return MPIBackend().runner(model, data)

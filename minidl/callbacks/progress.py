@@ -11,7 +11,7 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from .callbacks import Callback
+from .base import Callback
 
 
 class ProgressBar(Callback):

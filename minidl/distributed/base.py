@@ -1,0 +1,86 @@
+"""The runner contract: what the fit / evaluate / predict loops may ask of whoever computes a batch.
+
+The loops in `minidl.training` never know whether the arithmetic runs in this process, in a pool of
+worker processes or across MPI ranks. They hold a `Runner` and ask it for two things only:
+
+- `gradients(x, y, indices, step)`: the mean gradient of the batch `x[indices], y[indices]` written into
+  `model.gradients`, returning the batch's loss sum and correct count;
+- `predict(x, batch_size)`: the model's outputs for `x`.
+
+Whatever the runner does, the mathematics is that of one process: the batch is cut into shards, each
+shard's gradient is divided by the *whole* batch size, and the shards' gradients are added.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class Runner(abc.ABC):
+    """Computes each batch's gradient and the model's predictions for the training loops.
+
+    Attributes every runner sets: `workers` (processes or ranks computing shards), `threads_per_worker`
+    (BLAS threads each of them uses), `ranks` / `rank` (1 / 0 except under MPI) and `timings`
+    (a `StepTimings`, or None when nothing is measured).
+    """
+
+    workers: int = 1
+    threads_per_worker: int = 1
+    ranks: int = 1
+    rank: int = 0
+    timings: StepTimings | None = None
+
+    @abc.abstractmethod
+    def gradients(self, x, y, indices, step) -> tuple[float, int]:
+        """Mean gradient of batch `indices` of (x, y) into `model.gradients`; returns (loss sum, correct count).
+
+        `step` is the optimizer's step number: layers with randomness (Dropout) draw from it, so a batch
+        gives the same masks however it is split.
+        """
+
+    @abc.abstractmethod
+    def predict(self, x, batch_size) -> np.ndarray:
+        """The model's outputs for `x`, computed `batch_size` samples at a time."""
+
+    @abc.abstractmethod
+    def close(self):
+        """Release processes, shared memory and thread limits; the model keeps its current weights."""
+
+    def fail(self):  # noqa: B027 (optional: most runners have nothing that could wait)
+        """Called (before `close`) when the loop is leaving on an exception; stop whatever could wait forever."""
+
+
+class RunnerSource(abc.ABC):
+    """Something a user keeps across calls and passes as `workers=` (a WorkerPool, an MPIBackend)."""
+
+    @abc.abstractmethod
+    def runner(self, model, data=None) -> Runner:
+        """Attach `model` (and optionally the training data (x, y)) for one fit / evaluate / predict."""
+
+
+@dataclass
+class StepTimings:
+    """Where a parallel run's training steps spent their time, for the benchmark's overhead column."""
+
+    steps: int = 0
+    step_seconds: float = 0.0
+    compute_seconds: float = 0.0  # per step, the slowest process's forward + backward
+
+    def add(self, step_seconds, compute_seconds):
+        """Record one step."""
+        self.steps += 1
+        self.step_seconds += step_seconds
+        self.compute_seconds += compute_seconds
+
+    def communication_share(self) -> float:
+        """Fraction of step time spent outside gradient computation (messages, waiting, reduction)."""
+        return 1.0 - self.compute_seconds / self.step_seconds if self.step_seconds else 0.0
+
+
+def shard_bounds(size: int, shards: int) -> list[tuple[int, int]]:
+    """Split range(size) into `shards` contiguous, near-equal (lo, hi) pieces (some may be empty)."""
+    edges = np.linspace(0, size, shards + 1).round().astype(int)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist()))

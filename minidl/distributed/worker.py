@@ -1,0 +1,100 @@
+"""The worker side of the pool: a process that holds a model replica and answers the parent's messages.
+
+Messages are tuples whose first item names a `WorkerState` method: ("attach", ...), ("gradient", ...),
+("predict", ...), ("detach",), or ("stop",). Each is answered with ("ok", result) or ("error", traceback).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+import traceback
+from multiprocessing import connection
+
+import numpy as np
+
+from . import replica
+from .shared import SharedArray
+
+
+def worker_main(conn, index, threads):
+    """A worker's life: limit BLAS threads, then answer the parent's messages until told to stop.
+
+    A forked worker inherits the parent's end of its own pipe, so a parent killed outright never
+    shows up as end-of-file; the worker watches the parent's sentinel too, and exits with it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    from threadpoolctl import threadpool_limits
+
+    limiter = threadpool_limits(threads)  # noqa: F841 (kept alive for the worker's lifetime)
+    state = WorkerState(index)
+    parent = mp.parent_process()
+    while True:
+        if parent is not None and conn not in connection.wait([conn, parent.sentinel]):
+            break  # the parent is gone
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            break  # the parent is gone
+        if message[0] == "stop":
+            break
+        try:
+            conn.send(("ok", getattr(state, message[0])(*message[1:])))
+        except BaseException:
+            conn.send(("error", traceback.format_exc()))
+    state.detach()
+
+
+class WorkerState:
+    """What one worker holds between messages: its model replica and its views of shared memory."""
+
+    def __init__(self, index):
+        self.index = index
+        self.model = None
+        self.attached: list[SharedArray] = []
+
+    def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec):
+        self.detach()
+        self.model = replica.from_blueprint(blueprint)
+        parameters = self._open(parameters_spec).array
+        gradients = self._open(gradients_spec).array[self.index]
+        replica.bind(self.model, parameters, gradients, keep_values=False)
+        self.x, self.y = (self._open(s).array for s in data_specs) if data_specs else (None, None)
+        self.indices = self._open(indices_spec).array if indices_spec else None
+
+    def gradient(self, step, lo, hi, batch):
+        """This worker's share of the batch's mean gradient, into its shared row; (loss, correct, seconds)."""
+        return shard_gradient(self.model, self.x, self.y, self.indices[lo:hi], lo, batch, step)
+
+    def predict(self, inputs_spec, outputs_spec, lo, hi, batch_size):
+        inputs, outputs = SharedArray.attach(inputs_spec), SharedArray.attach(outputs_spec)
+        try:
+            if hi > lo:
+                outputs.array[lo:hi] = self.model.predict_in_batches(inputs.array[lo:hi], batch_size)
+        finally:
+            inputs.release()
+            outputs.release()
+
+    def detach(self):
+        self.model = self.x = self.y = self.indices = None
+        for shared in self.attached:
+            shared.release()
+        self.attached = []
+
+    def _open(self, spec) -> SharedArray:
+        shared = SharedArray.attach(spec)
+        self.attached.append(shared)
+        return shared
+
+
+def shard_gradient(model, x, y, shard, first_position, batch, step):
+    """One shard's share of the batch's mean gradient into model.gradients; (loss sum, correct, seconds)."""
+    started = time.perf_counter()
+    if len(shard) == 0:
+        model.gradients[...] = 0
+        return 0.0, 0, 0.0
+    loss_sum, correct = model.forward_backward(
+        x[shard], y[shard], batch, step, positions=np.arange(first_position, first_position + len(shard))
+    )
+    return loss_sum, correct, time.perf_counter() - started
