@@ -123,7 +123,7 @@ def check_finished_run(result, stats_dir: Path, name: str, workers: int, samples
     assert re.search(rf"^Training {name}: {samples:,} samples", out, re.MULTILINE), out
     assert re.search(r"^Epoch 1/1 +[\d.]+ s .*loss [\d.]+ +acc [\d.]+ .*val_acc [\d.]+", out, re.MULTILINE), out
     assert re.search(rf"^Statistics of this run saved to \S*{name}\.json$", out, re.MULTILINE), out
-    assert "times ran" in out and "epoch time (s)" in out, out  # the tracker's summary table
+    assert "runs counted (finished or stopped)" in out and "epoch time with validation, s" in out, out  # its table
     assert re.search(rf"^{name}: test accuracy [\d.]+% .* with {workers} worker\(s\)$", out, re.MULTILINE), out
     assert "Traceback" not in result.stderr, result.stderr
     run = last_run(stats_dir / f"{name}.json")

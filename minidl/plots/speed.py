@@ -10,14 +10,14 @@ from .labels import all_runs, column_name, describe_section
 
 
 def speedup(runs_by_model, path) -> str:
-    """Per model (and setup): epoch time and speed-up by worker count (bars, ideal linear speed-up
+    """Per model (and setup): training time and speed-up by worker count (bars, ideal linear speed-up
     drawn for reference), and the distribution of step times per worker count (box plot).
 
     `runs_by_model` is {model: runs} (or a plain list of runs). Returns the path written.
     """
     load_matplotlib()
     runs = stats.counted(all_runs(runs_by_model))
-    rows = [row for row in stats.summarize(runs) if row["epoch_time"]]
+    rows = [row for row in stats.summarize(runs) if row["training_time"]]
     if not rows:
         raise NothingToPlot("nothing to draw: no finished or stopped run with a timed epoch")
     steps = stats.step_times_by_column(runs)
@@ -28,7 +28,9 @@ def speedup(runs_by_model, path) -> str:
     for subfig, section_rows in zip(subfigs, sections):
         _speedup_row(subfig, section_rows, steps, colours)
     fig.suptitle(
-        "Parallel training: epoch time, speed-up and step times by worker count", fontsize="x-large", fontweight="bold"
+        "Parallel training: training time, speed-up and step times by worker count",
+        fontsize="x-large",
+        fontweight="bold",
     )
     return save_figure(fig, path)
 
@@ -47,10 +49,13 @@ def _speedup_row(subfig, rows, steps, colours):
     names = [column_name(row["backend"], row["workers"], row["threads"], show_threads) for row in rows]
     bar_colours = [colours[row["workers"]][0] for row in rows]
 
-    means = np.array([row["epoch_time"]["mean"] for row in rows])
+    means = np.array([row["training_time"]["median"] for row in rows])
     errors = np.array(
         [
-            [row["epoch_time"]["mean"] - row["epoch_time"]["min"], row["epoch_time"]["max"] - row["epoch_time"]["mean"]]
+            [
+                row["training_time"]["median"] - row["training_time"]["min"],
+                row["training_time"]["max"] - row["training_time"]["median"],
+            ]
             for row in rows
         ]
     ).T
@@ -64,8 +69,8 @@ def _speedup_row(subfig, rows, steps, colours):
         color="white",
         fontweight="bold",
     )
-    time_ax.set_ylabel("epoch time (s)")
-    time_ax.set_title("epoch time (mean, min-max)", fontsize="medium")
+    time_ax.set_ylabel("training time per run (s)")
+    time_ax.set_title("training time (median, min-max)", fontsize="medium")
 
     speeds = [row["speedup"] for row in rows]
     if any(s is not None for s in speeds):
@@ -90,7 +95,7 @@ def _speedup_row(subfig, rows, steps, colours):
             color="0.4",
         )
     speed_ax.set_ylabel("speed-up (x, vs 1 worker)")
-    speed_ax.set_title("speed-up of the epoch time", fontsize="medium")
+    speed_ax.set_title("speed-up of the training time (medians)", fontsize="medium")
 
     data = [np.asarray(steps.get(_row_keys(row), []), dtype=float) * 1000 for row in rows]
     filled = [i for i, d in enumerate(data) if len(d)]
