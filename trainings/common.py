@@ -79,9 +79,11 @@ def make_parser(description, defaults) -> OneLineParser:
     add(
         "--decay",
         type=float,
-        default=defaults.get("decay", 0.0),
-        help="learning-rate decay: step t uses lr / (1 + decay * t) (SGD only)",
+        default=None,
+        help="learning-rate decay of the SGD optimizers: step t uses lr / (1 + decay * t) "
+        f"(default: {defaults.get('decay', 0.0):g}; adam takes none)",
     )
+    parser.set_defaults(sgd_decay=defaults.get("decay", 0.0))
     add(
         "--activation",
         choices=ACTIVATIONS,
@@ -141,11 +143,14 @@ def make_parser(description, defaults) -> OneLineParser:
 
 def check_args(parser, args):
     """Errors argparse cannot see by itself, reported the same way (one line, exit 2)."""
-    if getattr(args, "decay", 0) < 0:
-        parser.error(f"argument --decay: must be at least 0, got {args.decay}")
     optimizer = getattr(args, "optimizer", "nesterov")
-    if getattr(args, "decay", 0) > 0 and optimizer == "adam":
-        parser.error("argument --decay: applies to the SGD optimizers (sgd, momentum, nesterov), not adam")
+    if getattr(args, "decay", None) is not None:
+        if args.decay < 0:
+            parser.error(f"argument --decay: must be at least 0, got {args.decay}")
+        if args.decay > 0 and optimizer == "adam":
+            parser.error("argument --decay: applies to the SGD optimizers (sgd, momentum, nesterov), not adam")
+    elif hasattr(args, "sgd_decay"):  # not given: the script's measured default, for the SGD optimizers only
+        args.decay = 0.0 if optimizer == "adam" else args.sgd_decay
     momentum = getattr(args, "momentum", None)
     if momentum is not None:
         if optimizer not in ("momentum", "nesterov"):

@@ -32,6 +32,7 @@ from minidl.stats import atomic_write
 ORIGINAL_FLAGS = ("--activation", "sigmoid", "--optimizer", "sgd", "--lr", "0.5", "--batch-size", "128", "--decay", "0")
 CHANCE_LEVEL = 0.20  # a final validation accuracy above this counts as having broken out of chance
 TABLE_FILE = "original_table.md"
+RELATIVE_COST = (1, 6, 25, 3, 4)  # per configuration below: rough cost of an epoch, for the run order
 
 # (label, script module, script flags, deep: prone to sit at chance with sigmoid, original figures)
 CONFIGURATIONS = (
@@ -121,22 +122,30 @@ def script_args(module, flags, args, seed):
     return parsed
 
 
-def run_table(args, original: bool) -> list[dict]:
-    """Train every configuration (over its seeds) with the original flags or the script defaults."""
-    results = []
-    for label, module, flags, deep, published in CONFIGURATIONS:
-        repeat = args.repeat or (3 if deep and original else 1)
-        for seed in range(1, repeat + 1):
-            parsed = script_args(module, (*(ORIGINAL_FLAGS if original else ()), *flags), args, seed)
-            result = common.train(parsed, module.build_model)
-            result.update(label=label, seed=seed, deep=deep, published=published, args=parsed)
-            print(
-                f"{'original' if original else 'tuned'}  {label}, seed {seed}: validation "
-                f"{result['accuracy']:.2%} after {args.epochs} epoch(s), {result['seconds']:.1f} s",
-                flush=True,
-            )
-            results.append(result)
-    return results
+def plan(args) -> list[tuple]:
+    """Every run to make: (original settings?, configuration index, seed), cheapest networks first, so an
+    interrupted or slow session still has a table of everything but the most expensive rows."""
+    jobs = []
+    for original in (True, False) if not args.skip_tuned else (True,):
+        for index, (_label, _module, _flags, deep, _published) in enumerate(CONFIGURATIONS):
+            repeat = args.repeat or (3 if deep and original else 1)
+            jobs += [(original, index, seed) for seed in range(1, repeat + 1)]
+    return sorted(jobs, key=lambda job: (RELATIVE_COST[job[1]], not job[0], job[2]))
+
+
+def run_one(args, original: bool, index: int, seed: int) -> dict:
+    """Train one configuration with the original flags or its script's defaults, as its script would."""
+    label, module, flags, deep, published = CONFIGURATIONS[index]
+    parsed = script_args(module, (*(ORIGINAL_FLAGS if original else ()), *flags), args, seed)
+    result = common.train(parsed, module.build_model)
+    result["load"] = os.getloadavg()[0]
+    result.update(label=label, index=index, seed=seed, deep=deep, published=published, args=parsed, original=original)
+    print(
+        f"{'original' if original else 'tuned'}  {label}, seed {seed}: validation "
+        f"{result['accuracy']:.2%} after {args.epochs} epoch(s), {result['seconds']:.1f} s",
+        flush=True,
+    )
+    return result
 
 
 def gradient_shrink(module, flags, data_dir=None, seed=1) -> float:
@@ -185,6 +194,7 @@ def row_cells(result) -> list[str]:
         seconds(timings.get("training_time")),
         seconds(timings.get("validation_time")),
         seconds(result["seconds"]),
+        f"{result['load']:.1f}",
     ]
 
 
@@ -199,6 +209,7 @@ HEADER = [
     "training",
     "validation",
     "total",
+    "load average after the run",
 ]
 
 
@@ -208,6 +219,7 @@ def markdown_table(header, rows) -> list[str]:
 
 def original_section(results, args, shrink) -> list[str]:
     rows = []
+    results = sorted(results, key=lambda r: (r["index"], r["seed"]))
     for result in results:
         first = result["seed"] == 1
         label = result["label"] if first else ""
@@ -221,6 +233,8 @@ def original_section(results, args, shrink) -> list[str]:
     ]
     for label, *_ in [c for c in CONFIGURATIONS if c[3]]:
         runs = [r for r in results if r["label"] == label]
+        if not runs:
+            continue
         finals = [r["accuracy"] for r in runs]
         broke = sum(a > CHANCE_LEVEL for a in finals)
         lines.append(
@@ -244,6 +258,7 @@ def original_section(results, args, shrink) -> list[str]:
 
 def tuned_section(results, args) -> list[str]:
     rows = []
+    results = sorted(results, key=lambda r: (r["index"], r["seed"]))
     for result in results:
         parsed = result["args"]
         settings = f"{parsed.activation}, {parsed.optimizer} lr {parsed.lr:g}"
@@ -260,19 +275,24 @@ def tuned_section(results, args) -> list[str]:
     ]
 
 
-def write_table(path, args, original, tuned, shrink, started) -> None:
+def write_table(path, args, results, total, shrink, started) -> None:
+    """original_table.md from the runs so far (rewritten after every run; says when runs are still to come)."""
+    original = [r for r in results if r["original"]]
+    tuned = [r for r in results if not r["original"]]
     scope = f"the first {args.limit} training and test" if args.limit else "all 60,000 training and 10,000 test"
     lines = [
         "# The original project's experiments, re-run with minidl",
         "",
         f"Written by `python trainings/reproduce_original.py` on {datetime.date.today()} ({scope} MNIST images, "
         f"{args.workers} worker process(es) of {args.threads} BLAS thread(s), "
-        f"{time.perf_counter() - started:.0f} s in all, load average {os.getloadavg()[0]:.1f} at the end). "
+        f"{time.perf_counter() - started:.0f} s in all, load average {os.getloadavg()[0]:.1f} when written). "
         "Times are wall clock on this machine, which other work shares; 'total' is the whole `fit` call "
         "including worker start-up. Accuracy 'final' is the validation (test-set) accuracy after the last epoch.",
         "",
-        *original_section(original, args, shrink),
     ]
+    if len(results) < total:
+        lines += [f"**Unfinished: {len(results)} of {total} runs done so far; the missing rows are still to run.**", ""]
+    lines += original_section(original, args, shrink)
     if tuned:
         lines += tuned_section(tuned, args)
     atomic_write(path, "\n".join(lines))
@@ -292,19 +312,19 @@ def main(argv=None) -> int:
             for label, module, flags, deep, _ in CONFIGURATIONS
             if deep
         }
-        original = run_table(args, original=True)
-        tuned = [] if args.skip_tuned else run_table(args, original=False)
+        jobs, results = plan(args), []
+        for original, index, seed in jobs:
+            results.append(run_one(args, original, index, seed))
+            write_table(path, args, results, len(jobs), shrink, started)
     except KeyboardInterrupt:
-        print("\nInterrupted: the runs so far are in the statistics; no table written.", file=sys.stderr)
+        print(f"\nInterrupted: the runs so far are in the statistics and in {path}.", file=sys.stderr)
         return common.INTERRUPTED_EXIT_CODE
     except common.datasets.DatasetError as error:
         print(f"reproduce_original.py: error: {error}", file=sys.stderr)
         return 1
     finally:
         limits.restore_original_limits()
-    replaced = os.path.exists(path)
-    write_table(path, args, original, tuned, shrink, started)
-    print(f"{'replaced' if replaced else 'wrote'} {path} ({time.perf_counter() - started:.0f} s)")
+    print(f"wrote {path} ({time.perf_counter() - started:.0f} s)")
     return 0
 
 

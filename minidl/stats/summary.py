@@ -105,7 +105,26 @@ def _timing_stats(runs: list) -> dict:
         "startup_time": spread(per_run(_startup_time)),
         "compute_step": spread(per_run(_compute_per_step)),
         "other_step": spread(per_run(_other_per_step)),
+        "compute_total": spread(per_run(_compute_total)),
+        "other_total": spread(per_run(_other_total)),
     }
+
+
+def _compute_total(run: dict):
+    """Seconds of gradient computation over the whole run (the slowest process's, step by step)."""
+    timings = run.get("timings", {})
+    if timings.get("compute_time") is None or not timings.get("compute_steps"):
+        return None
+    return timings["compute_time"]
+
+
+def _other_total(run: dict):
+    """Training time not spent computing gradients: messages, waiting, summing, updates, bookkeeping."""
+    compute = _compute_total(run)
+    training = run.get("timings", {}).get("training_time")
+    if compute is None or training is None:
+        return None
+    return max(0.0, training - compute)
 
 
 def _startup_time(run: dict):
