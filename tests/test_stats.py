@@ -18,7 +18,8 @@ import pytest
 from minidl import Model
 from minidl.callbacks import Callback
 from minidl.layers import Dense
-from minidl.stats import AVERAGES_FILE, StatisticsTracker, append_run, format_number, load_runs, main, summarize
+from minidl.stats import AVERAGES_FILE, StatisticsTracker, append_run, format_number, load_runs, render_text, summarize
+from minidl.stats.cli import main
 
 SAMPLES, FEATURES, BATCH, EPOCHS = 20, 8, 8, 2
 
@@ -273,7 +274,7 @@ def _append_copies(out_dir, template, worker, count, barrier):
     for index in range(count):
         run = copy.deepcopy(template)
         run["id"] = f"worker{worker}-run{index}"
-        append_run(run, out_dir, "tiny")
+        append_run(run, out_dir, "tiny", render=render_text)
 
 
 def test_concurrent_writers_lose_no_run(tmp_path):

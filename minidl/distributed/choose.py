@@ -30,6 +30,8 @@ def make_runner(model, workers=1, backend="pool", data=None, threads=None, step_
         threads = checks.positive_int(threads, "threads")
     if step_timeout is not None:
         step_timeout = checks.positive_number(step_timeout, "step_timeout")
+    if isinstance(workers, RunnerSource) or workers != 1 or backend == "mpi":
+        _refuse_batch_dependent_layers(model)
     from .pool import WorkerPool
 
     if isinstance(workers, WorkerPool):
@@ -53,6 +55,18 @@ def make_runner(model, workers=1, backend="pool", data=None, threads=None, step_
     except BaseException:
         pool.close()
         raise
+
+
+def _refuse_batch_dependent_layers(model):
+    """A layer whose training output depends on the whole batch (BatchNormalization) would see only
+    its shard's statistics in each process: different mathematics from one process, so refuse."""
+    dependent = [layer.name for layer in model.layers if layer.batch_dependent]
+    if dependent:
+        raise NotImplementedError(
+            f"model {model.name!r} has batch-dependent layers {dependent} (BatchNormalization): training them "
+            "with workers > 1 would need synchronised batch statistics, which minidl does not implement; "
+            "use workers=1"
+        )
 
 
 @contextlib.contextmanager

@@ -15,10 +15,11 @@ One job per module (each one's docstring says why it is built the way it is):
 * `render` - rows -> the plain-text averages.txt (`render_text`) and rich tables (`print_summary`).
 * `cli` - ``python -m minidl.stats [DIR] [--json | --plot]`` (--plot draws with `minidl.plots`).
 
-Everything is re-exported here, so ``from minidl.stats import ...`` needs no submodule name.
+Everything but the command line is re-exported here, so ``from minidl.stats import ...`` needs no
+submodule name. `cli` is not imported here: it draws with `minidl.plots`, which reads this package,
+so importing it here would make the two packages import each other (``minidl.stats.cli.main``).
 """
 
-from .cli import SUMMARY_FORMAT, build_parser, main, summary_document
 from .render import SectionView, format_number, print_summary, render_text, section_view
 from .store import (
     AVERAGES_FILE,
@@ -45,16 +46,26 @@ from .summary import (
     COLUMN_FIELDS,
     COUNTED_STATUSES,
     SECTION_FIELDS,
+    accuracy_vs_time,
     column_key,
     column_label,
+    counted,
+    final_value,
     group_sections,
+    per_epoch_spread,
     section_key,
     spread,
+    step_times_by_column,
     summarize,
 )
 from .tracker import TIME_DECIMALS, StatisticsTracker, finish_run, new_run, run_settings, setup_fingerprint
 
 __all__ = [
+    "accuracy_vs_time",
+    "counted",
+    "final_value",
+    "per_epoch_spread",
+    "step_times_by_column",
     "AVERAGES_FILE",
     "COLUMN_FIELDS",
     "COUNTED_STATUSES",
@@ -62,7 +73,6 @@ __all__ = [
     "FORMAT",
     "LOCK_FILE",
     "SECTION_FIELDS",
-    "SUMMARY_FORMAT",
     "TIME_DECIMALS",
     "VERSION",
     "DamagedStatsFile",
@@ -71,7 +81,6 @@ __all__ = [
     "StatisticsTracker",
     "append_run",
     "atomic_write",
-    "build_parser",
     "column_key",
     "column_label",
     "dump_document",
@@ -81,7 +90,6 @@ __all__ = [
     "group_sections",
     "json_safe",
     "load_runs",
-    "main",
     "new_document",
     "new_run",
     "print_summary",
@@ -95,7 +103,6 @@ __all__ = [
     "spread",
     "stats_path",
     "summarize",
-    "summary_document",
     "write_averages",
     "write_new_file",
 ]

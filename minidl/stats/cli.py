@@ -1,7 +1,8 @@
 """Command line: ``python -m minidl.stats [DIR] [--json | --plot]`` (run by ``__main__``).
 
-Kept apart from ``__main__`` so that `main` can be imported (tests, `minidl.stats.main`) without
-running it.
+Kept apart from ``__main__`` so that `main` can be imported (tests) without running it, and not
+imported by ``minidl/stats/__init__.py``: this module draws with `minidl.plots`, which reads the stats
+package, so the package itself must not import it (no import circle).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import sys
 
+from .. import plots
 from .render import print_summary
 from .store import DEFAULT_DIR, VERSION, load_runs
 from .summary import summarize
@@ -67,8 +69,6 @@ def main(argv=None) -> int:
 
 def _plot(directory, runs, skipped) -> int:
     """``--plot``: draw the folder's pictures (minidl.plots) and print their paths; 1 when nothing can be drawn."""
-    from .. import plots
-
     for name, reason in skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     try:

@@ -145,3 +145,69 @@ def column_label(row: dict, sep="\n") -> str:
     threads = row["threads"]
     parts.append("? threads" if threads is None else f"{threads} thread{'s' if threads != 1 else ''}")
     return sep.join(parts)
+
+
+def counted(runs) -> list:
+    """The runs that are averaged: finished and stopped ones (COUNTED_STATUSES)."""
+    return [run for run in runs if run.get("status") in COUNTED_STATUSES]
+
+
+def per_epoch_spread(runs, key: str) -> list[tuple[int, dict]]:
+    """[(epoch number, spread of `key`)] over the runs that reached each epoch and recorded `key`."""
+    values = collections.defaultdict(list)
+    for run in runs:
+        for index, epoch in enumerate(run.get("epochs", [])):
+            if epoch.get(key) is not None:
+                values[epoch.get("epoch", index + 1)].append(float(epoch[key]))
+    return [(epoch, spread(values[epoch])) for epoch in sorted(values)]
+
+
+def final_value(run: dict, key: str):
+    """`key` of the run's last epoch that recorded it (None if none did)."""
+    for epoch in reversed(run.get("epochs", [])):
+        if epoch.get(key) is not None:
+            return float(epoch[key])
+    return None
+
+
+def step_times_by_column(runs) -> dict:
+    """All step times (seconds) of the runs, by (section key, column key)."""
+    times = collections.defaultdict(list)
+    for run in runs:
+        steps = run.get("timings", {}).get("step_times", [])
+        times[(section_key(run), column_key(run))].extend(t for t in steps if t is not None)
+    return dict(times)
+
+
+def accuracy_vs_time(runs) -> list[dict]:
+    """Per (section, column) of the counted runs: the spread of the per-run training time and of the final
+    accuracy (validation when every run has one, else training), with the raw values.
+
+    Each point: model, section, column, times, accuracy (fractions), time / accuracy spreads,
+    validation (bool), runs. Groups without a training time or an accuracy are left out.
+    """
+    groups = collections.defaultdict(list)
+    for run in counted(runs):
+        groups[(section_key(run), column_key(run))].append(run)
+    points = []
+    for (section, column), members in groups.items():
+        times = [r["timings"]["training_time"] for r in members if r.get("timings", {}).get("training_time")]
+        val = [final_value(r, "val_accuracy") for r in members]
+        validation = all(v is not None for v in val)
+        accuracy = val if validation else [final_value(r, "accuracy") for r in members]
+        accuracy = [a for a in accuracy if a is not None]
+        if times and accuracy:
+            points.append(
+                {
+                    "model": section[0],
+                    "section": section,
+                    "column": column,
+                    "times": times,
+                    "accuracy": accuracy,
+                    "time": spread(times),
+                    "accuracy_spread": spread(accuracy),
+                    "validation": validation,
+                    "runs": len(members),
+                }
+            )
+    return points
