@@ -182,6 +182,7 @@ class Model:
         shuffle=True,
         workers=1,
         backend="pool",
+        initial_epoch=0,
     ):
         """Train for `epochs` passes over (x, y); returns a History with per-epoch metrics.
 
@@ -201,6 +202,7 @@ class Model:
             shuffle=shuffle,
             workers=workers,
             backend=backend,
+            initial_epoch=initial_epoch,
         )
 
     def evaluate(self, x, y, batch_size=None, verbose=0, callbacks=None, workers=1, return_dict=False):
@@ -261,3 +263,4 @@ def _known_metrics():
 
 
 Sequential = Model
+saving.use_model_class(Model)
