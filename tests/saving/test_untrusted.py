@@ -49,7 +49,7 @@ def load_measured(path, **options):
     try:
         saving.load_model(path, **options)
         error = None
-    except Exception as caught:  # noqa: BLE001 - the test inspects whatever was raised
+    except Exception as caught:
         error = caught
     seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
