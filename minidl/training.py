@@ -73,7 +73,6 @@ def fit(
     model.stop_training, model.stop_reason = False, None
 
     with runner_for(model, workers, backend, data=(x, y)) as runner:
-        order_rng = np.random.default_rng([model.seed, 1])
         params = {
             "epochs": epochs,
             "steps": steps,
@@ -97,8 +96,8 @@ def fit(
         end_logs = {"status": "finished"}
         try:
             callback_list.on_train_begin({})
-            initial_epoch = resume.start_epoch(model, initial_epoch)  # BackupAndRestore may move it
-            resume.skip_shuffles(order_rng, len(x), initial_epoch if shuffle else 0)
+            initial_epoch = resume.start_epoch(model, initial_epoch)  # BackupAndRestore may move it (and the seed)
+            order_rng = resume.shuffle_generator(model, len(x), skip_epochs=initial_epoch if shuffle else 0)
             for epoch in range(initial_epoch, epochs):
                 epoch_logs = _train_epoch(
                     model, runner, (x, y), batch_size, epoch, shuffle, order_rng, callback_list, nan_guard

@@ -40,11 +40,29 @@ class BackupAndRestore(Callback):
     def _writer(self) -> bool:
         return self.params.get("rank", 0) == 0
 
+    def backup_seed(self) -> int | None:
+        """The model seed the backup was made with (None without a backup).
+
+        A model resumed with workers > 1 must already have it when `fit` starts (the workers copy the
+        model before any callback runs): build the model with `seed=backup_seed()`.
+        """
+        if not os.path.exists(self.path):
+            return None
+        return (saving.read_state(self.path) or {}).get("seed")
+
     def on_train_begin(self, logs=None):
         if self._writer():
             os.makedirs(self.backup_dir, exist_ok=True)
         if not os.path.exists(self.path):
             return
+        seed = self.backup_seed()
+        processes = max(self.params.get("workers", 1), self.params.get("ranks", 1) or 1)
+        if seed is not None and seed != self.model.seed and processes > 1:
+            raise ValueError(
+                f"BackupAndRestore: the backup in {self.backup_dir} was made by a model with seed={seed}, "
+                f"this one has seed={self.model.seed}; with {processes} processes the seed cannot change "
+                f"once fit has started: build the model with seed={seed} to resume"
+            )
         saving.load_weights(self.model, self.path)
         state.request_resume(self.model, self.model.completed_epochs)
 

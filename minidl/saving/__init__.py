@@ -12,7 +12,7 @@ import os
 
 from . import files
 from .config import FORMAT, model_config, model_from_config
-from .files import save_model, save_weights
+from .files import read_state, save_model, save_weights
 from .state import restore_training_state, training_state
 
 _model_class = None
@@ -49,6 +49,7 @@ __all__ = [
     "load_weights",
     "model_config",
     "model_from_config",
+    "read_state",
     "restore_training_state",
     "save_model",
     "save_weights",

@@ -133,6 +133,18 @@ def load_model(model_class, path, allow_nonfinite=False, compile=True):
     return model
 
 
+def read_state(path) -> dict | None:
+    """The training state a model or weights file records (seed, epoch, optimizer scalars), or None."""
+    with Archive(path) as archive:
+        layout = layout_of(archive)
+        if layout.state not in archive.members:
+            return None
+        state = archive.read_json(layout.state)
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{path}: {layout.state} must be a JSON object")
+    return state
+
+
 def load_weights(model, path, allow_nonfinite=False):
     """Read weights (and optimizer state, when the model's optimizer matches) into a built `model`."""
     path = os.fspath(path)

@@ -32,8 +32,8 @@ def data(dtype):
     return rng.normal(size=(100, 12)).astype(dtype), rng.integers(0, 4, 100)
 
 
-def make_model(dtype, optimizer):
-    model = Model(name="resume", seed=11, dtype=dtype)
+def make_model(dtype, optimizer, seed=11):
+    model = Model(name="resume", seed=seed, dtype=dtype)
     model.add(Dense(24, activation="relu", input_shape=(12,)))
     model.add(Dropout(0.3))
     model.add(Dense(4, activation="softmax"))
@@ -93,8 +93,9 @@ def test_save_weights_load_weights_fit_equals_an_uninterrupted_fit(
     first = make_model(dtype, optimizer)
     fit(first, workers, pool, epochs=1)
     saving.save_weights(first, tmp_path / "epoch1.weights.npz")
-    resumed = make_model(dtype, optimizer)
+    resumed = make_model(dtype, optimizer, seed=12345)  # the file's seed replaces it: it fixes shuffle and Dropout
     saving.load_weights(resumed, tmp_path / "epoch1.weights.npz")
+    assert resumed.seed == 11
     fit(resumed, workers, pool, epochs=EPOCHS, initial_epoch=1)
     assert_same_run(resumed, uninterrupted[workers, dtype, optimizer])
 
@@ -118,11 +119,24 @@ def test_backup_and_restore_continues_bit_for_bit(workers, dtype, optimizer, uni
     with pytest.raises(RuntimeError, match="killed"):
         fit(interrupted, workers, pool, epochs=EPOCHS, callbacks=[BackupAndRestore(backup), Kill(at=1)])
     assert (backup / "backup.keras").is_file()  # kept: the run did not complete
-    fresh = make_model(dtype, optimizer)  # a new process would start from new random weights
+    # A new process: new random weights; with one process even a new seed (the backup's is adopted).
+    fresh = make_model(dtype, optimizer, seed=4321 if workers == 1 else 11)
     history = fit(fresh, workers, pool, epochs=EPOCHS, callbacks=[BackupAndRestore(backup)])
     assert history.epoch == [1]  # only the epoch the killed run had not finished
     assert_same_run(fresh, uninterrupted[workers, dtype, optimizer])
     assert not backup.exists()  # deleted once training completed
+
+
+def test_backup_and_restore_with_workers_needs_the_backups_seed(pool, tmp_path):
+    backup = BackupAndRestore(tmp_path / "b")
+    assert backup.backup_seed() is None
+    with pytest.raises(RuntimeError, match="killed"):
+        fit(make_model("float32", "sgd"), 2, pool, epochs=EPOCHS, callbacks=[backup, Kill(at=1)])
+    assert backup.backup_seed() == 11
+    with pytest.raises(
+        ValueError, match="made by a model with seed=11, this one has seed=5.*build the model with seed=11"
+    ):
+        fit(make_model("float32", "sgd", seed=5), 2, pool, epochs=EPOCHS, callbacks=[backup])
 
 
 def test_backup_and_restore_without_a_backup_trains_from_the_start(uninterrupted, pool, tmp_path):
