@@ -9,6 +9,7 @@ mean the same in every script.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -139,6 +140,7 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
     parser = make_parser(description, defaults or {})
     if add_flags:
         add_flags(parser)
+    add_resume_flag(parser)
     args = parser.parse_args(argv)
     check_args(parser, args)
     try:
@@ -160,6 +162,7 @@ def run(args, build_model):
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist(data_dir=args.data_dir, train_limit=args.limit)
     model = build_model(args)
     name = model.name
+    backup = resume_callbacks(args, model)
     model.compile(optimizer=make_optimizer(args), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rank, processes = process_rank(args)
     quiet = args.quiet or rank != 0
@@ -176,7 +179,7 @@ def run(args, build_model):
         workers=args.workers,
         backend=args.backend,
         verbose=0 if quiet else 1,
-        callbacks=[tracker],
+        callbacks=[tracker, *backup],
     )
     seconds = time.perf_counter() - started
     if rank != 0:
@@ -192,6 +195,48 @@ def run(args, build_model):
     if args.plot or args.show_filters:
         draw_pictures(args, model, x_test)
     return 0
+
+
+def add_resume_flag(parser):
+    """--resume: continue this model's interrupted run (see `resume_callbacks`)."""
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run of this model from its last completed epoch (while a run trains, "
+        "its backup is kept in <stats-dir>/backups/<model name>/)",
+    )
+
+
+def resume_callbacks(args, model) -> list:
+    """The run's BackupAndRestore: a backup after every epoch, deleted when the run completes.
+
+    With --resume an existing backup is continued (its seed adopted, so the remaining epochs shuffle
+    and drop out exactly as the interrupted run would have); without it, a backup left by an
+    unfinished run is discarded with a note, so a plain run always starts afresh.
+    """
+    from minidl import checks, saving
+    from minidl.callbacks import BackupAndRestore
+
+    backup = BackupAndRestore(os.path.join(args.stats_dir, "backups", model.name))
+    exists = os.path.exists(backup.path)
+    if args.resume and exists:
+        try:
+            state = saving.read_state(backup.path) or {}
+            if checks.seed(state.get("seed"), "its seed") is None:
+                raise ValueError("it records no seed")
+            model.seed = state["seed"]
+        except ValueError as error:  # ModelFileError included: one line, no traceback
+            raise SystemExit(f"--resume: cannot resume: {error}") from None
+        print(f"resuming from {backup.path}: {state.get('epoch')} epoch(s) done, seed {model.seed}")
+    elif args.resume:
+        print(f"--resume: no backup in {backup.backup_dir}; training from the first epoch", file=sys.stderr)
+    elif exists:
+        with contextlib.suppress(FileNotFoundError):  # another MPI rank may have removed it first
+            os.remove(backup.path)
+        print(
+            f"note: discarded {backup.path}, left by an unfinished run (use --resume to continue it)", file=sys.stderr
+        )
+    return [backup]
 
 
 def process_rank(args):
