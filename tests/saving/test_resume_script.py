@@ -30,16 +30,14 @@ def environment(mnist_dir):
     return dict(os.environ, PYTHONUNBUFFERED="1", MINIDL_DATA_DIR=str(mnist_dir), PYTHONPATH=str(ROOT))
 
 
+def run(arguments, cwd, env) -> subprocess.CompletedProcess:
+    """The script run to its end with `arguments` (text output captured)."""
+    return subprocess.run(arguments, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
 def test_killed_run_resumes_to_the_uninterrupted_weights(mnist_dir, tmp_path):
     env = environment(mnist_dir)
-    reference = subprocess.run(
-        command("--seed", "3", "--stats-dir", "ref", "--save", "ref.npz"),
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    reference = run(command("--seed", "3", "--stats-dir", "ref", "--save", "ref.npz"), tmp_path, env)
     assert reference.returncode == 0, reference.stderr
 
     backup = tmp_path / "run" / "backups" / NAME / "backup.keras"
@@ -62,14 +60,7 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(mnist_dir, tmp_path):
     assert 1 <= done < 3
 
     # No --seed: the backup's seed is adopted, as it must be for the same shuffles and masks.
-    resumed = subprocess.run(
-        command("--stats-dir", "run", "--save", "resumed.npz", "--resume"),
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = run(command("--stats-dir", "run", "--save", "resumed.npz", "--resume"), tmp_path, env)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming from {Path('run') / 'backups' / NAME / 'backup.keras'}: {done} epoch(s) done, seed 3" in (
         resumed.stdout
@@ -87,13 +78,10 @@ def test_without_resume_an_old_backup_is_discarded_with_a_note(mnist_dir, tmp_pa
     backup = tmp_path / "run" / "backups" / NAME / "backup.keras"
     backup.parent.mkdir(parents=True)
     backup.write_bytes(b"stale")
-    result = subprocess.run(
+    result = run(
         [sys.executable, str(SCRIPT), "--limit", "100", "--epochs", "1", "--quiet", "--stats-dir", "run"],
-        cwd=tmp_path,
-        env=environment(mnist_dir),
-        capture_output=True,
-        text=True,
-        timeout=300,
+        tmp_path,
+        environment(mnist_dir),
     )
     assert result.returncode == 0, result.stderr
     assert f"note: discarded {Path('run') / 'backups' / NAME / 'backup.keras'}, left by an unfinished run" in (
@@ -103,13 +91,10 @@ def test_without_resume_an_old_backup_is_discarded_with_a_note(mnist_dir, tmp_pa
 
 
 def test_resume_without_a_backup_says_so(mnist_dir, tmp_path):
-    result = subprocess.run(
+    result = run(
         [sys.executable, str(SCRIPT), "--limit", "100", "--epochs", "1", "--quiet", "--stats-dir", "run", "--resume"],
-        cwd=tmp_path,
-        env=environment(mnist_dir),
-        capture_output=True,
-        text=True,
-        timeout=300,
+        tmp_path,
+        environment(mnist_dir),
     )
     assert result.returncode == 0, result.stderr
     assert "--resume: no backup in" in result.stderr and "training from the first epoch" in result.stderr
