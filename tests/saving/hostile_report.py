@@ -10,7 +10,6 @@ Prints one line per case: name, file size, outcome (error type and message, cut)
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,7 @@ def main():
                     capture_output=True,
                     text=True,
                     timeout=120,
-                    env=os.environ,
+                    cwd=folder,  # not this checkout: PYTHONPATH alone chooses the minidl measured
                 )
                 line = result.stdout.strip() or f"exit {result.returncode}: {result.stderr.strip()[-150:]}"
             except subprocess.TimeoutExpired:
