@@ -4,15 +4,19 @@ Why this module exists: every experiment starts by loading data, so loading has 
 fast, need nothing beyond numpy (plus rich for the download progress bar), and fail with
 a message that names the file and the problem rather than a numpy reshape traceback.
 
-Where the files come from, looked up file by file, first hit wins:
+Where the files come from:
 
 1. ``data_dir=`` -- a folder holding the four IDX files directly. For Fashion-MNIST a
-   ``fashion-mnist`` subfolder of it is checked first, then the folder itself.
-2. ``$MINIDL_DATA_DIR`` -- holds the MNIST files directly (``/work/shared/mnist`` style).
+   ``fashion-mnist`` subfolder of it is checked first, then the folder itself. An explicit
+   ``data_dir`` is authoritative: a file missing there is an error naming the folder and the
+   file, never completed from ``$MINIDL_DATA_DIR``, the cache or a download (the user would
+   otherwise train on data they did not choose).
+2. Without ``data_dir``, each file is looked up in turn, first hit wins:
+   ``$MINIDL_DATA_DIR`` -- holds the MNIST files directly (``/work/shared/mnist`` style).
    Both datasets use the *same file names*, so Fashion-MNIST is looked up in
    ``$MINIDL_DATA_DIR/fashion-mnist`` and never in the folder itself, which would
    silently hand back MNIST digits.
-3. The cache, ``$XDG_CACHE_HOME/minidl/<dataset>`` or ``~/.cache/minidl/<dataset>``.
+3. Then the cache, ``$XDG_CACHE_HOME/minidl/<dataset>`` or ``~/.cache/minidl/<dataset>``.
 4. Otherwise (unless ``download=False``) the missing files are downloaded into the cache
    from the mirrors in :data:`MNIST_MIRRORS` / :data:`FASHION_MNIST_MIRRORS`, tried in
    turn. Each download is checked against :data:`MNIST_CHECKSUMS` (SHA-256) or
@@ -25,17 +29,22 @@ Each file may be gzipped (``train-images-idx3-ubyte.gz``) or not
 validated structurally on every load (magic number, dimensions, exact byte length, gzip
 CRC, image/label counts, label range). Local files are additionally checksum-verified
 when a ``SHA256SUMS`` file sits beside them; that costs a few milliseconds.
+
+Files are untrusted input: a file larger than :data:`MAX_FILE_BYTES` is not read, the IDX
+header's claimed size is checked against :data:`MAX_IDX_BYTES` before anything is
+allocated, and gzip data is inflated in bounded pieces, never past the size the header
+declares -- a 0.8 MB gzip claiming a million images is refused in milliseconds.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import http.client
 import math
 import numbers
 import os
+import stat
 import tempfile
 import urllib.request
 import zlib
@@ -91,6 +100,15 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _IDX_UBYTE = 0x08
 _CHUNK = 1 << 16
 _MAX_DOWNLOAD_BYTES = 128 << 20  # the largest real file is ~26 MB; stop runaway servers
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip container: header, deflate data, CRC-32 and length trailer
+_MAX_DEFLATE_RATIO = 1032  # deflate cannot expand one input byte into more than ~1032 output bytes
+
+#: Largest data a single IDX file may declare (header + items): the real training images are
+#: 47 MB, so 256 MiB leaves room for bigger IDX datasets while a hostile header cannot make
+#: the reader allocate gigabytes. Pass ``max_bytes=`` to :func:`read_idx` to change it.
+MAX_IDX_BYTES = 256 << 20
+#: Largest file (as stored, gzipped or not) the reader will load into memory.
+MAX_FILE_BYTES = 256 << 20
 _USER_AGENT = "minidl-datasets (python urllib)"
 
 Checksum = tuple[str, str]
@@ -119,71 +137,173 @@ _FASHION_MNIST = _Dataset("fashion-mnist", "Fashion-MNIST", "fashion-mnist")
 # --------------------------------------------------------------------------- IDX reading
 
 
-def read_idx(path: str | os.PathLike, *, expected_magic: int | None = None) -> np.ndarray:
+def read_idx(
+    path: str | os.PathLike, *, expected_magic: int | None = None, max_bytes: int = MAX_IDX_BYTES
+) -> np.ndarray:
     """Read an unsigned-byte IDX file (gzipped or not) into a uint8 ndarray.
 
     The header gives the magic number and the dimensions; the array gets exactly those
-    dimensions (e.g. ``(60000, 28, 28)`` for MNIST training images). The file is parsed
-    with one ``np.frombuffer`` call, no Python loop over items. Raises DatasetError naming
-    the file if it is not gzip although named ``.gz``, is corrupt gzip, has a wrong or
-    unexpected magic number (``expected_magic``, e.g. 2051 for images, 2049 for labels),
-    or is truncated / has trailing bytes.
+    dimensions (e.g. ``(60000, 28, 28)`` for MNIST training images). The data is inflated
+    straight into the array's buffer, no Python loop over items. Raises DatasetError naming
+    the file if it is a folder or unreadable, is not gzip although named ``.gz``, is corrupt
+    gzip, has a wrong or unexpected magic number (``expected_magic``, e.g. 2051 for images,
+    2049 for labels), declares more than ``max_bytes`` bytes, or is truncated / has trailing
+    bytes. Nothing larger than the header's (checked) claim is ever allocated or inflated.
     """
     path = Path(path)
-    return _parse_idx(_decompress(_read_bytes(path), path), path, expected_magic).copy()
+    return _parse_idx(_open_stream(_read_bytes(path), path), path, expected_magic, max_bytes)
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The raw bytes of a data file; DatasetError for a folder, an unreadable or oversized file."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DatasetError(f"{path}: is a folder, not a data file")
+    if not stat.S_ISREG(info.st_mode):
+        raise DatasetError(f"{path}: not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise DatasetError(f"{path}: {info.st_size} bytes, larger than the {MAX_FILE_BYTES}-byte limit for a data file")
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise DatasetError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+        raise DatasetError(f"{path}: cannot read file ({exc.strerror or exc})") from None
 
 
-def _decompress(data: bytes, path: Path) -> bytes:
-    """Gunzip ``data`` if it starts with the gzip magic; the gzip CRC catches corruption."""
+class _PlainStream:
+    """Reads an uncompressed file's bytes piece by piece (the same interface as `_GzipStream`)."""
+
+    def __init__(self, data: bytes):
+        self._view, self._position = memoryview(data), 0
+
+    def read_into(self, buffer: memoryview) -> int:
+        """Fill `buffer` from the data; returns how many bytes were copied (fewer at the end)."""
+        chunk = self._view[self._position : self._position + len(buffer)]
+        buffer[: len(chunk)] = chunk
+        self._position += len(chunk)
+        return len(chunk)
+
+    def most_remaining(self) -> int:
+        """How many bytes are left to read."""
+        return len(self._view) - self._position
+
+
+class _GzipStream:
+    """Inflates gzip data at most a buffer at a time, so a bomb is never inflated past what is asked.
+
+    Concatenated gzip members are read one after another, as gunzip does. The CRC-32 and length
+    in each member's trailer are checked by zlib when the member ends; corrupt or truncated data
+    raises DatasetError naming the file.
+    """
+
+    def __init__(self, data: bytes, path: Path):
+        self._path = path
+        self._inflater = zlib.decompressobj(_GZIP_WBITS)
+        self._pending = data
+
+    def read_into(self, buffer: memoryview) -> int:
+        """Fill `buffer` with inflated bytes; returns how many (fewer only at the end of the data)."""
+        filled = 0
+        while filled < len(buffer):
+            if self._inflater.eof and not self._next_member():
+                break
+            want = min(len(buffer) - filled, _CHUNK * 16)
+            try:
+                chunk = self._inflater.decompress(self._pending, want)
+            except zlib.error as exc:
+                raise DatasetError(
+                    f"{self._path}: corrupt or truncated gzip data ({exc}); delete it and fetch it again"
+                ) from None
+            self._pending = self._inflater.unconsumed_tail
+            buffer[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+            if not chunk and not self._pending and not self._inflater.eof:
+                raise DatasetError(
+                    f"{self._path}: corrupt or truncated gzip data (the file ends early); delete it and fetch it again"
+                )
+        return filled
+
+    def most_remaining(self) -> int:
+        """An upper bound on the bytes still to come: what the remaining input can inflate to at most."""
+        left = len(self._pending) + len(self._inflater.unused_data)
+        return _MAX_DEFLATE_RATIO * left + 2 * _CHUNK  # + what zlib may hold back from consumed input
+
+    def _next_member(self) -> bool:
+        """After a member's end: start the next gzip member if one follows; False at the end of the file."""
+        rest = self._inflater.unused_data
+        if not rest:
+            return False
+        if rest[:2] != _GZIP_MAGIC:
+            raise DatasetError(f"{self._path}: {len(rest)} stray bytes after the gzip data")
+        self._inflater, self._pending = zlib.decompressobj(_GZIP_WBITS), rest
+        return True
+
+
+def _open_stream(data: bytes, path: Path):
+    """A reader of the file's (decompressed) content: gunzips when ``data`` starts with the gzip magic."""
     if data[:2] == _GZIP_MAGIC:
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DatasetError(
-                f"{path}: corrupt or truncated gzip data ({exc}); delete it and fetch it again"
-            ) from None
+        return _GzipStream(data, path)
     if path.suffix == ".gz":
         raise DatasetError(
             f"{path}: not a gzip file although its name ends in .gz "
             "(if it was already decompressed, rename it without .gz)"
         )
-    return data
+    return _PlainStream(data)
 
 
-def _parse_idx(data: bytes, path: Path, expected_magic: int | None = None) -> np.ndarray:
-    """Check an IDX header against the byte length and return a read-only uint8 view."""
-    if len(data) < 4:
-        raise DatasetError(f"{path}: truncated IDX file ({len(data)} bytes, no header)")
-    magic = int.from_bytes(data[:4], "big")
+def _read_exactly(stream, size: int) -> bytes:
+    buffer = bytearray(size)
+    got = stream.read_into(memoryview(buffer))
+    return bytes(buffer[:got])
+
+
+def _parse_idx(stream, path: Path, expected_magic: int | None = None, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
+    """Read an IDX header, check its claim against ``max_bytes``, then read exactly the claimed items."""
+    head = _read_exactly(stream, 4)
+    if len(head) < 4:
+        raise DatasetError(f"{path}: truncated IDX file ({len(head)} bytes, no header)")
+    magic = int.from_bytes(head, "big")
     if expected_magic is not None and magic != expected_magic:
         raise DatasetError(
             f"{path}: wrong magic number {magic} (0x{magic:08X}), expected {expected_magic} "
             f"for IDX {_describe_magic(expected_magic)}"
         )
-    if data[:2] != b"\0\0" or data[3] == 0:
+    if head[:2] != b"\0\0" or head[3] == 0:
         raise DatasetError(f"{path}: wrong magic number 0x{magic:08X}, not an IDX file")
-    if data[2] != _IDX_UBYTE:
-        raise DatasetError(f"{path}: unsupported IDX data type 0x{data[2]:02X}; only unsigned bytes (0x08)")
-    ndim = data[3]
+    if head[2] != _IDX_UBYTE:
+        raise DatasetError(f"{path}: unsupported IDX data type 0x{head[2]:02X}; only unsigned bytes (0x08)")
+    ndim = head[3]
     header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DatasetError(f"{path}: truncated IDX header ({len(data)} of {header} bytes)")
-    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    expected = header + math.prod(dims)
-    if len(data) != expected:
-        problem = "truncated" if len(data) < expected else "has trailing bytes"
+    dims_bytes = _read_exactly(stream, 4 * ndim)
+    if len(dims_bytes) < 4 * ndim:
+        raise DatasetError(f"{path}: truncated IDX header ({4 + len(dims_bytes)} of {header} bytes)")
+    dims = tuple(int(d) for d in np.frombuffer(dims_bytes, ">u4"))
+    size = math.prod(dims)
+    if header + size > max_bytes:
         raise DatasetError(
-            f"{path}: {problem}: header declares shape {dims} = {expected} bytes "
-            f"with header, but the (decompressed) data is {len(data)} bytes"
+            f"{path}: header declares shape {dims} = {header + size} bytes, more than the "
+            f"{max_bytes}-byte limit for an IDX file; refusing to read it"
         )
-    return np.frombuffer(data, np.uint8, count=expected - header, offset=header).reshape(dims)
+    if size > stream.most_remaining():
+        raise DatasetError(
+            f"{path}: truncated: header declares shape {dims} = {header + size} bytes "
+            f"with header, more than the file can hold ({path.stat().st_size} bytes as stored)"
+        )
+    items = np.empty(size, np.uint8)
+    got = stream.read_into(memoryview(items))
+    if got < size:
+        raise DatasetError(
+            f"{path}: truncated: header declares shape {dims} = {header + size} bytes "
+            f"with header, but the (decompressed) data is {header + got} bytes"
+        )
+    if stream.read_into(memoryview(bytearray(1))):
+        raise DatasetError(
+            f"{path}: has trailing bytes: header declares shape {dims} = {header + size} bytes "
+            "with header, but the (decompressed) data is longer"
+        )
+    return items.reshape(dims)
 
 
 def _describe_magic(magic: int) -> str:
@@ -228,7 +348,7 @@ def _read_dataset_file(path: Path, magic: int) -> np.ndarray:
     digest = _sums_beside(path).get(path.name)
     if digest is not None:
         _verify(raw, ("sha256", digest), path)
-    return _parse_idx(_decompress(raw, path), path, magic)
+    return _parse_idx(_open_stream(raw, path), path, magic)
 
 
 def _read_split(images_path: Path, labels_path: Path) -> Arrays:
@@ -264,13 +384,14 @@ def _existing_dir(value: str | os.PathLike, what: str) -> Path:
 
 
 def _search_locations(dataset: _Dataset, data_dir) -> list[tuple[Path, str]]:
-    """The folders to search, in order, each with a label for error messages."""
-    locations = []
+    """The folders to search, in order, each with a label for error messages.
+
+    An explicit ``data_dir`` is the only place searched (with its dataset subfolder first).
+    """
     if data_dir is not None:
         root = _existing_dir(data_dir, "data_dir")
-        if dataset.subdir:
-            locations.append((root / dataset.subdir, "data_dir"))
-        locations.append((root, "data_dir"))
+        return ([(root / dataset.subdir, "data_dir")] if dataset.subdir else []) + [(root, "data_dir")]
+    locations = []
     env = os.environ.get(ENV_VAR)
     if env:
         root = _existing_dir(env, f"${ENV_VAR}")
@@ -280,11 +401,19 @@ def _search_locations(dataset: _Dataset, data_dir) -> list[tuple[Path, str]]:
 
 
 def _find_file(name: str, locations: list[tuple[Path, str]]) -> Path | None:
-    """First ``name`` (gzipped) or ``name`` without ``.gz`` found in the locations."""
+    """First ``name`` (gzipped) or ``name`` without ``.gz`` found in the locations.
+
+    Something else under that name (a folder, a device) is an error naming it, not a miss:
+    silently taking the next location would hide the mistake.
+    """
     for folder, _ in locations:
         for candidate in (folder / name, folder / name.removesuffix(".gz")):
             if candidate.is_file():
                 return candidate
+            if candidate.is_dir():
+                raise DatasetError(f"{candidate}: is a folder, not a data file")
+            if os.path.lexists(candidate):
+                raise DatasetError(f"{candidate}: not a regular file (or a broken link)")
     return None
 
 
@@ -299,13 +428,23 @@ def _missing_error(dataset: _Dataset, missing: list[str], locations, reason: str
     )
 
 
+def _missing_in_data_dir(dataset: _Dataset, missing: list[str], locations) -> DatasetError:
+    folders = " or ".join(str(folder) for folder, _ in locations)
+    return DatasetError(
+        f"data_dir {folders} lacks the {dataset.title} file(s) {', '.join(missing)} (gzipped or not). "
+        f"An explicit data_dir is used alone: it is not completed from ${ENV_VAR}, the cache or a download."
+    )
+
+
 def _locate_files(dataset, data_dir, download, mirrors, checksums, timeout) -> dict[str, Path]:
-    """Map each of FILES to a local path, downloading missing ones into the cache."""
+    """Map each of FILES to a local path, downloading missing ones into the cache (not with data_dir)."""
     locations = _search_locations(dataset, data_dir)
     found = {name: _find_file(name, locations) for name in FILES}
     missing = [name for name, path in found.items() if path is None]
     if not missing:
         return found
+    if data_dir is not None:
+        raise _missing_in_data_dir(dataset, missing, locations)
     if not download:
         raise _missing_error(dataset, missing, locations, "Download is disabled (download=False).")
     failures = []
@@ -501,9 +640,10 @@ def load_mnist(
     split) for quick runs. ``binarize=64`` reproduces the old "raw byte > 64" preprocessing:
     images become exactly 0.0 / 1.0.
 
-    Files are looked up in ``data_dir``, then ``$MINIDL_DATA_DIR`` (which holds the MNIST
-    files directly), then ``~/.cache/minidl/mnist`` (or ``$XDG_CACHE_HOME/minidl/mnist``),
-    and otherwise downloaded into that cache from ``mirrors`` (default
+    Files are read from ``data_dir`` alone when it is given (a missing file there is an
+    error, never a fallback); otherwise they are looked up in ``$MINIDL_DATA_DIR`` (which
+    holds the MNIST files directly), then ``~/.cache/minidl/mnist`` (or
+    ``$XDG_CACHE_HOME/minidl/mnist``), and otherwise downloaded into that cache from ``mirrors`` (default
     :data:`MNIST_MIRRORS`) and verified against ``checksums`` (default
     :data:`MNIST_CHECKSUMS`, file name -> ``(algorithm, hex digest)``). Raises
     DatasetError naming the file on bad data, or listing what is missing, where it looked
@@ -543,9 +683,9 @@ def load_fashion_mnist(
 
     Same shapes, dtypes and options; the ten classes are T-shirt/top, Trouser, Pullover,
     Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot. The files have the same names as
-    MNIST's, so they are looked up in ``data_dir/fashion-mnist`` then ``data_dir``, then in
-    ``$MINIDL_DATA_DIR/fashion-mnist`` (never ``$MINIDL_DATA_DIR`` itself, which holds
-    MNIST), then ``~/.cache/minidl/fashion-mnist``; downloads come from
+    MNIST's, so they are looked up in ``data_dir/fashion-mnist`` then ``data_dir`` (only there
+    when ``data_dir`` is given), otherwise in ``$MINIDL_DATA_DIR/fashion-mnist``
+    (never ``$MINIDL_DATA_DIR`` itself, which holds MNIST), then ``~/.cache/minidl/fashion-mnist``; downloads come from
     :data:`FASHION_MNIST_MIRRORS` and are checked against the published MD5 sums in
     :data:`FASHION_MNIST_CHECKSUMS`.
     """

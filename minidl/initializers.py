@@ -1,4 +1,4 @@
-"""Weight initialisers: Glorot/He uniform and normal, zeros.
+"""Weight initialisers: Glorot/He uniform and normal, zeros, ones.
 
 Each takes `(shape, fan_in, fan_out, rng, dtype)` so layers decide what fan means for them
 (for a kernel (kh, kw, in, out): fan_in = kh*kw*in, fan_out = kh*kw*out).
@@ -38,7 +38,12 @@ def zeros(shape, fan_in, fan_out, rng, dtype):
     return np.zeros(shape, dtype=dtype)
 
 
-INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros)}
+def ones(shape, fan_in, fan_out, rng, dtype):
+    """All ones (BatchNormalization's gamma and moving variance)."""
+    return np.ones(shape, dtype=dtype)
+
+
+INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros, ones)}
 
 
 def get(name_or_function):

@@ -110,8 +110,8 @@ class Model:
         return self.layers[-1].output_shape if self.layers else None
 
     def count_params(self) -> int:
-        """Total number of trainable numbers."""
-        return int(self.parameters.size)
+        """Total number of weights, trainable and not (as Keras counts them)."""
+        return int(sum(layer.count_params() for layer in self.layers))
 
     # ----- compiling -----
     def compile(self, optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=("accuracy",)):
@@ -216,19 +216,27 @@ class Model:
 
     # ----- weights -----
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of all weights in layer order (kernel then bias), in Keras's shapes."""
-        return [view.copy() for _, view in flat.weight_views(self.layers, self.parameters)]
+        """Copies of all weights in layer order, in Keras's shapes and order (kernel, bias, then any
+        non-trainable state such as BatchNormalization's moving mean and variance)."""
+        return [weight for layer in self.layers for weight in layer.get_weights()]
 
     def set_weights(self, weights):
-        """Replace all weights; shapes must match `get_weights()` exactly."""
-        views = list(flat.weight_views(self.layers, self.parameters))
-        if len(weights) != len(views):
-            raise ValueError(f"model {self.name!r} has {len(views)} weight arrays, got {len(weights)}")
-        for ((layer, key), view), new in zip(views, weights):
-            if np.shape(new) != view.shape:
-                raise ShapeError(f"weight {key!r} of layer {layer.name!r} has shape {view.shape}, got {np.shape(new)}")
-        for (_, view), new in zip(views, weights):
-            view[...] = new
+        """Replace all weights; count and shapes must match `get_weights()` exactly (nothing is written otherwise)."""
+        counts = [len(layer.get_weights()) for layer in self.layers]
+        if len(weights) != sum(counts):
+            raise ValueError(f"model {self.name!r} has {sum(counts)} weight arrays, got {len(weights)}")
+        pieces, start = [], 0
+        for layer, count in zip(self.layers, counts):
+            pieces.append((layer, list(weights[start : start + count])))
+            start += count
+        for layer, piece in pieces:
+            for key, current, new in zip([*layer.params, *layer.states], layer.get_weights(), piece):
+                if np.shape(new) != current.shape:
+                    raise ShapeError(
+                        f"weight {key!r} of layer {layer.name!r} has shape {current.shape}, got {np.shape(new)}"
+                    )
+        for layer, piece in pieces:
+            layer.set_weights(piece)
 
     # ----- describing, saving -----
     def summary_rows(self) -> list[dict]:

@@ -18,6 +18,8 @@ def make_runner(model, workers=1, backend="pool", data=None) -> Runner:
     or a `RunnerSource` the caller keeps across calls (a `WorkerPool` or an `MPIBackend`).
     `data` is the training set (x, y), which a pool places in shared memory once.
     """
+    if isinstance(workers, RunnerSource) or workers != 1 or backend == "mpi":
+        _refuse_batch_dependent_layers(model)
     if isinstance(workers, RunnerSource):
         return workers.runner(model, data)
     checks.one_of(backend, "backend", BACKENDS)
@@ -35,6 +37,18 @@ def make_runner(model, workers=1, backend="pool", data=None) -> Runner:
     except BaseException:
         pool.close()
         raise
+
+
+def _refuse_batch_dependent_layers(model):
+    """A layer whose training output depends on the whole batch (BatchNormalization) would see only
+    its shard's statistics in each process: different mathematics from one process, so refuse."""
+    dependent = [layer.name for layer in model.layers if layer.batch_dependent]
+    if dependent:
+        raise NotImplementedError(
+            f"model {model.name!r} has batch-dependent layers {dependent} (BatchNormalization): training them "
+            "with workers > 1 would need synchronised batch statistics, which minidl does not implement; "
+            "use workers=1"
+        )
 
 
 @contextlib.contextmanager

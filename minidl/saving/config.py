@@ -31,8 +31,14 @@ MAX_STRING = 200
 # may hold a JSON scalar or a short list of them.
 SIZES = ("kernel_size", "strides", "pool_size")
 COUNTS = ("units", "filters")
-TEXTS = ("name", "padding", "activation", "kernel_initializer", "bias_initializer")
-FLAGS = ("inplace", "nesterov", "use_bias")
+TEXTS = ("name", "activation", "kernel_initializer", "bias_initializer", "data_format")
+FLAGS = (
+    "inplace",
+    "nesterov",
+    "use_bias",
+    "center",
+    "keepdims",
+)  # not "scale": a flag in BatchNormalization, a number in Rescaling
 
 
 def model_config(model) -> dict:
@@ -129,10 +135,10 @@ def _check_argument(key, value, where):
     elif key in FLAGS:
         if not isinstance(value, bool):
             raise ModelFileError(f"{where} must be true or false, got {value!r:.80}")
-    else:
-        values = value if isinstance(value, list) and len(value) <= 8 else [value]
-        if not all(_scalar(v) for v in values):
-            raise ModelFileError(f"{where} must be a number, text, true/false or null, got {value!r:.80}")
+    elif not _small_value(value, depth=2):
+        raise ModelFileError(
+            f"{where} must be a number, text, true/false, null or a short list of them, got {value!r:.80}"
+        )
 
 
 def _check_compile(config, where):
@@ -180,6 +186,13 @@ def _scalar(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and abs(value) < 2**63
 
 
+def _small_value(value, depth) -> bool:
+    """A JSON scalar, or (to `depth` levels) a list of at most 8 of them: e.g. ZeroPadding2D's ((1, 2), (3, 4))."""
+    if isinstance(value, list):
+        return depth > 0 and len(value) <= 8 and all(_small_value(v, depth - 1) for v in value)
+    return _scalar(value)
+
+
 def _text(value, where):
     if not isinstance(value, str) or not 0 < len(value) <= MAX_STRING:
         raise ModelFileError(f"{where} must be a text of 1 to {MAX_STRING} characters, got {value!r:.80}")
@@ -187,7 +200,8 @@ def _text(value, where):
 
 # ----- the weights an architecture implies, without allocating them -----
 def expected_weight_shapes(config, where: str) -> list[tuple[str, str, tuple]]:
-    """(layer name, weight name, shape) of every weight the checked `config` implies, in file order.
+    """(layer name, weight name, shape, trainable) of every weight the checked `config` implies, in file order
+    (`Model.get_weights()` order: layer by layer, trainable weights before non-trainable state).
 
     Each layer is built on a throw-away instance whose `add_weight` records the shape and answers a
     zero-byte broadcast placeholder, so `Dense(units=10**9)` costs nothing here. An unbuilt model
@@ -206,11 +220,16 @@ def expected_weight_shapes(config, where: str) -> list[tuple[str, str, tuple]]:
             return []
         recorded = []
 
-        def record(name, weight_shape, *args, _layer=layer, _recorded=recorded, **kwargs):
+        def record(
+            name, weight_shape, initializer=None, fan_in=1, fan_out=1, trainable=True, _layer=layer, _recorded=recorded
+        ):
             weight_shape = tuple(int(d) for d in weight_shape)
-            _recorded.append((_layer.name, name, weight_shape))
+            _recorded.append((not trainable, _layer.name, name, weight_shape))
             placeholder = np.broadcast_to(np.zeros((), dtype), weight_shape)
-            _layer.params[name], _layer.grads[name] = placeholder, placeholder
+            if trainable:
+                _layer.params[name], _layer.grads[name] = placeholder, placeholder
+            else:
+                _layer.states[name] = placeholder
             return placeholder
 
         layer.add_weight = record
@@ -218,7 +237,8 @@ def expected_weight_shapes(config, where: str) -> list[tuple[str, str, tuple]]:
             shape = layer.build(shape, rng=np.random.default_rng(0), dtype=dtype)
         except (ShapeError, ValueError, TypeError) as error:
             raise ModelFileError(f"{where}: layer {index} ({entry['class']}): {error}") from None
-        for layer_name, name, weight_shape in recorded:
+        recorded = [(*entry[1:], not entry[0]) for entry in sorted(recorded, key=lambda entry: entry[0])]
+        for layer_name, name, weight_shape, _ in recorded:
             total += math.prod(weight_shape)
             if total > MAX_PARAMETERS:
                 raise ModelFileError(

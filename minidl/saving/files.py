@@ -21,7 +21,6 @@ import warnings
 
 import numpy as np
 
-from .. import flat
 from ..errors import ModelFileError
 from . import state as training
 from .archive import WEIGHT_DTYPES, Archive, format_bytes, write_archive
@@ -39,6 +38,15 @@ class Layout:
 
 KERAS = Layout("config.json", "state.json", "weights/{}.npy", "optimizer/{}.npy", "metadata.json")
 NPZ = Layout("config.npy", "state.npy", "weight_{}.npy", "optimizer_{}.npy")
+
+
+def weight_slots(model) -> list[tuple]:
+    """(layer, weight name, live array) of every weight, in `Model.get_weights()` order."""
+    return [
+        (layer, key, array)
+        for layer in model.layers
+        for key, array in zip([*layer.params, *layer.states], layer.weights)
+    ]
 
 
 def layout_of(archive: Archive) -> Layout:
@@ -121,8 +129,9 @@ def load_model(model_class, path, allow_nonfinite=False, compile=True):
         if not compile:
             config = {**config, "loss": None, "optimizer": None}
         expected = expected_weight_shapes(config, where)
-        headers = _weight_headers(archive, layout, [shape for _, _, shape in expected], config["dtype"], expected)
-        state, optimizer_headers = _state(archive, layout, config["dtype"], sum(math.prod(s) for *_, s in expected))
+        headers = _weight_headers(archive, layout, [entry[2] for entry in expected], config["dtype"], expected)
+        trainable = sum(math.prod(shape) for _, _, shape, is_trainable in expected if is_trainable)
+        state, optimizer_headers = _state(archive, layout, config["dtype"], trainable)
         _refuse_unknown_members(archive, layout, headers, optimizer_headers)
         try:
             model = model_from_config(model_class, config)
@@ -154,10 +163,9 @@ def load_weights(model, path, allow_nonfinite=False):
         return hdf5.load_weights(model, path, allow_nonfinite)
     with Archive(path) as archive:
         layout = layout_of(archive)
-        views = list(flat.weight_views(model.layers, model.parameters))
-        expected = [(layer.name, key, view.shape) for (layer, key), view in views]
+        expected = [(layer.name, key, array.shape) for layer, key, array in weight_slots(model)]
         dtype = np.dtype(model.dtype).name
-        headers = _weight_headers(archive, layout, [shape for *_, shape in expected], None, expected)
+        headers = _weight_headers(archive, layout, [entry[2] for entry in expected], None, expected)
         state, optimizer_headers = _state(archive, layout, dtype, model.parameters.size)
         ignored = {layout.config, layout.metadata}
         _refuse_unknown_members(archive, layout, headers, optimizer_headers, ignored)
@@ -183,7 +191,7 @@ def _weight_headers(archive, layout, shapes, dtype, described):
             f"({', '.join(present[:6]) or 'none'}{', ...' if len(present) > 6 else ''})"
         )
     headers = []
-    for name, shape, (layer, key, _) in zip(wanted, shapes, described):
+    for name, shape, (layer, key, *_) in zip(wanted, shapes, described):
         header = archive.npy_header(name)
         what = f"{where}: weight {key!r} of layer {layer!r} ({name})"
         if header.dtype.name not in WEIGHT_DTYPES or (dtype is not None and header.dtype.name != dtype):
@@ -245,10 +253,10 @@ def _finite(array, what, allow_nonfinite):
 
 
 def _read_weights(archive, model, headers, allow_nonfinite):
-    for header, ((layer, key), view) in zip(headers, flat.weight_views(model.layers, model.parameters)):
+    for header, (layer, key, target) in zip(headers, weight_slots(model)):
         array = archive.read_array(header.name, header)
         _finite(array, f"{archive.path}: weight {key!r} of layer {layer.name!r}", allow_nonfinite)
-        view[...] = array
+        target[...] = array
 
 
 def _restore_state(archive, model, state, optimizer_headers, allow_nonfinite):

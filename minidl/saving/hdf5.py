@@ -14,8 +14,8 @@ import tempfile
 
 import numpy as np
 
-from .. import flat
 from ..errors import ModelFileError
+from . import files
 from . import state as training
 from .archive import WEIGHT_DTYPES, check_destination, parse_json
 
@@ -73,7 +73,7 @@ def load_weights(model, path, allow_nonfinite=False):
     with file:
         if file.attrs.get("format") != FORMAT:
             raise ModelFileError(f"{path}: not a minidl weights file (format {file.attrs.get('format')!r})")
-        views = list(flat.weight_views(model.layers, model.parameters))
+        views = [((layer, key), array) for layer, key, array in files.weight_slots(model)]
         group = file.get("weights")
         names = sorted(group.keys(), key=lambda n: (len(n), n)) if isinstance(group, h5py.Group) else []
         if names != [str(i) for i in range(len(views))]:

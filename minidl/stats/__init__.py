@@ -12,14 +12,21 @@ One job per module (each one's docstring says why it is built the way it is):
 * `store` - the JSON files: atomic writes, the folder lock, recovery files, `load_runs`, `append_run`.
 * `summary` - the pure `summarize` (runs -> rows): comparable runs form a *section*, each parallel
   configuration in it a *column*.
-* `render` - rows -> the plain-text averages.txt (`render_text`) and rich tables (`print_summary`).
-* `cli` - ``python -m minidl.stats [DIR] [--json | --plot]`` (--plot draws with `minidl.plots`).
+* `scaling` - per section: speed-up of the median training time, efficiency, Karp-Flatt, warning flags,
+  and the Amdahl prediction (a model, labelled so).
+* `render` - rows -> the plain-text averages.txt (`render_text`), rich tables (`print_summary`) and
+  Markdown tables.
+* `report` - ``python -m minidl.stats report [DIR]``: DIR/report.md with its pictures.
+* `cli` - ``python -m minidl.stats [DIR] [--json | --plot]`` and ``... report [DIR]``.
 
-Everything is re-exported here, so ``from minidl.stats import ...`` needs no submodule name.
+Everything but the command line is re-exported here, so ``from minidl.stats import ...`` needs no
+submodule name. `cli` and `report` are not imported here: they draw with `minidl.plots`, which reads
+this package, so importing them here would make the two packages import each other
+(``minidl.stats.cli.main``, ``minidl.stats.report.write_report``).
 """
 
-from .cli import SUMMARY_FORMAT, build_parser, main, summary_document
 from .render import SectionView, format_number, print_summary, render_text, section_view
+from .scaling import NOISY_SPREAD, PREDICT_AT, add_scaling, amdahl, karp_flatt
 from .store import (
     AVERAGES_FILE,
     DEFAULT_DIR,
@@ -45,16 +52,31 @@ from .summary import (
     COLUMN_FIELDS,
     COUNTED_STATUSES,
     SECTION_FIELDS,
+    accuracy_vs_time,
     column_key,
     column_label,
+    counted,
+    final_value,
     group_sections,
+    per_epoch_spread,
     section_key,
     spread,
+    step_times_by_column,
     summarize,
 )
 from .tracker import TIME_DECIMALS, StatisticsTracker, finish_run, new_run, run_settings, setup_fingerprint
 
 __all__ = [
+    "NOISY_SPREAD",
+    "PREDICT_AT",
+    "add_scaling",
+    "amdahl",
+    "karp_flatt",
+    "accuracy_vs_time",
+    "counted",
+    "final_value",
+    "per_epoch_spread",
+    "step_times_by_column",
     "AVERAGES_FILE",
     "COLUMN_FIELDS",
     "COUNTED_STATUSES",
@@ -62,7 +84,6 @@ __all__ = [
     "FORMAT",
     "LOCK_FILE",
     "SECTION_FIELDS",
-    "SUMMARY_FORMAT",
     "TIME_DECIMALS",
     "VERSION",
     "DamagedStatsFile",
@@ -71,7 +92,6 @@ __all__ = [
     "StatisticsTracker",
     "append_run",
     "atomic_write",
-    "build_parser",
     "column_key",
     "column_label",
     "dump_document",
@@ -81,7 +101,6 @@ __all__ = [
     "group_sections",
     "json_safe",
     "load_runs",
-    "main",
     "new_document",
     "new_run",
     "print_summary",
@@ -95,7 +114,6 @@ __all__ = [
     "spread",
     "stats_path",
     "summarize",
-    "summary_document",
     "write_averages",
     "write_new_file",
 ]

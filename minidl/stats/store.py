@@ -20,7 +20,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from .render import render_text
 from .summary import summarize
 
 try:  # POSIX only; elsewhere writes are still atomic but concurrent runs are not serialised.
@@ -61,8 +60,11 @@ def stats_path(out_dir, model_name) -> Path:
     return Path(out_dir) / f"{sanitize_name(model_name)}.json"
 
 
-def append_run(run: dict, out_dir=DEFAULT_DIR, model_name=None) -> SaveResult:
-    """Append `run` to its model's JSON file and regenerate averages.txt, all under the folder lock.
+def append_run(run: dict, out_dir=DEFAULT_DIR, model_name=None, render=None) -> SaveResult:
+    """Append `run` to its model's JSON file and, given `render`, regenerate averages.txt, all under the lock.
+
+    `render(rows, skipped, files) -> text` is the renderer of averages.txt (`minidl.stats.render_text`);
+    it is passed in so that this module, which only keeps files, does not depend on how they are shown.
 
     Safe against concurrent writers (flock) and crashes (temporary file + os.replace). If the
     model's file is damaged it is left byte-for-byte untouched and the run goes to a new
@@ -74,9 +76,10 @@ def append_run(run: dict, out_dir=DEFAULT_DIR, model_name=None) -> SaveResult:
     path = stats_path(out_dir, model_name)
     with folder_lock(out_dir):
         result = _append_locked(run, path, model_name)
-        result.rows, result.skipped = write_averages(out_dir)
+        if render is not None:
+            result.rows, result.skipped = write_averages(out_dir, render)
     if result.damaged:
-        _warn(
+        warn(
             f"minidl.stats: {result.damaged} is damaged ({result.damaged_reason}); it was left untouched "
             f"and this run was saved to {result.path} instead. Repair or move {result.damaged.name} "
             "so later runs are appended to it again."
@@ -118,7 +121,7 @@ def json_safe(value):
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
         return json_safe(value.tolist())
     if isinstance(value, float):
-        return _number(value)
+        return json_number(value)
     return value
 
 
@@ -243,18 +246,19 @@ def load_runs(out_dir=DEFAULT_DIR):
     return runs, files, skipped
 
 
-def write_averages(out_dir):
-    """Regenerate ``<out_dir>/averages.txt`` from every JSON file there; returns (rows, skipped).
+def write_averages(out_dir, render):
+    """Regenerate ``<out_dir>/averages.txt`` from every JSON file there with `render(rows, skipped, files)`
+    (e.g. `minidl.stats.render_text`); returns (rows, skipped).
 
     Call under the lock.
     """
     runs, files, skipped = load_runs(out_dir)
     rows = summarize(runs)
-    atomic_write(Path(out_dir) / AVERAGES_FILE, render_text(rows, skipped, files))
+    atomic_write(Path(out_dir) / AVERAGES_FILE, render(rows, skipped, files))
     return rows, skipped
 
 
-def _number(value):
+def json_number(value):
     """A JSON-safe float: None for missing, NaN or infinite values."""
     if value is None:
         return None
@@ -262,7 +266,7 @@ def _number(value):
     return value if math.isfinite(value) else None
 
 
-def _warn(message: str):
+def warn(message: str):
     """Warn through `warnings` (for code and tests) and print it (the warnings filter may hide repeats)."""
     warnings.warn(message, RuntimeWarning, stacklevel=3)
     print(f"WARNING: {message}", file=sys.stderr, flush=True)

@@ -19,8 +19,8 @@ import uuid
 from pathlib import Path
 
 from ..callbacks import Callback
-from .render import print_summary
-from .store import DEFAULT_DIR, SaveResult, _number, _warn, append_run
+from .render import print_summary, render_text
+from .store import DEFAULT_DIR, SaveResult, append_run, json_number, warn
 
 TIME_DECIMALS = 7  # 0.1 microsecond: far below timing noise, keeps the JSON small
 
@@ -111,7 +111,7 @@ class StatisticsTracker(Callback):
                 logs.get("error"),
             )
         except Exception as error:
-            _warn(f"minidl.stats: could not record this run: {type(error).__name__}: {error}")
+            warn(f"minidl.stats: could not record this run: {type(error).__name__}: {error}")
             return
         self._save()
 
@@ -129,9 +129,9 @@ class StatisticsTracker(Callback):
     def _save(self):
         """Append the run and refresh averages.txt; a failure to save warns but never hides training's outcome."""
         try:
-            self.last_saved = append_run(self.run, self.out_dir, self.label)
+            self.last_saved = append_run(self.run, self.out_dir, self.label, render=render_text)
         except Exception as error:
-            _warn(
+            warn(
                 f"minidl.stats: could not save the statistics of this run to {self.out_dir}: "
                 f"{type(error).__name__}: {error}"
             )
@@ -150,7 +150,7 @@ def _close_epoch(epoch: dict, elapsed: float, logs: dict) -> dict:
         "validation_time": round(epoch["validation_time"], TIME_DECIMALS),
     }
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        record[key] = _number(logs.get(key))
+        record[key] = json_number(logs.get(key))
     return record
 
 

@@ -4,9 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from gradcheck import build, check_layer, check_layer_state
 
 from minidl.errors import ShapeError
+from minidl.gradcheck import build_float64 as build
+from minidl.gradcheck import check_gradients, check_layer_state
 from minidl.layers import Conv2D
 
 
@@ -65,14 +66,14 @@ def test_conv_gradients(config, rng):
     shape, kernel, strides, padding = config
     layer = build(Conv2D(2, kernel, strides=strides, padding=padding), shape)
     layer.params["bias"][...] = rng.standard_normal(2) * 0.1
-    check_layer(layer, rng.standard_normal((2, *shape)), rng)
+    check_gradients(layer, rng.standard_normal((2, *shape))).assert_ok()
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
 def test_conv_gradients_with_activation(activation, rng):
     layer = build(Conv2D(3, 3, padding="same", activation=activation), (5, 4, 2))
     layer.params["bias"][...] = rng.standard_normal(3) * 0.1
-    check_layer(layer, rng.standard_normal((2, 5, 4, 2)), rng)
+    check_gradients(layer, rng.standard_normal((2, 5, 4, 2))).assert_ok()
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=_ids)

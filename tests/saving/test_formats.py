@@ -201,3 +201,40 @@ def test_an_interrupted_save_leaves_no_temporary(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         model.save(tmp_path / "m.keras")
     assert list(tmp_path.iterdir()) == []
+
+
+def every_kind_of_layer(seed):
+    """A model with every layer class that has special arguments or non-trainable state."""
+    from minidl.layers import LAYER_CLASSES as kinds
+
+    model = Model(name="zoo", seed=seed)
+    for layer in (
+        kinds["Rescaling"](1 / 255, input_shape=(8, 8, 1)),
+        kinds["ZeroPadding2D"](((1, 2), (0, 1))),
+        Conv2D(4, 3, activation="relu"),
+        kinds["BatchNormalization"](),
+        kinds["LeakyReLU"](0.1),
+        kinds["GlobalAveragePooling2D"](),
+        Dense(3),
+        kinds["Activation"]("softmax"),
+    ):
+        model.add(layer)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".npz"])
+def test_layers_with_state_and_nested_arguments_round_trip_and_resume(suffix, tmp_path):
+    """BatchNormalization's moving averages are weights (not optimizer-updated); resume stays exact."""
+    x, y = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32"), np.arange(16) % 3
+    uninterrupted = every_kind_of_layer(1)
+    uninterrupted.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    first = every_kind_of_layer(1)
+    first.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    first.save(tmp_path / f"zoo{suffix}")
+    loaded = saving.load_model(tmp_path / f"zoo{suffix}")
+    assert loaded.get_config() == first.get_config()
+    np.testing.assert_array_equal(loaded.predict(x), first.predict(x))
+    loaded.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, verbose=0)
+    for resumed, expected in zip(loaded.get_weights(), uninterrupted.get_weights(), strict=True):
+        np.testing.assert_array_equal(resumed, expected)
