@@ -37,6 +37,22 @@ class Optimizer:
         """Name and settings, for save/load and statistics."""
         return {"name": self.name, "learning_rate": self.learning_rate}
 
+    def get_state(self) -> dict:
+        """What `step` has accumulated (step count, moments), for an exact resume; arrays are copies."""
+        return {"iterations": self.iterations}
+
+    def set_state(self, state: dict):
+        """Take over a state from `get_state` (e.g. read from a file), so the next step continues it."""
+        iterations = state["iterations"]
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"{type(self).__name__}: iterations must be a non-negative integer, got {iterations!r}")
+        self.iterations = int(iterations)
+
+    def _copy_state_arrays(self, state, names):
+        for name in names:
+            value = state.get(name)
+            setattr(self, name, None if value is None else np.array(value, copy=True))
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent, Keras-style: v = m*v - lr*g; w += v (or the Nesterov form).
@@ -76,6 +92,15 @@ class SGD(Optimizer):
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov, "decay": self.decay}
 
+    def get_state(self):
+        """Step count (it sets the decayed rate) and the momentum velocity (None before the first step)."""
+        velocity = None if self.velocity is None else self.velocity.copy()
+        return {**super().get_state(), "velocity": velocity}
+
+    def set_state(self, state):
+        super().set_state(state)
+        self._copy_state_arrays(state, ("velocity",))
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction; defaults as in Keras."""
@@ -110,6 +135,15 @@ class Adam(Optimizer):
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+    def get_state(self):
+        """Step count (it sets the bias correction) and both moment estimates (None before the first step)."""
+        moments = {name: None if getattr(self, name) is None else getattr(self, name).copy() for name in ("m", "v")}
+        return {**super().get_state(), **moments}
+
+    def set_state(self, state):
+        super().set_state(state)
+        self._copy_state_arrays(state, ("m", "v"))
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}

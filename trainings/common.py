@@ -10,6 +10,7 @@ script. `train` is the run without printing, for the scripts that run several (r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import sys
@@ -138,6 +139,7 @@ def make_parser(description, defaults) -> OneLineParser:
         "needs the plot extra)",
     )
     add("--quiet", action="store_true", help="print only the final result line")
+    add_resume_flag(parser)
     return parser
 
 
@@ -254,6 +256,7 @@ def train(args, build_model):
 
     (x_train, y_train), (x_test, y_test) = load_data(args.data_dir, args.limit, validation_limit(args))
     model = build_model(args)
+    backup = resume_callbacks(args, model)
     model.compile(optimizer=make_optimizer(args), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rank, processes = process_rank(args)
     quiet = args.quiet or rank != 0
@@ -272,7 +275,7 @@ def train(args, build_model):
             backend=args.backend,
             verbose=0 if quiet else 1,
             # The split goes first: it adds to the run record before the tracker saves it.
-            callbacks=[step_split.RecordSplit(timer, tracker), tracker],
+            callbacks=[step_split.RecordSplit(timer, tracker), tracker, *backup],
         )
     seconds = time.perf_counter() - started
     if rank != 0:
@@ -289,6 +292,48 @@ def train(args, build_model):
         "val_samples": len(x_test),
         "x_test": x_test,
     }
+
+
+def add_resume_flag(parser):
+    """--resume: continue this model's interrupted run (see `resume_callbacks`)."""
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run of this model from its last completed epoch (while a run trains, "
+        "its backup is kept in <stats-dir>/backups/<model name>/)",
+    )
+
+
+def resume_callbacks(args, model) -> list:
+    """The run's BackupAndRestore: a backup after every epoch, deleted when the run completes.
+
+    With --resume an existing backup is continued (its seed adopted, so the remaining epochs shuffle
+    and drop out exactly as the interrupted run would have); without it, a backup left by an
+    unfinished run is discarded with a note, so a plain run always starts afresh.
+    """
+    from minidl import checks, saving
+    from minidl.callbacks import BackupAndRestore
+
+    backup = BackupAndRestore(os.path.join(args.stats_dir, "backups", model.name))
+    exists = os.path.exists(backup.path)
+    if args.resume and exists:
+        try:
+            state = saving.read_state(backup.path) or {}
+            if checks.seed(state.get("seed"), "its seed") is None:
+                raise ValueError("it records no seed")
+            model.seed = state["seed"]
+        except ValueError as error:  # ModelFileError included: one line, no traceback
+            raise SystemExit(f"--resume: cannot resume: {error}") from None
+        print(f"resuming from {backup.path}: {state.get('epoch')} epoch(s) done, seed {model.seed}")
+    elif args.resume:
+        print(f"--resume: no backup in {backup.backup_dir}; training from the first epoch", file=sys.stderr)
+    elif exists:
+        with contextlib.suppress(FileNotFoundError):  # another MPI rank may have removed it first
+            os.remove(backup.path)
+        print(
+            f"note: discarded {backup.path}, left by an unfinished run (use --resume to continue it)", file=sys.stderr
+        )
+    return [backup]
 
 
 def process_rank(args):
