@@ -18,6 +18,7 @@ from .callbacks import CallbackList, History, TerminateOnNaN
 from .data_checks import check_inputs, check_targets, require_compiled
 from .distributed import runner_for
 from .metrics import correct_count
+from .saving import state as resume
 
 DEFAULT_INFERENCE_BATCH = 256
 
@@ -45,11 +46,15 @@ def fit(
     shuffle,
     workers,
     backend="pool",
+    threads=None,
+    step_timeout=None,
+    initial_epoch=0,
 ):
     """Model.fit: see its docstring."""
     require_compiled(model, "fit")
     batch_size = checks.positive_int(batch_size, "batch_size")
     epochs = checks.positive_int(epochs, "epochs")
+    initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     x = check_inputs(model, x)
@@ -69,8 +74,7 @@ def fit(
     steps = -(-len(x) // batch_size)
     model.stop_training, model.stop_reason = False, None
 
-    with runner_for(model, workers, backend, data=(x, y)) as runner:
-        order_rng = np.random.default_rng([model.seed, 1])
+    with runner_for(model, workers, backend, data=(x, y), threads=threads, step_timeout=step_timeout) as runner:
         params = {
             "epochs": epochs,
             "steps": steps,
@@ -94,13 +98,16 @@ def fit(
         end_logs = {"status": "finished"}
         try:
             callback_list.on_train_begin({})
-            for epoch in range(epochs):
+            initial_epoch = resume.start_epoch(model, initial_epoch)  # BackupAndRestore may move it (and the seed)
+            order_rng = resume.shuffle_generator(model, len(x), skip_epochs=initial_epoch if shuffle else 0)
+            for epoch in range(initial_epoch, epochs):
                 epoch_logs = _train_epoch(
                     model, runner, (x, y), batch_size, epoch, shuffle, order_rng, callback_list, nan_guard
                 )
                 if validation is not None and not model.stop_training:
                     val_logs = _evaluate_with(model, runner, *validation, DEFAULT_INFERENCE_BATCH, callback_list)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                resume.record_epoch(model, epoch + 1)
                 callback_list.on_epoch_end(epoch, epoch_logs)
                 if model.stop_training:
                     end_logs["status"] = "stopped"
@@ -153,20 +160,26 @@ def _evaluate_with(model, runner, x, y, batch_size, callback_list):
     return logs
 
 
-def evaluate(model, x, y, batch_size=None, verbose=0, callbacks=None, workers=1):
+def evaluate(model, x, y, batch_size=None, verbose=0, callbacks=None, workers=1, threads=None):
     """Model.evaluate: see its docstring."""
     require_compiled(model, "evaluate")
     batch_size = checks.positive_int(batch_size or DEFAULT_INFERENCE_BATCH, "batch_size")
     x = check_inputs(model, x)
     y = check_targets(model, x, y)
-    with runner_for(model, workers) as runner:
-        params = {"samples": len(x), "batch_size": batch_size, "workers": runner.workers, "verbose": verbose}
+    with runner_for(model, workers, threads=threads) as runner:
+        params = {
+            "samples": len(x),
+            "batch_size": batch_size,
+            "workers": runner.workers,
+            "threads_per_worker": runner.threads_per_worker,
+            "verbose": verbose,
+        }
         return _evaluate_with(model, runner, x, y, batch_size, CallbackList(callbacks or [], model, params))
 
 
-def predict(model, x, batch_size=None, workers=1):
+def predict(model, x, batch_size=None, workers=1, threads=None):
     """Model.predict: see its docstring."""
     batch_size = checks.positive_int(batch_size or DEFAULT_INFERENCE_BATCH, "batch_size")
     x = check_inputs(model, x)
-    with runner_for(model, workers) as runner:
+    with runner_for(model, workers, threads=threads) as runner:
         return runner.predict(x, batch_size)
