@@ -47,6 +47,8 @@ def builtin_checks(seed: int = 0):
         ("MaxPool2D 3 stride 1 (overlapping)", MaxPool2D(3, strides=1), (5, 5, 2)),
         ("AvgPool2D 2", AvgPool2D(2), (4, 6, 2)),
         ("AvgPool2D 3 stride 2", AvgPool2D(3, strides=2), (7, 7, 2)),
+        ("MaxPool2D 3 stride 2 same", MaxPool2D(3, strides=2, padding="same"), (5, 6, 2)),
+        ("AvgPool2D 2 same (odd size)", AvgPool2D(2, padding="same"), (5, 5, 2)),
         ("Dense", Dense(4), (5,)),
         ("Dense relu", Dense(4, activation="relu"), (5,)),
         ("Dense softmax (not fused)", Dense(4, activation="softmax"), (5,)),
