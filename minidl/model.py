@@ -182,12 +182,15 @@ class Model:
         shuffle=True,
         workers=1,
         backend="pool",
+        threads=None,
+        step_timeout=None,
         initial_epoch=0,
     ):
         """Train for `epochs` passes over (x, y); returns a History with per-epoch metrics.
 
         `workers=N` splits every batch's gradient across N processes (same mathematics);
-        a `minidl.distributed.WorkerPool` may be passed instead to reuse one across calls.
+        a `minidl.distributed.WorkerPool` may be passed instead to reuse one across calls. `threads`:
+        BLAS threads per process (default 1); `step_timeout`: see `minidl.distributed.WorkerPool`.
         """
         return training.fit(
             self,
@@ -202,17 +205,19 @@ class Model:
             shuffle=shuffle,
             workers=workers,
             backend=backend,
+            threads=threads,
+            step_timeout=step_timeout,
             initial_epoch=initial_epoch,
         )
 
-    def evaluate(self, x, y, batch_size=None, verbose=0, callbacks=None, workers=1, return_dict=False):
+    def evaluate(self, x, y, batch_size=None, verbose=0, callbacks=None, workers=1, return_dict=False, threads=None):
         """Mean loss and accuracy on (x, y): `[loss, accuracy]`, or a dict with `return_dict=True`."""
-        logs = training.evaluate(self, x, y, batch_size=batch_size, callbacks=callbacks, workers=workers)
+        logs = training.evaluate(self, x, y, batch_size, verbose, callbacks, workers, threads)
         return logs if return_dict else [logs[k] for k in ("loss", "accuracy") if k in logs]
 
-    def predict(self, x, batch_size=None, verbose=0, workers=1):
+    def predict(self, x, batch_size=None, verbose=0, workers=1, threads=None):
         """Model outputs for `x`, computed in batches (default 256; the size does not change results)."""
-        return training.predict(self, x, batch_size=batch_size, workers=workers)
+        return training.predict(self, x, batch_size=batch_size, workers=workers, threads=threads)
 
     # ----- weights -----
     def get_weights(self) -> list[np.ndarray]:

@@ -26,6 +26,13 @@ class Optimizer:
         """Apply one update; `params` and `grads` are the model's flat vectors."""
         raise NotImplementedError
 
+    def scratch(self, params):
+        """A work array like `params`, reused by every step (a fresh one would cost page faults each step)."""
+        work = getattr(self, "_work", None)
+        if work is None or work.shape != params.shape or work.dtype != params.dtype:
+            work = self._work = np.empty_like(params)
+        return work
+
     def get_config(self) -> dict:
         """Name and settings, for save/load and statistics."""
         return {"name": self.name, "learning_rate": self.learning_rate}
@@ -67,15 +74,18 @@ class SGD(Optimizer):
     def step(self, params, grads):
         lr = self.learning_rate / (1.0 + self.decay * self.iterations)
         self.iterations += 1
+        scaled = np.multiply(grads, lr, out=self.scratch(params))
         if self.momentum == 0:
-            params -= lr * grads
+            params -= scaled
             return
         if self.velocity is None:
             self.velocity = np.zeros_like(params)
         self.velocity *= self.momentum
-        self.velocity -= lr * grads
+        self.velocity -= scaled
         if self.nesterov:
-            params += self.momentum * self.velocity - lr * grads
+            # w += m*v - lr*g, in two in-place steps through the same buffer.
+            params -= scaled
+            params += np.multiply(self.velocity, self.momentum, out=scaled)
         else:
             params += self.velocity
 
@@ -109,12 +119,19 @@ class Adam(Optimizer):
             self.m, self.v = np.zeros_like(params), np.zeros_like(params)
         self.iterations += 1
         t = self.iterations
+        work = self.scratch(params)
         self.m *= self.beta_1
-        self.m += (1 - self.beta_1) * grads
+        self.m += np.multiply(grads, 1 - self.beta_1, out=work)
         self.v *= self.beta_2
-        self.v += (1 - self.beta_2) * grads * grads
+        np.multiply(grads, grads, out=work)
+        work *= 1 - self.beta_2
+        self.v += work
         lr = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        params -= lr * self.m / (np.sqrt(self.v) + self.epsilon)
+        np.sqrt(self.v, out=work)
+        work += self.epsilon
+        np.divide(self.m, work, out=work)
+        work *= lr
+        params -= work
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

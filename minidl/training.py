@@ -46,6 +46,8 @@ def fit(
     shuffle,
     workers,
     backend="pool",
+    threads=None,
+    step_timeout=None,
     initial_epoch=0,
 ):
     """Model.fit: see its docstring."""
@@ -72,7 +74,7 @@ def fit(
     steps = -(-len(x) // batch_size)
     model.stop_training, model.stop_reason = False, None
 
-    with runner_for(model, workers, backend, data=(x, y)) as runner:
+    with runner_for(model, workers, backend, data=(x, y), threads=threads, step_timeout=step_timeout) as runner:
         params = {
             "epochs": epochs,
             "steps": steps,
@@ -158,20 +160,26 @@ def _evaluate_with(model, runner, x, y, batch_size, callback_list):
     return logs
 
 
-def evaluate(model, x, y, batch_size=None, verbose=0, callbacks=None, workers=1):
+def evaluate(model, x, y, batch_size=None, verbose=0, callbacks=None, workers=1, threads=None):
     """Model.evaluate: see its docstring."""
     require_compiled(model, "evaluate")
     batch_size = checks.positive_int(batch_size or DEFAULT_INFERENCE_BATCH, "batch_size")
     x = check_inputs(model, x)
     y = check_targets(model, x, y)
-    with runner_for(model, workers) as runner:
-        params = {"samples": len(x), "batch_size": batch_size, "workers": runner.workers, "verbose": verbose}
+    with runner_for(model, workers, threads=threads) as runner:
+        params = {
+            "samples": len(x),
+            "batch_size": batch_size,
+            "workers": runner.workers,
+            "threads_per_worker": runner.threads_per_worker,
+            "verbose": verbose,
+        }
         return _evaluate_with(model, runner, x, y, batch_size, CallbackList(callbacks or [], model, params))
 
 
-def predict(model, x, batch_size=None, workers=1):
+def predict(model, x, batch_size=None, workers=1, threads=None):
     """Model.predict: see its docstring."""
     batch_size = checks.positive_int(batch_size or DEFAULT_INFERENCE_BATCH, "batch_size")
     x = check_inputs(model, x)
-    with runner_for(model, workers) as runner:
+    with runner_for(model, workers, threads=threads) as runner:
         return runner.predict(x, batch_size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 
 from .. import checks
 from .base import Runner, RunnerSource
@@ -10,28 +11,45 @@ from .local import LocalRunner
 
 BACKENDS = ("pool", "mpi")
 
+# The WorkerPool each model was last given by its user, so that `evaluate(workers=N)` /
+# `predict(workers=N)` reuse it while it is open instead of starting N processes again.
+_pools_by_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-def make_runner(model, workers=1, backend="pool", data=None) -> Runner:
+
+def make_runner(model, workers=1, backend="pool", data=None, threads=None, step_timeout=None) -> Runner:
     """The runner for `workers` / `backend`.
 
-    `workers` is a count (1: this process; N: a worker pool started for this call, or N MPI ranks)
-    or a `RunnerSource` the caller keeps across calls (a `WorkerPool` or an `MPIBackend`).
-    `data` is the training set (x, y), which a pool places in shared memory once.
+    `workers` is a count (1: this process; N: a worker pool started for this call — or the open pool
+    of that size the user passed to an earlier call on this model —, or N MPI ranks) or a
+    `RunnerSource` the caller keeps across calls (a `WorkerPool` or an `MPIBackend`).
+    `data` is the training set (x, y), which a pool places in shared memory once. `threads`: BLAS
+    threads per process (None: `resources.default_threads()`); `step_timeout`: seconds a pool's worker
+    may take to answer (None: max(30 s, 50 x the median step)).
     """
+    if threads is not None:
+        threads = checks.positive_int(threads, "threads")
+    if step_timeout is not None:
+        step_timeout = checks.positive_number(step_timeout, "step_timeout")
     if isinstance(workers, RunnerSource) or workers != 1 or backend == "mpi":
         _refuse_batch_dependent_layers(model)
+    from .pool import WorkerPool
+
+    if isinstance(workers, WorkerPool):
+        _pools_by_model[model] = workers
+        return workers.runner(model, data, threads=threads, step_timeout=step_timeout)
     if isinstance(workers, RunnerSource):
         return workers.runner(model, data)
     checks.one_of(backend, "backend", BACKENDS)
     if backend == "mpi":
         from .mpi import MPIBackend
 
-        return MPIBackend().runner(model, data)
+        return MPIBackend(threads_per_rank=threads, expected_ranks=workers).runner(model, data)
     if checks.positive_int(workers, "workers") == 1:
-        return LocalRunner(model)
-    from .pool import WorkerPool
-
-    pool = WorkerPool(workers)
+        return LocalRunner(model, threads)
+    kept = _pools_by_model.get(model)
+    if kept is not None and kept.workers == workers and not (kept.is_closed or kept.broken or kept.attached):
+        return kept.runner(model, data, threads=threads, step_timeout=step_timeout)
+    pool = WorkerPool(workers, threads_per_worker=threads, step_timeout=step_timeout)
     try:
         return pool.runner(model, data, owns_pool=True)
     except BaseException:
@@ -52,9 +70,9 @@ def _refuse_batch_dependent_layers(model):
 
 
 @contextlib.contextmanager
-def runner_for(model, workers=1, backend="pool", data=None):
+def runner_for(model, workers=1, backend="pool", data=None, threads=None, step_timeout=None):
     """`make_runner` as a context: `fail()` on an exception, `close()` always."""
-    runner = make_runner(model, workers, backend, data)
+    runner = make_runner(model, workers, backend, data, threads, step_timeout)
     try:
         yield runner
     except BaseException:

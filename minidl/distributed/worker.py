@@ -24,11 +24,14 @@ def worker_main(conn, index, threads):
     A forked worker inherits the parent's end of its own pipe, so a parent killed outright never
     shows up as end-of-file; the worker watches the parent's sentinel too, and exits with it.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    # Ctrl-C and SIGTERM (sent to a whole process group by a terminal or a batch scheduler) are the
+    # parent's to handle: it records the run and stops us. We also exit when the parent is gone.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from threadpoolctl import threadpool_limits
 
-    limiter = threadpool_limits(threads)  # noqa: F841 (kept alive for the worker's lifetime)
     state = WorkerState(index)
+    state.limiter = threadpool_limits(threads)
     parent = mp.parent_process()
     while True:
         if parent is not None and conn not in connection.wait([conn, parent.sentinel]):
@@ -52,10 +55,14 @@ class WorkerState:
     def __init__(self, index):
         self.index = index
         self.model = None
+        self.limiter = None  # the BLAS thread limit of the current run
         self.attached: list[SharedArray] = []
 
-    def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec):
+    def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec, threads):
         self.detach()
+        from threadpoolctl import threadpool_limits
+
+        self.limiter = threadpool_limits(threads)
         self.model = replica.from_blueprint(blueprint)
         parameters = self._open(parameters_spec).array
         gradients = self._open(gradients_spec).array[self.index]

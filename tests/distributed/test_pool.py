@@ -345,7 +345,10 @@ def test_fit_on_a_callers_pool_gives_back_the_weights_when_it_returns(small_data
         model = mlp()
         model.fit(x, y, batch_size=32, verbose=0, workers=pool)
         assert not in_shared_memory(model.parameters)
-        assert not still_in_dev_shm(segments), "fit's shared memory must be freed when fit returns"
+        kept = {shared.memory.name for slot in pool.data.slots.values() for shared in slot[1]}
+        assert len(kept) == 2, "the pool keeps the training set (x, y) for the next fit"
+        assert set(still_in_dev_shm(segments)) == kept, "fit's other shared memory must be freed when fit returns"
+    assert not still_in_dev_shm(segments), "closing the pool frees the training set too"
 
 
 # ----- faults -----
