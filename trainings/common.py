@@ -139,6 +139,7 @@ def make_parser(description, defaults) -> OneLineParser:
         "needs the plot extra)",
     )
     add("--quiet", action="store_true", help="print only the final result line")
+    add_resume_flag(parser)
     return parser
 
 
@@ -198,7 +199,6 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
     parser = make_parser(description, defaults or {})
     if add_flags:
         add_flags(parser)
-    add_resume_flag(parser)
     args = parser.parse_args(argv)
     check_args(parser, args)
     try:

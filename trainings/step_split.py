@@ -26,9 +26,10 @@ import time
 import numpy as np
 
 from minidl.callbacks import Callback
+from minidl.distributed import LocalRunner, MPIBackend, Runner, RunnerSource, WorkerPool
 
 
-class _TimedLocalRunner:
+class _TimedLocalRunner(Runner):
     """The one-process runner with its `gradients` calls timed (same contract as the runner it wraps)."""
 
     def __init__(self, runner, timer):
@@ -48,7 +49,7 @@ class _TimedLocalRunner:
         self.runner.close()
 
 
-class StepTimer:
+class StepTimer(RunnerSource):
     """What `fit` gets as `workers` (via `.workers`) and what the split is read from afterwards."""
 
     def __init__(self):
@@ -65,8 +66,6 @@ class StepTimer:
 
     def runner(self, model, data=None):
         """fit's hook for one process: a timed LocalRunner."""
-        from minidl.training import LocalRunner
-
         return _TimedLocalRunner(LocalRunner(model), self)
 
     def totals(self):
@@ -82,8 +81,6 @@ def timed_workers(workers: int, backend: str = "pool"):
     (closed on the way out, whatever happens) or an MPIBackend."""
     timer = StepTimer()
     if backend == "mpi":
-        from minidl.mpi import MPIBackend
-
         timer.workers = timer._source = MPIBackend()
         yield timer
         return
@@ -91,8 +88,6 @@ def timed_workers(workers: int, backend: str = "pool"):
         timer.workers = timer
         yield timer
         return
-    from minidl.parallel import WorkerPool
-
     started = time.perf_counter()
     pool = WorkerPool(workers)
     timer.startup_time = time.perf_counter() - started
@@ -133,7 +128,7 @@ class RecordSplit(Callback):
         run["timings"]["compute_time"] = round(float(compute), 7)
         run["timings"]["compute_steps"] = int(steps)
         run["timings"]["startup_time"] = round(float(self.timer.startup_time), 7)
-        size = int(self.model.count_params())
+        size = int(self.model.parameters.size)  # the gradient exchanged: trainable weights only
         dtype = np.dtype(self.model.dtype)
         run["exchange"] = {
             "gradient_bytes": size * dtype.itemsize,
