@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from . import files, hdf5
+from .archive import check_destination
 from .config import FORMAT, model_config, model_from_config
 from .files import read_state, save_model
 from .state import restore_training_state, training_state
@@ -57,6 +58,7 @@ def load_weights(model, filepath, allow_nonfinite=False):
 
 
 __all__ = [
+    "check_destination",
     "FORMAT",
     "load_model",
     "load_weights",

@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from .. import losses, optimizers
-from ..errors import ModelFileError, ShapeError, UnknownNameError
+from ..errors import ModelFileError, UnknownNameError
 from ..layers import LAYER_CLASSES
 
 FORMAT = "minidl-model-1"
@@ -238,7 +238,7 @@ def expected_weight_shapes(config, where: str) -> list[tuple[str, str, tuple]]:
     for index, entry in enumerate(config["layers"], 1):
         try:
             layer = LAYER_CLASSES[entry["class"]](**entry["config"])
-        except (TypeError, ValueError) as error:
+        except Exception as error:  # a layer's own argument check, whatever it raises: named, not a traceback
             raise ModelFileError(f"{where}: layer {index} ({entry['class']}): {error}") from None
         shape = layer.input_shape if index == 1 else shape
         if shape is None:
@@ -260,7 +260,7 @@ def expected_weight_shapes(config, where: str) -> list[tuple[str, str, tuple]]:
         layer.add_weight = record
         try:
             shape = layer.build(shape, rng=np.random.default_rng(0), dtype=dtype)
-        except (ShapeError, ValueError, TypeError) as error:
+        except Exception as error:  # ShapeError above all; any other failure of the layer's build too
             raise ModelFileError(f"{where}: layer {index} ({entry['class']}): {error}") from None
         recorded = [(*entry[1:], not entry[0]) for entry in sorted(recorded, key=lambda entry: entry[0])]
         for layer_name, name, weight_shape, _ in recorded:

@@ -131,7 +131,7 @@ def load_model(model_class, path, allow_nonfinite=False, compile=True):
         _refuse_unknown_members(archive, layout, headers, optimizer_headers)
         try:
             model = model_from_config(model_class, config)
-        except (ValueError, TypeError) as error:
+        except Exception as error:  # e.g. an unknown initializer or metric name, found when building
             raise ModelFileError(f"{where}: the architecture cannot be built ({error})") from None
         _read_weights(archive, model, headers, allow_nonfinite)
         _restore_state(archive, model, state, optimizer_headers, allow_nonfinite)
