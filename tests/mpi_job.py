@@ -13,7 +13,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), HERE]
 
-from conftest import build_lenet5  # noqa: E402
+from suite_helpers import build_lenet5  # noqa: E402
 
 from minidl.callbacks import Callback  # noqa: E402
 from minidl.optimizers import SGD  # noqa: E402

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import real_mnist_dir
+from suite_helpers import real_mnist_dir
 
 from minidl import datasets
 from minidl.datasets import DatasetError, load_fashion_mnist, load_mnist, read_idx
