@@ -1,7 +1,7 @@
 """Shared fixtures for the minidl test suite.
 
 The suite's own directory is put on `sys.path` so test modules in sub-folders can import the
-small float64 gradient checker in `gradcheck.py`.
+shared helpers beside this file (the gradient checker is the public `minidl.gradcheck`).
 
 Real-data tests read MNIST from ``$MINIDL_DATA_DIR``. Unset, they skip (with the reason in the
 ``-ra`` summary and in the header line). Set but lacking a file, the whole session stops with an
