@@ -1,9 +1,17 @@
 """Statistics files: one JSON document of runs per model, written so that nothing is ever lost.
 
-Files are written to a temporary file and `os.replace`d, and every read-append-write holds an
-`fcntl.flock` on ``<out_dir>/.stats.lock``, so Ctrl-C never leaves half a file and two runs ending
-together both land. A statistics file that cannot be read is never overwritten: the run goes to a
-new ``<model>.recovered-<timestamp>.json`` beside it, with a warning naming both files.
+Files are written to a temporary file and `os.replace`d, and every read-modify-write holds an
+`fcntl.flock` on ``<out_dir>/.stats.lock`` (with Ctrl-C and SIGTERM held back while the file is
+rewritten), so an interrupt never leaves half a file and two runs writing together both land. A
+run is saved when it starts (status ``running``) and re-saved in place, by its id, after every
+epoch and at its end (`save_run`). A statistics file that cannot be read is never overwritten:
+the run goes to a new ``<model>.recovered-<timestamp>.json`` beside it, with a warning naming both.
+
+Reading (`load_runs`) trusts nothing: each run's field types are checked (`run_problem`) and a
+malformed run is handed back as rejected, with the reason, instead of breaking the summary of
+the others; a run still marked ``running`` whose process is gone reads as ``killed``. A write
+that fails (read-only folder, full disk) raises `StatsWriteError`, one line naming the path,
+and leaves the previous file intact and no temporary behind.
 """
 
 from __future__ import annotations
@@ -15,8 +23,11 @@ import json
 import math
 import os
 import re
+import signal
+import socket
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -37,6 +48,13 @@ LOCK_FILE = ".stats.lock"
 
 class DamagedStatsFile(ValueError):
     """A statistics file exists but is not valid JSON or not a minidl statistics document."""
+
+
+class StatsWriteError(OSError):
+    """A statistics file or folder cannot be written (read-only, a file in place of the folder, disk full).
+
+    Its message is one line naming the path and the reason; the previous file is intact.
+    """
 
 
 @dataclasses.dataclass
@@ -61,39 +79,86 @@ def stats_path(out_dir, model_name) -> Path:
     return Path(out_dir) / f"{sanitize_name(model_name)}.json"
 
 
-def append_run(run: dict, out_dir=DEFAULT_DIR, model_name=None) -> SaveResult:
-    """Append `run` to its model's JSON file and regenerate averages.txt, all under the folder lock.
+def save_run(run: dict, out_dir=DEFAULT_DIR, model_name=None, *, path=None, averages=True) -> SaveResult:
+    """Save `run` into its model's JSON file, replacing the saved run with the same id or appending it.
 
-    Safe against concurrent writers (flock) and crashes (temporary file + os.replace). If the
-    model's file is damaged it is left byte-for-byte untouched and the run goes to a new
-    ``<model>.recovered-<timestamp>.json``; a warning names both files.
+    All under the folder lock, with the file replaced atomically. `path` (a `SaveResult.path`
+    from an earlier save of this run) keeps a run that went to a recovery file in that file.
+    With `averages`, averages.txt is regenerated too. If the model's file is damaged it is left
+    byte-for-byte untouched and the run goes to a new ``<model>.recovered-<timestamp>.json``
+    (the caller warns: `SaveResult.damaged`). Raises StatsWriteError when nothing could be written.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     model_name = model_name or run.get("settings", {}).get("model") or "model"
-    path = stats_path(out_dir, model_name)
-    with folder_lock(out_dir):
-        result = _append_locked(run, path, model_name)
-        result.rows, result.skipped = write_averages(out_dir)
-    if result.damaged:
-        _warn(
-            f"minidl.stats: {result.damaged} is damaged ({result.damaged_reason}); it was left untouched "
-            f"and this run was saved to {result.path} instead. Repair or move {result.damaged.name} "
-            "so later runs are appended to it again."
-        )
+    path = Path(path) if path is not None else stats_path(out_dir, model_name)
+    _prepare_folder(out_dir)
+    with folder_lock(out_dir), _signals_held():
+        result = _save_locked(run, path, model_name)
+        if averages:
+            result.rows, result.skipped = write_averages(out_dir)
     return result
 
 
-def _append_locked(run: dict, path: Path, model_name: str) -> SaveResult:
+def append_run(run: dict, out_dir=DEFAULT_DIR, model_name=None) -> SaveResult:
+    """Add a finished `run` to its model's JSON file and regenerate averages.txt (see `save_run`); warns on damage."""
+    result = save_run(run, out_dir, model_name)
+    if result.damaged:
+        warn_damaged(result)
+    return result
+
+
+def warn_damaged(result: SaveResult):
+    """Warn that a damaged statistics file was left alone and where the run went instead."""
+    _warn(
+        f"minidl.stats: {result.damaged} is damaged ({result.damaged_reason}); it was left untouched "
+        f"and this run was saved to {result.path} instead. Repair or move {result.damaged.name} "
+        "so later runs are appended to it again."
+    )
+
+
+def _prepare_folder(out_dir: Path):
+    """Create the statistics folder if needed; StatsWriteError (one line) when it cannot be or is not writable."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise StatsWriteError(f"cannot write statistics to {out_dir}: it is a file, not a folder") from None
+    except OSError as error:
+        raise StatsWriteError(f"cannot create the statistics folder {out_dir}: {_reason(error)}") from None
+    if not out_dir.is_dir():
+        raise StatsWriteError(f"cannot write statistics to {out_dir}: it is not a folder")
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise StatsWriteError(f"cannot write statistics to {out_dir}: the folder is not writable")
+
+
+def _save_locked(run: dict, path: Path, model_name: str) -> SaveResult:
     try:
         document = read_document(path)
     except DamagedStatsFile as error:
         recovered = write_new_file(_recovery_names(path), dump_document(new_document(model_name, [run])))
         return SaveResult(recovered, damaged=path, damaged_reason=str(error))
     document = document or new_document(model_name, [])
-    document["runs"].append(run)
+    runs = document["runs"]
+    index = next((i for i, saved in enumerate(runs) if run.get("id") and saved.get("id") == run.get("id")), None)
+    if index is None:
+        runs.append(run)
+    else:
+        runs[index] = run
     atomic_write(path, dump_document(document))
     return SaveResult(path)
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold back Ctrl-C and SIGTERM while a statistics file is rewritten; they are delivered right after."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def new_document(model_name: str, runs: list) -> dict:
@@ -153,7 +218,12 @@ def _check_document(document):
 @contextlib.contextmanager
 def folder_lock(out_dir):
     """Hold an exclusive flock on ``<out_dir>/.stats.lock`` (the lock file is never deleted: that would race)."""
-    with open(Path(out_dir) / LOCK_FILE, "a") as handle:
+    lock_path = Path(out_dir) / LOCK_FILE
+    try:
+        handle = open(lock_path, "a")
+    except OSError as error:
+        raise StatsWriteError(f"cannot write {lock_path}: {_reason(error)}") from None
+    with handle:
         if fcntl is not None:
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -169,6 +239,8 @@ def atomic_write(path, text: str):
     temporary = _write_temporary(path, text)
     try:
         os.replace(temporary, path)
+    except OSError as error:
+        raise StatsWriteError(f"cannot write {path}: {_reason(error)}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -201,18 +273,28 @@ def write_new_file(candidates, text: str) -> Path:
 
 def _write_temporary(path: Path, text: str) -> str:
     """Write `text` to a hidden temporary file beside `path` (same file system, so replace/link are atomic)."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise StatsWriteError(f"cannot write {path}: {_reason(error)}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o644)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and not isinstance(error, StatsWriteError):
+            raise StatsWriteError(f"cannot write {path}: {_reason(error)}") from None
         raise
     return temporary
+
+
+def _reason(error: OSError) -> str:
+    """The readable part of an OSError: 'No space left on device', not the errno tuple and path again."""
+    return error.strerror or str(error) or type(error).__name__
 
 
 def _recovery_names(path: Path):
@@ -225,7 +307,13 @@ def _recovery_names(path: Path):
 
 
 def load_runs(out_dir=DEFAULT_DIR):
-    """All runs of all statistics files in `out_dir`: (runs, number of files read, [(file name, reason skipped)])."""
+    """All valid runs of all statistics files in `out_dir`: (runs, number of files read, skipped).
+
+    `skipped` lists (what, reason) pairs: damaged files as ``"<file>"``, malformed runs (a field
+    of the wrong type, see `run_problem`) as ``"<file> run <n> (id <id>)"``, so the summary only
+    ever sees runs it can trust and the user sees what was left out. A run saved as ``running``
+    whose process is gone is returned as ``killed`` (see `mark_killed`).
+    """
     out_dir = Path(out_dir)
     runs, files, skipped = [], 0, []
     paths = sorted(out_dir.glob("*.json")) if out_dir.is_dir() else []
@@ -237,10 +325,186 @@ def load_runs(out_dir=DEFAULT_DIR):
         except DamagedStatsFile as error:
             skipped.append((path.name, str(error)))
             continue
-        if document is not None:
-            runs.extend(document["runs"])
-            files += 1
+        if document is None:
+            continue
+        files += 1
+        for number, run in enumerate(document["runs"], 1):
+            problem = run_problem(run)
+            if problem:
+                run_id = run.get("id")
+                label = f"{path.name} run {number}" + (f" (id {run_id})" if isinstance(run_id, str) else "")
+                skipped.append((label, f"malformed run: {problem}"))
+            else:
+                runs.append(mark_killed(run))
     return runs, files, skipped
+
+
+_NUMBER = (int, float)
+_TEXT = (str,)
+_COUNT = (int,)
+_RUN_FIELDS = {
+    "id": _TEXT,
+    "started": _TEXT,
+    "status": _TEXT,
+    "error": _TEXT,
+    "pid": _COUNT,
+    "host": _TEXT,
+    "process_started": _COUNT,
+    "epochs_completed": _COUNT,
+    "settings": (dict,),
+    "timings": (dict,),
+    "epochs": (list,),
+    "unfinished_epoch": (dict,),
+}
+_SETTINGS_FIELDS = {
+    **dict.fromkeys(("model", "setup", "dataset", "hostname", "backend", "loss", "dtype", "model_name"), _TEXT),
+    **dict.fromkeys(
+        ("samples", "val_samples", "batch_size", "epochs", "steps_per_epoch", "params", "workers", "ranks"), _COUNT
+    ),
+    "threads_per_worker": _COUNT,
+    "seed": _COUNT,
+    "optimizer": (dict,),
+    "input_shape": (list,),
+    "layers": (list,),
+}
+_TIMING_TOTALS = ("training_time", "validation_time", "combined_time", "run_time")
+_EPOCH_FIELDS = {
+    "epoch": _COUNT,
+    "steps": _COUNT,
+    **dict.fromkeys(("training_time", "validation_time", "loss", "accuracy", "val_loss", "val_accuracy"), _NUMBER),
+}
+
+
+def run_problem(run) -> str | None:
+    """What is wrong with a loaded run's field types (None when nothing is).
+
+    Every field the summary, the tables and the plots read is checked: a field may be missing
+    or null (older files lack some), but when present it must have its type -- text, a whole
+    number, a number, or a list of numbers for the step and epoch times.
+    """
+    if not isinstance(run, dict):
+        return f"a run must be an object, not {_type_name(run)}"
+    problem = _fields_problem(run, _RUN_FIELDS, "")
+    if problem:
+        return problem
+    settings, timings = run.get("settings") or {}, run.get("timings") or {}
+    problem = _fields_problem(settings, _SETTINGS_FIELDS, "settings.")
+    if problem:
+        return problem
+    for key in ("step_times", "epoch_times"):
+        values = timings.get(key)
+        if values is None and key in timings:
+            return f"timings.{key} must be a list of numbers, not null"
+        if values is None:
+            continue
+        if not isinstance(values, list):
+            return f"timings.{key} must be a list of numbers, not {_type_name(values)}"
+        bad = next((i for i, value in enumerate(values) if not _is_a(value, _NUMBER)), None)
+        if bad is not None:
+            return f"timings.{key}[{bad}] must be a number, not {_type_name(values[bad])}"
+    problem = _fields_problem(timings, dict.fromkeys(_TIMING_TOTALS, _NUMBER), "timings.")
+    if problem:
+        return problem
+    epochs = run.get("epochs") or []
+    if run.get("unfinished_epoch"):
+        epochs = [*epochs, run["unfinished_epoch"]]
+    for index, epoch in enumerate(epochs):
+        if not isinstance(epoch, dict):
+            return f"epochs[{index}] must be an object, not {_type_name(epoch)}"
+        problem = _fields_problem(epoch, _EPOCH_FIELDS, f"epochs[{index}].")
+        if problem:
+            return problem
+    return None
+
+
+#: Fields read as containers (``run.get("settings", {})``...): present means an object or a list, never null.
+_NOT_NULL = {"settings", "timings", "epochs", "step_times", "epoch_times"}
+
+
+def _fields_problem(record: dict, fields: dict, prefix: str) -> str | None:
+    for key, types in fields.items():
+        value = record.get(key)
+        if value is None and key in record and key in _NOT_NULL:
+            return f"{prefix}{key} must be {_TYPE_NAMES[types[0]]}, not null"
+        if value is not None and not _is_a(value, types):
+            expected = "a number" if types == _NUMBER else " or ".join(_TYPE_NAMES[t] for t in types)
+            return f"{prefix}{key} must be {expected} or null, not {_type_name(value)} {_short(value)}"
+    return None
+
+
+_TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", dict: "an object", list: "a list"}
+
+
+def _is_a(value, types) -> bool:
+    """isinstance, except that true/false are not numbers (bool is an int in Python, not in a run)."""
+    return isinstance(value, types) and not isinstance(value, bool)
+
+
+def _type_name(value) -> str:
+    names = {bool: "true/false", int: "a whole number", float: "a number", str: "text", dict: "an object"}
+    return names.get(type(value), "a list" if isinstance(value, list) else type(value).__name__)
+
+
+def _short(value) -> str:
+    text = json.dumps(value, default=str)
+    return f"({text[:40]}...)" if len(text) > 43 else f"({text})"
+
+
+# ----- runs whose process is gone -----
+def process_identity() -> dict:
+    """This process as a run records it: pid, host name and the process's start time (to tell a reused pid)."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "process_started": _process_start_ticks(os.getpid())}
+
+
+def _process_start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux /proc), None where unknown."""
+    fields = _proc_stat(pid)
+    return int(fields[19]) if fields and len(fields) > 19 and fields[19].isdigit() else None
+
+
+def _proc_stat(pid: int):
+    """Fields 3... of /proc/<pid>/stat (after the command name), or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2 :].split()
+
+
+def process_gone(run: dict) -> bool:
+    """True when the process that recorded a ``running`` run on this host has ended (or its pid was reused).
+
+    False when it may still be running, and when the run was recorded on another host (that
+    cannot be checked from here).
+    """
+    pid = run.get("pid")
+    if not isinstance(pid, int) or pid <= 0 or run.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process: it exists
+        pass
+    fields = _proc_stat(pid)
+    if fields is None:
+        return False
+    if fields[0] in ("Z", "X"):  # a zombie has ended; only its exit status waits to be collected
+        return True
+    started = run.get("process_started")
+    return isinstance(started, int) and _process_start_ticks(pid) not in (None, started)
+
+
+def mark_killed(run: dict) -> dict:
+    """`run`, or for a ``running`` run whose process is gone a copy marked ``killed`` with its completed epochs."""
+    if run.get("status") != "running" or not process_gone(run):
+        return run
+    killed = dict(run, status="killed", epochs_completed=len(run.get("epochs") or []))
+    killed["error"] = (
+        f"the process (pid {run['pid']} on {run['host']}) ended without recording how the run ended "
+        "(killed, crashed or the machine stopped)"
+    )
+    return killed
 
 
 def write_averages(out_dir):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 import math
 
-COUNTED_STATUSES = ("finished", "stopped")
+COUNTED_STATUSES = ("completed", "finished", "stopped")  # "finished": what completed runs were saved as before
 SECTION_FIELDS = ("model", "setup", "dataset", "hostname", "samples", "val_samples", "batch_size", "epochs")
 COLUMN_FIELDS = ("backend", "workers", "threads")
 
