@@ -59,6 +59,7 @@ class StatisticsTracker(Callback):
         self.verbose = verbose
         self.run = None  # the run being recorded (a JSON-ready dict)
         self.last_saved = None  # SaveResult of the last save of the run (None until it is on disk)
+        self.last_saved_status = None  # the run's status in that save ("running" until its end is saved)
         self._unwritable = None  # the StatsWriteError that stopped the run from being recorded at all
         self._update_failed = False  # an update after an epoch could not be written (warned once)
         self._epoch = None  # the open epoch's record, None between epochs
@@ -71,7 +72,8 @@ class StatisticsTracker(Callback):
 
     # ----- hooks -----
     def on_train_begin(self, logs=None):
-        self.run, self._epoch, self.last_saved, self._unwritable, self._update_failed = None, None, None, None, False
+        self.run, self._epoch, self._unwritable, self._update_failed = None, None, None, False
+        self.last_saved = self.last_saved_status = None
         if self.params.get("rank", 0) != 0:
             return
         self.run = new_run(self.model, self.params, self.label, self.dataset)
@@ -164,7 +166,7 @@ class StatisticsTracker(Callback):
             result.damaged, result.damaged_reason = previous.damaged, previous.damaged_reason
         elif result.damaged is not None and (previous is None or previous.damaged is None):
             warn_damaged(result)
-        self.last_saved = result
+        self.last_saved, self.last_saved_status = result, self.run["status"]
         return result
 
     def _save(self):
