@@ -301,6 +301,7 @@ def interrupts_handled():
         yield
         return
     _Interrupts.training, _Interrupts.pending, _Interrupts.raised = False, None, False
+    _RECORDING.clear()
     if not _Interrupts.fork_hook:
         os.register_at_fork(after_in_child=_worker_signals)
         _Interrupts.fork_hook = True
@@ -325,6 +326,18 @@ def recording(tracker):
     """Remember the run's tracker, so that an interrupt can say truthfully what was recorded."""
     _RECORDING[:] = [tracker]
     return tracker
+
+
+def statistics_lost(parser) -> int:
+    """0, or 1 with one line when training ended well but its statistics could not be saved (full disk...).
+
+    The tracker has already said why (one line naming the file); the exit code makes a batch job notice.
+    """
+    tracker = _RECORDING[0] if _RECORDING else None
+    if tracker is None or tracker.run is None or tracker.last_saved_status == tracker.run.get("status"):
+        return 0
+    print(f"{parser.prog}: error: the statistics of this run were not saved (see the warning above)", file=sys.stderr)
+    return 1
 
 
 def interrupted_message(interrupt) -> str:
@@ -358,7 +371,7 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
     check_outputs(parser, args)
     with interrupts_handled():
         try:
-            return run(args, build_model)
+            return run(args, build_model) or statistics_lost(parser)
         except KeyboardInterrupt as interrupt:
             print(f"\n{interrupted_message(interrupt)}", file=sys.stderr)
             return TERMINATED_EXIT_CODE if isinstance(interrupt, Terminated) else INTERRUPTED_EXIT_CODE
