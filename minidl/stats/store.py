@@ -312,7 +312,8 @@ def load_runs(out_dir=DEFAULT_DIR):
     `skipped` lists (what, reason) pairs: damaged files as ``"<file>"``, malformed runs (a field
     of the wrong type, see `run_problem`) as ``"<file> run <n> (id <id>)"``, so the summary only
     ever sees runs it can trust and the user sees what was left out. A run saved as ``running``
-    whose process is gone is returned as ``killed`` (see `mark_killed`).
+    whose process is gone is returned as ``killed`` (see `mark_killed`); one whose process still
+    runs (or runs on another host) is listed in `skipped` as in progress, not summarised yet.
     """
     out_dir = Path(out_dir)
     runs, files, skipped = [], 0, []
@@ -331,12 +332,27 @@ def load_runs(out_dir=DEFAULT_DIR):
         for number, run in enumerate(document["runs"], 1):
             problem = run_problem(run)
             if problem:
-                run_id = run.get("id")
-                label = f"{path.name} run {number}" + (f" (id {run_id})" if isinstance(run_id, str) else "")
-                skipped.append((label, f"malformed run: {problem}"))
+                skipped.append((_run_label(path, number, run), f"malformed run: {problem}"))
             else:
-                runs.append(mark_killed(run))
+                run = mark_killed(run)
+                if run.get("status") == "running":  # still training (or on a host that cannot be checked)
+                    skipped.append((_run_label(path, number, run), _in_progress(run)))
+                else:
+                    runs.append(run)
     return runs, files, skipped
+
+
+def _run_label(path: Path, number: int, run: dict) -> str:
+    run_id = run.get("id")
+    return f"{path.name} run {number}" + (f" (id {run_id})" if isinstance(run_id, str) else "")
+
+
+def _in_progress(run: dict) -> str:
+    where = f"pid {run.get('pid')} on {run.get('host')}" if run.get("pid") else "a process"
+    return (
+        f"in progress: recorded as running by {where}, {len(run.get('epochs') or [])} epoch(s) so far; "
+        "summarised once it ends"
+    )
 
 
 _NUMBER = (int, float)

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -242,3 +243,32 @@ def test_unwritable_folder_is_one_line_naming_it(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
     with pytest.raises(StatsWriteError, match=f"^cannot write {tmp_path / 'x.json'}: Permission denied$"):
         atomic_write(tmp_path / "x.json", "{}")
+
+
+def test_a_run_still_in_progress_is_listed_not_summarised(tmp_path):
+    from minidl.stats.store import process_identity
+
+    run = _running_run(tmp_path, **process_identity())  # this very process: alive
+    save_run(run, tmp_path / "out", "tiny")
+    runs, files, [(what, why)] = load_runs(tmp_path / "out")
+    assert runs == [] and files == 1 and what == f"tiny.json run 1 (id {run['id']})"
+    assert why.startswith(f"in progress: recorded as running by pid {os.getpid()} on {socket.gethostname()}, 2 epoch")
+
+
+def test_an_interrupt_during_a_write_is_delivered_after_the_file_is_complete(tmp_path, monkeypatch):
+    """Ctrl-C (and SIGTERM) are held back while the file is rewritten, then raised: never a lost run."""
+    from minidl.stats import store
+
+    train(tmp_path / "template")
+    [run] = runs_in(tmp_path / "template" / "tiny.json")
+    real_write = store._write_temporary
+
+    def interrupted_write(path, text):
+        os.kill(os.getpid(), signal.SIGINT)  # without the hold, KeyboardInterrupt is raised right here
+        return real_write(path, text)
+
+    monkeypatch.setattr(store, "_write_temporary", interrupted_write)
+    with pytest.raises(KeyboardInterrupt):
+        save_run(run, tmp_path / "out", "tiny", averages=False)
+    assert runs_in(tmp_path / "out" / "tiny.json") == [run]
+    assert not list((tmp_path / "out").glob(".*.tmp"))
