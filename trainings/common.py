@@ -245,7 +245,7 @@ def _on_signal(number, frame):
     interrupt = Terminated("SIGTERM") if number == signal.SIGTERM else KeyboardInterrupt()
     if _Interrupts.raised and number == signal.SIGTERM:
         return
-    if _Interrupts.training and _Interrupts.pending is None:
+    if _Interrupts.training and _Interrupts.pending is None and not _Interrupts.raised:
         _Interrupts.pending = interrupt
         signal.setitimer(signal.ITIMER_REAL, INTERRUPT_GRACE_SECONDS)
         return
@@ -351,7 +351,9 @@ def interrupted_message(interrupt) -> str:
     where = f"{tracker.recorded} ({epochs} epoch(s) completed)"
     if saved == "running":
         return f"{cause}: the run's end could not be saved; {where} keeps it as running (it will read as killed)."
-    return f"{cause}: training stopped; the partial run is recorded as {saved} in {where}."
+    if saved != "interrupted":  # training had ended: the interrupt cut the evaluation or saving short
+        return f"{cause} after training: the run is recorded as {saved} in {where}."
+    return f"{cause}: training stopped; the partial run is recorded as interrupted in {where}."
 
 
 def make_optimizer(args):
