@@ -9,7 +9,9 @@ to ``<out_dir>/<model>.json`` and regenerates ``<out_dir>/averages.txt`` from ev
 One job per module (each one's docstring says why it is built the way it is):
 
 * `tracker` - the callback and the run record it fills in (`new_run`, `finish_run`, `run_settings`).
-* `store` - the JSON files: atomic writes, the folder lock, recovery files, `load_runs`, `append_run`.
+* `store` - the JSON files: atomic writes, the folder lock, recovery files, `load_runs`, `save_run`, `append_run`.
+* `validation` - `run_problem`: a loaded run's field types, so one bad run cannot break the others.
+* `liveness` - whether a `running` run's process still runs (`mark_killed`, `process_gone`).
 * `summary` - the pure `summarize` (runs -> rows): comparable runs form a *section*, each parallel
   configuration in it a *column*.
 * `render` - rows -> the plain-text averages.txt (`render_text`) and rich tables (`print_summary`).
@@ -19,6 +21,7 @@ Everything is re-exported here, so ``from minidl.stats import ...`` needs no sub
 """
 
 from .cli import SUMMARY_FORMAT, build_parser, main, summary_document
+from .liveness import mark_killed, process_gone, process_identity
 from .render import SectionView, format_number, print_summary, render_text, section_view
 from .store import (
     AVERAGES_FILE,
@@ -35,11 +38,8 @@ from .store import (
     folder_lock,
     json_safe,
     load_runs,
-    mark_killed,
     new_document,
-    process_gone,
     read_document,
-    run_problem,
     sanitize_name,
     save_run,
     stats_path,
@@ -58,6 +58,7 @@ from .summary import (
     summarize,
 )
 from .tracker import TIME_DECIMALS, StatisticsTracker, finish_run, new_run, run_settings, setup_fingerprint
+from .validation import run_problem
 
 __all__ = [
     "AVERAGES_FILE",
@@ -93,6 +94,7 @@ __all__ = [
     "new_run",
     "print_summary",
     "process_gone",
+    "process_identity",
     "read_document",
     "render_text",
     "run_problem",

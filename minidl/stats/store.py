@@ -24,15 +24,16 @@ import math
 import os
 import re
 import signal
-import socket
 import sys
 import tempfile
 import threading
 import warnings
 from pathlib import Path
 
+from .liveness import mark_killed
 from .render import render_text
 from .summary import summarize
+from .validation import run_problem
 
 try:  # POSIX only; elsewhere writes are still atomic but concurrent runs are not serialised.
     import fcntl
@@ -353,174 +354,6 @@ def _in_progress(run: dict) -> str:
         f"in progress: recorded as running by {where}, {len(run.get('epochs') or [])} epoch(s) so far; "
         "summarised once it ends"
     )
-
-
-_NUMBER = (int, float)
-_TEXT = (str,)
-_COUNT = (int,)
-_RUN_FIELDS = {
-    "id": _TEXT,
-    "started": _TEXT,
-    "status": _TEXT,
-    "error": _TEXT,
-    "pid": _COUNT,
-    "host": _TEXT,
-    "process_started": _COUNT,
-    "epochs_completed": _COUNT,
-    "settings": (dict,),
-    "timings": (dict,),
-    "epochs": (list,),
-    "unfinished_epoch": (dict,),
-}
-_SETTINGS_FIELDS = {
-    **dict.fromkeys(("model", "setup", "dataset", "hostname", "backend", "loss", "dtype", "model_name"), _TEXT),
-    **dict.fromkeys(
-        ("samples", "val_samples", "batch_size", "epochs", "steps_per_epoch", "params", "workers", "ranks"), _COUNT
-    ),
-    "threads_per_worker": _COUNT,
-    "seed": _COUNT,
-    "optimizer": (dict,),
-    "input_shape": (list,),
-    "layers": (list,),
-}
-_TIMING_TOTALS = ("training_time", "validation_time", "combined_time", "run_time")
-_EPOCH_FIELDS = {
-    "epoch": _COUNT,
-    "steps": _COUNT,
-    **dict.fromkeys(("training_time", "validation_time", "loss", "accuracy", "val_loss", "val_accuracy"), _NUMBER),
-}
-
-
-def run_problem(run) -> str | None:
-    """What is wrong with a loaded run's field types (None when nothing is).
-
-    Every field the summary, the tables and the plots read is checked: a field may be missing
-    or null (older files lack some), but when present it must have its type -- text, a whole
-    number, a number, or a list of numbers for the step and epoch times.
-    """
-    if not isinstance(run, dict):
-        return f"a run must be an object, not {_type_name(run)}"
-    problem = _fields_problem(run, _RUN_FIELDS, "")
-    if problem:
-        return problem
-    settings, timings = run.get("settings") or {}, run.get("timings") or {}
-    problem = _fields_problem(settings, _SETTINGS_FIELDS, "settings.")
-    if problem:
-        return problem
-    for key in ("step_times", "epoch_times"):
-        values = timings.get(key)
-        if values is None and key in timings:
-            return f"timings.{key} must be a list of numbers, not null"
-        if values is None:
-            continue
-        if not isinstance(values, list):
-            return f"timings.{key} must be a list of numbers, not {_type_name(values)}"
-        bad = next((i for i, value in enumerate(values) if not _is_a(value, _NUMBER)), None)
-        if bad is not None:
-            return f"timings.{key}[{bad}] must be a number, not {_type_name(values[bad])}"
-    problem = _fields_problem(timings, dict.fromkeys(_TIMING_TOTALS, _NUMBER), "timings.")
-    if problem:
-        return problem
-    epochs = run.get("epochs") or []
-    if run.get("unfinished_epoch"):
-        epochs = [*epochs, run["unfinished_epoch"]]
-    for index, epoch in enumerate(epochs):
-        if not isinstance(epoch, dict):
-            return f"epochs[{index}] must be an object, not {_type_name(epoch)}"
-        problem = _fields_problem(epoch, _EPOCH_FIELDS, f"epochs[{index}].")
-        if problem:
-            return problem
-    return None
-
-
-#: Fields read as containers (``run.get("settings", {})``...): present means an object or a list, never null.
-_NOT_NULL = {"settings", "timings", "epochs", "step_times", "epoch_times"}
-
-
-def _fields_problem(record: dict, fields: dict, prefix: str) -> str | None:
-    for key, types in fields.items():
-        value = record.get(key)
-        if value is None and key in record and key in _NOT_NULL:
-            return f"{prefix}{key} must be {_TYPE_NAMES[types[0]]}, not null"
-        if value is not None and not _is_a(value, types):
-            expected = "a number" if types == _NUMBER else " or ".join(_TYPE_NAMES[t] for t in types)
-            return f"{prefix}{key} must be {expected} or null, not {_type_name(value)} {_short(value)}"
-    return None
-
-
-_TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", dict: "an object", list: "a list"}
-
-
-def _is_a(value, types) -> bool:
-    """isinstance, except that true/false are not numbers (bool is an int in Python, not in a run)."""
-    return isinstance(value, types) and not isinstance(value, bool)
-
-
-def _type_name(value) -> str:
-    names = {bool: "true/false", int: "a whole number", float: "a number", str: "text", dict: "an object"}
-    return names.get(type(value), "a list" if isinstance(value, list) else type(value).__name__)
-
-
-def _short(value) -> str:
-    text = json.dumps(value, default=str)
-    return f"({text[:40]}...)" if len(text) > 43 else f"({text})"
-
-
-# ----- runs whose process is gone -----
-def process_identity() -> dict:
-    """This process as a run records it: pid, host name and the process's start time (to tell a reused pid)."""
-    return {"pid": os.getpid(), "host": socket.gethostname(), "process_started": _process_start_ticks(os.getpid())}
-
-
-def _process_start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (Linux /proc), None where unknown."""
-    fields = _proc_stat(pid)
-    return int(fields[19]) if fields and len(fields) > 19 and fields[19].isdigit() else None
-
-
-def _proc_stat(pid: int):
-    """Fields 3... of /proc/<pid>/stat (after the command name), or None."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2 :].split()
-
-
-def process_gone(run: dict) -> bool:
-    """True when the process that recorded a ``running`` run on this host has ended (or its pid was reused).
-
-    False when it may still be running, and when the run was recorded on another host (that
-    cannot be checked from here).
-    """
-    pid = run.get("pid")
-    if not isinstance(pid, int) or pid <= 0 or run.get("host") != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # someone else's process: it exists
-        pass
-    fields = _proc_stat(pid)
-    if fields is None:
-        return False
-    if fields[0] in ("Z", "X"):  # a zombie has ended; only its exit status waits to be collected
-        return True
-    started = run.get("process_started")
-    return isinstance(started, int) and _process_start_ticks(pid) not in (None, started)
-
-
-def mark_killed(run: dict) -> dict:
-    """`run`, or for a ``running`` run whose process is gone a copy marked ``killed`` with its completed epochs."""
-    if run.get("status") != "running" or not process_gone(run):
-        return run
-    killed = dict(run, status="killed", epochs_completed=len(run.get("epochs") or []))
-    killed["error"] = (
-        f"the process (pid {run['pid']} on {run['host']}) ended without recording how the run ended "
-        "(killed, crashed or the machine stopped)"
-    )
-    return killed
 
 
 def write_averages(out_dir):

@@ -26,8 +26,9 @@ import uuid
 from pathlib import Path
 
 from ..callbacks import Callback
+from .liveness import process_identity
 from .render import print_summary
-from .store import DEFAULT_DIR, SaveResult, StatsWriteError, _number, _warn, process_identity, save_run, warn_damaged
+from .store import DEFAULT_DIR, SaveResult, StatsWriteError, _number, _warn, save_run, warn_damaged
 
 TIME_DECIMALS = 7  # 0.1 microsecond: far below timing noise, keeps the JSON small
 #: `fit`'s end status -> the status a run is saved with ("finished" is the callback protocol's name).

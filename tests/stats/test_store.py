@@ -194,7 +194,7 @@ def test_a_zombie_or_reused_pid_counts_as_gone_but_a_live_or_foreign_process_doe
     finally:
         child.wait()
     here = socket.gethostname()
-    from minidl.stats.store import process_identity
+    from minidl.stats import process_identity
 
     me = process_identity()
     assert not process_gone(me)
@@ -246,7 +246,7 @@ def test_unwritable_folder_is_one_line_naming_it(tmp_path, monkeypatch):
 
 
 def test_a_run_still_in_progress_is_listed_not_summarised(tmp_path):
-    from minidl.stats.store import process_identity
+    from minidl.stats import process_identity
 
     run = _running_run(tmp_path, **process_identity())  # this very process: alive
     save_run(run, tmp_path / "out", "tiny")
