@@ -3,8 +3,9 @@
 `StatisticsTracker` is a callback for `fit`. It times every training step, every epoch and the
 training / validation parts of each epoch with `time.perf_counter()`, records per-epoch loss and
 accuracy and the run's settings (model, optimizer, batch size, workers, BLAS threads, versions,
-host...), and when training ends - finished, stopped early, interrupted or failed - appends the run
-to ``<out_dir>/<model>.json`` and regenerates ``<out_dir>/averages.txt`` from every JSON file there.
+host...). The run is saved to ``<out_dir>/<model>.json`` when training starts (``running``), after
+every epoch, and when it ends - completed, stopped early, interrupted or failed - when
+``<out_dir>/averages.txt`` is regenerated from every JSON file there.
 
 One job per module (each one's docstring says why it is built the way it is):
 
