@@ -58,10 +58,13 @@ def test_damaged_json_is_preserved_and_runs_go_to_recovered_files(tmp_path, caps
 
 
 def _append_copies(out_dir, template, worker, count, barrier):
+    """Record `count` runs as a tracker does: saved running, updated after each epoch, then saved ended."""
     barrier.wait()
     for index in range(count):
         run = copy.deepcopy(template)
         run["id"] = f"worker{worker}-run{index}"
+        for epochs in range(len(template["epochs"])):
+            save_run(dict(run, status="running", epochs=run["epochs"][:epochs]), out_dir, "tiny", averages=False)
         append_run(run, out_dir, "tiny")
 
 
@@ -79,8 +82,11 @@ def test_concurrent_writers_lose_no_run(tmp_path):
     for worker in workers:
         worker.join(60)
     assert [worker.exitcode for worker in workers] == [0] * processes
-    ids = sorted(run["id"] for run in runs_in(out_dir / "tiny.json"))
-    assert ids == sorted(f"worker{w}-run{i}" for w in range(processes) for i in range(count))
+    saved = runs_in(out_dir / "tiny.json")
+    assert sorted(run["id"] for run in saved) == sorted(
+        f"worker{w}-run{i}" for w in range(processes) for i in range(count)
+    )
+    assert {run["status"] for run in saved} == {"completed"}
     assert text_row((out_dir / AVERAGES_FILE).read_text(), "times ran") == str(processes * count)
     assert not list(out_dir.glob(".*.tmp"))
 
