@@ -233,7 +233,7 @@ class _GzipStream:
     def _next_member(self) -> bool:
         """After a member's end: start the next gzip member if one follows; False at the end of the file."""
         rest = self._inflater.unused_data
-        if not rest:
+        if not rest.strip(b"\0"):  # the end, possibly padded with zero bytes (as gzip itself accepts)
             return False
         if rest[:2] != _GZIP_MAGIC:
             raise DatasetError(f"{self._path}: {len(rest)} stray bytes after the gzip data")
