@@ -119,18 +119,25 @@ def test_disk_full_during_training(tmp_path):
         stats_file = disk / f"{MODEL}.json"
         lines = script.stderr.strip().splitlines()
         assert code == 1, script.stderr
-        assert lines[-2:] == [
+        assert lines[-2] == (
             f"WARNING: minidl.stats: could not save the statistics of this run: cannot write {stats_file}: "
-            "No space left on device",
-            f"{PROG}: error: the statistics of this run were not saved (see the warning above)",
-        ]
+            "No space left on device"
+        ), script.stderr
+        # The run's backup (BackupAndRestore, written after the record at every epoch's end) is on the same
+        # disk: when its write fails, training stops there with one line naming it; when the disk filled
+        # only after it, training finishes and only the statistics are lost.
+        backup = disk / "backups" / MODEL / "backup.keras"
+        finished = f"{PROG}: error: the statistics of this run were not saved (see the warning above)"
+        stopped = f"{PROG}: error: [Errno 28] cannot save {backup}: the disk is full (any previous file is unchanged)"
+        assert lines[-1] in (finished, stopped), script.stderr
+        assert ("test accuracy" in script.stdout) == (lines[-1] == finished), script.stdout
         for line in lines[:-2]:  # the update after the last epoch, unless that epoch ended before the disk filled
             assert line.startswith("WARNING: minidl.stats: could not update the running record after epoch 2: ")
             assert line.endswith(f"cannot write {stats_file}: No space left on device")
-        assert "test accuracy" in script.stdout  # training itself finished
         [run] = json.loads(stats_file.read_text())["runs"]
         assert run["status"] == "running" and run["epochs_completed"] >= 1
-        assert sorted(path.name for path in disk.iterdir()) == [".stats.lock", MODEL + ".json", "filler"]
+        assert sorted(path.name for path in disk.iterdir()) == [".stats.lock", "backups", MODEL + ".json", "filler"]
+        assert {path.name for path in backup.parent.iterdir()} <= {backup.name}  # no temporary left behind
 
 
 def test_script_refusals_take_no_training_time(tmp_path):
