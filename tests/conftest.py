@@ -26,8 +26,7 @@ from suite_helpers import build_lenet5, mnist_data_problem, real_mnist_dir  # no
 
 
 def pytest_configure(config):
-    """Register the markers, and refuse to run at all when $MINIDL_DATA_DIR is set but unusable."""
-    config.addinivalue_line("markers", "faults: fault-injection tests that start real processes and send signals")
+    """Refuse to run at all when $MINIDL_DATA_DIR is set but unusable."""
     problem = mnist_data_problem()
     if problem:
         raise pytest.UsageError(

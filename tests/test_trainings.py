@@ -130,7 +130,7 @@ def check_finished_run(result, stats_dir: Path, name: str, workers: int, samples
     assert re.search(rf"^{name}: test accuracy [\d.]+% .* with {workers} worker\(s\)$", out, re.MULTILINE), out
     assert "Traceback" not in result.stderr, result.stderr
     run = last_run(stats_dir / f"{name}.json")
-    assert run["status"] == "finished"
+    assert run["status"] == "completed"
     settings = run["settings"]
     assert (settings["model"], settings["workers"], settings["samples"], settings["epochs"]) == (
         name,
@@ -233,7 +233,7 @@ def test_show_filters_on_a_model_without_convolution_is_a_message_not_a_crash(tm
     assert "Traceback" not in result.stderr, result.stderr
     assert re.search(r"^no pictures: .*(Conv2D|matplotlib)", result.stderr, re.MULTILINE), result.stderr
     assert "Model: " not in result.stdout  # --quiet: no model summary
-    assert last_run(tmp_path / "feedforward_relu.json")["status"] == "finished"
+    assert last_run(tmp_path / "feedforward_relu.json")["status"] == "completed"
 
 
 # ----- architectures and names (in-process, no training) -----
