@@ -87,6 +87,12 @@ def make_parser(description, defaults) -> OneLineParser:
         help="worker processes that share each batch's gradient (1 = this process only)",
     )
     add(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="BLAS threads per process (default: 1, measured the best choice when processes share the cores)",
+    )
+    add(
         "--backend",
         choices=["pool", "mpi"],
         default="pool",
@@ -125,6 +131,11 @@ def check_args(parser, args):
             import_mpi()
         except ImportError as error:
             parser.error(f"--backend mpi: {error}")
+        from minidl.distributed.mpi import launch_problem
+
+        problem = launch_problem(args.workers, sys.argv)
+        if problem:
+            parser.error(f"--backend mpi: {problem}")
 
 
 def make_optimizer(args):
@@ -141,13 +152,27 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
         add_flags(parser)
     args = parser.parse_args(argv)
     check_args(parser, args)
+    from minidl.distributed import WorkerError
+
     try:
         return run(args, build_model)
-    except KeyboardInterrupt:
-        print(
-            "\nInterrupted: the worker pool is stopped and the partial run is recorded as interrupted.", file=sys.stderr
-        )
-        return INTERRUPTED_EXIT_CODE
+    except KeyboardInterrupt as interrupt:
+        if getattr(interrupt, "rank", 0) != 0:
+            pass  # one line per job, from rank 0
+        elif getattr(interrupt, "recorded", False):
+            print(
+                "\nInterrupted: the worker pool is stopped and the partial run is recorded as interrupted.",
+                file=sys.stderr,
+            )
+        else:
+            print("\nInterrupted before training began: nothing was recorded.", file=sys.stderr)
+        return getattr(interrupt, "exit_code", INTERRUPTED_EXIT_CODE)
+    except WorkerError as error:
+        # One line; the worker's own traceback only when it raised (not for a killed or stuck worker).
+        print(f"{parser.prog}: error: {str(error).splitlines()[0]}", file=sys.stderr)
+        if error.worker_traceback:
+            print(error.worker_traceback.rstrip(), file=sys.stderr)
+        return 1
     except datasets.DatasetError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1
@@ -167,24 +192,30 @@ def run(args, build_model):
         model.summary()
     tracker = StatisticsTracker(name, out_dir=args.stats_dir, dataset="mnist")
     started = time.perf_counter()
-    history = model.fit(
-        x_train,
-        y_train,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        validation_data=(x_test, y_test),
-        workers=args.workers,
-        backend=args.backend,
-        verbose=0 if quiet else 1,
-        callbacks=[tracker],
-    )
+    try:
+        history = model.fit(
+            x_train,
+            y_train,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            validation_data=(x_test, y_test),
+            workers=args.workers,
+            backend=args.backend,
+            threads=args.threads,
+            verbose=0 if quiet else 1,
+            callbacks=[tracker],
+        )
+    except KeyboardInterrupt as interrupt:
+        interrupt.recorded = tracker.last_saved is not None  # nothing is, if Ctrl-C came during start-up
+        interrupt.rank = rank
+        raise
     seconds = time.perf_counter() - started
     if rank != 0:
         return 0
     loss, accuracy = final_test_metrics(history, model, x_test, y_test)
     print(
         f"{name}: test accuracy {accuracy:.2%} (loss {loss:.4f}) after {args.epochs} epoch(s) "
-        f"in {seconds:.1f} s with {processes}"
+        f"in {seconds:.1f} s with {processes} x {history.params.get('threads_per_worker')} BLAS thread(s)"
     )
     if args.save:
         model.save(args.save)

@@ -117,7 +117,7 @@ class WorkerPool(RunnerSource):
     def __exit__(self, *exc_info):
         self.close()
 
-    def runner(self, model, data=None, owns_pool=False, threads=None, step_timeout=None):
+    def runner(self, model, data=None, owns_pool=False, threads=None, step_timeout=None, opened=None):
         """Attach `model` (and optionally training data (x, y)) to the workers for one fit/evaluate/predict.
 
         The workers hold one model at a time, so a runner still attached is closed first.
@@ -127,9 +127,9 @@ class WorkerPool(RunnerSource):
         if self.broken:
             raise RuntimeError(f"this WorkerPool is unusable ({self.broken}): close it and start a new one")
         self.detach()
-        self.attached = PoolRunner(self, model, data, owns_pool, threads, step_timeout)
-        self.timings = self.attached.timings
-        return self.attached
+        runner = PoolRunner(self, model, data, owns_pool, threads, step_timeout, opened)
+        self.timings = runner.timings
+        return runner
 
     def detach(self):
         """Close the runner attached last, if any: its model gets private buffers again."""
@@ -224,22 +224,25 @@ class WorkerPool(RunnerSource):
         )
 
     def close(self):
-        """Detach the model, stop every worker (politely, then by force) and wait for them; safe to call twice."""
-        self.is_closed = True
-        try:
-            self.detach()
-        finally:
+        """Detach the model, stop every worker (politely, then by force) and wait for them; safe to call twice.
+
+        Runs whole, with Ctrl-C held back until it is done (at most a few seconds: see `_stop_processes`).
+        """
+        with deferred_signals():
+            self.is_closed = True
             try:
-                self._stop_processes()
+                self.detach()
             finally:
-                self.data.release()
+                try:
+                    self._stop_processes()
+                finally:
+                    self.data.release()
 
     def _stop_processes(self):
-        with deferred_signals():
-            processes, connections = self.processes, self.connections
-            self.processes, self.connections = [], []
-            polite = not self.broken and not self.unanswered
-            self.unanswered = set()
+        processes, connections = self.processes, self.connections
+        self.processes, self.connections = [], []
+        polite = not self.broken and not self.unanswered
+        self.unanswered = set()
         try:
             if polite:
                 for conn in connections:
@@ -249,11 +252,10 @@ class WorkerPool(RunnerSource):
                 for process in processes:
                     process.join(timeout=max(deadline - time.monotonic(), 0))
         finally:
-            with deferred_signals():
-                for process in processes:
-                    if process.is_alive():
-                        process.kill()
-                for process in processes:
-                    process.join(timeout=2)
-                for conn in connections:
-                    conn.close()
+            for process in processes:
+                if process.is_alive():
+                    process.kill()
+            for process in processes:
+                process.join(timeout=2)
+            for conn in connections:
+                conn.close()
