@@ -31,7 +31,7 @@ def worker_main(conn, index, threads):
     from threadpoolctl import threadpool_limits
 
     state = WorkerState(index)
-    state.limiter = threadpool_limits(threads)
+    state.limiter, state.threads = threadpool_limits(threads), threads
     parent = mp.parent_process()
     while True:
         if parent is not None and conn not in connection.wait([conn, parent.sentinel]):
@@ -55,14 +55,15 @@ class WorkerState:
     def __init__(self, index):
         self.index = index
         self.model = None
-        self.limiter = None  # the BLAS thread limit of the current run
+        self.limiter, self.threads = None, None  # the BLAS thread limit of the current run
         self.attached: list[SharedArray] = []
 
     def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec, threads):
         self.detach()
-        from threadpoolctl import threadpool_limits
+        if threads != self.threads:  # threadpoolctl scans the loaded libraries: not on every attach
+            from threadpoolctl import threadpool_limits
 
-        self.limiter = threadpool_limits(threads)
+            self.limiter, self.threads = threadpool_limits(threads), threads
         self.model = replica.from_blueprint(blueprint)
         parameters = self._open(parameters_spec).array
         gradients = self._open(gradients_spec).array[self.index]
