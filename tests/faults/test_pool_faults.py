@@ -247,7 +247,9 @@ def test_ctrl_c_at_random_moments_leaves_a_callers_pool_usable_or_closed(segment
         random.seed(16)
         interrupted = reopened = 0
         for _ in range(60):
-            outcome = call_with_interrupt(lambda: model.predict(x, workers=pool), random.uniform(0, 1.2 * length))
+            outcome = call_with_interrupt(
+                lambda pool=pool: model.predict(x, workers=pool), random.uniform(0, 1.2 * length)
+            )
             interrupted += outcome == "interrupted"
             if pool.is_closed:
                 assert not worker_processes() and not leaked(segment_names)
