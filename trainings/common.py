@@ -125,14 +125,12 @@ def check_args(parser, args):
     if save_dir is not None and not os.path.isdir(save_dir):
         parser.error(f"--save {args.save!r}: folder {save_dir!r} does not exist")
     if getattr(args, "backend", "pool") == "mpi":
-        from minidl.distributed import import_mpi
+        from minidl.distributed.mpi import launch_problem, require_mpi4py
 
         try:
-            import_mpi()
+            require_mpi4py()  # without starting MPI: outside mpiexec that would leave a /dev/shm segment
         except ImportError as error:
             parser.error(f"--backend mpi: {error}")
-        from minidl.distributed.mpi import launch_problem
-
         problem = launch_problem(args.workers, sys.argv)
         if problem:
             parser.error(f"--backend mpi: {problem}")

@@ -77,6 +77,14 @@ def launch_problem(workers=1, argv=None) -> str | None:
     return None
 
 
+def require_mpi4py():
+    """An ImportError that says how to install the `mpi` extra when mpi4py is missing (MPI is not started)."""
+    try:
+        import mpi4py  # noqa: F401  (the package only: `mpi4py.MPI` would initialise MPI)
+    except ImportError as error:
+        raise ImportError(f"{INSTALL_HINT} ({error})") from None
+
+
 def import_mpi():
     """mpi4py's MPI module, or an ImportError that says how to install the `mpi` extra."""
     try:
