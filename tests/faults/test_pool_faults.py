@@ -13,7 +13,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import random
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from multiprocessing import shared_memory
@@ -261,3 +264,83 @@ def test_ctrl_c_at_random_moments_leaves_a_callers_pool_usable_or_closed(segment
     finally:
         pool.close()
     assert not worker_processes() and not leaked(segment_names)
+
+
+# ----- what the training scripts print -----
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "trainings", "training_full.py")
+
+
+def workers_of(pid) -> list[int]:
+    """The pool workers of process `pid`: forked children still running its script (not the
+    shared-memory resource tracker, also a child)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as children:
+            found += [int(c) for c in children.read().split()]
+    workers = []
+    for child in found:
+        try:
+            with open(f"/proc/{child}/cmdline") as cmdline:
+                if SCRIPT in cmdline.read():
+                    workers.append(child)
+        except OSError:
+            continue
+    return workers
+
+
+@pytest.mark.skipif(not os.environ.get("MINIDL_DATA_DIR"), reason="set MINIDL_DATA_DIR to the MNIST folder")
+def test_a_script_reports_a_killed_worker_in_one_line(tmp_path):
+    script = subprocess.Popen(
+        [
+            sys.executable,
+            SCRIPT,
+            "--workers",
+            "2",
+            "--limit",
+            "2000",
+            "--epochs",
+            "200",
+            "--quiet",
+            "--stats-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not workers_of(script.pid):  # the pool starts after MNIST is loaded
+            assert time.monotonic() < deadline and script.poll() is None, "the script never started its pool"
+            time.sleep(0.1)
+        time.sleep(2)  # training now
+        workers = workers_of(script.pid)
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = script.communicate(timeout=30)
+    finally:
+        if script.poll() is None:
+            script.kill()
+    assert script.returncode == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert re.fullmatch(rf"training_full\.py: error: worker 1 \(pid {workers[0]}\) was killed by signal 9 .*", lines[0])
+
+
+def test_ctrl_c_during_pool_start_up_does_not_claim_a_recorded_run(tmp_path):
+    code = f"""
+import sys
+sys.argv = ["training_full.py", "--workers", "2", "--limit", "300", "--quiet", "--stats-dir", {str(tmp_path)!r}]
+sys.path.insert(0, {os.path.join(ROOT, "trainings")!r})
+from minidl.distributed import pool
+def interrupted_start(self, *args, **kwargs):
+    raise KeyboardInterrupt
+pool.WorkerPool.__init__ = interrupted_start
+import runpy
+runpy.run_path({SCRIPT!r}, run_name="__main__")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip() == "Interrupted before training began: nothing was recorded."
+    assert not list(tmp_path.glob("*.json")), "nothing was to be recorded"
