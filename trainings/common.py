@@ -213,7 +213,7 @@ def run(args, build_model):
     loss, accuracy = final_test_metrics(history, model, x_test, y_test)
     print(
         f"{name}: test accuracy {accuracy:.2%} (loss {loss:.4f}) after {args.epochs} epoch(s) "
-        f"in {seconds:.1f} s with {processes} x {history.params.get('threads_per_worker')} BLAS thread(s)"
+        f"in {seconds:.1f} s ({history.params.get('threads_per_worker')} BLAS thread(s) per process) with {processes}"
     )
     if args.save:
         model.save(args.save)
