@@ -3,6 +3,7 @@
 For each LeNet-5 layer at its LeNet-5 shape (and one MaxPool2D), and for one whole LeNet-5 training
 step (forward, loss, backward, SGD update), the reference loops and the fast layers run on the same
 float32 batch; the benchmark first checks they give the same numbers, then times forward + backward.
+For the convolutions a middle version is timed too: vectorised NumPy looping over kernel offsets.
 It prints one Markdown table (time per call, the factor, GFLOP/s from the counted multiply-adds) and
 the machine: CPU model, cores, BLAS (via threadpoolctl) and the load average before and after, since
 other processes on a shared machine slow every figure down.
@@ -10,8 +11,9 @@ other processes on a shared machine slow every figure down.
     python benchmarks/bench_naive_vs_fast.py                 # batch 32, 1 BLAS thread
     python benchmarks/bench_naive_vs_fast.py --batch 16 --threads 2
 
-Fast times are the best of --repeat timings of a loop lasting at least 0.2 s; reference times are
-the best of --reference-repeat single calls (each takes seconds).
+Times are CPU seconds of this process (--clock wall for elapsed time), because other processes on
+a shared machine make a job wait for a core. Fast times are the best of --repeat timings of a loop
+lasting at least 0.2 s; reference times the best of --reference-repeat single calls (seconds each).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from minidl import Model, datasets, reference  # noqa: E402
+from minidl import Model, data_checks, datasets, reference  # noqa: E402
 from minidl.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D  # noqa: E402
 from minidl.optimizers import SGD  # noqa: E402
 
@@ -60,6 +62,40 @@ def reference_conv_relu(layer):
         z = reference.conv2d_forward(x, W, b, layer.strides, layer.padding)
         y = reference.relu_forward(z)
         return y, reference.conv2d_backward(x, W, reference.relu_backward(z, g), layer.strides, layer.padding)
+
+    return run
+
+
+def vectorised_conv_relu(layer):
+    """The middle step between the loops and the fast layer: Python loops only over the kh·kw kernel
+    offsets, each one a NumPy product over the whole batch,
+
+        z[n, i, j, :] += xp[n, i·s + p, j·s + q, :] @ W[p, q]        for each offset (p, q)
+
+    and the same offsets backward (dW[p, q] = Σ_{n,i,j} xp-slideᵀ g, dxp-slide += g @ W[p, q]ᵀ)."""
+    W, b, (sh, sw) = layer.params["kernel"], layer.params["bias"], layer.strides
+    kh, kw, _, _ = W.shape
+
+    def run(x, g):
+        n, h, w, c = x.shape
+        oh, ow, (top, bottom, left, right) = reference.pad_same(h, w, kh, kw, sh, sw, layer.padding)
+        xp = np.zeros((n, h + top + bottom, w + left + right, c), x.dtype)
+        xp[:, top : top + h, left : left + w] = x
+        slides = [
+            (p, q, (slice(None), slice(p, p + sh * (oh - 1) + 1, sh), slice(q, q + sw * (ow - 1) + 1, sw)))
+            for p in range(kh)
+            for q in range(kw)
+        ]
+        z = np.broadcast_to(b, (n, oh, ow, len(b))).copy()
+        for p, q, window in slides:
+            z += xp[window] @ W[p, q]
+        y = np.maximum(z, 0)
+        gz = g * (z > 0)
+        dxp, dW = np.zeros_like(xp), np.empty_like(W)
+        for p, q, window in slides:
+            dW[p, q] = np.tensordot(xp[window], gz, axes=([0, 1, 2], [0, 1, 2]))
+            dxp[window] += gz @ W[p, q].T
+        return y, (dxp[:, top : top + h, left : left + w], dW, gz.sum(axis=(0, 1, 2)))
 
     return run
 
@@ -98,7 +134,8 @@ def fast(layer):
 
 
 def layer_cases(batch, rng):
-    """(name, FLOPs, input, output gradient, reference run, fast run) at LeNet-5's shapes."""
+    """(name, FLOPs, input, output gradient, reference run, vectorised run or None, fast run) at
+    LeNet-5's shapes."""
     build = np.random.default_rng(0)
     cases = []
 
@@ -108,7 +145,8 @@ def layer_cases(batch, rng):
             value[...] = rng.standard_normal(value.shape).astype(np.float32) * 0.1
         x = rng.standard_normal((batch, *in_shape)).astype(np.float32)
         g = rng.standard_normal((batch, *layer.output_shape)).astype(np.float32)
-        cases.append((name, flops(layer), x, g, reference_run(layer), fast(layer)))
+        vectorised = vectorised_conv_relu(layer) if isinstance(layer, Conv2D) else None
+        cases.append((name, flops(layer), x, g, reference_run(layer), vectorised, fast(layer)))
 
     add(
         "Conv2D 6×5×5 same + ReLU, 28×28×1",
@@ -214,16 +252,23 @@ def reference_lenet5_step(weights, x, labels, learning_rate):
 
 
 # ----- timing ---------------------------------------------------------------------------------------
+# CPU time of this process by default: on a machine shared with other busy processes, wall-clock time
+# also counts the time spent waiting for a free core, which is not what the code costs. --clock wall
+# measures elapsed time instead. (With one BLAS thread the two agree on an idle machine.)
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+CLOCK = [CLOCKS["cpu"]]
+
+
 def best_time(function, arguments, repeat, min_seconds=0.2):
     """Best over `repeat` runs of the mean time of a loop of `function(*arguments)` calls lasting at
     least `min_seconds`."""
     best = float("inf")
     for _ in range(repeat):
-        calls, start = 0, time.perf_counter()
+        calls, start = 0, CLOCK[0]()
         while True:
             function(*arguments)
             calls += 1
-            elapsed = time.perf_counter() - start
+            elapsed = CLOCK[0]() - start
             if elapsed >= min_seconds:
                 break
         best = min(best, elapsed / calls)
@@ -233,27 +278,28 @@ def best_time(function, arguments, repeat, min_seconds=0.2):
 def step_breakdown(model, x, y, repeat):
     """Where a fast training step spends its time: best-of-`repeat` seconds of each layer's forward and
     backward, of the loss, and of the optimizer update, measured one piece at a time inside the step."""
-    x, y = model.check_inputs(x), model.check_targets(model.check_inputs(x), y)
+    x = data_checks.check_inputs(model, x)
+    y = data_checks.check_targets(model, x, y)
     best = {}
 
     def clock(key, start):
-        best[key] = min(best.get(key, float("inf")), time.perf_counter() - start)
+        best[key] = min(best.get(key, float("inf")), CLOCK[0]() - start)
 
     for _ in range(max(repeat, 3) * 4):
         out = x
         for layer in model.layers:
-            start = time.perf_counter()
+            start = CLOCK[0]()
             out = layer.forward(out, True)
             clock((layer.name, "forward"), start)
-        start = time.perf_counter()
-        model.loss.total(out, y)
-        grad = model.loss.gradient(out, y, len(x))
+        start = CLOCK[0]()
+        model.training_loss.total(out, y)
+        grad = model.training_loss.gradient(out, y, len(x))
         clock(("loss", "forward"), start)  # value and gradient
         for layer in reversed(model.layers):
-            start = time.perf_counter()
+            start = CLOCK[0]()
             grad = layer.backward(grad)
             clock((layer.name, "backward"), start)
-        start = time.perf_counter()
+        start = CLOCK[0]()
         model.optimizer.step(model.parameters, model.gradients)
         clock(("SGD update", "forward"), start)
     names = [layer.name for layer in model.layers] + ["loss", "SGD update"]
@@ -290,10 +336,15 @@ def machine(threads):
     )
 
 
-def row(name, flops, reference_s, fast_s):
+def row(name, flops, reference_s, vectorised_s, fast_s):
+    """One Markdown table row: times, the reference/fast factor and GFLOP/s of each version."""
+    vectorised = (
+        ("—", "—") if vectorised_s is None else (f"{vectorised_s * 1e3:,.2f} ms", f"{flops / vectorised_s / 1e9:.3g}")
+    )
     return (
-        f"| {name} | {reference_s * 1e3:,.0f} ms | {fast_s * 1e3:,.2f} ms | {reference_s / fast_s:,.0f}× "
-        f"| {flops / reference_s / 1e9:.2g} | {flops / fast_s / 1e9:.3g} |"
+        f"| {name} | {reference_s * 1e3:,.0f} ms | {vectorised[0]} | {fast_s * 1e3:,.2f} ms "
+        f"| {reference_s / fast_s:,.0f}× | {flops / reference_s / 1e9:.2g} | {vectorised[1]} "
+        f"| {flops / fast_s / 1e9:.3g} |"
     )
 
 
@@ -303,7 +354,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads for the fast layers (default 1)")
     parser.add_argument("--repeat", type=int, default=5, help="timings of the fast layers; the best is kept")
     parser.add_argument("--reference-repeat", type=int, default=1, help="timings of the reference; the best is kept")
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="cpu", help="cpu: CPU time of this process (default); wall: elapsed"
+    )
     args = parser.parse_args(argv)
+    CLOCK[0] = CLOCKS[args.clock]
     for name in ("batch", "threads", "repeat", "reference_repeat"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
@@ -314,11 +369,16 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     lines = []
     with threadpool_limits(args.threads):
-        for name, flops, x, g, reference_run, fast_run in layer_cases(args.batch, rng):
-            agree(name, reference_run(x, g)[1], fast_run(x, g)[1])
+        for name, flops, x, g, reference_run, vectorised_run, fast_run in layer_cases(args.batch, rng):
+            expected = reference_run(x, g)[1]
+            agree(name, expected, fast_run(x, g)[1])
+            vectorised_s = None
+            if vectorised_run is not None:
+                agree(f"{name} (vectorised)", expected, vectorised_run(x, g)[1])
+                vectorised_s = best_time(vectorised_run, (x, g), args.repeat)
             reference_s = best_time(reference_run, (x, g), args.reference_repeat, min_seconds=0)
             fast_s = best_time(fast_run, (x, g), args.repeat)
-            lines.append(row(name, flops, reference_s, fast_s))
+            lines.append(row(name, flops, reference_s, vectorised_s, fast_s))
 
         model = lenet5()
         model.compile(optimizer=SGD(0.05), loss="sparse_categorical_crossentropy")
@@ -335,13 +395,17 @@ def main(argv=None):
         agree("LeNet-5 step", expected, model.get_weights())
         reference_s = best_time(reference_lenet5_step, (weights, x, y, 0.05), args.reference_repeat, 0)
         fast_s = best_time(model.train_on_batch, (x, y), args.repeat)
-        lines.append(row("**LeNet-5 training step**", lenet5_step_flops(model, args.batch), reference_s, fast_s))
+        lines.append(row("**LeNet-5 training step**", lenet5_step_flops(model, args.batch), reference_s, None, fast_s))
         breakdown = step_breakdown(model, x, y, args.repeat)
     load_after = os.getloadavg()
 
-    print(f"Batch {args.batch}, float32, {args.threads} BLAS thread(s); LeNet-5 step on {source}.\n")
-    print("| layer (forward + backward) | reference loops | fast | factor | reference GFLOP/s | fast GFLOP/s |")
-    print("|---|---:|---:|---:|---:|---:|")
+    clock = "CPU time of the process" if args.clock == "cpu" else "wall-clock time"
+    print(f"Batch {args.batch}, float32, {args.threads} BLAS thread(s), {clock}; LeNet-5 step on {source}.\n")
+    print(
+        "| layer (forward + backward) | reference loops | vectorised (offset loop) | fast | factor "
+        "| reference GFLOP/s | vectorised GFLOP/s | fast GFLOP/s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(lines))
     total = sum(f + b for _, f, b in breakdown)
     print(f"\nWhere the fast step's time goes (best of several steps, {total * 1e3:.2f} ms in all):\n")

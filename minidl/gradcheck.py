@@ -138,6 +138,20 @@ def clone(layer: Layer, memo=None) -> Layer:
     return twin
 
 
+def _copy_weights(layer, twin, input_shape):
+    """Copy the trainable weights and the non-trainable state of `layer` into its rebuilt `twin`."""
+    for table in ("params", "states"):
+        source, target = getattr(layer, table, {}), getattr(twin, table, {})
+        for name, value in source.items():
+            if name not in target or target[name].shape != np.shape(value):
+                raise ValueError(
+                    f"layer {layer.name!r}: rebuilding it for input {tuple(input_shape)} gives weight "
+                    f"{name!r} of shape {target.get(name, np.empty(0)).shape}, "
+                    f"but the layer holds one of shape {np.shape(value)}"
+                )
+            target[name][...] = value
+
+
 def float64_copy(layer: Layer, input_shape, seed: int = 0) -> Layer:
     """A float64 twin of `layer` built for `input_shape`, holding the same weights if `layer` has any.
 
@@ -150,14 +164,7 @@ def float64_copy(layer: Layer, input_shape, seed: int = 0) -> Layer:
     twin = clone(layer)
     build_float64(twin, input_shape, seed)
     if layer.built:
-        for name, value in layer.params.items():
-            if name not in twin.params or twin.params[name].shape != np.shape(value):
-                raise ValueError(
-                    f"layer {layer.name!r}: rebuilding it for input {tuple(input_shape)} gives weight "
-                    f"{name!r} of shape {twin.params.get(name, np.empty(0)).shape}, "
-                    f"but the layer holds one of shape {np.shape(value)}"
-                )
-            twin.params[name][...] = value
+        _copy_weights(layer, twin, input_shape)
     twin.needs_input_grad = True
     return twin
 
@@ -167,7 +174,8 @@ class _Replay:
     """Make repeated forward passes draw the same random numbers (Dropout masks, a user's noise).
 
     Snapshots the attributes of the layers (counters such as Dropout's step are rebound, not mutated),
-    the state of every NumPy Generator they hold, and NumPy's and Python's global generators;
+    the state of every NumPy Generator they hold, the values of their non-trainable `states`, and
+    NumPy's and Python's global generators;
     `restore()` puts all of them back before each forward pass.
     """
 
@@ -182,7 +190,10 @@ class _Replay:
             seen.add(id(obj))
             state = dict(vars(obj))
             generators = {k: v.bit_generator.state for k, v in state.items() if isinstance(v, np.random.Generator)}
-            self.objects.append((obj, state, generators))
+            # Non-trainable state (BatchNormalization's moving averages) is updated in place by a
+            # training forward pass: keep its values too.
+            arrays = {name: array.copy() for name, array in (state.get("states") or {}).items()}
+            self.objects.append((obj, state, generators, arrays))
             stack.extend(v for v in state.values() if isinstance(v, Layer))
             for value in state.values():
                 if isinstance(value, (list, tuple)):
@@ -191,12 +202,14 @@ class _Replay:
         self.python_state = random.getstate()
 
     def restore(self):
-        for obj, state, generators in self.objects:
+        for obj, state, generators, arrays in self.objects:
             for key in [key for key in vars(obj) if key not in state]:
                 del vars(obj)[key]  # e.g. a step counter the first forward pass created
             vars(obj).update(state)
             for key, generator_state in generators.items():
                 state[key].bit_generator.state = generator_state
+            for name, values in arrays.items():
+                obj.states[name][...] = values
         np.random.set_state(self.numpy_state)
         random.setstate(self.python_state)
 
@@ -390,8 +403,7 @@ def float64_model(model):
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built yet: give its first layer an input_shape")
     for original, copied in zip(model.layers, twin.layers):
-        for name, value in original.params.items():
-            copied.params[name][...] = value
+        _copy_weights(original, copied, original.input_shape)
     for layer in twin.layers:
         layer.needs_input_grad = True
     return twin
@@ -484,17 +496,24 @@ def builtin_checks(seed: int = 0):
     """(what, GradientReport) for every built-in layer in its main settings, the losses, and two
     small models (softmax fused with cross-entropy, and MSE), all in float64."""
     from .layers import (
+        Activation,
         AvgPool2D,
+        BatchNormalization,
         Conv2D,
         Dense,
         Dropout,
         Flatten,
+        GlobalAveragePooling2D,
+        GlobalMaxPooling2D,
+        LeakyReLU,
         Linear,
         MaxPool2D,
         ReLU,
+        Rescaling,
         Sigmoid,
         Softmax,
         Tanh,
+        ZeroPadding2D,
     )
     from .model import Model
 
@@ -515,6 +534,12 @@ def builtin_checks(seed: int = 0):
         ("Dense", Dense(4), (5,)),
         ("Dense relu", Dense(4, activation="relu"), (5,)),
         ("Dense softmax (not fused)", Dense(4, activation="softmax"), (5,)),
+        ("GlobalAveragePooling2D", GlobalAveragePooling2D(), (3, 4, 2)),
+        ("GlobalMaxPooling2D", GlobalMaxPooling2D(), (3, 4, 2)),
+        ("ZeroPadding2D (1, 2)", ZeroPadding2D((1, 2)), (3, 2, 2)),
+        ("BatchNormalization after Conv2D (per channel)", BatchNormalization(), (3, 2, 3)),
+        ("BatchNormalization after Dense (per feature)", BatchNormalization(), (5,)),
+        ("Rescaling 1/255", Rescaling(1 / 255, offset=-0.5), (4,)),
         ("Flatten", Flatten(), (3, 2, 2)),
         ("Dropout 0.4 (mask replayed)", Dropout(0.4, seed=3), (12,)),
         ("ReLU", ReLU(), (3, 4)),
@@ -522,13 +547,15 @@ def builtin_checks(seed: int = 0):
         ("Tanh", Tanh(), (3, 4)),
         ("Softmax", Softmax(), (2, 5)),
         ("Linear", Linear(), (6,)),
+        ("LeakyReLU 0.3", LeakyReLU(0.3), (3, 4)),
+        ("Activation('tanh')", Activation("tanh"), (3, 4)),
     ]
     results = []
     for what, layer, shape in cases:
         layer.build(shape, rng=np.random.default_rng(seed), dtype=np.float64)
         for name, value in layer.params.items():
-            if name == "bias":  # zero at initialisation: give it values, so it is really tested
-                value[...] = rng.standard_normal(value.shape) * 0.1
+            if name in ("bias", "beta", "gamma"):  # constants at initialisation: make them tell
+                value[...] += rng.standard_normal(value.shape) * 0.1
         results.append((what, check_gradients(layer, rng.standard_normal((2, *shape)), seed=seed)))
 
     probabilities = np.exp(rng.standard_normal((4, 5)))
@@ -540,6 +567,10 @@ def builtin_checks(seed: int = 0):
     results.append(
         ("SparseCategoricalCrossentropy", check_loss_gradient("sparse_categorical_crossentropy", probabilities, labels))
     )
+    logits = rng.standard_normal((4, 5))
+    for name, targets in (("CategoricalCrossentropy", np.eye(5)[labels]), ("SparseCategoricalCrossentropy", labels)):
+        loss = getattr(losses_module, name)(from_logits=True)
+        results.append((f"{name} from_logits", check_loss_gradient(loss, logits, targets)))
     results.append(
         ("MeanSquaredError", check_loss_gradient("mse", rng.standard_normal((4, 3)), rng.standard_normal((4, 3))))
     )

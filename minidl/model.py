@@ -184,6 +184,7 @@ class Model:
         backend="pool",
         threads=None,
         step_timeout=None,
+        initial_epoch=0,
     ):
         """Train for `epochs` passes over (x, y); returns a History with per-epoch metrics.
 
@@ -206,6 +207,7 @@ class Model:
             backend=backend,
             threads=threads,
             step_timeout=step_timeout,
+            initial_epoch=initial_epoch,
         )
 
     def evaluate(self, x, y, batch_size=None, verbose=0, callbacks=None, workers=1, return_dict=False, threads=None):
@@ -274,3 +276,4 @@ def _known_metrics():
 
 
 Sequential = Model
+saving.use_model_class(Model)

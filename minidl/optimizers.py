@@ -26,9 +26,32 @@ class Optimizer:
         """Apply one update; `params` and `grads` are the model's flat vectors."""
         raise NotImplementedError
 
+    def scratch(self, params):
+        """A work array like `params`, reused by every step (a fresh one would cost page faults each step)."""
+        work = getattr(self, "_work", None)
+        if work is None or work.shape != params.shape or work.dtype != params.dtype:
+            work = self._work = np.empty_like(params)
+        return work
+
     def get_config(self) -> dict:
         """Name and settings, for save/load and statistics."""
         return {"name": self.name, "learning_rate": self.learning_rate}
+
+    def get_state(self) -> dict:
+        """What `step` has accumulated (step count, moments), for an exact resume; arrays are copies."""
+        return {"iterations": self.iterations}
+
+    def set_state(self, state: dict):
+        """Take over a state from `get_state` (e.g. read from a file), so the next step continues it."""
+        iterations = state["iterations"]
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"{type(self).__name__}: iterations must be a non-negative integer, got {iterations!r}")
+        self.iterations = int(iterations)
+
+    def _copy_state_arrays(self, state, names):
+        for name in names:
+            value = state.get(name)
+            setattr(self, name, None if value is None else np.array(value, copy=True))
 
 
 class SGD(Optimizer):
@@ -51,20 +74,32 @@ class SGD(Optimizer):
     def step(self, params, grads):
         lr = self.learning_rate / (1.0 + self.decay * self.iterations)
         self.iterations += 1
+        scaled = np.multiply(grads, lr, out=self.scratch(params))
         if self.momentum == 0:
-            params -= lr * grads
+            params -= scaled
             return
         if self.velocity is None:
             self.velocity = np.zeros_like(params)
         self.velocity *= self.momentum
-        self.velocity -= lr * grads
+        self.velocity -= scaled
         if self.nesterov:
-            params += self.momentum * self.velocity - lr * grads
+            # w += m*v - lr*g, in two in-place steps through the same buffer.
+            params -= scaled
+            params += np.multiply(self.velocity, self.momentum, out=scaled)
         else:
             params += self.velocity
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov, "decay": self.decay}
+
+    def get_state(self):
+        """Step count (it sets the decayed rate) and the momentum velocity (None before the first step)."""
+        velocity = None if self.velocity is None else self.velocity.copy()
+        return {**super().get_state(), "velocity": velocity}
+
+    def set_state(self, state):
+        super().set_state(state)
+        self._copy_state_arrays(state, ("velocity",))
 
 
 class Adam(Optimizer):
@@ -84,15 +119,31 @@ class Adam(Optimizer):
             self.m, self.v = np.zeros_like(params), np.zeros_like(params)
         self.iterations += 1
         t = self.iterations
+        work = self.scratch(params)
         self.m *= self.beta_1
-        self.m += (1 - self.beta_1) * grads
+        self.m += np.multiply(grads, 1 - self.beta_1, out=work)
         self.v *= self.beta_2
-        self.v += (1 - self.beta_2) * grads * grads
+        np.multiply(grads, grads, out=work)
+        work *= 1 - self.beta_2
+        self.v += work
         lr = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        params -= lr * self.m / (np.sqrt(self.v) + self.epsilon)
+        np.sqrt(self.v, out=work)
+        work += self.epsilon
+        np.divide(self.m, work, out=work)
+        work *= lr
+        params -= work
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+    def get_state(self):
+        """Step count (it sets the bias correction) and both moment estimates (None before the first step)."""
+        moments = {name: None if getattr(self, name) is None else getattr(self, name).copy() for name in ("m", "v")}
+        return {**super().get_state(), **moments}
+
+    def set_state(self, state):
+        super().set_state(state)
+        self._copy_state_arrays(state, ("m", "v"))
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}

@@ -18,6 +18,7 @@ from .callbacks import CallbackList, History, TerminateOnNaN
 from .data_checks import check_inputs, check_targets, require_compiled
 from .distributed import runner_for
 from .metrics import correct_count
+from .saving import state as resume
 
 DEFAULT_INFERENCE_BATCH = 256
 
@@ -47,11 +48,13 @@ def fit(
     backend="pool",
     threads=None,
     step_timeout=None,
+    initial_epoch=0,
 ):
     """Model.fit: see its docstring."""
     require_compiled(model, "fit")
     batch_size = checks.positive_int(batch_size, "batch_size")
     epochs = checks.positive_int(epochs, "epochs")
+    initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     x = check_inputs(model, x)
@@ -72,7 +75,6 @@ def fit(
     model.stop_training, model.stop_reason = False, None
 
     with runner_for(model, workers, backend, data=(x, y), threads=threads, step_timeout=step_timeout) as runner:
-        order_rng = np.random.default_rng([model.seed, 1])
         params = {
             "epochs": epochs,
             "steps": steps,
@@ -97,13 +99,16 @@ def fit(
         end_logs = {"status": "finished"}
         try:
             callback_list.on_train_begin({})
-            for epoch in range(epochs):
+            initial_epoch = resume.start_epoch(model, initial_epoch)  # BackupAndRestore may move it (and the seed)
+            order_rng = resume.shuffle_generator(model, len(x), skip_epochs=initial_epoch if shuffle else 0)
+            for epoch in range(initial_epoch, epochs):
                 epoch_logs = _train_epoch(
                     model, runner, (x, y), batch_size, epoch, shuffle, order_rng, callback_list, nan_guard
                 )
                 if validation is not None and not model.stop_training:
                     val_logs = _evaluate_with(model, runner, *validation, DEFAULT_INFERENCE_BATCH, callback_list)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                resume.record_epoch(model, epoch + 1)
                 callback_list.on_epoch_end(epoch, epoch_logs)
                 if model.stop_training:
                     end_logs["status"] = "stopped"

@@ -162,26 +162,27 @@ def test_runs_accumulate_and_averages_are_the_means_of_the_recorded_values(tmp_p
     runs = runs_in(tmp_path / "tiny.json")
     assert len(runs) == 3 and len({run["id"] for run in runs}) == 3
     averages = (tmp_path / AVERAGES_FILE).read_text()
-    assert text_row(averages, "times ran") == "3"
+    assert text_row(averages, "runs counted (finished or stopped)") == "3"
 
     steps = [t for run in runs for t in run["timings"]["step_times"]]
     epochs = [t for run in runs for t in run["timings"]["epoch_times"]]
     training = [run["timings"]["training_time"] for run in runs]
     [row] = summarize(runs)
     assert row["runs"] == 3 and row["workers"] == 1 and row["speedup"] == pytest.approx(1.0)
-    assert row["step_time"]["mean"] == pytest.approx(np.mean(steps)) and row["step_time"]["count"] == len(steps)
+    assert row["step_time"]["median"] == pytest.approx(np.median(steps)) and row["step_time"]["count"] == len(steps)
     assert (row["step_time"]["min"], row["step_time"]["max"]) == (min(steps), max(steps))
-    assert row["epoch_time"]["mean"] == pytest.approx(np.mean(epochs))
-    assert row["training_time"]["mean"] == pytest.approx(np.mean(training))
+    assert row["epoch_time"]["median"] == pytest.approx(np.median(epochs))
+    assert row["training_time"]["median"] == pytest.approx(np.median(training))
     for epoch in range(EPOCHS):
         expected = np.mean([run["epochs"][epoch]["accuracy"] for run in runs])
         assert row["train_accuracy"][epoch] == pytest.approx(expected)
-        assert text_row(averages, f"train accuracy, epoch {epoch + 1}") == f"{expected:.4f}"
+        assert text_row(averages, f"train accuracy during epoch {epoch + 1} (running), mean") == f"{expected:.4f}"
     step_ms = [t * 1000 for t in steps]
-    mean_shown, low_high = text_row(averages, "step time (ms)").split(" (")
-    assert_shows(mean_shown, np.mean(step_ms))
+    median_shown, low_high = text_row(averages, "step time, ms: median (min-max) of all steps").split(" (")
+    assert_shows(median_shown, np.median(step_ms))
     assert low_high == f"{format_number(min(step_ms))}-{format_number(max(step_ms))})"
-    assert_shows(text_row(averages, "training time, run (s)").split(" (")[0], np.mean(training))
+    shown = text_row(averages, "training time per run, s: median (min-max)").split(" (")[0]
+    assert_shows(shown, np.median(training))
     assert "\x1b[" not in averages
 
 
@@ -198,10 +199,10 @@ def test_only_finished_and_stopped_runs_are_averaged(tmp_path):
     [row] = summarize(runs)
     assert (row["runs"], row["stopped"], row["interrupted"], row["failed"]) == (2, 1, 1, 1)
     counted_steps = runs[0]["timings"]["step_times"] + runs[1]["timings"]["step_times"]
-    assert row["step_time"]["mean"] == pytest.approx(np.mean(counted_steps))
+    assert row["step_time"]["median"] == pytest.approx(np.median(counted_steps))
     assert row["train_accuracy"][1] == pytest.approx(runs[0]["epochs"][1]["accuracy"])  # only run 0 reached epoch 2
     averages = (tmp_path / AVERAGES_FILE).read_text()
-    assert text_row(averages, "times ran") == "2 (1 stopped) +1 interrupted +1 failed"
+    assert text_row(averages, "runs counted (finished or stopped)") == "2 (1 stopped) +1 interrupted +1 failed"
 
 
 def test_speedup_compares_worker_counts_within_the_same_model_and_batch_size(tmp_path):
@@ -212,7 +213,7 @@ def test_speedup_compares_worker_counts_within_the_same_model_and_batch_size(tmp
         run = copy.deepcopy(base)
         run["id"] = uuid.uuid4().hex
         run["settings"].update(workers=workers, batch_size=batch_size, threads_per_worker=1)
-        run["timings"]["epoch_times"] = [t * factor for t in run["timings"]["epoch_times"]]
+        run["timings"]["training_time"] *= factor
         return run
 
     rows = summarize([variant(1, 8, 1.0), variant(4, 8, 0.25), variant(4, 8, 0.25), variant(4, 16, 0.1)])
@@ -239,7 +240,7 @@ def test_damaged_json_is_preserved_and_runs_go_to_recovered_files(tmp_path, caps
     stderr = capsys.readouterr().err
     assert "tiny.json" in stderr and recovered[0].name in stderr and recovered[1].name in stderr
     averages = (tmp_path / AVERAGES_FILE).read_text()
-    assert text_row(averages, "times ran") == "2"
+    assert text_row(averages, "runs counted (finished or stopped)") == "2"
     assert re.search(r"Skipped.*\n\s+tiny\.json: ", averages)
 
 
@@ -254,7 +255,7 @@ def test_interrupted_run_is_recorded_and_the_file_stays_valid(tmp_path):
     assert len(interrupted["timings"]["step_times"]) == 3 + 2  # epoch 1 complete, 2 steps of epoch 2
     assert interrupted["unfinished_epoch"]["steps"] == 2
     assert interrupted["timings"]["training_time"] > interrupted["epochs"][0]["training_time"]
-    assert text_row((tmp_path / AVERAGES_FILE).read_text(), "times ran") == "1 +1 interrupted"
+    assert text_row((tmp_path / AVERAGES_FILE).read_text(), "runs counted (finished or stopped)") == "1 +1 interrupted"
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -293,7 +294,8 @@ def test_concurrent_writers_lose_no_run(tmp_path):
     assert [worker.exitcode for worker in workers] == [0] * processes
     ids = sorted(run["id"] for run in runs_in(out_dir / "tiny.json"))
     assert ids == sorted(f"worker{w}-run{i}" for w in range(processes) for i in range(count))
-    assert text_row((out_dir / AVERAGES_FILE).read_text(), "times ran") == str(processes * count)
+    counted = text_row((out_dir / AVERAGES_FILE).read_text(), "runs counted (finished or stopped)")
+    assert counted == str(processes * count)
     assert not list(out_dir.glob(".*.tmp"))
 
 
@@ -301,7 +303,7 @@ def test_concurrent_writers_lose_no_run(tmp_path):
 def test_verbose_tracker_prints_the_models_summary(tmp_path, capsys):
     train(tmp_path, verbose=True)
     out = capsys.readouterr().out
-    assert "times ran" in out and "tiny" in out and str(tmp_path / "tiny.json") in out.replace("\n", "")
+    assert "runs counted" in out and "tiny" in out and str(tmp_path / "tiny.json") in out.replace("\n", "")
 
 
 def run_cli(*args, cwd):
@@ -316,7 +318,8 @@ def test_command_line_prints_table_and_json(tmp_path):
         train(stats_dir, seed=seed)
     table = run_cli(stats_dir, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
-    assert "tiny" in table.stdout and re.search(r"times ran\s+2\b", table.stdout) and "step time (ms)" in table.stdout
+    assert "tiny" in table.stdout and re.search(r"runs counted \(finished or stopped\)\s+2\b", table.stdout)
+    assert "step time, ms" in table.stdout
     machine = run_cli(stats_dir, "--json", cwd=tmp_path)
     assert machine.returncode == 0, machine.stderr
     summary = json.loads(machine.stdout)
@@ -324,7 +327,7 @@ def test_command_line_prints_table_and_json(tmp_path):
     [row] = summary["rows"]
     runs = runs_in(stats_dir / "tiny.json")
     assert row["model"] == "tiny" and row["runs"] == 2
-    assert row["combined_time"]["mean"] == pytest.approx(np.mean([r["timings"]["combined_time"] for r in runs]))
+    assert row["combined_time"]["median"] == pytest.approx(np.median([r["timings"]["combined_time"] for r in runs]))
 
 
 def test_command_line_without_statistics_exits_1(tmp_path):

@@ -2,13 +2,16 @@
 
 A script defines its model Keras-style in a `build_model(args)` function and calls
 `main(description, build_model, add_flags, defaults)`; `build_model` names the model after its
-variant (e.g. `lenet_conv2_avg`), so variants never mix in the statistics. So `--workers 2` or `--limit 500`
-mean the same in every script.
+variant (e.g. `lenet_conv2_avg`, `lenet_conv2_avg_sigmoid`), so variants never mix in the statistics.
+So `--workers 2`, `--activation sigmoid`, `--optimizer sgd` or `--limit 500` mean the same in every
+script. `train` is the run without printing, for the scripts that run several (reproduce_original.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import sys
 import time
@@ -16,8 +19,14 @@ import time
 # Scripts run as `python trainings/x.py` from a checkout; make the package importable without install.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import step_split
+
 from minidl import datasets
 from minidl.optimizers import SGD, Adam
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+DEFAULT_MOMENTUM = 0.9
 
 INTERRUPTED_EXIT_CODE = 130
 
@@ -71,14 +80,28 @@ def make_parser(description, defaults) -> OneLineParser:
     add(
         "--decay",
         type=float,
-        default=defaults.get("decay", 0.0),
-        help="learning-rate decay: step t uses lr / (1 + decay * t) (SGD only)",
+        default=None,
+        help="learning-rate decay of the SGD optimizers: step t uses lr / (1 + decay * t) "
+        f"(default: {defaults.get('decay', 0.0):g}; adam takes none)",
+    )
+    parser.set_defaults(sgd_decay=defaults.get("decay", 0.0))
+    add(
+        "--activation",
+        choices=ACTIVATIONS,
+        default=defaults.get("activation", "relu"),
+        help="activation of the hidden layers (ReLU layers start from He-uniform weights, the others from Glorot)",
     )
     add(
         "--optimizer",
-        choices=["sgd", "adam"],
-        default=defaults.get("optimizer", "sgd"),
-        help="sgd (Nesterov momentum 0.9) or adam",
+        choices=OPTIMIZERS,
+        default=defaults.get("optimizer", "nesterov"),
+        help="sgd: plain w -= lr*g; momentum / nesterov: SGD with (Nesterov) momentum --momentum; adam",
+    )
+    add(
+        "--momentum",
+        type=float,
+        default=None,
+        help=f"momentum coefficient of --optimizer momentum / nesterov, in [0, 1) (default: {DEFAULT_MOMENTUM})",
     )
     add(
         "--workers",
@@ -99,7 +122,18 @@ def make_parser(description, defaults) -> OneLineParser:
         help="pool: --workers processes on this machine; mpi: one process per rank of `mpiexec -n K`",
     )
     add("--seed", type=int, default=None, help="random seed for weights and shuffling (default: random, recorded)")
-    add("--limit", type=positive_int, default=None, help="use only the first N training images (quick runs)")
+    add(
+        "--limit",
+        type=positive_int,
+        default=None,
+        help="use only the first N training images and the first N test images for validation (quick runs)",
+    )
+    add(
+        "--val-limit",
+        type=positive_int,
+        default=None,
+        help="validate on the first N test images (default: --limit when given, else all 10,000)",
+    )
     add("--data-dir", default=None, help="folder with the MNIST .gz files (default: $MINIDL_DATA_DIR or the cache)")
     add("--stats-dir", default="stats_out", help="folder for <model>.json and averages.txt")
     add("--save", metavar="PATH", default=None, help="save the trained model to this .npz file")
@@ -110,14 +144,27 @@ def make_parser(description, defaults) -> OneLineParser:
         help="save pictures of the first-layer filters and a digit's feature maps (convolutional models; "
         "needs the plot extra)",
     )
-    add("--quiet", action="store_true", help="print only the final summary")
+    add("--quiet", action="store_true", help="print only the final result line")
+    add_resume_flag(parser)
     return parser
 
 
 def check_args(parser, args):
     """Errors argparse cannot see by itself, reported the same way (one line, exit 2)."""
-    if getattr(args, "decay", 0) < 0:
-        parser.error(f"argument --decay: must be at least 0, got {args.decay}")
+    optimizer = getattr(args, "optimizer", "nesterov")
+    if getattr(args, "decay", None) is not None:
+        if args.decay < 0:
+            parser.error(f"argument --decay: must be at least 0, got {args.decay}")
+        if args.decay > 0 and optimizer == "adam":
+            parser.error("argument --decay: applies to the SGD optimizers (sgd, momentum, nesterov), not adam")
+    elif hasattr(args, "sgd_decay"):  # not given: the script's measured default, for the SGD optimizers only
+        args.decay = 0.0 if optimizer == "adam" else args.sgd_decay
+    momentum = getattr(args, "momentum", None)
+    if momentum is not None:
+        if optimizer not in ("momentum", "nesterov"):
+            parser.error(f"argument --momentum: only --optimizer momentum or nesterov has one, not {optimizer}")
+        if not 0 <= momentum < 1:
+            parser.error(f"argument --momentum: must be in [0, 1), got {momentum}")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         parser.error(f"--data-dir {args.data_dir!r} is not a folder")
     # Checked now, not after the training whose result it would fail to save.
@@ -137,10 +184,23 @@ def check_args(parser, args):
 
 
 def make_optimizer(args):
-    """SGD with Nesterov momentum 0.9, or Adam, at the chosen learning rate."""
+    """The optimizer the flags name, at --lr: plain SGD, SGD with (Nesterov) momentum, or Adam."""
     if args.optimizer == "adam":
         return Adam(args.lr)
-    return SGD(args.lr, momentum=0.9, nesterov=True, decay=args.decay)
+    if args.optimizer == "sgd":
+        return SGD(args.lr, decay=args.decay)
+    momentum = DEFAULT_MOMENTUM if args.momentum is None else args.momentum
+    return SGD(args.lr, momentum=momentum, nesterov=args.optimizer == "nesterov", decay=args.decay)
+
+
+def kernel_initializer(activation):
+    """He-uniform weights for ReLU layers (they keep the signal's variance through ReLU), Glorot otherwise."""
+    return "he_uniform" if activation == "relu" else "glorot_uniform"
+
+
+def variant_name(base, activation, default="relu"):
+    """The model's name: `base`, plus the activation when it is not the script's default."""
+    return base if activation == default else f"{base}_{activation}"
 
 
 def main(description, build_model, add_flags=None, defaults=None, argv=None):
@@ -177,50 +237,132 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
 
 
 def run(args, build_model):
-    """Train one model on MNIST as the flags say; the test set serves as validation data."""
+    """Train one model on MNIST as the flags say and print its result line; returns the exit code."""
+    result = train(args, build_model)
+    if result is None:  # an MPI rank other than 0: rank 0 reports
+        return 0
+    model, seconds = result["model"], result["seconds"]
+    print(
+        f"{model.name}: test accuracy {result['accuracy']:.2%} (loss {result['loss']:.4f}) on "
+        f"{result['val_samples']} test images after {args.epochs} epoch(s) in {seconds:.1f} s "
+        f"({result['history'].params.get('threads_per_worker')} BLAS thread(s) per process) with {result['processes']}"
+    )
+    if args.save:
+        model.save(args.save)
+        if not args.quiet:
+            print(f"model saved to {args.save}")
+    if args.plot or args.show_filters:
+        draw_pictures(args, model, result["x_test"])
+    return 0
+
+
+@functools.lru_cache(maxsize=2)
+def load_data(data_dir, train_limit, val_limit):
+    """MNIST (train, test), the test set cut to `val_limit` images; cached, so a script running several
+    models in one process reads the files once."""
+    return datasets.load_mnist(data_dir=data_dir, train_limit=train_limit, test_limit=val_limit)
+
+
+def validation_limit(args):
+    """How many test images validate: --val-limit, else --limit, else all."""
+    return args.val_limit if getattr(args, "val_limit", None) is not None else args.limit
+
+
+def train(args, build_model):
+    """Load MNIST, build, compile and fit the model as the flags say, recording statistics.
+
+    The test set (cut by `validation_limit`) serves as validation data. Returns a dict: model, history,
+    loss and accuracy on that test set, seconds, the tracker's run record, processes (text), val_samples
+    and x_test; None on an MPI rank other than 0.
+    """
     from minidl.stats import StatisticsTracker
 
-    (x_train, y_train), (x_test, y_test) = datasets.load_mnist(data_dir=args.data_dir, train_limit=args.limit)
+    (x_train, y_train), (x_test, y_test) = load_data(args.data_dir, args.limit, validation_limit(args))
     model = build_model(args)
-    name = model.name
+    backup = resume_callbacks(args, model)
     model.compile(optimizer=make_optimizer(args), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rank, processes = process_rank(args)
     quiet = args.quiet or rank != 0
     if not quiet:
         model.summary()
-    tracker = StatisticsTracker(name, out_dir=args.stats_dir, dataset="mnist")
+    tracker = StatisticsTracker(model.name, out_dir=args.stats_dir, dataset="mnist", verbose=not quiet)
     started = time.perf_counter()
     try:
-        history = model.fit(
-            x_train,
-            y_train,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            validation_data=(x_test, y_test),
-            workers=args.workers,
-            backend=args.backend,
-            threads=args.threads,
-            verbose=0 if quiet else 1,
-            callbacks=[tracker],
-        )
+        with step_split.timed_workers(args.workers, args.backend, args.threads) as timer:
+            history = model.fit(
+                x_train,
+                y_train,
+                batch_size=args.batch_size,
+                epochs=args.epochs,
+                validation_data=(x_test, y_test),
+                workers=timer.workers,
+                backend=args.backend,
+                threads=args.threads,
+                verbose=0 if quiet else 1,
+                # The split goes first: it adds to the run record before the tracker saves it.
+                callbacks=[step_split.RecordSplit(timer, tracker), tracker, *backup],
+            )
     except KeyboardInterrupt as interrupt:
         interrupt.recorded = tracker.last_saved is not None  # nothing is, if Ctrl-C came during start-up
         interrupt.rank = rank
         raise
     seconds = time.perf_counter() - started
     if rank != 0:
-        return 0
+        return None
     loss, accuracy = final_test_metrics(history, model, x_test, y_test)
-    print(
-        f"{name}: test accuracy {accuracy:.2%} (loss {loss:.4f}) after {args.epochs} epoch(s) "
-        f"in {seconds:.1f} s ({history.params.get('threads_per_worker')} BLAS thread(s) per process) with {processes}"
+    return {
+        "model": model,
+        "history": history,
+        "loss": loss,
+        "accuracy": accuracy,
+        "seconds": seconds,
+        "run": tracker.run,
+        "processes": processes,
+        "val_samples": len(x_test),
+        "x_test": x_test,
+    }
+
+
+def add_resume_flag(parser):
+    """--resume: continue this model's interrupted run (see `resume_callbacks`)."""
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run of this model from its last completed epoch (while a run trains, "
+        "its backup is kept in <stats-dir>/backups/<model name>/)",
     )
-    if args.save:
-        model.save(args.save)
-        print(f"model saved to {args.save}")
-    if args.plot or args.show_filters:
-        draw_pictures(args, model, x_test)
-    return 0
+
+
+def resume_callbacks(args, model) -> list:
+    """The run's BackupAndRestore: a backup after every epoch, deleted when the run completes.
+
+    With --resume an existing backup is continued (its seed adopted, so the remaining epochs shuffle
+    and drop out exactly as the interrupted run would have); without it, a backup left by an
+    unfinished run is discarded with a note, so a plain run always starts afresh.
+    """
+    from minidl import checks, saving
+    from minidl.callbacks import BackupAndRestore
+
+    backup = BackupAndRestore(os.path.join(args.stats_dir, "backups", model.name))
+    exists = os.path.exists(backup.path)
+    if args.resume and exists:
+        try:
+            state = saving.read_state(backup.path) or {}
+            if checks.seed(state.get("seed"), "its seed") is None:
+                raise ValueError("it records no seed")
+            model.seed = state["seed"]
+        except ValueError as error:  # ModelFileError included: one line, no traceback
+            raise SystemExit(f"--resume: cannot resume: {error}") from None
+        print(f"resuming from {backup.path}: {state.get('epoch')} epoch(s) done, seed {model.seed}")
+    elif args.resume:
+        print(f"--resume: no backup in {backup.backup_dir}; training from the first epoch", file=sys.stderr)
+    elif exists:
+        with contextlib.suppress(FileNotFoundError):  # another MPI rank may have removed it first
+            os.remove(backup.path)
+        print(
+            f"note: discarded {backup.path}, left by an unfinished run (use --resume to continue it)", file=sys.stderr
+        )
+    return [backup]
 
 
 def process_rank(args):

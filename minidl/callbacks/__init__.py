@@ -3,6 +3,7 @@
 See `base.py` for the order in which hooks are called and what their logs hold.
 """
 
+from .backup_and_restore import BackupAndRestore
 from .base import Callback, CallbackList
 from .early_stopping import EarlyStopping
 from .history import History
@@ -12,6 +13,7 @@ from .progress import ProgressBar
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
+    "BackupAndRestore",
     "Callback",
     "CallbackList",
     "EarlyStopping",

@@ -60,14 +60,30 @@ class Linear(ElementwiseActivation):
         return grad
 
 
+def _scratch(owner, like, dtype=None):
+    """An array shaped like `like` from a buffer kept on `owner` and reused across steps.
+
+    Derivatives need one temporary the size of the layer's output; allocating it fresh every step
+    costs page faults. The buffer is an ndarray attribute, so it is not pickled (recreated on demand).
+    """
+    dtype = np.dtype(dtype or like.dtype)
+    flat = getattr(owner, "_derivative_buffer", None)
+    if flat is None or flat.size < like.size or flat.dtype != dtype:
+        flat = np.empty(like.size, dtype=dtype)
+        owner._derivative_buffer = flat
+    return flat[: like.size].reshape(like.shape)
+
+
 class ReLU(ElementwiseActivation):
-    """f(x) = max(x, 0)."""
+    """f(x) = max(x, 0); f' = 1 where y > 0, else 0."""
 
     def apply(self, x, out):
         return np.maximum(x, 0, out=out)
 
     def derivative_times(self, grad, y):
-        return np.multiply(grad, y > 0, out=grad)
+        mask = _scratch(self, y, bool)
+        np.greater(y, 0, out=mask)
+        return np.multiply(grad, mask, out=grad)
 
 
 class Sigmoid(ElementwiseActivation):
@@ -82,7 +98,9 @@ class Sigmoid(ElementwiseActivation):
         return out
 
     def derivative_times(self, grad, y):
-        grad *= y * (1 - y)
+        slope = np.subtract(1, y, out=_scratch(self, y))
+        slope *= y
+        grad *= slope
         return grad
 
 
@@ -93,7 +111,9 @@ class Tanh(ElementwiseActivation):
         return np.tanh(x, out=out)
 
     def derivative_times(self, grad, y):
-        grad *= 1 - y * y
+        slope = np.multiply(y, y, out=_scratch(self, y))
+        np.subtract(1, slope, out=slope)
+        grad *= slope
         return grad
 
 

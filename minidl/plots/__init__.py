@@ -11,7 +11,8 @@ One module per family:
 * `figures` - loading matplotlib (an optional extra), a new figure, saving a PNG, the colour tables.
 * `labels` - the short texts naming sections and worker columns.
 * `training` - `curves`: per-epoch loss and accuracy of one model.
-* `speed` - `speedup`: times and speed-up by worker count.
+* `speed` - `speedup`: times and speed-up by worker count; `scaling`: speed-up against processes
+  with the ideal line and the Amdahl model; `time_split`: where a run's time goes.
 * `comparison` - `compare`: accuracy against training time across models.
 * `folder` - `plot_statistics`: a statistics folder -> all the pictures above.
 * `inside` - `filters` and `feature_maps` of a trained network.
@@ -37,10 +38,13 @@ from .figures import (
 from .folder import plot_statistics, runs_by_model
 from .grid import GRID_PADDING, GRID_RIGHT, GRID_WRONG, classification_grid, tile_digits
 from .inside import feature_maps, filters
-from .speed import speedup
+from .speed import TIME_PARTS, scaling, speedup, time_split
 from .training import curves
 
 __all__ = [
+    "TIME_PARTS",
+    "scaling",
+    "time_split",
     "DPI",
     "GRID_PADDING",
     "GRID_RIGHT",

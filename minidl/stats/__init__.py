@@ -12,15 +12,21 @@ One job per module (each one's docstring says why it is built the way it is):
 * `store` - the JSON files: atomic writes, the folder lock, recovery files, `load_runs`, `append_run`.
 * `summary` - the pure `summarize` (runs -> rows): comparable runs form a *section*, each parallel
   configuration in it a *column*.
-* `render` - rows -> the plain-text averages.txt (`render_text`) and rich tables (`print_summary`).
-* `cli` - ``python -m minidl.stats [DIR] [--json | --plot]`` (--plot draws with `minidl.plots`).
+* `scaling` - per section: speed-up of the median training time, efficiency, Karp-Flatt, warning flags,
+  and the Amdahl prediction (a model, labelled so).
+* `render` - rows -> the plain-text averages.txt (`render_text`), rich tables (`print_summary`) and
+  Markdown tables.
+* `report` - ``python -m minidl.stats report [DIR]``: DIR/report.md with its pictures.
+* `cli` - ``python -m minidl.stats [DIR] [--json | --plot]`` and ``... report [DIR]``.
 
 Everything but the command line is re-exported here, so ``from minidl.stats import ...`` needs no
-submodule name. `cli` is not imported here: it draws with `minidl.plots`, which reads this package,
-so importing it here would make the two packages import each other (``minidl.stats.cli.main``).
+submodule name. `cli` and `report` are not imported here: they draw with `minidl.plots`, which reads
+this package, so importing them here would make the two packages import each other
+(``minidl.stats.cli.main``, ``minidl.stats.report.write_report``).
 """
 
 from .render import SectionView, format_number, print_summary, render_text, section_view
+from .scaling import NOISY_SPREAD, PREDICT_AT, add_scaling, amdahl, karp_flatt
 from .store import (
     AVERAGES_FILE,
     DEFAULT_DIR,
@@ -61,6 +67,11 @@ from .summary import (
 from .tracker import TIME_DECIMALS, StatisticsTracker, finish_run, new_run, run_settings, setup_fingerprint
 
 __all__ = [
+    "NOISY_SPREAD",
+    "PREDICT_AT",
+    "add_scaling",
+    "amdahl",
+    "karp_flatt",
     "accuracy_vs_time",
     "counted",
     "final_value",

@@ -48,6 +48,20 @@ def test_fused_softmax_cross_entropy_equals_reference(sparse, seed):
     np.testing.assert_allclose(dz, reference.softmax_backward(p, -t / (n * p)), rtol=1e-10, atol=1e-14)
 
 
+def test_cross_entropy_with_soft_targets_equals_reference():
+    """Soft targets (rows summing to 1, not one-hot) through a softmax model: same gradients as the loops."""
+    rng = np.random.default_rng(5)
+    model = Model(seed=5, dtype="float64")
+    model.add(Dense(4, activation="softmax", input_shape=(3,)))
+    model.compile(optimizer=SGD(1.0), loss="categorical_crossentropy")
+    x, t = rng.standard_normal((5, 3)), reference.softmax(rng.standard_normal((5, 4)))
+    W, b = model.get_weights()
+    model.train_on_batch(x, t)
+    dW = W - model.get_weights()[0]
+    dz = reference.softmax_cross_entropy_backward(reference.softmax(reference.dense_forward(x, W, b)), t)
+    np.testing.assert_allclose(dW, reference.dense_backward(x, W, dz)[1], rtol=1e-10, atol=1e-14)
+
+
 def test_cross_entropy_gradient_with_soft_targets_equals_reference():
     rng = np.random.default_rng(5)
     p = reference.softmax(rng.standard_normal((3, 4)))
