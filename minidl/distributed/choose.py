@@ -53,7 +53,7 @@ def make_runner(model, workers=1, backend="pool", data=None, threads=None, step_
     if kept is not None and kept.workers == workers and not (kept.is_closed or kept.broken or kept.attached):
         return kept.runner(model, data, threads=threads, step_timeout=step_timeout, opened=opened)
     with deferred_signals():  # the pool is in `opened` as soon as it exists (start-up takes milliseconds)
-        opened.append(WorkerPool(workers, threads_per_worker=threads, step_timeout=step_timeout))
+        opened.append(WorkerPool(workers, threads_per_worker=threads, step_timeout=step_timeout, inherit=data))
     return opened[-1].runner(model, data, owns_pool=True, opened=opened)
 
 

@@ -62,9 +62,13 @@ class WorkerPool(RunnerSource):
     BLAS library to `threads_per_worker` threads (default `resources.default_threads()`: 1) while it
     computes, so N processes on N cores do not fight over them. `step_timeout` (seconds, default
     None: max(30 s, 50 x the median step)) is how long a worker may take to answer before `WorkerError`.
+    `inherit` (x, y): training data forked workers take over from this process at start, copy-on-write
+    (what `fit(workers=N)` does with the pool it starts: no copy into shared memory at all).
     """
 
-    def __init__(self, workers: int, threads_per_worker=None, start_method: str | None = None, step_timeout=None):
+    def __init__(
+        self, workers: int, threads_per_worker=None, start_method: str | None = None, step_timeout=None, inherit=None
+    ):
         started = time.perf_counter()
         workers = checks.positive_int(workers, "workers")
         if threads_per_worker is None:
@@ -83,6 +87,9 @@ class WorkerPool(RunnerSource):
         self.timings = None
         self.data = SharedDataCache()
         context = mp.get_context(start_method)
+        # Training data (x, y) known when the pool starts: forked workers inherit it, copy-on-write,
+        # instead of it being copied into shared memory (a spawned worker would get it pickled: no).
+        self.inherited = tuple(inherit) if inherit is not None and context.get_start_method() == "fork" else None
         # Workers must share the parent's tracker of shared memory, or each would start its own and
         # report the parent's segments as leaked when it exits.
         resource_tracker.ensure_running()
@@ -97,7 +104,7 @@ class WorkerPool(RunnerSource):
                 parent_end, child_end = context.Pipe()
                 process = context.Process(
                     target=worker_main,
-                    args=(child_end, index, self.threads_per_worker),
+                    args=(child_end, index, self.threads_per_worker, self.inherited),
                     name=f"minidl-worker-{index}",
                     daemon=True,
                 )

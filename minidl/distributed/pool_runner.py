@@ -66,7 +66,8 @@ class PoolRunner(Runner):
                 self.bound = True
             data_specs, self.indices = None, None
             if data is not None:
-                data_specs = [a.spec for a in pool.data.get("train", data)]
+                inherited = pool.inherited is not None and all(a is b for a, b in zip(pool.inherited, data))
+                data_specs = "inherited" if inherited else [a.spec for a in pool.data.get("train", data)]
                 self.indices = SharedArray((len(data[0]),), np.int64, keep=self.shared)
             pool.call_all(
                 [

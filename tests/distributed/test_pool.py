@@ -666,3 +666,20 @@ def test_threads_setting_limits_blas_for_the_run_and_restores_it(small_data):
             mlp().fit(x, y, verbose=0, threads=bad)
         with pytest.raises((ValueError, TypeError), match="threads"):
             mlp().predict(x, threads=bad)
+
+
+def test_a_pool_started_by_fit_gives_its_workers_the_training_set_without_copying_it(segments):
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((3000, 12)), rng.integers(0, 4, 3000)  # float64, as the model: no conversion
+    sizes = []
+
+    def look(callback):
+        sizes.extend(os.stat(f"/dev/shm/{name}").st_size for name in segments if os.path.exists(f"/dev/shm/{name}"))
+
+    model = mlp()
+    model.fit(x, y, batch_size=100, verbose=0, workers=2, callbacks=[AtStep(1, look)])
+    assert sizes, "the pool's own buffers (weights, gradient rows, indices) live in shared memory"
+    assert x.nbytes not in sizes and y.nbytes not in sizes, "forked workers inherit the training set: no copy"
+    expected = mlp()
+    expected.fit(x, y, batch_size=100, verbose=0)
+    np.testing.assert_allclose(model.parameters, expected.parameters, rtol=RTOL, atol=ATOL)
