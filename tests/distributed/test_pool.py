@@ -42,6 +42,7 @@ import time
 from multiprocessing import shared_memory
 
 import numpy as np
+import parallel_helpers
 import pytest
 from parallel_helpers import (
     AtStep,
@@ -74,22 +75,8 @@ TEST_DEADLINE = 60  # seconds; a test that takes longer has hung and fails inste
 @pytest.fixture(autouse=True)
 def no_hang_no_orphans():
     """Fail a test that runs past TEST_DEADLINE (SIGALRM) and one that leaves worker processes behind."""
-
-    def expired(signum, frame):
-        signal.alarm(5)  # and again, should the clean-up after this exception hang too
-        raise TimeoutError(f"test still running after {TEST_DEADLINE} s: something hangs")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(TEST_DEADLINE)
-    try:
+    with parallel_helpers.no_hang_no_orphans(TEST_DEADLINE):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    left = [p for p in mp.active_children() if p.name.startswith("minidl-worker")]
-    for process in left:
-        process.kill()
-    assert not left, f"worker processes left running: {left}"
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import time
 from multiprocessing import shared_memory
 
 import numpy as np
+import parallel_helpers
 import pytest
 from parallel_helpers import AtStep
 
@@ -38,23 +39,9 @@ DEADLINE = 90  # seconds; past it the test has hung and fails instead of blockin
 
 @pytest.fixture(autouse=True)
 def no_hang_no_orphans():
-    """Fail a test that runs past DEADLINE (SIGALRM) or leaves worker processes behind."""
-
-    def expired(signum, frame):
-        signal.alarm(5)
-        raise TimeoutError(f"test still running after {DEADLINE} s: something hangs")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(DEADLINE)
-    try:
+    """Fail a test that runs past DEADLINE (SIGALRM) and one that leaves worker processes behind."""
+    with parallel_helpers.no_hang_no_orphans(DEADLINE):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    left = worker_processes()
-    for process in left:
-        process.kill()
-    assert not left, f"worker processes left running: {left}"
 
 
 @pytest.fixture
