@@ -83,6 +83,7 @@ def fit(
             "val_samples": len(validation[0]) if validation else 0,
             "workers": runner.workers,
             "threads_per_worker": runner.threads_per_worker,
+            "startup_seconds": runner.startup_seconds,
             "backend": backend,
             "ranks": runner.ranks,
             "rank": runner.rank,

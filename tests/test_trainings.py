@@ -571,7 +571,7 @@ def test_quiet_prints_only_the_result_line(tmp_path):
     assert result.returncode == 0, explain(result)
     assert re.fullmatch(
         r"lenet_conv2_avg: test accuracy [\d.]+% \(loss [\d.]+\) on 500 test images after 1 epoch\(s\) "
-        r"in [\d.]+ s with 1 worker\(s\)\n",
+        r"in [\d.]+ s \(\d+ BLAS thread\(s\) per process\) with 1 worker\(s\)\n",
         result.stdout,
     ), result.stdout
     run = last_run(tmp_path / "s" / "lenet_conv2_avg.json")

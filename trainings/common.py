@@ -137,6 +137,12 @@ def make_parser(description, defaults) -> OneLineParser:
         help="worker processes that share each batch's gradient (1 = this process only)",
     )
     add(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="BLAS threads per process (default: 1, measured the best choice when processes share the cores)",
+    )
+    add(
         "--backend",
         choices=["pool", "mpi"],
         default="pool",
@@ -193,12 +199,15 @@ def check_args(parser, args):
     if save_dir is not None and not os.path.isdir(save_dir):
         parser.error(f"--save {args.save!r}: folder {save_dir!r} does not exist")
     if getattr(args, "backend", "pool") == "mpi":
-        from minidl.distributed import import_mpi
+        from minidl.distributed.mpi import launch_problem, require_mpi4py
 
         try:
-            import_mpi()
+            require_mpi4py()  # without starting MPI: outside mpiexec that would leave a /dev/shm segment
         except ImportError as error:
             parser.error(f"--backend mpi: {error}")
+        problem = launch_problem(args.workers, sys.argv)
+        if problem:
+            parser.error(f"--backend mpi: {problem}")
 
 
 def check_outputs(parser, args):
@@ -430,12 +439,22 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
     args = parser.parse_args(argv)
     check_args(parser, args)
     check_outputs(parser, args)
+    from minidl.distributed import WorkerError
+
     with interrupts_handled():
         try:
             return run(args, build_model) or statistics_lost(parser)
         except KeyboardInterrupt as interrupt:
-            print(f"\n{interrupted_message(interrupt)}", file=sys.stderr)
-            return TERMINATED_EXIT_CODE if isinstance(interrupt, Terminated) else INTERRUPTED_EXIT_CODE
+            if getattr(interrupt, "rank", 0) == 0:  # under MPI: one line per job, from rank 0
+                print(f"\n{interrupted_message(interrupt)}", file=sys.stderr)
+            default = TERMINATED_EXIT_CODE if isinstance(interrupt, Terminated) else INTERRUPTED_EXIT_CODE
+            return getattr(interrupt, "exit_code", default)
+        except WorkerError as error:
+            # One line; the worker's own traceback only when it raised (not for a killed or stuck worker).
+            print(f"{parser.prog}: error: {str(error).splitlines()[0]}", file=sys.stderr)
+            if error.worker_traceback:
+                print(error.worker_traceback.rstrip(), file=sys.stderr)
+            return 1
         except (datasets.DatasetError, OSError) as error:  # bad data, a full disk, an unwritable output
             print(f"{parser.prog}: error: {error}", file=sys.stderr)
             return 1
@@ -449,8 +468,8 @@ def run(args, build_model):
     model, seconds = result["model"], result["seconds"]
     print(
         f"{model.name}: test accuracy {result['accuracy']:.2%} (loss {result['loss']:.4f}) on "
-        f"{result['val_samples']} test images after {args.epochs} epoch(s) in {seconds:.1f} s with "
-        f"{result['processes']}"
+        f"{result['val_samples']} test images after {args.epochs} epoch(s) in {seconds:.1f} s "
+        f"({result['history'].params.get('threads_per_worker')} BLAS thread(s) per process) with {result['processes']}"
     )
     if args.save:
         model.save(args.save)
@@ -492,20 +511,25 @@ def train(args, build_model):
         model.summary()
     tracker = recording(StatisticsTracker(model.name, out_dir=args.stats_dir, dataset="mnist", verbose=not quiet))
     started = time.perf_counter()
-    with step_split.timed_workers(args.workers, args.backend) as timer:
-        history = model.fit(
-            x_train,
-            y_train,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            validation_data=(x_test, y_test),
-            workers=timer.workers,
-            backend=args.backend,
-            verbose=0 if quiet else 1,
-            # The split goes first: it adds to the run record before the tracker saves it. The interrupt
-            # check goes last, so every other callback has seen a step before a pending Ctrl-C stops there.
-            callbacks=[step_split.RecordSplit(timer, tracker), tracker, *backup, InterruptAtStepBoundary()],
-        )
+    try:
+        with step_split.timed_workers(args.workers, args.backend, args.threads) as timer:
+            history = model.fit(
+                x_train,
+                y_train,
+                batch_size=args.batch_size,
+                epochs=args.epochs,
+                validation_data=(x_test, y_test),
+                workers=timer.workers,
+                backend=args.backend,
+                threads=args.threads,
+                verbose=0 if quiet else 1,
+                # The split goes first: it adds to the run record before the tracker saves it. The interrupt
+                # check goes last, so every other callback has seen a step before a pending Ctrl-C stops there.
+                callbacks=[step_split.RecordSplit(timer, tracker), tracker, *backup, InterruptAtStepBoundary()],
+            )
+    except KeyboardInterrupt as interrupt:
+        interrupt.rank = rank  # rank 0 alone reports an MPI job's interrupt
+        raise
     seconds = time.perf_counter() - started
     if rank != 0:
         return None

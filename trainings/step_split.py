@@ -52,7 +52,8 @@ class _TimedLocalRunner(Runner):
 class StepTimer(RunnerSource):
     """What `fit` gets as `workers` (via `.workers`) and what the split is read from afterwards."""
 
-    def __init__(self):
+    def __init__(self, threads=None):
+        self.threads = threads  # BLAS threads per process (None: minidl's default)
         self.workers = None  # what to pass as fit(workers=...)
         self.startup_time = 0.0
         self.compute_time = 0.0
@@ -66,7 +67,7 @@ class StepTimer(RunnerSource):
 
     def runner(self, model, data=None):
         """fit's hook for one process: a timed LocalRunner."""
-        return _TimedLocalRunner(LocalRunner(model), self)
+        return _TimedLocalRunner(LocalRunner(model, self.threads), self)
 
     def totals(self):
         """(compute seconds, steps) so far: the runner's own timings for pools and MPI."""
@@ -76,12 +77,12 @@ class StepTimer(RunnerSource):
 
 
 @contextlib.contextmanager
-def timed_workers(workers: int, backend: str = "pool"):
+def timed_workers(workers: int, backend: str = "pool", threads=None):
     """A StepTimer whose `.workers` is what to pass to fit: itself (1 process), a started WorkerPool
-    (closed on the way out, whatever happens) or an MPIBackend."""
-    timer = StepTimer()
+    (closed on the way out, whatever happens) or an MPIBackend; each process uses `threads` BLAS threads."""
+    timer = StepTimer(threads)
     if backend == "mpi":
-        timer.workers = timer._source = MPIBackend()
+        timer.workers = timer._source = MPIBackend(threads_per_rank=threads, expected_ranks=workers)
         yield timer
         return
     if workers == 1:
@@ -89,7 +90,7 @@ def timed_workers(workers: int, backend: str = "pool"):
         yield timer
         return
     started = time.perf_counter()
-    pool = WorkerPool(workers)
+    pool = WorkerPool(workers, threads_per_worker=threads)
     timer.startup_time = time.perf_counter() - started
     timer.workers = timer._source = pool
     try:

@@ -15,6 +15,8 @@ POLL_SECONDS = 1.0
 MIN_STEP_TIMEOUT, STEP_TIMEOUT_FACTOR = 30.0, 50
 # After Ctrl-C or an error, how long clean-up waits for workers still computing before killing them.
 CLEANUP_SECONDS = 1.0
+# How long closing waits for idle workers to acknowledge (they answer in milliseconds when healthy).
+CLOSE_SECONDS = 5.0
 # Messages up to this size are written with Ctrl-C held back: a pipe takes them in one write, at once.
 ATOMIC_MESSAGE_BYTES = 16384
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from .base import Runner
+from .interrupts import deferred_signals
 from .resources import blas_threads, thread_limit
 
 
@@ -17,10 +18,13 @@ class LocalRunner(Runner):
 
     workers = 1
 
-    def __init__(self, model, threads=None):
+    def __init__(self, model, threads=None, opened=None):
         started = time.perf_counter()
         self.model = model
-        self.thread_limit = thread_limit(threads)
+        with deferred_signals():  # a limit set is a limit `close` restores
+            self.thread_limit = thread_limit(threads)
+            if opened is not None:
+                opened.append(self)
         self.threads_per_worker = blas_threads()
         self.startup_seconds = time.perf_counter() - started
 

@@ -62,9 +62,13 @@ class WorkerPool(RunnerSource):
     BLAS library to `threads_per_worker` threads (default `resources.default_threads()`: 1) while it
     computes, so N processes on N cores do not fight over them. `step_timeout` (seconds, default
     None: max(30 s, 50 x the median step)) is how long a worker may take to answer before `WorkerError`.
+    `inherit` (x, y): training data forked workers take over from this process at start, copy-on-write
+    (what `fit(workers=N)` does with the pool it starts: no copy into shared memory at all).
     """
 
-    def __init__(self, workers: int, threads_per_worker=None, start_method: str | None = None, step_timeout=None):
+    def __init__(
+        self, workers: int, threads_per_worker=None, start_method: str | None = None, step_timeout=None, inherit=None
+    ):
         started = time.perf_counter()
         workers = checks.positive_int(workers, "workers")
         if threads_per_worker is None:
@@ -83,6 +87,9 @@ class WorkerPool(RunnerSource):
         self.timings = None
         self.data = SharedDataCache()
         context = mp.get_context(start_method)
+        # Training data (x, y) known when the pool starts: forked workers inherit it, copy-on-write,
+        # instead of it being copied into shared memory (a spawned worker would get it pickled: no).
+        self.inherited = tuple(inherit) if inherit is not None and context.get_start_method() == "fork" else None
         # Workers must share the parent's tracker of shared memory, or each would start its own and
         # report the parent's segments as leaked when it exits.
         resource_tracker.ensure_running()
@@ -97,7 +104,7 @@ class WorkerPool(RunnerSource):
                 parent_end, child_end = context.Pipe()
                 process = context.Process(
                     target=worker_main,
-                    args=(child_end, index, self.threads_per_worker),
+                    args=(child_end, index, self.threads_per_worker, self.inherited),
                     name=f"minidl-worker-{index}",
                     daemon=True,
                 )
@@ -117,7 +124,7 @@ class WorkerPool(RunnerSource):
     def __exit__(self, *exc_info):
         self.close()
 
-    def runner(self, model, data=None, owns_pool=False, threads=None, step_timeout=None):
+    def runner(self, model, data=None, owns_pool=False, threads=None, step_timeout=None, opened=None):
         """Attach `model` (and optionally training data (x, y)) to the workers for one fit/evaluate/predict.
 
         The workers hold one model at a time, so a runner still attached is closed first.
@@ -127,9 +134,9 @@ class WorkerPool(RunnerSource):
         if self.broken:
             raise RuntimeError(f"this WorkerPool is unusable ({self.broken}): close it and start a new one")
         self.detach()
-        self.attached = PoolRunner(self, model, data, owns_pool, threads, step_timeout)
-        self.timings = self.attached.timings
-        return self.attached
+        runner = PoolRunner(self, model, data, owns_pool, threads, step_timeout, opened)
+        self.timings = runner.timings
+        return runner
 
     def detach(self):
         """Close the runner attached last, if any: its model gets private buffers again."""
@@ -224,22 +231,25 @@ class WorkerPool(RunnerSource):
         )
 
     def close(self):
-        """Detach the model, stop every worker (politely, then by force) and wait for them; safe to call twice."""
-        self.is_closed = True
-        try:
-            self.detach()
-        finally:
+        """Detach the model, stop every worker (politely, then by force) and wait for them; safe to call twice.
+
+        Runs whole, with Ctrl-C held back until it is done (at most a few seconds: see `_stop_processes`).
+        """
+        with deferred_signals():
+            self.is_closed = True
             try:
-                self._stop_processes()
+                self.detach()
             finally:
-                self.data.release()
+                try:
+                    self._stop_processes()
+                finally:
+                    self.data.release()
 
     def _stop_processes(self):
-        with deferred_signals():
-            processes, connections = self.processes, self.connections
-            self.processes, self.connections = [], []
-            polite = not self.broken and not self.unanswered
-            self.unanswered = set()
+        processes, connections = self.processes, self.connections
+        self.processes, self.connections = [], []
+        polite = not self.broken and not self.unanswered
+        self.unanswered = set()
         try:
             if polite:
                 for conn in connections:
@@ -249,11 +259,10 @@ class WorkerPool(RunnerSource):
                 for process in processes:
                     process.join(timeout=max(deadline - time.monotonic(), 0))
         finally:
-            with deferred_signals():
-                for process in processes:
-                    if process.is_alive():
-                        process.kill()
-                for process in processes:
-                    process.join(timeout=2)
-                for conn in connections:
-                    conn.close()
+            for process in processes:
+                if process.is_alive():
+                    process.kill()
+            for process in processes:
+                process.join(timeout=2)
+            for conn in connections:
+                conn.close()

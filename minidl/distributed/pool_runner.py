@@ -19,7 +19,7 @@ import numpy as np
 
 from . import replica
 from .base import Runner, StepTimings, shard_bounds
-from .faults import CLEANUP_SECONDS, WorkerError, pool_timeout
+from .faults import CLEANUP_SECONDS, CLOSE_SECONDS, WorkerError, pool_timeout
 from .interrupts import deferred_signals
 from .resources import thread_limit
 from .shared import SharedArray
@@ -36,7 +36,7 @@ class PoolRunner(Runner):
     training step, which pays the workers' first touch of the shared data.
     """
 
-    def __init__(self, pool, model, data, owns_pool, threads=None, step_timeout=None):
+    def __init__(self, pool, model, data, owns_pool, threads=None, step_timeout=None, opened=None):
         started = time.perf_counter()
         self.pool, self.model, self.owns_pool = pool, model, owns_pool
         self.closed, self.failing = False, False
@@ -48,8 +48,13 @@ class PoolRunner(Runner):
         self.first_step_seconds = None
         self.shared: list[SharedArray] = []
         self.private_buffers = (model.parameters, model.gradients)
-        self.thread_limit = thread_limit(self.threads_per_worker)
         self.bound = False
+        # Known to the pool (whose close() closes it) and to the caller before it holds anything.
+        with deferred_signals():
+            pool.attached = self
+            if opened is not None:
+                opened.append(self)
+            self.thread_limit = thread_limit(self.threads_per_worker)
         try:
             parameters = SharedArray.copy_of(model.parameters, keep=self.shared)
             rows = SharedArray((pool.workers, model.parameters.size), model.dtype, keep=self.shared)
@@ -61,7 +66,8 @@ class PoolRunner(Runner):
                 self.bound = True
             data_specs, self.indices = None, None
             if data is not None:
-                data_specs = [a.spec for a in pool.data.get("train", data)]
+                inherited = pool.inherited is not None and all(a is b for a, b in zip(pool.inherited, data))
+                data_specs = "inherited" if inherited else [a.spec for a in pool.data.get("train", data)]
                 self.indices = SharedArray((len(data[0]),), np.int64, keep=self.shared)
             pool.call_all(
                 [
@@ -142,33 +148,34 @@ class PoolRunner(Runner):
     def close(self):
         """Detach the workers, give the model private buffers again and free the shared memory; safe twice.
 
-        A worker that does not answer the detach in time (after a failure: `CLEANUP_SECONDS`) is taken
-        as stuck and the pool is closed, so the pool ends up either usable or closed, never half-way.
+        Runs whole, with Ctrl-C held back until it is done (a half-done close would orphan processes or
+        shared memory), so every wait in it is short: workers that do not answer the detach within
+        `CLEANUP_SECONDS` after a failure (else `CLOSE_SECONDS`) are taken as stuck and the pool is
+        closed. The pool thus ends up either usable or closed, never half-way.
         """
-        if self.closed:
-            return
-        self.closed = True
-        if self.pool.attached is self:
-            self.pool.attached = None
-        try:
-            if self.pool.processes and not self.pool.broken:
-                try:
-                    self.pool.call_all([("detach",)] * len(self.pool.processes), self.timeout_for(0.0))
-                except (WorkerError, OSError):
-                    self.pool.close()
-                except BaseException:
-                    self.pool.close()
-                    raise
-            elif self.pool.broken:
-                self.pool.close()
-        finally:
+        with deferred_signals():
+            if self.closed:
+                return
+            self.closed = True
+            if self.pool.attached is self:
+                self.pool.attached = None
             try:
-                self.thread_limit.restore_original_limits()
-                if self.bound:
-                    replica.bind(self.model, *self.private_buffers)
-            finally:
-                for shared in self.shared:
-                    shared.release()
-                self.shared = []
-                if self.owns_pool:
+                if self.pool.processes and not self.pool.broken:
+                    wait = CLEANUP_SECONDS if self.failing else min(CLOSE_SECONDS, self.timeout_for(0.0))
+                    try:
+                        self.pool.call_all([("detach",)] * len(self.pool.processes), wait)
+                    except (WorkerError, OSError):
+                        self.pool.close()
+                elif self.pool.broken:
                     self.pool.close()
+            finally:
+                try:
+                    self.thread_limit.restore_original_limits()
+                    if self.bound:
+                        replica.bind(self.model, *self.private_buffers)
+                finally:
+                    for shared in self.shared:
+                        shared.release()
+                    self.shared = []
+                    if self.owns_pool:
+                        self.pool.close()
