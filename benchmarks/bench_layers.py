@@ -282,6 +282,13 @@ def epoch_table(names, x, args):
         table.add_column(column, justify="left" if column in ("model", "framework") else "right")
     for name in names:
         result = alternated(name, x, y, args)
+        if "ratio_cpu" in result:  # progress on stderr, so a long run shows something before the table
+            print(
+                f"{name}: ratio CPU {result['ratio_cpu']:.2f}x, wall {result['ratio_wall']:.2f}x "
+                f"(load {load_average()})",
+                file=sys.stderr,
+                flush=True,
+            )
         for framework in ("minidl", "torch"):
             if framework not in result:
                 continue
