@@ -29,7 +29,8 @@ from . import activations
 from .base import Layer
 
 # Patch bytes per chunk of images: small enough to stay in the core's cache between copy and product.
-_CHUNK_BYTES = 1 << 20
+# Bounds measured on LeNet's, the two-convolution net's and the Keras convnet's shapes.
+_CHUNK_BYTES, _MIN_CHUNK, _MAX_CHUNK = 1 << 20, 8, 32
 
 
 def _pair(value, argument):
@@ -162,7 +163,7 @@ class Conv2D(Layer):
         """Images per chunk: about 1 MB of patches and outputs (stays in cache), within 8..32 images."""
         (oh, ow, f), (kh, kw), c = self.output_shape, self.kernel_size, self.input_shape[2]
         per_image = oh * ow * (kh * kw * c + f) * np.dtype(self.dtype).itemsize
-        return min(32, max(8, _CHUNK_BYTES // per_image))
+        return min(_MAX_CHUNK, max(_MIN_CHUNK, _CHUNK_BYTES // per_image))
 
     def chunks_of_patches(self, padded):
         """(start, stop, patches) per chunk of images; patches is a (rows, kh*kw*C) matrix in a reused buffer."""
