@@ -384,7 +384,9 @@ def torch_layer_times(name, x, batch_size, repeat):
     rows = []
     for index, group in enumerate(groups):
         block = torch.nn.Sequential(*group)
-        inp = value.detach().clone().requires_grad_(index > 0)
+        # The model's input needs no gradient, unless a weightless module (Flatten) comes first.
+        needs_grad = index > 0 or not any(True for _ in block.parameters())
+        inp = value.detach().clone().requires_grad_(needs_grad)
         out = block(inp)
         grad = torch.randn_like(out)
 

@@ -30,7 +30,7 @@ from .base import Layer
 
 # Patch bytes per chunk of images: small enough to stay in the core's cache between copy and product.
 # Bounds measured on LeNet's, the two-convolution net's and the Keras convnet's shapes.
-_CHUNK_BYTES, _MIN_CHUNK, _MAX_CHUNK = 1 << 20, 8, 32
+_CHUNK_BYTES, _MIN_CHUNK, _MAX_CHUNK = 1 << 20, 4, 32
 
 
 def _pair(value, argument):
@@ -160,7 +160,7 @@ class Conv2D(Layer):
         return self.input_shape[2] == 1
 
     def chunk_size(self):
-        """Images per chunk: about 1 MB of patches and outputs (stays in cache), within 8..32 images."""
+        """Images per chunk: about 1 MB of patches and outputs (stays in cache), within 4..32 images."""
         (oh, ow, f), (kh, kw), c = self.output_shape, self.kernel_size, self.input_shape[2]
         per_image = oh * ow * (kh * kw * c + f) * np.dtype(self.dtype).itemsize
         return min(_MAX_CHUNK, max(_MIN_CHUNK, _CHUNK_BYTES // per_image))
