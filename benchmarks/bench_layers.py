@@ -550,7 +550,7 @@ def main():
     parser.add_argument("--samples", type=int, default=60000, help="training samples per epoch")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="BLAS (and torch) threads")
-    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds; medians are shown")
+    parser.add_argument("--rounds", "--repeat", type=int, default=3, help="alternated rounds; medians are shown")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference rows")
     parser.add_argument("--per-layer", action="store_true", help="per-layer forward/backward table instead")
