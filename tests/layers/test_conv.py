@@ -68,7 +68,7 @@ def test_conv_gradients(config, rng):
     check_layer(layer, rng.standard_normal((2, *shape)), rng)
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "softmax"])
 def test_conv_gradients_with_activation(activation, rng):
     layer = build(Conv2D(3, 3, padding="same", activation=activation), (5, 4, 2))
     layer.params["bias"][...] = rng.standard_normal(3) * 0.1
@@ -166,6 +166,7 @@ CHUNKED = [
     # (input (h, w, c), kernel, strides, padding, activation): one channel takes the columns layout
     ((6, 5, 1), (3, 3), 1, "same", "relu"),
     ((6, 5, 2), (3, 2), (2, 1), "valid", "tanh"),
+    ((5, 5, 2), (3, 3), 1, "same", "softmax"),
 ]
 
 
@@ -180,7 +181,11 @@ def test_conv_batches_larger_than_a_chunk(shape, kernel, strides, padding, activ
     x = rng.standard_normal((19, *shape))
     pair = (strides, strides) if isinstance(strides, int) else strides
     z = naive_conv(x, layer.params["kernel"], layer.params["bias"], pair, padding)
-    expected = np.maximum(z, 0) if activation == "relu" else np.tanh(z)
+    if activation == "softmax":
+        expected = np.exp(z - z.max(axis=-1, keepdims=True))
+        expected /= expected.sum(axis=-1, keepdims=True)
+    else:
+        expected = np.maximum(z, 0) if activation == "relu" else np.tanh(z)
     np.testing.assert_allclose(layer.forward(x.copy()), expected, rtol=1e-10, atol=1e-12)
     check_layer(layer, x, rng)
 
