@@ -64,14 +64,14 @@ def machine_lines(threads) -> list[str]:
         lines.append(
             f"{pool['user_api']}: {pool['internal_api']} {pool.get('version') or ''} "
             f"kernel {pool.get('architecture', '?')}, {pool['num_threads']} threads by default "
-            f"(limited to {threads} while timing) [{os.path.basename(pool['filepath'])}]"
+            f"[{os.path.basename(pool['filepath'])}]; threads while timing: {threads}"
         )
     openblas_env = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")}
     lines.append(f"OPENBLAS_* environment: {openblas_env or 'none'}")
     if torch_available():
         import torch
 
-        lines.append(f"torch {torch.__version__}, {threads} thread(s) while timing")
+        lines.append(f"torch {torch.__version__}; threads while timing: {threads}")
     lines.append(f"load average before: {load_average()}")
     return lines
 
