@@ -4,6 +4,8 @@ Each row is a fresh child process (or an `mpiexec` job) training one epoch after
 The parent samples the proportional memory (PSS, from /proc) of the child's whole process tree, so
 memory shared by the workers is counted once. Columns:
   s/epoch, samples/s     wall time of the training epoch (no validation)
+  CPU s main             CPU time of the measuring process over that epoch (shard 0 and coordination)
+  CPU s all              CPU time of the measurement's whole process tree, whole run (load, warm-up, epoch)
   speed-up, efficiency   against the one-process, one-thread row; efficiency = speed-up / processes
   comm. share            part of each step spent outside the workers' gradient computation
                          (sending the step, waiting, adding gradients) — 0 by definition in-process
@@ -11,7 +13,8 @@ memory shared by the workers is counted once. Columns:
 The "independent" row is the ceiling: N unconnected one-thread processes, each training on 1/N of
 the epoch at the same time, with no communication at all; its speed-up is what this machine's cores
 can give when they all do this arithmetic at once (on 2 vCPUs that share vector units it is far
-below N).
+below N). The header names the BLAS library, its kernel and default thread count (threadpoolctl)
+and the load average, which is printed again at the end: on a shared machine, read wall times with it.
 
     python benchmarks/bench_parallel.py --repeat 3
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,8 +64,11 @@ def child(args):
 
     x, y, source = bench_layers.load_data(args.samples, args.data_dir)
     if args.kind == "torch":
+        cpu = time.process_time()
         seconds = bench_layers.time_torch("lenet", x, y, args.batch_size, args.threads)
-        result = {"seconds": seconds, "comm_share": None}
+        result = {"seconds": seconds, "comm_share": None, "cpu": time.process_time() - cpu}
+    elif args.kind == "scenario":
+        result = time_scenario(args, x, y)
     else:
         with threadpool_limits(args.threads):
             result = time_minidl(args, x, y)
@@ -80,10 +87,10 @@ def time_minidl(args, x, y):
     if args.kind == "pool":
         with WorkerPool(args.processes, threads_per_worker=args.threads) as pool:
             model.fit(x[:warm], y[:warm], batch_size=args.batch_size, verbose=0, workers=pool)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, workers=pool)
-            seconds = time.perf_counter() - started
-            return {"seconds": seconds, "comm_share": pool.timings.communication_share()}
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            return {"seconds": seconds, "cpu": cpu, "comm_share": pool.timings.communication_share()}
     if args.kind == "mpi":
         from minidl.distributed import MPIBackend
 
@@ -91,11 +98,170 @@ def time_minidl(args, x, y):
     else:
         workers = 1
     model.fit(x[:warm], y[:warm], batch_size=args.batch_size, verbose=0, workers=workers)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, workers=workers)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     share = workers.timings.communication_share() if args.kind == "mpi" else 0.0
-    return {"seconds": seconds, "comm_share": share}
+    return {"seconds": seconds, "cpu": cpu, "comm_share": share}
+
+
+# ----- scenarios (issue 17): workers=N against workers=1, pool start-up included -----
+SCENARIOS = {
+    "epoch+val": "one epoch with validation on the 10,000 test images",
+    "epoch": "one epoch, no validation",
+    "60 steps": "a 60-step fit",
+}
+
+
+def time_scenario(args, x, y):
+    """One fit as a user runs it (`workers=N` starts and stops its own pool), timed from the call to
+    its return: wall time, CPU time of this process and its (joined) workers, and the pool's phases."""
+    import resource
+
+    import numpy as np
+
+    from minidl import datasets
+    from minidl.optimizers import SGD
+
+    validation = None
+    if args.scenario == "epoch+val":
+        try:
+            _, validation = datasets.load_mnist(data_dir=args.data_dir, train_limit=1, download=False)
+        except (datasets.DatasetError, OSError):
+            rng = np.random.default_rng(1)
+            validation = rng.random((10000, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 10000)
+    if args.scenario == "60 steps":
+        x, y = x[: 60 * args.batch_size], y[: 60 * args.batch_size]
+    model = bench_layers.build_minidl("lenet")
+    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"])
+    model.predict(x[:256])  # warm-up of this process's code paths, outside the timing
+    runner_facts = {}
+
+    class Facts(bench_layers_callback()):
+        def on_train_end(self, logs=None):
+            runner_facts.update(self.model.facts)
+
+    usage = lambda: sum(  # noqa: E731
+        u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
+    import inspect
+
+    # The same script measures the code before this change (no threads= yet) for the before/after table.
+    extra = {"threads": args.threads} if "threads" in inspect.signature(model.fit).parameters else {}
+    cpu, started = usage(), time.perf_counter()
+    model.fit(
+        x,
+        y,
+        batch_size=args.batch_size,
+        epochs=1,
+        verbose=0,
+        workers=args.processes,
+        validation_data=validation,
+        callbacks=[Facts()],
+        **extra,
+    )
+    seconds, cpu = time.perf_counter() - started, usage() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, **runner_facts}
+
+
+def bench_layers_callback():
+    """A callback class that copies the runner's phase timings onto the model when training ends."""
+    from minidl import distributed
+    from minidl.callbacks import Callback
+
+    original = distributed.choose.make_runner
+
+    def recording(model, *args, **kwargs):
+        runner = original(model, *args, **kwargs)
+        model.runner_for_bench = runner
+        return runner
+
+    distributed.choose.make_runner = recording
+
+    class Base(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            runner = self.model.runner_for_bench
+            timings = runner.timings
+            self.model.facts = {
+                "startup_seconds": getattr(runner, "startup_seconds", float("nan")),
+                "first_step_seconds": getattr(runner, "first_step_seconds", float("nan")),
+                "comm_share": timings.communication_share() if timings else 0.0,
+            }
+
+    return Base
+
+
+def run_scenarios(args):
+    """The scenario table: each case x each worker count, `--repeat` fresh child processes each, medians."""
+    from rich.console import Console
+    from rich.table import Table
+
+    loads = [os.getloadavg()]
+    table = Table(title=f"LeNet-5, batch {args.batch_size}, pool start-up included, median of {args.repeat}")
+    for column in (
+        "case",
+        "workers",
+        "wall s",
+        "CPU s",
+        "speed-up (wall)",
+        "CPU ratio",
+        "start-up s",
+        "first step s",
+        "comm. share",
+        "load avg (1 min) before/after",
+    ):
+        table.add_column(column, justify="left" if column == "case" else "right")
+    for scenario in SCENARIOS:
+        base = None
+        for workers in [1, *[n for n in args.workers if n > 1]]:
+            runs = []
+            for _ in range(args.repeat):
+                before = os.getloadavg()[0]
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "--kind",
+                    "scenario",
+                    "--scenario",
+                    scenario,
+                    "--processes",
+                    str(workers),
+                    "--threads",
+                    "1",
+                    "--samples",
+                    str(args.samples),
+                    "--batch-size",
+                    str(args.batch_size),
+                ]
+                command += ["--data-dir", args.data_dir] if args.data_dir else []
+                result = run_child(command)
+                result["load"] = (before, os.getloadavg()[0])
+                runs.append(result)
+            median = {
+                key: statistics.median(r[key] for r in runs)
+                for key in ("seconds", "cpu_seconds", "startup_seconds", "first_step_seconds", "comm_share")
+            }
+            base = base or median
+            table.add_row(
+                scenario,
+                str(workers),
+                f"{median['seconds']:.2f}",
+                f"{median['cpu_seconds']:.2f}",
+                f"{base['seconds'] / median['seconds']:.2f}x",
+                f"{median['cpu_seconds'] / base['cpu_seconds']:.2f}",
+                f"{median['startup_seconds']:.3f}",
+                f"{median['first_step_seconds']:.3f}",
+                f"{median['comm_share']:.1%}",
+                ", ".join(f"{a:.1f}/{b:.1f}" for a, b in (r["load"] for r in runs)),
+            )
+            loads.append(os.getloadavg())
+    Console(width=max(Console().width, 160)).print(table)
+    print(
+        "CPU ratio: CPU time of all processes against workers=1 (1.00 = no extra work; the wall speed-up on an "
+        f"idle machine can approach workers / CPU ratio). Load average (1, 5, 15 min) at start {loads[0]}, "
+        f"at end {loads[-1]}; the targets (>= 1.92x / 1.9x / 1.8x) can only be judged on an idle machine."
+    )
 
 
 def _mpi_rank():
@@ -127,6 +293,7 @@ def run_child(command, env=None):
     Reading /proc/<pid>/smaps_rollup costs about 9 ms for an MPI job's tree and locks the target's
     memory map, so sampling every 50 ms slowed the measured runs by up to 2.5x; every 0.5 s costs ~2 %.
     """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = [0.0]
 
@@ -141,8 +308,11 @@ def run_child(command, env=None):
     watcher.join()
     if process.returncode != 0:
         raise SystemExit(f"measurement failed: {' '.join(command)}\n{err}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = json.loads(out.strip().splitlines()[-1])
     result["peak_mb"] = peak[0]
+    # Children's CPU as the kernel accounts it once they are reaped (concurrent runs may mix: summed later).
+    result["cpu_all"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return result
 
 
@@ -157,6 +327,8 @@ def run_independent(command, processes):
         thread.join()
     return {
         "seconds": max(r["seconds"] for r in results),
+        "cpu": max(r["cpu"] for r in results),
+        "cpu_all": max(r["cpu_all"] for r in results),
         "comm_share": None,
         "source": results[0]["source"],
         "samples": sum(r["samples"] for r in results),
@@ -201,6 +373,8 @@ def measure(row, args):
     shares = [r["comm_share"] for r in runs if r["comm_share"] is not None]
     return {
         "seconds": statistics.median(r["seconds"] for r in runs),
+        "cpu": statistics.median(r["cpu"] for r in runs),
+        "cpu_all": statistics.median(r["cpu_all"] for r in runs),
         "samples": runs[0]["samples"],
         "source": runs[0]["source"],
         "peak_mb": max(r["peak_mb"] for r in runs),
@@ -228,6 +402,12 @@ def main():
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-mpi", action="store_true")
+    parser.add_argument(
+        "--scenarios",
+        action="store_true",
+        help="workers=N vs 1: epoch with/without validation, 60 steps, start-up included",
+    )
+    parser.add_argument("--scenario", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)
     parser.add_argument("--processes", type=int, default=1, help=argparse.SUPPRESS)
@@ -235,16 +415,23 @@ def main():
     args = parser.parse_args()
     if args.child:
         return child(args)
+    if args.scenarios:
+        return run_scenarios(args)
 
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(width=max(Console().width, 140))
+    for line in bench_layers.machine_lines(threads="the 'threads each' column"):
+        console.print(line, highlight=False)
     table = Table(title=f"LeNet-5, one epoch, batch {args.batch_size}, median of {args.repeat} ({os.cpu_count()} CPUs)")
     for column in (
         "run",
         "processes",
         "threads each",
         "s / epoch",
+        "CPU s main",
+        "CPU s all",
         "samples/s",
         "speed-up",
         "efficiency",
@@ -264,17 +451,21 @@ def main():
             str(processes),
             str(threads),
             f"{result['seconds']:.2f}",
+            f"{result['cpu']:.2f}",
+            f"{result['cpu_all']:.2f}",
             f"{result['samples'] / result['seconds']:,.0f}",
             f"{speedup:.2f}x",
             f"{speedup / processes:.0%}" if kind != "torch" else "-",
             share,
             f"{result['peak_mb']:.0f}",
         )
-    Console(width=max(Console().width, 120)).print(table)
-    print(
+    console.print(table)
+    console.print(
         f"data: {result['source']}, {result['samples']} samples. Speed-up and efficiency are against the first "
-        "row (one process, one BLAS thread)."
+        "row (one process, one BLAS thread).",
+        highlight=False,
     )
+    console.print(f"load average after: {bench_layers.load_average()}", highlight=False)
 
 
 if __name__ == "__main__":

@@ -81,3 +81,15 @@ def seed(value, argument: str = "seed") -> int | None:
     if not _is_int(value) or not 0 <= value < 2**63:
         raise ValueError(f"{argument} must be None or an integer in [0, 2**63), got {value!r}")
     return int(value)
+
+
+def channels_last(data_format, layer: str) -> str:
+    """Keras's `data_format` argument: None or "channels_last" is what minidl computes.
+
+    "channels_first" is a real Keras layout minidl does not implement, so it raises NotImplementedError.
+    """
+    if data_format in (None, "channels_last"):
+        return "channels_last"
+    if data_format == "channels_first":
+        raise NotImplementedError(f"{layer}: data_format='channels_first' is not supported (channels-last only)")
+    raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")

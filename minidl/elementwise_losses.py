@@ -51,7 +51,11 @@ class ElementwiseLoss(Loss):
 
 
 class MeanSquaredError(ElementwiseLoss):
-    """ℓ = (p - y)²; dℓ/dp = 2 (p - y)."""
+    """ℓ = (p - y)²; dℓ/dp = 2 (p - y).
+
+    total    = Σ_n (1/K) Σ_k (p[n, k] − y[n, k])²        p, y: (N, ...), K = outputs per sample
+    gradient = dL/dp = 2 (p − y) / (K · D)
+    """
 
     name = "mse"
 

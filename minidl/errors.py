@@ -20,3 +20,10 @@ def lookup(kind: str, name, table: dict):
         known = ", ".join(sorted(table))
         raise UnknownNameError(f"unknown {kind} {name!r}; known {kind}s: {known}")
     return table[key]
+
+
+class ModelFileError(ValueError):
+    """A model or weights file is malformed, inconsistent or hostile; the message names what is wrong.
+
+    A `ValueError`, so callers that caught the old errors of `Model.load` still catch it.
+    """

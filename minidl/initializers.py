@@ -39,7 +39,7 @@ def zeros(shape, fan_in, fan_out, rng, dtype):
 
 
 def ones(shape, fan_in, fan_out, rng, dtype):
-    """All ones."""
+    """All ones (BatchNormalization's gamma and moving variance)."""
     return np.ones(shape, dtype=dtype)
 
 

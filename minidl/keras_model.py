@@ -181,6 +181,14 @@ def pop(model, rebuild=True):
     return layer
 
 
+def predict_in_batches(model, x, batch_size):
+    """Outputs for `x` in batches, in this process (every runner's workers call this too)."""
+    out = np.empty((len(x), *model.output_shape), model.dtype)
+    for start in range(0, len(x), batch_size):
+        out[start : start + batch_size] = model.forward(x[start : start + batch_size], training=False)
+    return out
+
+
 def test_on_batch(model, x, y, sample_weight=None, return_dict=False):
     """Loss and metrics of one batch, without training."""
     return model.evaluate(x, y, len(x), 0, sample_weight=sample_weight, return_dict=return_dict)

@@ -4,6 +4,10 @@ Each returns the *sum* of per-sample losses and a gradient scaled by a given den
 `minidl.loss_base`); the element-wise ones (MSE, MAE, Huber, binary cross-entropy) are in
 `minidl.elementwise_losses`. Keras's function forms, e.g.
 `losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=False)`, return per-sample losses.
+
+With predictions p (N, K), targets y and the denominator D (the whole batch size): `total` =
+Σ_n ℓ(p[n], y[n]) and `gradient` = dℓ/dp / D, of p's shape, so the gradients of a batch's shards add up
+to the gradient of the batch's mean loss.
 """
 
 from __future__ import annotations
@@ -79,7 +83,12 @@ class CrossEntropy(Loss):
 
 
 class CategoricalCrossentropy(CrossEntropy):
-    """Cross-entropy with one-hot (or soft) targets of shape (N, classes): L = -Σ_k y_k log p_k."""
+    """Cross-entropy with one-hot (or soft) targets of shape (N, classes): L = -Σ_k y_k log p_k.
+
+    total                = −Σ_n Σ_k y[n, k] · log p[n, k]       (p clipped to [1e-7, 1])
+    gradient (p)         = −y / (p · D)                           (N, K)
+    gradient (logits z)  = (p · Σ_k y[n, k] − y) / D              (N, K), p = softmax(z)
+    """
 
     name = "categorical_crossentropy"
 
@@ -108,7 +117,12 @@ class CategoricalCrossentropy(CrossEntropy):
 
 
 class SparseCategoricalCrossentropy(CrossEntropy):
-    """Cross-entropy with integer labels c of shape (N,): L = -log p_c (y is the one-hot row of c)."""
+    """Cross-entropy with integer labels c of shape (N,): L = -log p_c (y is the one-hot row of c).
+
+    total                = −Σ_n log p[n, c[n]]                    (p clipped to [1e-7, 1])
+    gradient (p)         = −[k = c[n]] / (p[n, k] · D)            (N, K)
+    gradient (logits z)  = (p[n, k] − [k = c[n]]) / D             (N, K), p = softmax(z)
+    """
 
     name = "sparse_categorical_crossentropy"
 

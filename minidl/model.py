@@ -90,8 +90,11 @@ class Model:
         except ShapeError as error:
             position = next(i for i, existing in enumerate(self.layers, 1) if existing is layer)
             raise ShapeError(f"cannot add layer {position} to model {self.name!r}: {error}") from None
-        layer.needs_input_grad = layer is not self.layers[0]
         flat.pack(self)
+        # dL/dx is needed only above the first layer with weights: below it nothing is left to train.
+        with_weights = [bool(each.params) for each in self.layers]
+        for index, each in enumerate(self.layers):
+            each.needs_input_grad = any(with_weights[:index])
 
     def build(self, input_shape):
         """Build every layer for `input_shape` (without batch axis; Keras's `(None, ...)` accepted)."""
@@ -176,6 +179,8 @@ class Model:
             grad *= weights.reshape(-1, *([1] * (grad.ndim - 1)))
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
+            if grad is None:  # a layer that needs no input gradient: no weights below it
+                break
         return loss_sum, sums
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
@@ -185,12 +190,7 @@ class Model:
     test_on_batch = keras_model.test_on_batch
     predict_on_batch = keras_model.predict_on_batch
 
-    def predict_in_batches(self, x, batch_size):
-        """Outputs for `x` in batches, in this process (every runner's workers call this too)."""
-        out = np.empty((len(x), *self.output_shape), self.dtype)
-        for start in range(0, len(x), batch_size):
-            out[start : start + batch_size] = self.forward(x[start : start + batch_size], training=False)
-        return out
+    predict_in_batches = keras_model.predict_in_batches  # every runner's workers call it too
 
     # ----- training, evaluating, predicting -----
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **options):
@@ -199,7 +199,8 @@ class Model:
         Keras 3's options: validation_split, validation_data, shuffle, class_weight, sample_weight,
         initial_epoch, steps_per_epoch, validation_batch_size, validation_freq. minidl's own:
         `workers=N` splits every batch's gradient across N processes (same mathematics; a
-        `minidl.distributed.WorkerPool` may be passed instead), `backend=` "pool" or "mpi".
+        `minidl.distributed.WorkerPool` may be passed instead), `backend=` "pool" or "mpi",
+        `threads` (BLAS threads per process), `step_timeout` (see `minidl.distributed.WorkerPool`).
         """
         self.history = training.fit(self, x, y, batch_size, epochs, verbose, callbacks, **options)
         return self.history
@@ -209,9 +210,9 @@ class Model:
         with `return_dict=True`."""
         return training.evaluate(self, x, y, batch_size, verbose, sample_weight, callbacks, **options)
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, workers=1):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, workers=1, threads=None):
         """Model outputs for `x`, computed in batches (default 32; the size does not change results)."""
-        return training.predict(self, x, batch_size, verbose, steps, callbacks, workers)
+        return training.predict(self, x, batch_size, verbose, steps, callbacks, workers, threads)
 
     # ----- weights -----
     def get_weights(self) -> list[np.ndarray]:
@@ -245,3 +246,4 @@ class Model:
 
 
 Sequential = Model
+saving.use_model_class(Model)

@@ -36,6 +36,13 @@ class Optimizer:
         value = getattr(value, "item", lambda: value)()  # a NumPy scalar or 0-d array
         self._learning_rate = checks.positive_number(value, f"{type(self).__name__}: learning_rate")
 
+    def scratch(self, params):
+        """A work array like `params`, reused by every step (a fresh one would cost page faults each step)."""
+        work = getattr(self, "_work", None)
+        if work is None or work.shape != params.shape or work.dtype != params.dtype:
+            work = self._work = np.empty_like(params)
+        return work
+
     def _check(self, name, value, **bounds):
         return checks.finite_number(value, f"{type(self).__name__}: {name}", **bounds)
 

@@ -6,6 +6,8 @@ learning-rate schedules in
 
 The model keeps all its weights in one contiguous float array (each layer's weights are views
 into it), so an optimizer step is a handful of vectorised operations on the whole network at once.
+In the equations θ is that vector, g = dL/dθ the batch's mean gradient (same shape), t the number
+of steps taken before this one, and every operation is entry by entry.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ class SGD(Optimizer):
     """Stochastic gradient descent, Keras-style: v = m*v - lr*g; w += v (or the Nesterov form).
 
     `decay` shrinks the rate as lr / (1 + decay * iterations), like Keras's legacy argument.
+
+        η_t = η / (1 + decay · t)
+        plain (momentum μ = 0):  θ ← θ − η_t · g
+        momentum:                v ← μ · v − η_t · g,   θ ← θ + v
+        Nesterov:                v ← μ · v − η_t · g,   θ ← θ + μ · v − η_t · g
     """
 
     name = "sgd"
@@ -39,15 +46,18 @@ class SGD(Optimizer):
     def step(self, params, grads):
         lr = self.learning_rate / (1.0 + self.decay * self.iterations)
         self.iterations += 1
+        scaled = np.multiply(grads, lr, out=self.scratch(params))
         if self.momentum == 0:
-            params -= lr * grads
+            params -= scaled
             return
         if self.velocity is None:
             self.velocity = np.zeros_like(params)
         self.velocity *= self.momentum
-        self.velocity -= lr * grads
+        self.velocity -= scaled
         if self.nesterov:
-            params += self.momentum * self.velocity - lr * grads
+            # w += m*v - lr*g, in two in-place steps through the same buffer.
+            params -= scaled
+            params += np.multiply(self.velocity, self.momentum, out=scaled)
         else:
             params += self.velocity
 
@@ -56,7 +66,15 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba) with bias correction; defaults as in Keras."""
+    """Adam (Kingma & Ba) with bias correction; defaults as in Keras.
+
+        m ← β₁ · m + (1 − β₁) · g                 (running mean of the gradient)
+        v ← β₂ · v + (1 − β₂) · g²                (running mean of its square)
+        θ ← θ − η · √(1 − β₂^t) / (1 − β₁^t) · m / (√v + ε)      t counting this step from 1
+
+    The factor √(1 − β₂^t) / (1 − β₁^t) corrects m and v for starting at zero; ε is added to the
+    uncorrected √v, as Keras does.
+    """
 
     name = "adam"
     state_names = ("m", "v")
@@ -73,12 +91,19 @@ class Adam(Optimizer):
             self.m, self.v = np.zeros_like(params), np.zeros_like(params)
         self.iterations += 1
         t = self.iterations
+        work = self.scratch(params)
         self.m *= self.beta_1
-        self.m += (1 - self.beta_1) * grads
+        self.m += np.multiply(grads, 1 - self.beta_1, out=work)
         self.v *= self.beta_2
-        self.v += (1 - self.beta_2) * grads * grads
+        np.multiply(grads, grads, out=work)
+        work *= 1 - self.beta_2
+        self.v += work
         lr = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        params -= lr * self.m / (np.sqrt(self.v) + self.epsilon)
+        np.sqrt(self.v, out=work)
+        work += self.epsilon
+        np.divide(self.m, work, out=work)
+        work *= lr
+        params -= work
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

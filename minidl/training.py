@@ -23,6 +23,7 @@ from .data_checks import check_inputs, check_targets, require_compiled
 from .distributed import runner_for
 from .metrics import sums as metric_sums
 from .sample_weights import TargetLayout, weights_for
+from .saving import state as resume
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -90,6 +91,8 @@ def fit(
     validation_freq=1,
     workers=1,
     backend="pool",
+    threads=None,
+    step_timeout=None,
 ):
     """Model.fit: see its docstring."""
     keras_model.refuse_custom_steps(model)
@@ -124,7 +127,9 @@ def fit(
     model.stop_training, model.stop_reason = False, None
     model.target_layout = layout
     try:
-        with runner_for(model, workers, backend, data=(x, targets)) as runner:
+        with runner_for(
+            model, workers, backend, data=(x, targets), threads=threads, step_timeout=step_timeout
+        ) as runner:
             if runner.ranks > 1 and len(model.metrics) > 1:
                 raise NotImplementedError("more than one metric under MPI is not supported by minidl yet")
             params = {
@@ -135,6 +140,7 @@ def fit(
                 "val_samples": len(validation[0]) if validation else 0,
                 "workers": runner.workers,
                 "threads_per_worker": runner.threads_per_worker,
+                "startup_seconds": runner.startup_seconds,
                 "backend": backend,
                 "ranks": runner.ranks,
                 "rank": runner.rank,
@@ -144,7 +150,7 @@ def fit(
             progress = [ProgbarLogger(verbose)] if verbose and runner.rank == 0 else []
             callback_list = CallbackList([*user_callbacks, *guard, history, *progress], model, params)
             loop = (runner, (x, targets), batch_size, steps, shuffle, callback_list, nan_guard)
-            _epochs(model, loop, range(initial_epoch, epochs), validation, validation_batch_size, validation_freq)
+            _epochs(model, loop, (initial_epoch, epochs), validation, validation_batch_size, validation_freq)
     finally:
         model.target_layout = None
     if nan_guard.message:
@@ -154,11 +160,12 @@ def fit(
 
 def _epochs(model, loop, epochs, validation, validation_batch_size, validation_freq):
     runner, data, batch_size, steps, shuffle, callback_list, nan_guard = loop
-    order_rng = np.random.default_rng([model.seed, 1])
     end_logs = {"status": "finished"}
     try:
         callback_list.on_train_begin({})
-        for epoch in epochs:
+        first = resume.start_epoch(model, epochs[0])  # BackupAndRestore may move it (and the seed)
+        order_rng = resume.shuffle_generator(model, len(data[0]), skip_epochs=first if shuffle else 0)
+        for epoch in range(first, epochs[1]):
             callback_list.on_epoch_begin(epoch, {})
             order = order_rng.permutation(len(data[0])) if shuffle else np.arange(len(data[0]))
             epoch_logs = _train_epoch(model, runner, data, order, batch_size, steps, callback_list, nan_guard)
@@ -168,6 +175,7 @@ def _epochs(model, loop, epochs, validation, validation_batch_size, validation_f
                 val_logs = _evaluate_with(model, runner, validation, val_batch, callback_list)
                 model.target_layout = layout
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            resume.record_epoch(model, epoch + 1)
             callback_list.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:
                 end_logs["status"] = "stopped"
@@ -225,6 +233,7 @@ def _evaluate_with(model, runner, data, batch_size, callback_list):
 
 
 def _inference_setup(model, x, batch_size, steps, verbose, callbacks, workers, mode):
+    """(x cut to `steps` batches, batch size, the CallbackList with Keras's progress line if verbose)."""
     batch_size = checks.positive_int(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
     if steps is not None:
         x = x[: checks.positive_int(steps, "steps") * batch_size]
@@ -235,7 +244,9 @@ def _inference_setup(model, x, batch_size, steps, verbose, callbacks, workers, m
     return x, batch_size, CallbackList([*(callbacks or []), *progress], model, params)
 
 
-def evaluate(model, x, y, batch_size, verbose, sample_weight, callbacks, steps=None, return_dict=False, workers=1):
+def evaluate(
+    model, x, y, batch_size, verbose, sample_weight, callbacks, steps=None, return_dict=False, workers=1, threads=None
+):
     """Model.evaluate: see its docstring."""
     require_compiled(model, "evaluate")
     _require_arrays(x, y, "evaluate")
@@ -244,19 +255,19 @@ def evaluate(model, x, y, batch_size, verbose, sample_weight, callbacks, steps=N
     weights = weights_for(y, sample_weight)
     x, batch_size, callback_list = _inference_setup(model, x, batch_size, steps, verbose, callbacks, workers, "test")
     data = (x, y[: len(x)], None if weights is None else weights[: len(x)])
-    with runner_for(model, workers) as runner:
+    with runner_for(model, workers, threads=threads) as runner:
         logs = _evaluate_with(model, runner, data, batch_size, callback_list)
     if return_dict:
         return logs
     return logs["loss"] if not model.metrics else [logs[k] for k in model.metrics_names]
 
 
-def predict(model, x, batch_size, verbose, steps, callbacks, workers=1):
+def predict(model, x, batch_size, verbose, steps, callbacks, workers=1, threads=None):
     """Model.predict: see its docstring."""
     x = check_inputs(model, x)
     x, batch_size, callback_list = _inference_setup(model, x, batch_size, steps, verbose, callbacks, workers, "predict")
     callback_list.on_predict_begin({})
-    with runner_for(model, workers) as runner:
+    with runner_for(model, workers, threads=threads) as runner:
         whole = runner.predict(x, batch_size) if runner.workers > 1 else None
         outputs = []
         for step, start in enumerate(range(0, len(x), batch_size)):

@@ -1,7 +1,12 @@
 """Shared fixtures for the minidl test suite.
 
 The suite's own directory is put on `sys.path` so test modules in sub-folders can import the
-small float64 gradient checker in `gradcheck.py`.
+shared helpers beside this file (the gradient checker is the public `minidl.gradcheck`).
+
+Real-data tests read MNIST from ``$MINIDL_DATA_DIR``. Unset, they skip (with the reason in the
+``-ra`` summary and in the header line). Set but lacking a file, the whole session stops with an
+error naming the folder and the files: a CI that silently skipped every real-data test would be
+green and useless.
 """
 
 from __future__ import annotations
@@ -17,12 +22,25 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
-MNIST_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
+from suite_helpers import build_lenet5, mnist_data_problem, real_mnist_dir  # noqa: E402
+
+
+def pytest_configure(config):
+    """Refuse to run at all when $MINIDL_DATA_DIR is set but unusable."""
+    problem = mnist_data_problem()
+    if problem:
+        raise pytest.UsageError(
+            f"{problem}. Fix the folder or unset MINIDL_DATA_DIR (the real-data tests then skip); "
+            "they are not skipped silently when it is set."
+        )
+
+
+def pytest_report_header(config):
+    """Say up front whether the real-data tests will run."""
+    value = os.environ.get("MINIDL_DATA_DIR")
+    if value:
+        return f"MNIST data: MINIDL_DATA_DIR={value} (the real-data tests run)"
+    return "MNIST data: MINIDL_DATA_DIR is not set, so the real-data tests skip"
 
 
 @pytest.fixture
@@ -33,35 +51,11 @@ def rng():
 
 @pytest.fixture
 def mnist_dir() -> Path:
-    """The folder named by $MINIDL_DATA_DIR holding the four MNIST IDX files; skips the test otherwise."""
-    value = os.environ.get("MINIDL_DATA_DIR")
-    if not value:
-        pytest.skip(
-            "MINIDL_DATA_DIR is not set: point it at a folder holding the MNIST .gz files "
-            "(e.g. MINIDL_DATA_DIR=/work/shared/mnist)"
-        )
-    folder = Path(value)
-    missing = [name for name in MNIST_FILES if not (folder / name).is_file()]
-    if missing:
-        pytest.skip(f"MINIDL_DATA_DIR={value} lacks MNIST files: {', '.join(missing)}")
-    return folder
+    """The folder named by $MINIDL_DATA_DIR holding the four MNIST IDX files.
 
-
-def build_lenet5(seed=0, dtype="float32"):
-    """The issue's LeNet-5 for 28x28x1 digits: 61,706 parameters."""
-    from minidl import Model
-    from minidl.layers import AvgPool2D, Conv2D, Dense, Flatten
-
-    model = Model(name="lenet5", seed=seed, dtype=dtype)
-    model.add(Conv2D(6, 5, padding="same", activation="relu", input_shape=(28, 28, 1)))
-    model.add(AvgPool2D(2))
-    model.add(Conv2D(16, 5, activation="relu"))
-    model.add(AvgPool2D(2))
-    model.add(Flatten())
-    model.add(Dense(120, activation="relu"))
-    model.add(Dense(84, activation="relu"))
-    model.add(Dense(10, activation="softmax"))
-    return model
+    Skips the test when the variable is unset; fails it when set but the files are missing.
+    """
+    return real_mnist_dir()
 
 
 @pytest.fixture

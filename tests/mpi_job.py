@@ -13,7 +13,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), HERE]
 
-from conftest import build_lenet5  # noqa: E402
+from suite_helpers import build_lenet5  # noqa: E402
 
 from minidl.callbacks import Callback  # noqa: E402
 from minidl.optimizers import SGD  # noqa: E402
@@ -75,19 +75,24 @@ def main():
     model = make_model(dtype)
     callbacks = [FailOnRankOne(args.fail_at_step)] if args.fail_at_step is not None else []
     callbacks += [SlowSteps(), StatisticsTracker("mpi_job", out_dir=args.out_dir, verbose=False)] if args.slow else []
-    history = model.fit(
-        x,
-        y,
-        batch_size=BATCH,
-        epochs=100 if args.slow else 1,
-        shuffle=True,
-        verbose=0,
-        backend="mpi",
-        callbacks=callbacks,
-    )
     from mpi4py import MPI
 
     rank = MPI.COMM_WORLD.Get_rank()
+    try:
+        history = model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=100 if args.slow else 1,
+            shuffle=True,
+            verbose=0,
+            backend="mpi",
+            callbacks=callbacks,
+        )
+    except KeyboardInterrupt as interrupt:  # as trainings/common.py does: one line, from rank 0
+        if rank == 0:
+            print(f"interrupted ({interrupt}): the run is recorded", file=sys.stderr, flush=True)
+        return getattr(interrupt, "exit_code", 130)
     np.save(os.path.join(args.out_dir, f"rank{rank}.npy"), model.parameters)
     np.save(
         os.path.join(args.out_dir, f"history{rank}.npy"), [history.history["loss"][0], history.history["accuracy"][0]]
@@ -95,4 +100,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

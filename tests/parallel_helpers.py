@@ -8,7 +8,9 @@ worker, never in the parent (where the model is built, checked and evaluated).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing as mp
 import os
 import signal
 import time
@@ -126,3 +128,25 @@ class AtStep(Callback):
         if self.epoch == 0 and batch == self.step and not self.fired:
             self.fired = True
             self.action(self)
+
+
+@contextlib.contextmanager
+def no_hang_no_orphans(deadline):
+    """Fail a test that runs past `deadline` s (SIGALRM) or leaves worker processes behind
+    (wrap a test's body in it through an autouse fixture)."""
+
+    def expired(signum, frame):
+        signal.alarm(5)  # and again, should the clean-up after this exception hang too
+        raise TimeoutError(f"test still running after {deadline} s: something hangs")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(deadline)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    left = [p for p in mp.active_children() if p.name.startswith("minidl-worker")]
+    for process in left:
+        process.kill()
+    assert not left, f"worker processes left running: {left}"

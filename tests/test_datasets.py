@@ -12,11 +12,13 @@ import http.server
 import os
 import struct
 import threading
+import tracemalloc
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from suite_helpers import real_mnist_dir
 
 from minidl import datasets
 from minidl.datasets import DatasetError, load_fashion_mnist, load_mnist, read_idx
@@ -158,6 +160,17 @@ def test_read_idx_round_trip(tmp_path, compress, shape):
     result[...] = 0  # the caller owns a writable array
 
 
+def test_read_idx_gzip_members_and_zero_padding_like_gunzip(tmp_path):
+    array = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    data = idx_bytes(array)
+    path = tmp_path / "x.idx.gz"
+    path.write_bytes(gz(data[:100]) + gz(data[100:]) + bytes(512))  # two members, then padding
+    np.testing.assert_array_equal(read_idx(path), array)
+    path.write_bytes(gz(data) + b"junk")
+    with pytest.raises(DatasetError, match=r"x\.idx\.gz: 4 stray bytes after the gzip data"):
+        read_idx(path)
+
+
 def test_read_idx_checks_expected_magic(tmp_path):
     path = tmp_path / "labels.idx"
     path.write_bytes(idx_bytes(np.arange(5, dtype=np.uint8)))
@@ -176,6 +189,78 @@ def test_read_idx_rejects_non_byte_data(tmp_path):
 def test_read_idx_missing_file_is_dataset_error(tmp_path):
     with pytest.raises(DatasetError, match="nope.idx: cannot read"):
         read_idx(tmp_path / "nope.idx")
+
+
+def gzip_bomb(header_count: int, megabytes: int) -> bytes:
+    """A valid multi-member gzip: an IDX image header claiming ``header_count`` images, then
+    ``megabytes`` MiB of zeros (each MiB its own ~1 KB member, so building it is instant)."""
+    header = struct.pack(">IIII", 2051, header_count, 28, 28)
+    return gz(header) + gz(bytes(1 << 20)) * megabytes
+
+
+def peak_allocation(function) -> int:
+    """Bytes allocated at the peak while `function` runs (numpy reports its buffers to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_read_idx_refuses_a_header_claiming_too_much_before_allocating(tmp_path):
+    """The issue's case: a 0.8 MB gzip that claims (and really inflates to) 1,048,576 images = 822 MB."""
+    path = tmp_path / TRAIN_IMAGES
+    path.write_bytes(gzip_bomb(1_048_576, 784))
+    assert path.stat().st_size < 1_000_000
+
+    def read():
+        with pytest.raises(DatasetError, match=r"\(1048576, 28, 28\) = 822083600 bytes, more than the .*-byte limit"):
+            read_idx(path)
+
+    assert peak_allocation(read) < 4 << 20
+
+
+def test_read_idx_limit_is_settable(tmp_path):
+    path = tmp_path / "x.idx.gz"
+    path.write_bytes(gz(idx_bytes(np.zeros((3, 28, 28), np.uint8))))
+    assert read_idx(path, max_bytes=16 + 3 * 784).shape == (3, 28, 28)
+    with pytest.raises(DatasetError, match="more than the 2000-byte limit"):
+        read_idx(path, max_bytes=2000)
+
+
+def test_read_idx_stops_inflating_at_the_declared_size(tmp_path):
+    """A header claiming 10 images followed by 512 MiB of zeros: refused without inflating the rest."""
+    path = tmp_path / TRAIN_IMAGES
+    path.write_bytes(gzip_bomb(10, 512))
+
+    def read():
+        with pytest.raises(DatasetError, match="has trailing bytes"):
+            read_idx(path)
+
+    assert peak_allocation(read) < 4 << 20
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["gz", "raw"])
+def test_read_idx_claim_larger_than_the_file_is_refused_before_allocating(tmp_path, compress):
+    """100,000 images claimed (78 MB, under the limit) by a file of a few hundred bytes: nothing allocated."""
+    data = struct.pack(">IIII", 2051, 100_000, 28, 28) + bytes(100)
+    path = tmp_path / ("x.idx.gz" if compress else "x.idx")
+    path.write_bytes(gz(data) if compress else data)
+
+    def read():
+        with pytest.raises(DatasetError, match="truncated: header declares shape \\(100000, 28, 28\\)"):
+            read_idx(path)
+
+    assert peak_allocation(read) < 4 << 20
+
+
+def test_read_idx_refuses_oversized_files_unread(tmp_path, monkeypatch):
+    path = tmp_path / "x.idx"
+    path.write_bytes(idx_bytes(np.zeros((3, 28, 28), np.uint8)))
+    monkeypatch.setattr(datasets, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(DatasetError, match=r"x\.idx: 2368 bytes, larger than the 1000-byte limit"):
+        read_idx(path)
 
 
 # ----------------------------------------------------------------------- loading tiny
@@ -378,19 +463,70 @@ def test_missing_env_dir_is_named(tmp_path, monkeypatch):
 
 
 def test_nothing_found_without_download_says_what_where_and_how(tmp_path, monkeypatch, tiny):
-    data_dir = write_files(tmp_path / "partial", {TRAIN_IMAGES: tiny_files(tiny)[TRAIN_IMAGES]})
+    write_files(cache_dir(tmp_path), {TRAIN_IMAGES: tiny_files(tiny)[TRAIN_IMAGES]})
     env_dir = (tmp_path / "env").resolve()
     env_dir.mkdir()
     monkeypatch.setenv("MINIDL_DATA_DIR", str(env_dir))
     with pytest.raises(DatasetError) as info:
-        load_mnist(data_dir=data_dir, download=False)
+        load_mnist(download=False)
     message = str(info.value)
     for name in (TRAIN_LABELS, TEST_IMAGES, TEST_LABELS):
         assert name in message
     assert f"missing: {TRAIN_IMAGES}" not in message and f", {TRAIN_IMAGES}" not in message
-    for folder in (data_dir, env_dir, cache_dir(tmp_path)):
+    for folder in (env_dir, cache_dir(tmp_path)):
         assert str(folder) in message
     assert "download=False" in message and "MINIDL_DATA_DIR" in message and "data_dir=" in message
+
+
+@pytest.mark.parametrize("present", [(), (TRAIN_IMAGES, TRAIN_LABELS)], ids=["empty", "partial"])
+def test_explicit_data_dir_never_falls_back(tmp_path, monkeypatch, present):
+    """A data_dir lacking files is an error naming it and them, even with complete files in env and cache."""
+    files = tiny_files(make_tiny(1))
+    data_dir = write_files(tmp_path / "chosen", {name: files[name] for name in present})
+    env_dir = write_files(tmp_path / "env", tiny_files(make_tiny(2)))
+    write_files(cache_dir(tmp_path), tiny_files(make_tiny(3)))
+    monkeypatch.setenv("MINIDL_DATA_DIR", str(env_dir))
+    with pytest.raises(DatasetError) as info:
+        load_mnist(data_dir=data_dir)  # download allowed: still no fallback
+    message = str(info.value)
+    assert f"data_dir {data_dir} lacks" in message and TEST_IMAGES in message and TEST_LABELS in message
+    assert (TRAIN_IMAGES in message) == (not present)
+    assert str(env_dir) not in message and "not completed from $MINIDL_DATA_DIR" in message
+
+
+def test_folder_in_place_of_a_data_file_is_named(tmp_path, monkeypatch, tiny):
+    files = tiny_files(tiny)
+    data_dir = write_files(tmp_path / "d", {n: files[n] for n in (TRAIN_IMAGES, TRAIN_LABELS, TEST_LABELS)})
+    (data_dir / TEST_IMAGES).mkdir()
+    with pytest.raises(DatasetError, match=f"{data_dir / TEST_IMAGES}: is a folder, not a data file"):
+        load_mnist(data_dir=data_dir)
+    monkeypatch.setenv("MINIDL_DATA_DIR", str(data_dir))  # the env folder is not skipped over either
+    write_files(cache_dir(tmp_path), files)
+    with pytest.raises(DatasetError, match="is a folder, not a data file"):
+        load_mnist(download=False)
+    with pytest.raises(DatasetError, match="is a folder, not a data file"):
+        read_idx(data_dir / TEST_IMAGES)
+
+
+def test_unreadable_data_file_is_named(tiny_dir, monkeypatch):
+    """A permission error (simulated: the tests may run as root, who reads anything) names the file."""
+    real_read_bytes = Path.read_bytes
+
+    def refuse(path):
+        if path.name == TRAIN_LABELS:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(DatasetError, match=f"{tiny_dir / TRAIN_LABELS}: cannot read file \\(Permission denied\\)"):
+        load_mnist(data_dir=tiny_dir)
+
+
+def test_fifo_in_place_of_a_data_file_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / TRAIN_IMAGES
+    os.mkfifo(fifo)
+    with pytest.raises(DatasetError, match="not a regular file"):
+        read_idx(fifo)
 
 
 @pytest.mark.parametrize(
@@ -413,12 +549,13 @@ def test_lookup_order(tmp_path, monkeypatch, places, winner):
     np.testing.assert_array_equal(y_train, make_tiny(offsets[winner]).train_y)
 
 
-def test_files_are_resolved_one_by_one(tmp_path):
-    """Test files in the cache complete train files given in data_dir."""
+def test_files_are_resolved_one_by_one(tmp_path, monkeypatch):
+    """Without data_dir, test files in the cache complete train files found in $MINIDL_DATA_DIR."""
     files = tiny_files(make_tiny(5))
-    data_dir = write_files(tmp_path / "d", {n: files[n] for n in (TRAIN_IMAGES, TRAIN_LABELS)})
+    env_dir = write_files(tmp_path / "e", {n: files[n] for n in (TRAIN_IMAGES, TRAIN_LABELS)})
     write_files(cache_dir(tmp_path), {n: files[n] for n in (TEST_IMAGES, TEST_LABELS)})
-    (_, y_train), (_, y_test) = load_mnist(data_dir=data_dir, download=False)
+    monkeypatch.setenv("MINIDL_DATA_DIR", str(env_dir))
+    (_, y_train), (_, y_test) = load_mnist(download=False)
     np.testing.assert_array_equal(y_test, make_tiny(5).test_y)
     np.testing.assert_array_equal(y_train, make_tiny(5).train_y)
 
@@ -590,12 +727,11 @@ def test_real_mirror_tables_are_complete():
 
 
 def _real_mnist_dir() -> Path:
-    if not REAL_MNIST_DIR:
-        pytest.skip("MINIDL_DATA_DIR is not set; point it at the folder with the MNIST .gz files")
-    folder = Path(REAL_MNIST_DIR).resolve()
-    if not (folder / TRAIN_IMAGES).is_file():
-        pytest.skip(f"MINIDL_DATA_DIR={REAL_MNIST_DIR} has no {TRAIN_IMAGES}")
-    return folder
+    """The real MNIST folder as it was before the autouse fixture cleared the variable."""
+    with pytest.MonkeyPatch.context() as patch:
+        if REAL_MNIST_DIR:
+            patch.setenv("MINIDL_DATA_DIR", REAL_MNIST_DIR)
+        return real_mnist_dir()
 
 
 def test_real_mnist(monkeypatch):

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from gradcheck import assert_gradients_close, numerical_gradient
 
 import minidl
 from minidl import losses
 from minidl.data_checks import check_targets
 from minidl.errors import ShapeError, UnknownNameError
+from minidl.gradcheck import assert_gradients_close, numerical_gradient
 from minidl.layers import Dense
 
 

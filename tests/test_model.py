@@ -385,7 +385,7 @@ def test_train_on_batch_reduces_loss():
 
 def test_fit_gradient_is_the_batch_mean(rng):
     """One SGD step from fit equals w - lr * (numerical gradient of the mean batch loss)."""
-    from gradcheck import numerical_gradient
+    from minidl.gradcheck import numerical_gradient
 
     model = Model(seed=0, dtype="float64")
     model.add(Dense(4, activation="tanh", input_shape=(3,)))
@@ -418,7 +418,7 @@ def small_cnn64(seed=0):
 def test_whole_model_gradient_check(loss, rng):
     """Layers composed in a Model (first layer without input gradient, flat weight views, dropout noise,
     fused or unfused softmax) give the numerical gradient of the mean batch loss."""
-    from gradcheck import assert_gradients_close, numerical_gradient
+    from minidl.gradcheck import assert_gradients_close, numerical_gradient
 
     model = small_cnn64()
     model.compile(loss=loss)
@@ -449,7 +449,7 @@ def test_float32_gradients_match_float64():
 
 
 def test_adding_a_layer_after_compile_moves_the_fusion():
-    from gradcheck import assert_gradients_close, numerical_gradient
+    from minidl.gradcheck import assert_gradients_close, numerical_gradient
 
     model = Model(seed=0, dtype="float64")
     model.add(Dense(4, activation="softmax", input_shape=(3,)))

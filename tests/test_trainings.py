@@ -39,7 +39,10 @@ COMMON_FLAGS = (
     "--batch-size",
     "--lr",
     "--decay",
+    "--activation",
     "--optimizer",
+    "--momentum",
+    "--val-limit",
     "--workers",
     "--backend",
     "--seed",
@@ -123,11 +126,11 @@ def check_finished_run(result, stats_dir: Path, name: str, workers: int, samples
     assert re.search(rf"^Training {name}: {samples:,} samples", out, re.MULTILINE), out
     assert re.search(r"^Epoch 1/1 +[\d.]+ s .*loss [\d.]+ +acc [\d.]+ .*val_acc [\d.]+", out, re.MULTILINE), out
     assert re.search(rf"^Statistics of this run saved to \S*{name}\.json$", out, re.MULTILINE), out
-    assert "times ran" in out and "epoch time (s)" in out, out  # the tracker's summary table
+    assert "runs counted (finished or stopped)" in out and "epoch time with validation, s" in out, out  # its table
     assert re.search(rf"^{name}: test accuracy [\d.]+% .* with {workers} worker\(s\)$", out, re.MULTILINE), out
     assert "Traceback" not in result.stderr, result.stderr
     run = last_run(stats_dir / f"{name}.json")
-    assert run["status"] == "finished"
+    assert run["status"] == "completed"
     settings = run["settings"]
     assert (settings["model"], settings["workers"], settings["samples"], settings["epochs"]) == (
         name,
@@ -135,7 +138,7 @@ def check_finished_run(result, stats_dir: Path, name: str, workers: int, samples
         samples,
         1,
     )
-    assert settings["dataset"] == "mnist" and settings["val_samples"] == 10_000
+    assert settings["dataset"] == "mnist" and settings["val_samples"] == samples  # --limit caps validation too
     assert len(run["epochs"]) == 1 and run["epochs"][0]["val_accuracy"] is not None
     assert name in (stats_dir / "averages.txt").read_text()
 
@@ -230,7 +233,7 @@ def test_show_filters_on_a_model_without_convolution_is_a_message_not_a_crash(tm
     assert "Traceback" not in result.stderr, result.stderr
     assert re.search(r"^no pictures: .*(Conv2D|matplotlib)", result.stderr, re.MULTILINE), result.stderr
     assert "Model: " not in result.stdout  # --quiet: no model summary
-    assert last_run(tmp_path / "feedforward_relu.json")["status"] == "finished"
+    assert last_run(tmp_path / "feedforward_relu.json")["status"] == "completed"
 
 
 # ----- architectures and names (in-process, no training) -----
@@ -243,7 +246,7 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
         model = module.build_model(argparse.Namespace(seed=0, **flags))
         return model.name, [(row["class"], tuple(row["output_shape"])) for row in model.summary_rows()], model
 
-    name, layers, _ = shapes(full, conv=2, pool="avg")
+    name, layers, _ = shapes(full, conv=2, pool="avg", activation="relu")
     assert name == "lenet_conv2_avg"
     assert layers == [
         ("Conv2D", (28, 28, 6)),
@@ -255,12 +258,12 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
         ("Dense", (84,)),
         ("Dense", (10,)),
     ]
-    name, layers, _ = shapes(full, conv=1, pool="max")
+    name, layers, _ = shapes(full, conv=1, pool="max", activation="relu")
     assert name == "lenet_conv1_max"
     assert layers[:3] == [("Conv2D", (28, 28, 6)), ("MaxPool2D", (14, 14, 6)), ("Flatten", (1176,))]
-    name, layers, _ = shapes(convolve, conv=1)
+    name, layers, _ = shapes(convolve, conv=1, activation="relu")
     assert name == "convolve_conv1" and layers[:2] == [("Conv2D", (28, 28, 6)), ("Flatten", (4704,))]
-    name, layers, _ = shapes(convolve, conv=2)  # 6@5x5 same, then 16@5x5 valid, no pooling
+    name, layers, _ = shapes(convolve, conv=2, activation="relu")  # 6@5x5 same, then 16@5x5 valid, no pooling
     assert name == "convolve_conv2" and layers[:3] == [
         ("Conv2D", (28, 28, 6)),
         ("Conv2D", (24, 24, 16)),
@@ -278,9 +281,11 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
     full.add_flags(parser)
     defaults = parser.parse_args([])
     assert (defaults.conv, defaults.pool, defaults.stats_dir, defaults.workers) == (2, "avg", "stats_out", 1)
-    parser = common.make_parser("", {})
-    feedforward.add_flags(parser)
-    assert parser.parse_args([]).activation == "tanh"
+    assert common.make_parser("", feedforward.DEFAULTS).parse_args([]).activation == "tanh"
+    name, _, model = shapes(full, conv=2, pool="avg", activation="sigmoid")
+    assert name == "lenet_conv2_avg_sigmoid"
+    assert {layer.get_config().get("activation") for layer in model.layers[:-1]} - {None} == {"sigmoid"}
+    assert shapes(convolve, conv=2, activation="tanh")[0] == "convolve_conv2_tanh"
 
 
 # ----- flags -----
@@ -295,6 +300,12 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
         ("training_convolve.py", ("--epochs", "two"), "--epochs"),
         ("training_full.py", ("--lr", "0"), "--lr"),
         ("training_full.py", ("--decay", "-1"), "--decay"),
+        ("training_full.py", ("--activation", "softplus"), "--activation"),
+        ("training_convolve.py", ("--optimizer", "rmsprop"), "--optimizer"),
+        ("training_feedforward.py", ("--optimizer", "sgd", "--momentum", "0.9"), "--momentum"),
+        ("training_full.py", ("--optimizer", "momentum", "--momentum", "1.5"), "--momentum"),
+        ("training_full.py", ("--optimizer", "adam", "--decay", "0.01"), "--decay"),
+        ("training_full.py", ("--val-limit", "0"), "--val-limit"),
         ("training_full.py", ("--data-dir", "{missing}"), "--data-dir"),
         ("training_feedforward.py", ("--save", "{missing}/model.npz"), "--save"),  # before training, not after
         ("classify.py", ("--workers", "0"), "--workers"),
@@ -527,3 +538,131 @@ def test_ctrl_c_stops_workers_records_interrupted_and_exits_130(tmp_path):
     assert not survivors, f"child processes {survivors} of the interrupted script are still running"
     left = sorted(segment for segment in segments if os.path.exists(segment))
     assert not left, f"shared memory left behind: {left}"
+
+
+# ----- experiments: optimizers, --quiet, reproduce_original.py, sweep.py -----
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (("--optimizer", "sgd"), {"name": "sgd", "momentum": 0.0, "nesterov": False}),
+        (("--optimizer", "momentum"), {"name": "sgd", "momentum": 0.9, "nesterov": False}),
+        (("--optimizer", "nesterov", "--momentum", "0.5"), {"name": "sgd", "momentum": 0.5, "nesterov": True}),
+        ((), {"name": "sgd", "momentum": 0.9, "nesterov": True, "decay": 0.001}),  # LeNet's measured defaults
+        (("--optimizer", "adam"), {"name": "adam"}),
+    ],
+)
+def test_optimizer_flags_build_the_optimizer_they_name(flags, expected, monkeypatch):
+    full = load_script("training_full", monkeypatch)
+    import common
+
+    parser = common.make_parser("", full.DEFAULTS)
+    full.add_flags(parser)
+    args = parser.parse_args(list(flags))
+    common.check_args(parser, args)
+    config = common.make_optimizer(args).get_config()
+    assert {key: config[key] for key in expected} == expected
+
+
+def test_quiet_prints_only_the_result_line(tmp_path):
+    data_dir = data_dir_or_skip()
+    result = run_script(
+        "training_full.py", *QUICK, "--quiet", "--stats-dir", tmp_path / "s", cwd=tmp_path, data_dir=data_dir
+    )
+    assert result.returncode == 0, explain(result)
+    assert re.fullmatch(
+        r"lenet_conv2_avg: test accuracy [\d.]+% \(loss [\d.]+\) on 500 test images after 1 epoch\(s\) "
+        r"in [\d.]+ s \(\d+ BLAS thread\(s\) per process\) with 1 worker\(s\)\n",
+        result.stdout,
+    ), result.stdout
+    run = last_run(tmp_path / "s" / "lenet_conv2_avg.json")
+    assert run["settings"]["val_samples"] == 500  # --limit capped the validation too
+    assert run["timings"]["compute_steps"] == run["settings"]["steps_per_epoch"]  # the step split was recorded
+    assert 0 < run["timings"]["compute_time"] <= run["timings"]["training_time"]
+
+
+def test_val_limit_overrides_limit_for_validation(tmp_path):
+    data_dir = data_dir_or_skip()
+    result = run_script(
+        "training_feedforward.py",
+        *QUICK,
+        "--val-limit",
+        "200",
+        "--activation",
+        "sigmoid",
+        "--optimizer",
+        "sgd",
+        "--quiet",
+        "--stats-dir",
+        tmp_path,
+        cwd=tmp_path,
+        data_dir=data_dir,
+    )
+    assert result.returncode == 0, explain(result)
+    assert "on 200 test images" in result.stdout
+    run = last_run(tmp_path / "feedforward_sigmoid.json")
+    assert run["settings"]["val_samples"] == 200 and run["settings"]["optimizer"]["momentum"] == 0.0
+
+
+def test_reproduce_original_writes_both_tables(tmp_path):
+    data_dir = data_dir_or_skip()
+    result = run_script(
+        "reproduce_original.py",
+        "--limit",
+        "64",
+        "--epochs",
+        "1",
+        "--stats-dir",
+        tmp_path,
+        cwd=tmp_path,
+        data_dir=data_dir,
+        timeout=300,
+    )
+    assert result.returncode == 0, explain(result)
+    table = (tmp_path / "original_table.md").read_text()
+    original, tuned = table.split("## The same networks at minidl's tuned defaults")
+    labels = ["FeedForward", "one conv, no pool", "two conv, no pool", "one conv + avg pool", "LeNet-5"]
+    for part in (original, tuned):
+        rows = [line for line in part.splitlines() if line.startswith("| ") and "configuration" not in line]
+        assert [row.split(" | ")[0].lstrip("| ") for row in rows if not row.startswith("|  |")] == [
+            label + (" (two conv + avg pool)" if label == "LeNet-5" else "") for label in labels
+        ]
+    # deep sigmoid nets: three seeds each, their break-out count and the reason; the original figures beside
+    assert len([line for line in original.splitlines() if line.startswith("|  | ")]) == 4
+    assert re.search(r"two conv, no pool: \d of 3 seeds broke out of chance", original)
+    assert "18 → 77 → 85 %" in original and "Why the deep nets may sit at chance" in original
+    assert "relu, nesterov lr 0.05 decay 0.001, batch 64" in tuned
+    assert (tmp_path / "lenet_conv2_avg_sigmoid.json").is_file() and (tmp_path / "feedforward_tanh.json").is_file()
+
+
+def test_sweep_prints_the_speedup_table(tmp_path):
+    data_dir = data_dir_or_skip()
+    result = run_script(
+        "sweep.py",
+        "--workers",
+        "1",
+        "2",
+        "--repeat",
+        "1",
+        "--limit",
+        "128",
+        "--epochs",
+        "1",
+        "--stats-dir",
+        tmp_path,
+        cwd=tmp_path,
+        data_dir=data_dir,
+        timeout=300,
+    )
+    assert result.returncode == 0, explain(result)
+    assert (
+        len(
+            re.findall(
+                r"^run 1/1, [12] worker\(s\), load average [\d.]+: lenet_conv2_avg: test accuracy",
+                result.stdout,
+                re.MULTILINE,
+            )
+        )
+        == 2
+    )
+    assert "| pool, 1 worker, 1 thread | 1 |" in result.stdout and "| pool, 2 workers, 1 thread | 1 |" in result.stdout
+    assert "prediction (Amdahl's law: a model, not a measurement)" in result.stdout

@@ -8,7 +8,7 @@ import common
 from minidl import Model
 from minidl.layers import Conv2D, Dense, Flatten
 
-HE = "he_uniform"  # ReLU layers: see training_full.py
+DEFAULTS = {"lr": 0.05}
 
 
 def add_flags(parser):
@@ -16,16 +16,17 @@ def add_flags(parser):
 
 
 def build_model(args):
-    model = Model(name=f"convolve_conv{args.conv}", seed=args.seed)
-    model.add(Conv2D(6, 5, padding="same", activation="relu", kernel_initializer=HE, input_shape=(28, 28, 1)))
+    act, init = args.activation, common.kernel_initializer(args.activation)
+    model = Model(name=common.variant_name(f"convolve_conv{args.conv}", act), seed=args.seed)
+    model.add(Conv2D(6, 5, padding="same", activation=act, kernel_initializer=init, input_shape=(28, 28, 1)))
     if args.conv == 2:
-        model.add(Conv2D(16, 5, activation="relu", kernel_initializer=HE))
+        model.add(Conv2D(16, 5, activation=act, kernel_initializer=init))
     model.add(Flatten())
-    model.add(Dense(120, activation="relu", kernel_initializer=HE))
-    model.add(Dense(84, activation="relu", kernel_initializer=HE))
+    model.add(Dense(120, activation=act, kernel_initializer=init))
+    model.add(Dense(84, activation=act, kernel_initializer=init))
     model.add(Dense(10, activation="softmax"))
     return model
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.main(__doc__, build_model, add_flags, defaults={"lr": 0.05}))
+    raise SystemExit(common.main(__doc__, build_model, add_flags, defaults=DEFAULTS))

@@ -1,7 +1,6 @@
 """The feed-forward net on MNIST: Dense 784-120-84-10 (tanh by default).
 
-Defaults: batch 32, learning rate 0.05 — 3 epochs then give 97.1-97.4 % (seeds 1-3), where batch 128
-stays at 96.8-97.5 %.
+Defaults: batch 32, Nesterov SGD at 0.05, tanh - {ACCURACY}
 
     python trainings/training_feedforward.py --activation relu
 """
@@ -11,21 +10,18 @@ import common
 from minidl import Model
 from minidl.layers import Dense, Flatten
 
-
-def add_flags(parser):
-    parser.add_argument(
-        "--activation", choices=["tanh", "relu", "sigmoid"], default="tanh", help="activation of the hidden layers"
-    )
+DEFAULTS = {"lr": 0.05, "batch_size": 32, "activation": "tanh"}
 
 
 def build_model(args):
+    init = common.kernel_initializer(args.activation)
     model = Model(name=f"feedforward_{args.activation}", seed=args.seed)
     model.add(Flatten(input_shape=(28, 28, 1)))
-    model.add(Dense(120, activation=args.activation))
-    model.add(Dense(84, activation=args.activation))
+    model.add(Dense(120, activation=args.activation, kernel_initializer=init))
+    model.add(Dense(84, activation=args.activation, kernel_initializer=init))
     model.add(Dense(10, activation="softmax"))
     return model
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.main(__doc__, build_model, add_flags, defaults={"lr": 0.05, "batch_size": 32}))
+    raise SystemExit(common.main(__doc__, build_model, defaults=DEFAULTS))

@@ -3,6 +3,7 @@
 See `base.py` for the order in which hooks are called and what their logs hold.
 """
 
+from .backup_and_restore import BackupAndRestore
 from .base import Callback, CallbackList
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
@@ -17,6 +18,7 @@ from .reduce_lr_on_plateau import ReduceLROnPlateau
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
+    "BackupAndRestore",
     "Callback",
     "CallbackList",
     "CSVLogger",

@@ -7,10 +7,11 @@ be created by the user and passed as `workers=` to reuse them across calls.
 
 from .base import Runner, RunnerSource, StepTimings, shard_bounds
 from .choose import make_runner, runner_for
+from .faults import WorkerError
 from .local import LocalRunner
 from .mpi import MPIBackend, import_mpi
-from .pool import WorkerError, WorkerPool
-from .resources import available_cpus, blas_threads
+from .pool import WorkerPool
+from .resources import available_cpus, blas_threads, default_threads
 
 __all__ = [
     "LocalRunner",
@@ -22,6 +23,7 @@ __all__ = [
     "WorkerPool",
     "available_cpus",
     "blas_threads",
+    "default_threads",
     "import_mpi",
     "make_runner",
     "runner_for",

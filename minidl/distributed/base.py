@@ -24,7 +24,9 @@ class Runner(abc.ABC):
 
     Attributes every runner sets: `workers` (processes or ranks computing shards), `threads_per_worker`
     (BLAS threads each of them uses), `ranks` / `rank` (1 / 0 except under MPI) and `timings`
-    (a `StepTimings`, or None when nothing is measured).
+    (a `StepTimings`, or None when nothing is measured); `startup_seconds` (getting ready before the
+    first step: starting processes, placing weights and data in shared memory; 0 in-process) and
+    `first_step_seconds` (the first training step, None before it), reported as their own phase.
     """
 
     workers: int = 1
@@ -32,6 +34,8 @@ class Runner(abc.ABC):
     ranks: int = 1
     rank: int = 0
     timings: StepTimings | None = None
+    startup_seconds: float = 0.0
+    first_step_seconds: float | None = None
 
     @abc.abstractmethod
     def gradients(self, x, y, indices, step) -> tuple[float, int]:

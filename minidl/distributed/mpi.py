@@ -5,10 +5,22 @@ builds the same model from the same seed, loads the data itself and computes its
 one in-place `Allreduce` (sum) over a single flat buffer — the gradients followed by the shard's loss
 sum and correct count — hands every rank the batch's mean gradient and metrics, and every rank takes
 the same optimizer step, so the replicas never drift apart. Only rank 0 prints and writes statistics.
+
+Started without `mpiexec`, mpi4py would run the script alone as a one-rank "singleton" (and Open MPI
+leaves a 16 MB /dev/shm/sm_segment.* behind each time): `launch_problem` says how to launch instead,
+before MPI is initialised.
+
+Ctrl-C / SIGTERM (what Open MPI 5's mpiexec forwards to every rank as SIGTERM, about 0.25 s before it
+kills them with SIGKILL): every rank leaves the step at once — the reduction is polled, never a
+blocking call a signal cannot interrupt —, rank 0 records the run as interrupted, and the other ranks
+wait until it has (an early exit of theirs would make mpiexec kill rank 0 half-way). No rank aborts the
+job on an interrupt, so there is no per-rank message nor abort banner; an error still aborts it.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 import signal
 import sys
 import time
@@ -18,12 +30,59 @@ import numpy as np
 
 from . import replica
 from .base import Runner, RunnerSource, StepTimings, shard_bounds
-from .resources import blas_threads
+from .resources import blas_threads, thread_limit
 
 INSTALL_HINT = (
     "the MPI backend needs mpi4py and an MPI library: pip install 'minidl[mpi]' "
     "(installs mpi4py and Open MPI's mpiexec), then run under `mpiexec -n K python ...`"
 )
+
+
+# Set by the launchers in every process they start: Open MPI / PMIx, MPICH / Intel MPI (Hydra).
+LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS")
+# How long ranks other than 0 wait, after an interrupt, for rank 0 to have recorded the run.
+RECORDING_WAIT_SECONDS = 10.0
+DONE_TAG = 15
+
+
+def launched_by_mpiexec() -> bool:
+    """Whether this process was started by an MPI launcher (read from the environment, without starting MPI)."""
+    return any(name in os.environ for name in LAUNCHER_VARIABLES)
+
+
+def launched_ranks() -> int | None:
+    """How many ranks the launcher started, when its environment says so."""
+    for name in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return None
+
+
+def launch_problem(workers=1, argv=None) -> str | None:
+    """Why this process cannot run `workers` MPI ranks as it was started, with the command that would; None if fine."""
+    workers = workers if isinstance(workers, int) and not isinstance(workers, bool) else 1
+    ranks = launched_ranks()
+    argv = list(sys.argv if argv is None else argv)
+    command = shlex.join([os.path.basename(sys.executable), *argv]) if argv and argv[0] else "python your_script.py"
+    if not launched_by_mpiexec():
+        return (
+            f"this process was not started by mpiexec, so it would train alone as a single MPI rank; "
+            f"launch it as: mpiexec -n {max(workers, 2)} {command}"
+        )
+    if workers > 1 and ranks is not None and ranks != workers:
+        return (
+            f"{workers} workers were asked for but mpiexec started {ranks} rank(s); "
+            f"launch it as: mpiexec -n {workers} {command}"
+        )
+    return None
+
+
+def require_mpi4py():
+    """An ImportError that says how to install the `mpi` extra when mpi4py is missing (MPI is not started)."""
+    try:
+        import mpi4py  # noqa: F401  (the package only: `mpi4py.MPI` would initialise MPI)
+    except ImportError as error:
+        raise ImportError(f"{INSTALL_HINT} ({error})") from None
 
 
 def import_mpi():
@@ -35,16 +94,28 @@ def import_mpi():
     return MPI
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (how mpiexec passes Ctrl-C on) as a KeyboardInterrupt; `exit_code` is 128 + the signal."""
+
+    def __init__(self, signum):
+        super().__init__(f"terminated by signal {signum}")
+        self.exit_code = 128 + signum
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
 class MPIRunner(Runner):
     """Computes each batch's gradient with every MPI rank doing its shard (see the module docstring)."""
 
-    def __init__(self, model, data=None, comm=None, threads_per_rank=1):
-        from threadpoolctl import threadpool_limits
-
-        self.thread_limit = threadpool_limits(threads_per_rank)
-        # Ctrl-C reaches the ranks from mpiexec as SIGTERM: turn it into KeyboardInterrupt, so that
-        # rank 0 records the run as interrupted before the job ends.
-        self.previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+    def __init__(self, model, data=None, comm=None, threads_per_rank=None):
+        self.thread_limit = thread_limit(threads_per_rank)
+        # mpiexec passes Ctrl-C on as SIGTERM: make it a KeyboardInterrupt (unless the program already
+        # handles SIGTERM itself), so that rank 0 records the run as interrupted before the job ends.
+        self.previous_sigterm = signal.getsignal(signal.SIGTERM)
+        if self.previous_sigterm in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _interrupt)
         self.MPI = import_mpi()
         self.comm = comm or self.MPI.COMM_WORLD
         self.rank, self.ranks = self.comm.Get_rank(), self.comm.Get_size()
@@ -61,6 +132,11 @@ class MPIRunner(Runner):
         model.seed = self.comm.bcast(model.seed, root=0)
         self.comm.Bcast(model.parameters, root=0)
 
+    def wait(self, request):
+        """Complete a non-blocking MPI request, letting a signal (Ctrl-C, SIGTERM) interrupt the wait."""
+        while not request.Test():
+            pass  # the interpreter runs signal handlers between two tests
+
     def gradients(self, x, y, indices, step):
         """The batch's mean gradient into model.gradients on every rank; returns (loss sum, correct)."""
         started = time.perf_counter()
@@ -75,8 +151,11 @@ class MPIRunner(Runner):
             self.model.gradients[...] = 0
         self.buffer[-2:] = loss_sum, correct
         computed = time.perf_counter()
-        self.comm.Allreduce(self.MPI.IN_PLACE, self.buffer, op=self.MPI.SUM)
-        self.timings.add(time.perf_counter() - started, computed - started)
+        self.wait(self.comm.Iallreduce(self.MPI.IN_PLACE, self.buffer, op=self.MPI.SUM))
+        seconds = time.perf_counter() - started
+        self.timings.add(seconds, computed - started)
+        if self.first_step_seconds is None:
+            self.first_step_seconds = seconds
         return float(self.buffer[-2]), int(round(float(self.buffer[-1])))
 
     def predict(self, x, batch_size):
@@ -99,42 +178,53 @@ class MPIRunner(Runner):
         return out
 
     def fail(self):
-        """A rank that hit an error stops the whole job, so no rank waits forever in a collective."""
-        if self.ranks > 1:
-            if isinstance(sys.exc_info()[1], KeyboardInterrupt):
-                sys.stderr.write(f"[rank {self.rank}] interrupted, stopping all {self.ranks} ranks\n")
-                code = 130
-            else:
-                sys.stderr.write(
-                    f"[rank {self.rank}] fatal error, aborting all {self.ranks} ranks:\n{traceback.format_exc()}"
-                )
-                code = 1
+        """Leaving on an exception. An error stops the whole job (no rank may wait forever in a collective);
+        an interrupt does not: rank 0 has recorded the run by now and tells the others, who wait for that
+        before leaving, since a rank's early exit makes mpiexec kill the rest."""
+        if self.ranks == 1:
+            return
+        if not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            sys.stderr.write(
+                f"[rank {self.rank}] fatal error, aborting all {self.ranks} ranks:\n{traceback.format_exc()}"
+            )
             sys.stderr.flush()
-            self.comm.Abort(code)
+            self.comm.Abort(1)
+        if self.rank == 0:
+            requests = [self.comm.isend(True, dest=other, tag=DONE_TAG) for other in range(1, self.ranks)]
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and not all(request.test()[0] for request in requests):
+                time.sleep(0.001)
+            return
+        request, deadline = self.comm.irecv(source=0, tag=DONE_TAG), time.monotonic() + RECORDING_WAIT_SECONDS
+        while time.monotonic() < deadline and not request.test()[0]:
+            time.sleep(0.01)
 
     def close(self):
         """Give the model its private gradient buffer back (the weights never left it)."""
         self.thread_limit.restore_original_limits()
-        signal.signal(signal.SIGTERM, self.previous_sigterm)
+        if self.previous_sigterm in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
         replica.bind(self.model, self.model.parameters, self.private_gradients)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"terminated by signal {signum} (Ctrl-C under mpiexec)")
 
 
 class MPIBackend(RunnerSource):
     """The MPI world as something `fit(..., workers=MPIBackend())` can use; keeps the last run's timings.
 
-    Each rank limits its BLAS library to `threads_per_rank` threads (default 1: one rank per core).
+    Each rank limits its BLAS library to `threads_per_rank` threads (None: `resources.default_threads()`,
+    1: one rank per core). Without an explicit `comm`, the process must have been started by mpiexec
+    (with `expected_ranks` ranks, when given): otherwise a RuntimeError says how to launch it.
     """
 
-    def __init__(self, comm=None, threads_per_rank=1):
-        self.comm, self.threads_per_rank = comm, threads_per_rank
+    def __init__(self, comm=None, threads_per_rank=None, expected_ranks=None):
+        self.comm, self.threads_per_rank, self.expected_ranks = comm, threads_per_rank, expected_ranks
         self.timings = None
 
     def runner(self, model, data=None) -> MPIRunner:
         """Attach `model` to the ranks for one fit/evaluate/predict."""
+        if self.comm is None:
+            problem = launch_problem(self.expected_ranks or 1)
+            if problem:
+                raise RuntimeError(f"backend='mpi': {problem}")
         runner = MPIRunner(model, data, self.comm, self.threads_per_rank)
         self.timings = runner.timings
         return runner

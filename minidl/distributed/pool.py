@@ -5,40 +5,41 @@ processes compute the others, each with a replica of the model whose weights *ar
 weights (one shared-memory buffer) and whose gradient buffer is its own row of a shared
 (N, parameters) array; each writes its shard's share of the batch's mean gradient straight into its
 row. The parent adds the rows and takes one optimizer step on the shared weights, which every
-replica sees at once. The training data is put in shared memory once per `fit`; a step sends each
-worker only a few numbers, and the batch's sample indices travel through a shared array too. So the
-mathematics is that of one process (up to float summation order) and almost nothing is copied.
+replica sees at once. The training data is put in shared memory once per pool (see `data.py`); a
+step sends each worker only a few numbers, and the batch's sample indices travel through a shared
+array too. So the mathematics is that of one process (up to float summation order) and almost
+nothing is copied. The runner that does this for one fit / evaluate / predict is in `pool_runner.py`.
 
 Why the parent computes a shard instead of only coordinating: a parent that just waits pays a
 process wake-up and a pipe round trip per worker per step without overlapping them with any work
 (measured here: 0.8 ms a step, 8 % of a LeNet step); computing shard 0 while the workers compute
 theirs hides that latency and needs one process fewer.
+
+No hangs: every wait for an answer has a deadline (`step_timeout`; by default derived from the
+measured step time), a dead worker is noticed through its sentinel at once, and a message is written
+to a pipe whole or not at all (`interrupts.deferred_signals`). A pool whose pipes may hold half a
+message or an answer nobody will read is *broken*: it is closed instead of being used again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import pickle
 import signal
 import sys
 import time
 import warnings
 from multiprocessing import connection, resource_tracker
 
-import numpy as np
-
 from .. import checks
-from . import replica
-from .base import Runner, RunnerSource, StepTimings, shard_bounds
-from .resources import available_cpus
-from .shared import SharedArray
-from .worker import shard_gradient, worker_main
-
-# How often a waiting parent checks that its workers are alive (the sentinels also wake it at once).
-POLL_SECONDS = 1.0
-
-
-class WorkerError(RuntimeError):
-    """A worker process raised an exception or died; the message names the worker and the cause."""
+from .base import RunnerSource
+from .data import SharedDataCache
+from .faults import ATOMIC_MESSAGE_BYTES, POLL_SECONDS, WorkerError, is_stopped
+from .interrupts import deferred_signals
+from .pool_runner import PoolRunner
+from .resources import available_cpus, default_threads
+from .worker import worker_main
 
 
 def _user_stacklevel() -> int:
@@ -56,14 +57,24 @@ def _user_stacklevel() -> int:
 class WorkerPool(RunnerSource):
     """N computing processes — this one and N-1 persistent workers — for `fit(..., workers=pool)`.
 
-    Use as `with WorkerPool(N) as pool: model.fit(..., workers=pool)` to reuse it across calls.
-    Every process limits its BLAS library to `threads_per_worker` threads (default 1) while it
-    computes, so N processes on N cores do not fight over them. Worker k computes shard k (1..N-1).
+    Use as `with WorkerPool(N) as pool: model.fit(..., workers=pool)` to reuse it across calls; the
+    training set passed to several fits is placed in shared memory once. Every process limits its
+    BLAS library to `threads_per_worker` threads (default `resources.default_threads()`: 1) while it
+    computes, so N processes on N cores do not fight over them. `step_timeout` (seconds, default
+    None: max(30 s, 50 x the median step)) is how long a worker may take to answer before `WorkerError`.
+    `inherit` (x, y): training data forked workers take over from this process at start, copy-on-write
+    (what `fit(workers=N)` does with the pool it starts: no copy into shared memory at all).
     """
 
-    def __init__(self, workers: int, threads_per_worker: int = 1, start_method: str | None = None):
+    def __init__(
+        self, workers: int, threads_per_worker=None, start_method: str | None = None, step_timeout=None, inherit=None
+    ):
+        started = time.perf_counter()
         workers = checks.positive_int(workers, "workers")
+        if threads_per_worker is None:
+            threads_per_worker = default_threads()
         threads_per_worker = checks.positive_int(threads_per_worker, "threads_per_worker")
+        self.step_timeout = None if step_timeout is None else checks.positive_number(step_timeout, "step_timeout")
         cpus = available_cpus()
         if workers * threads_per_worker > cpus:
             warnings.warn(
@@ -73,31 +84,39 @@ class WorkerPool(RunnerSource):
                 stacklevel=_user_stacklevel(),
             )
         self.workers, self.threads_per_worker = int(workers), int(threads_per_worker)
-        self.timings = StepTimings()
+        self.timings = None
+        self.data = SharedDataCache()
         context = mp.get_context(start_method)
+        # Training data (x, y) known when the pool starts: forked workers inherit it, copy-on-write,
+        # instead of it being copied into shared memory (a spawned worker would get it pickled: no).
+        self.inherited = tuple(inherit) if inherit is not None and context.get_start_method() == "fork" else None
         # Workers must share the parent's tracker of shared memory, or each would start its own and
         # report the parent's segments as leaked when it exits.
         resource_tracker.ensure_running()
         self.processes, self.connections = [], []
-        self.attached: PoolRunner | None = None
-        # Workers sent a message whose answer was never read (a call cut short by an error or Ctrl-C).
+        self.attached = None
+        # Workers sent a message whose answer was not read yet (also after a call cut short).
         self.unanswered: set[int] = set()
+        self.broken: str | None = None
+        self.is_closed = False
         try:
             for index in range(1, self.workers):
                 parent_end, child_end = context.Pipe()
                 process = context.Process(
                     target=worker_main,
-                    args=(child_end, index, self.threads_per_worker),
+                    args=(child_end, index, self.threads_per_worker, self.inherited),
                     name=f"minidl-worker-{index}",
                     daemon=True,
                 )
-                process.start()
+                with deferred_signals():  # a started process is always in the list that close() stops
+                    process.start()
+                    self.processes.append(process)
+                    self.connections.append(parent_end)
                 child_end.close()
-                self.processes.append(process)
-                self.connections.append(parent_end)
         except BaseException:
             self.close()
             raise
+        self.startup_seconds = time.perf_counter() - started
 
     def __enter__(self):
         return self
@@ -105,17 +124,19 @@ class WorkerPool(RunnerSource):
     def __exit__(self, *exc_info):
         self.close()
 
-    def runner(self, model, data=None, owns_pool=False) -> PoolRunner:
+    def runner(self, model, data=None, owns_pool=False, threads=None, step_timeout=None, opened=None):
         """Attach `model` (and optionally training data (x, y)) to the workers for one fit/evaluate/predict.
 
         The workers hold one model at a time, so a runner still attached is closed first.
         """
-        if not self.processes:
+        if self.is_closed:
             raise RuntimeError("this WorkerPool is closed")
+        if self.broken:
+            raise RuntimeError(f"this WorkerPool is unusable ({self.broken}): close it and start a new one")
         self.detach()
-        self.timings = StepTimings()
-        self.attached = PoolRunner(self, model, data, owns_pool)
-        return self.attached
+        runner = PoolRunner(self, model, data, owns_pool, threads, step_timeout, opened)
+        self.timings = runner.timings
+        return runner
 
     def detach(self):
         """Close the runner attached last, if any: its model gets private buffers again."""
@@ -124,50 +145,71 @@ class WorkerPool(RunnerSource):
             runner.close()
 
     # ----- messaging -----
-    def call_all(self, messages) -> list:
-        """Send one message per worker process, wait for every answer; raise WorkerError on a fault."""
-        self.send_all(messages)
-        return self.collect_all()
+    def call_all(self, messages, timeout) -> list:
+        """Send one message per worker process, wait up to `timeout` s for every answer (see `collect_all`)."""
+        self.send_all(messages, timeout)
+        return self.collect_all(timeout)
 
-    def send_all(self, messages):
-        """Send one message per worker process (answers still owed from a call cut short are dropped first)."""
-        self._collect()
-        for index, (conn, message) in enumerate(zip(self.connections, messages)):
-            self.unanswered.add(index)
-            try:
-                conn.send(message)
-            except OSError:
-                self._raise_dead(index)
+    def send_all(self, messages, timeout):
+        """Send one message per worker (answers still owed from a call cut short are read and dropped first)."""
+        self._collect(timeout)
+        for index, message in enumerate(messages):
+            self._send(index, message)
 
-    def collect_all(self) -> list:
-        """The answers to `send_all`, in worker order; raise WorkerError naming a worker that failed."""
-        replies = self._collect()
+    def _send(self, index, message):
+        if self.broken:
+            raise WorkerError(f"the worker pool is unusable: {self.broken}")
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        small = len(data) <= ATOMIC_MESSAGE_BYTES
+        try:
+            with deferred_signals() if small else contextlib.nullcontext():
+                self.connections[index].send_bytes(data)
+                self.unanswered.add(index)
+        except OSError:
+            self.broken = f"worker {index + 1} could not be sent a message"
+            self._raise_dead(index)
+        except BaseException:
+            # A large message cut short: the worker may be waiting for the rest of it.
+            self.broken = f"a message to worker {index + 1} was interrupted"
+            raise
+
+    def collect_all(self, timeout) -> list:
+        """The answers to `send_all`, in worker order; WorkerError naming a worker that failed or took too long."""
+        replies = self._collect(timeout)
         failed = [index for index in sorted(replies) if replies[index][0] == "error"]
         if failed:
-            others = f"\n(workers {[i + 1 for i in failed[1:]]} raised too)" if len(failed) > 1 else ""
+            others = f" (workers {[i + 1 for i in failed[1:]]} raised too)" if len(failed) > 1 else ""
             index = failed[0]
+            trace = replies[index][1]
+            last = trace.strip().splitlines()[-1] if trace.strip() else "an exception"
             raise WorkerError(
-                f"worker {index + 1} (pid {self.processes[index].pid}) raised:\n{replies[index][1]}{others}"
+                f"worker {index + 1} (pid {self.processes[index].pid}) raised {last}{others}\n{trace}", trace
             )
         return [replies[index][1] for index in range(len(self.processes))]
 
-    def _collect(self) -> dict:
+    def _collect(self, timeout) -> dict:
         """Wait for the answer of every worker in `unanswered`, noticing at once a worker that dies."""
-        replies = {}
+        replies, deadline = {}, time.monotonic() + timeout
         while self.unanswered:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._raise_timeout(min(self.unanswered), timeout)
             by_object = {self.connections[i]: i for i in self.unanswered}
             sentinels = {self.processes[i].sentinel: i for i in self.unanswered}
-            ready = connection.wait([*by_object, *sentinels], timeout=POLL_SECONDS)
+            ready = connection.wait([*by_object, *sentinels], timeout=min(POLL_SECONDS, left))
             for item in ready:
                 if item in by_object:
                     index = by_object[item]
-                    try:
-                        replies[index] = item.recv()
-                    except (EOFError, OSError):
-                        self._raise_dead(index)
-                    self.unanswered.discard(index)
+                    with deferred_signals():  # an answer is read whole, and then no longer owed
+                        try:
+                            replies[index] = item.recv()
+                        except (EOFError, OSError):
+                            self.broken = f"worker {index + 1} died"
+                            self._raise_dead(index)
+                        self.unanswered.discard(index)
             for item in ready:
                 if item in sentinels and sentinels[item] in self.unanswered:
+                    self.broken = f"worker {sentinels[item] + 1} died"
                     self._raise_dead(sentinels[item])
         return replies
 
@@ -179,118 +221,48 @@ class WorkerPool(RunnerSource):
         hint = " (SIGKILL: often the out-of-memory killer)" if code == -signal.SIGKILL else ""
         raise WorkerError(f"worker {index + 1} (pid {process.pid}) {cause}{hint}")
 
+    def _raise_timeout(self, index, timeout):
+        process = self.processes[index]
+        self.broken = f"worker {index + 1} stopped answering"
+        state = " It is stopped (SIGSTOP or a debugger)." if is_stopped(process.pid) else ""
+        raise WorkerError(
+            f"worker {index + 1} (pid {process.pid}) has not answered within {timeout:.1f} s.{state} "
+            f"Set step_timeout= on fit or WorkerPool if its steps are really that slow."
+        )
+
     def close(self):
-        """Detach the model, stop every worker (politely, then by force) and wait for them; safe to call twice."""
-        try:
-            self.detach()
-        finally:
-            for conn in self.connections:
+        """Detach the model, stop every worker (politely, then by force) and wait for them; safe to call twice.
+
+        Runs whole, with Ctrl-C held back until it is done (at most a few seconds: see `_stop_processes`).
+        """
+        with deferred_signals():
+            self.is_closed = True
+            try:
+                self.detach()
+            finally:
                 try:
-                    conn.send(("stop",))
-                except (OSError, ValueError):
-                    pass
-            for process in self.processes:
-                process.join(timeout=2)
+                    self._stop_processes()
+                finally:
+                    self.data.release()
+
+    def _stop_processes(self):
+        processes, connections = self.processes, self.connections
+        self.processes, self.connections = [], []
+        polite = not self.broken and not self.unanswered
+        self.unanswered = set()
+        try:
+            if polite:
+                for conn in connections:
+                    with contextlib.suppress(OSError, ValueError):
+                        conn.send(("stop",))
+                deadline = time.monotonic() + 2
+                for process in processes:
+                    process.join(timeout=max(deadline - time.monotonic(), 0))
+        finally:
+            for process in processes:
                 if process.is_alive():
                     process.kill()
-                    process.join(timeout=2)
-            for conn in self.connections:
+            for process in processes:
+                process.join(timeout=2)
+            for conn in connections:
                 conn.close()
-            self.processes, self.connections, self.unanswered = [], [], set()
-
-
-class PoolRunner(Runner):
-    """One model attached to a WorkerPool: the runner `fit`, `evaluate` and `predict` use."""
-
-    def __init__(self, pool: WorkerPool, model, data, owns_pool):
-        self.pool, self.model, self.owns_pool = pool, model, owns_pool
-        self.closed = False
-        self.workers, self.threads_per_worker = pool.workers, pool.threads_per_worker
-        self.shared: list[SharedArray] = []
-        self.private_buffers = (model.parameters, model.gradients)
-        from threadpoolctl import threadpool_limits
-
-        self.thread_limit = threadpool_limits(pool.threads_per_worker)
-        try:
-            self.parameters = self._share(model.parameters)
-            self.gradient_rows = self._share(np.zeros((pool.workers, model.parameters.size), model.dtype))
-            # The parent's own shard goes to row 0, which then collects the sum of all rows.
-            replica.bind(model, self.parameters.array, self.gradient_rows.array[0])
-            self.data = self.indices = None
-            if data is not None:
-                self.data = [self._share(np.ascontiguousarray(a)) for a in data]
-                self.indices = self._share(np.zeros(len(data[0]), np.int64))
-            blueprint = replica.blueprint(model)
-            pool.call_all(
-                [
-                    (
-                        "attach",
-                        blueprint,
-                        self.parameters.spec,
-                        self.gradient_rows.spec,
-                        [a.spec for a in self.data] if self.data else None,
-                        self.indices.spec if self.indices else None,
-                    )
-                ]
-                * len(pool.processes)
-            )
-        except BaseException:
-            self.close()
-            raise
-
-    def _share(self, values) -> SharedArray:
-        shared = SharedArray.copy_of(values)
-        self.shared.append(shared)
-        return shared
-
-    def gradients(self, x, y, indices, step):
-        """The batch's mean gradient into model.gradients (shard 0 here, the rest in the workers); (loss, correct)."""
-        started = time.perf_counter()
-        batch = len(indices)
-        self.indices.array[:batch] = indices
-        (lo, hi), *others = shard_bounds(batch, self.workers)
-        self.pool.send_all([("gradient", step, a, b, batch) for a, b in others])
-        own = shard_gradient(self.model, x, y, indices[lo:hi], lo, batch, step)
-        answers = [own, *self.pool.collect_all()]
-        rows = self.gradient_rows.array
-        if len(rows) > 1:
-            rows[0] += rows[1:].sum(axis=0)
-        self.pool.timings.add(time.perf_counter() - started, max(a[2] for a in answers))
-        return sum(a[0] for a in answers), sum(a[1] for a in answers)
-
-    def predict(self, x, batch_size):
-        """Outputs for `x`: every process predicts a contiguous slice (this one the first)."""
-        inputs = SharedArray.copy_of(np.ascontiguousarray(x))
-        outputs = SharedArray((len(x), *self.model.output_shape), self.model.dtype)
-        try:
-            (lo, hi), *others = shard_bounds(len(x), self.workers)
-            self.pool.send_all([("predict", inputs.spec, outputs.spec, a, b, batch_size) for a, b in others])
-            if hi > lo:
-                outputs.array[lo:hi] = self.model.predict_in_batches(inputs.array[lo:hi], batch_size)
-            self.pool.collect_all()
-            return outputs.array.copy()
-        finally:
-            inputs.release()
-            outputs.release()
-
-    def close(self):
-        """Detach the workers, give the model private buffers again and free the shared memory; safe twice."""
-        if self.closed:
-            return
-        self.closed = True
-        if self.pool.attached is self:
-            self.pool.attached = None
-        try:
-            if self.pool.processes:
-                try:
-                    self.pool.call_all([("detach",)] * len(self.pool.processes))
-                except (WorkerError, OSError):
-                    self.pool.close()
-        finally:
-            self.thread_limit.restore_original_limits()
-            replica.bind(self.model, *self.private_buffers)
-            for shared in self.shared:
-                shared.release()
-            self.shared = []
-            if self.owns_pool:
-                self.pool.close()

@@ -18,3 +18,27 @@ def blas_threads() -> int:
 
     counts = [pool.get("num_threads", 1) for pool in threadpool_info() if pool.get("user_api") == "blas"]
     return max(counts) if counts else 1
+
+
+# Measured on LeNet-5 (batch 128) on a 2-core machine (issue 17): a second BLAS thread buys 10-20 %
+# when the machine is idle and costs up to 8x when other processes compete for the cores, because
+# OpenBLAS threads spin while they wait. One thread per process is the safe choice.
+DEFAULT_THREADS = 1
+
+
+def default_threads() -> int:
+    """BLAS threads each computing process uses unless told otherwise (`threads=` / `--threads`)."""
+    return DEFAULT_THREADS
+
+
+def thread_limit(threads):
+    """Limit this process's BLAS (and OpenMP) libraries to `threads` (None: the default).
+
+    `.restore_original_limits()` on the result undoes it.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from .. import checks
+
+    threads = default_threads() if threads is None else checks.positive_int(threads, "threads")
+    return threadpool_limits(threads)

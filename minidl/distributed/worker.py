@@ -18,17 +18,20 @@ from . import replica
 from .shared import SharedArray
 
 
-def worker_main(conn, index, threads):
+def worker_main(conn, index, threads, inherited=None):
     """A worker's life: limit BLAS threads, then answer the parent's messages until told to stop.
 
     A forked worker inherits the parent's end of its own pipe, so a parent killed outright never
     shows up as end-of-file; the worker watches the parent's sentinel too, and exits with it.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    # Ctrl-C and SIGTERM (sent to a whole process group by a terminal or a batch scheduler) are the
+    # parent's to handle: it records the run and stops us. We also exit when the parent is gone.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from threadpoolctl import threadpool_limits
 
-    limiter = threadpool_limits(threads)  # noqa: F841 (kept alive for the worker's lifetime)
-    state = WorkerState(index)
+    state = WorkerState(index, inherited)
+    state.limiter, state.threads = threadpool_limits(threads), threads
     parent = mp.parent_process()
     while True:
         if parent is not None and conn not in connection.wait([conn, parent.sentinel]):
@@ -49,18 +52,27 @@ def worker_main(conn, index, threads):
 class WorkerState:
     """What one worker holds between messages: its model replica and its views of shared memory."""
 
-    def __init__(self, index):
+    def __init__(self, index, inherited=None):
         self.index = index
+        self.inherited = inherited  # the training data (x, y) this forked worker was born with
         self.model = None
+        self.limiter, self.threads = None, None  # the BLAS thread limit of the current run
         self.attached: list[SharedArray] = []
 
-    def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec):
+    def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec, threads):
         self.detach()
+        if threads != self.threads:  # threadpoolctl scans the loaded libraries: not on every attach
+            from threadpoolctl import threadpool_limits
+
+            self.limiter, self.threads = threadpool_limits(threads), threads
         self.model = replica.from_blueprint(blueprint)
         parameters = self._open(parameters_spec).array
         gradients = self._open(gradients_spec).array[self.index]
         replica.bind(self.model, parameters, gradients, keep_values=False)
-        self.x, self.y = (self._open(s).array for s in data_specs) if data_specs else (None, None)
+        if data_specs == "inherited":
+            self.x, self.y = self.inherited
+        else:
+            self.x, self.y = (self._open(s).array for s in data_specs) if data_specs else (None, None)
         self.indices = self._open(indices_spec).array if indices_spec else None
 
     def gradient(self, step, lo, hi, batch):

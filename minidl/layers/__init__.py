@@ -1,20 +1,51 @@
 """The layers a Model is built from, under their Keras names."""
 
-from .activations import Activation, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .activations import Activation, ElementwiseActivation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer
 from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
+from .global_pooling import GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D
+from .normalization import BatchNormalization
+from .padding import ZeroPadding2D
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from .preprocessing import Rescaling
 from .reshape import Flatten
 
+# Every class a saved architecture may name: by class name, plus Keras's alternative names.
 LAYER_CLASSES = {
     cls.__name__: cls
-    for cls in (Conv2D, Dense, Dropout, AvgPool2D, MaxPool2D, Flatten, ReLU, Sigmoid, Tanh, Softmax, Linear)
+    for cls in (
+        Conv2D,
+        Dense,
+        Dropout,
+        AvgPool2D,
+        MaxPool2D,
+        GlobalAveragePooling2D,
+        GlobalMaxPooling2D,
+        Flatten,
+        ZeroPadding2D,
+        Rescaling,
+        BatchNormalization,
+        Activation,
+        ReLU,
+        LeakyReLU,
+        Sigmoid,
+        Tanh,
+        Softmax,
+        Linear,
+    )
 }
+LAYER_CLASSES.update(
+    MaxPooling2D=MaxPooling2D,
+    AveragePooling2D=AveragePooling2D,
+    GlobalAvgPool2D=GlobalAvgPool2D,
+    GlobalMaxPool2D=GlobalMaxPool2D,
+)
 
 __all__ = [
     "Layer",
+    "ElementwiseActivation",
     "Activation",
     "Dense",
     "Conv2D",
@@ -22,9 +53,17 @@ __all__ = [
     "AvgPool2D",
     "MaxPooling2D",
     "AveragePooling2D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
+    "GlobalAvgPool2D",
+    "GlobalMaxPool2D",
     "Flatten",
+    "ZeroPadding2D",
+    "Rescaling",
+    "BatchNormalization",
     "Dropout",
     "ReLU",
+    "LeakyReLU",
     "Sigmoid",
     "Tanh",
     "Softmax",

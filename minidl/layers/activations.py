@@ -1,20 +1,36 @@
-"""Activation layers: ReLU, Sigmoid, Tanh, Softmax, Linear.
+"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Linear, and Keras's `Activation`.
 
-Each keeps its output from the forward pass, because every derivative here is cheapest written in
-terms of the output. Dense and Conv2D use these same classes for `activation="..."`; there they
-may work in place on a fresh pre-activation (`inplace=True`), saving one array per step.
+Each element-wise activation keeps its output from the forward pass, because every derivative here
+is cheapest written in terms of the output. Dense and Conv2D use these same classes for
+`activation="..."`; there they may work in place on a fresh pre-activation (`inplace=True`), saving
+one array per step. `Activation("relu")` is Keras's layer that applies a named activation; it
+wraps one of these classes.
+
+For all of them, forward maps x (N, ...) to y = f(x) of the same shape, and backward maps
+dL/dy (N, ...) to dL/dx = dL/dy * f'(x) (Softmax: the Jacobian-vector product over its last axis).
+Written with g = dL/dy and ⊙ for the entry-wise product, the chain rule of every element-wise
+activation is
+
+    dL/dx = g ⊙ f'(x),   with f' expressed through the output: y(1 − y) for the sigmoid,
+                         1 − y² for tanh, [y > 0] for ReLU
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from ..checks import finite_number
 from ..errors import lookup
 from .base import Layer
 
 
-class Activation(Layer):
-    """Base for element-wise activations; `inplace` lets forward overwrite its input."""
+class ElementwiseActivation(Layer):
+    """Base for the activation functions (ReLU, Sigmoid, ...); `inplace` lets forward overwrite its input.
+
+    Subclasses give `apply` (f) and `derivative_times` (grad * f', written with the output y).
+    """
 
     def __init__(self, name=None, input_shape=None, inplace=False):
         super().__init__(name=name, input_shape=input_shape)
@@ -39,8 +55,8 @@ class Activation(Layer):
         raise NotImplementedError
 
 
-class Linear(Activation):
-    """The identity: f(x) = x."""
+class Linear(ElementwiseActivation):
+    """The identity: y = x, dL/dx = g."""
 
     def apply(self, x, out):
         return x
@@ -49,18 +65,37 @@ class Linear(Activation):
         return grad
 
 
-class ReLU(Activation):
-    """f(x) = max(x, 0)."""
+def _scratch(owner, like, dtype=None):
+    """An array shaped like `like` from a buffer kept on `owner` and reused across steps.
+
+    Derivatives need one temporary the size of the layer's output; allocating it fresh every step
+    costs page faults. The buffer is an ndarray attribute, so it is not pickled (recreated on demand).
+    """
+    dtype = np.dtype(dtype or like.dtype)
+    flat = getattr(owner, "_derivative_buffer", None)
+    if flat is None or flat.size < like.size or flat.dtype != dtype:
+        flat = np.empty(like.size, dtype=dtype)
+        owner._derivative_buffer = flat
+    return flat[: like.size].reshape(like.shape)
+
+
+class ReLU(ElementwiseActivation):
+    """Rectified linear unit: y = max(x, 0), dL/dx = g · [y > 0]   (x, y, g: (N, ...)).
+
+    At x = 0 exactly, where max(x, 0) has no derivative, the gradient is taken as 0 (a subgradient).
+    """
 
     def apply(self, x, out):
         return np.maximum(x, 0, out=out)
 
     def derivative_times(self, grad, y):
-        return np.multiply(grad, y > 0, out=grad)
+        mask = _scratch(self, y, bool)
+        np.greater(y, 0, out=mask)
+        return np.multiply(grad, mask, out=grad)
 
 
-class Sigmoid(Activation):
-    """f(x) = 1 / (1 + e^-x); f' = y (1 - y)."""
+class Sigmoid(ElementwiseActivation):
+    """Logistic sigmoid: y = 1 / (1 + e^(−x)) = (1 + tanh(x/2)) / 2, dL/dx = g · y · (1 − y)."""
 
     def apply(self, x, out):
         # Written with tanh so that large |x| neither overflows nor warns.
@@ -71,23 +106,30 @@ class Sigmoid(Activation):
         return out
 
     def derivative_times(self, grad, y):
-        grad *= y * (1 - y)
+        slope = np.subtract(1, y, out=_scratch(self, y))
+        slope *= y
+        grad *= slope
         return grad
 
 
-class Tanh(Activation):
-    """f(x) = tanh(x); f' = 1 - y^2."""
+class Tanh(ElementwiseActivation):
+    """Hyperbolic tangent: y = tanh(x), dL/dx = g · (1 − y²)."""
 
     def apply(self, x, out):
         return np.tanh(x, out=out)
 
     def derivative_times(self, grad, y):
-        grad *= 1 - y * y
+        slope = np.multiply(y, y, out=_scratch(self, y))
+        np.subtract(1, slope, out=slope)
+        grad *= slope
         return grad
 
 
-class Softmax(Activation):
-    """Softmax over the last axis, computed stably (max subtracted).
+class Softmax(ElementwiseActivation):
+    """Softmax over the last axis (K classes), computed stably (max subtracted):
+
+        y_k = exp(x_k − m) / Σ_j exp(x_j − m),   m = max_j x_j          x, y: (N, ..., K)
+        dy_j/dx_k = y_j (δ_jk − y_k),  so  dL/dx_k = y_k · (g_k − Σ_j g_j · y_j)
 
     As a model's last layer before a cross-entropy, `minidl.losses.for_output` sets
     `backward_done_by_loss`: the loss then hands back the gradient with respect to this layer's input,
@@ -110,23 +152,105 @@ class Softmax(Activation):
         return y * (grad - (grad * y).sum(axis=-1, keepdims=True))
 
 
-ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax, "linear": Linear}
+class LeakyReLU(ElementwiseActivation):
+    """Keras's LeakyReLU: f(x) = x for x >= 0, negative_slope * x for x < 0 (slope >= 0, default 0.3).
+
+    Backward: dL/dx = dL/dy * (1 if y > 0 else negative_slope); with a slope >= 0, y > 0 exactly
+    when x > 0, so the output suffices. `alpha=` (Keras 2's name) is accepted with a warning, as
+    Keras 3 does.
+    """
+
+    def __init__(self, negative_slope=0.3, name=None, input_shape=None, inplace=False, alpha=None):
+        super().__init__(name=name, input_shape=input_shape, inplace=inplace)
+        if alpha is not None:
+            warnings.warn("LeakyReLU: argument `alpha` is deprecated, use `negative_slope`", stacklevel=2)
+            negative_slope = alpha
+        self.negative_slope = finite_number(negative_slope, "LeakyReLU: negative_slope", minimum=0)
+
+    def apply(self, x, out):
+        negative = np.minimum(x, 0)
+        negative *= self.negative_slope
+        out = np.maximum(x, 0, out=out)
+        out += negative
+        return out
+
+    def derivative_times(self, grad, y):
+        grad *= np.where(y > 0, 1, self.negative_slope).astype(grad.dtype, copy=False)
+        return grad
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+# Keras's activation function "leaky_relu" has slope 0.2, while its LeakyReLU layer defaults to 0.3.
+KERAS_LEAKY_SLOPE = 0.2
+
+
+def _keras_leaky_relu(inplace=False):
+    """The activation `activation="leaky_relu"` names."""
+    return LeakyReLU(KERAS_LEAKY_SLOPE, inplace=inplace)
+
+
+ACTIVATIONS = {
+    "relu": ReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "softmax": Softmax,
+    "linear": Linear,
+    "leaky_relu": _keras_leaky_relu,
+}
 
 
 def get(activation, inplace=False):
     """An activation layer from a name ("relu", ...), None (linear), a class or an instance."""
     if activation is None:
         return Linear(inplace=inplace)
-    if isinstance(activation, Activation):
+    if isinstance(activation, ElementwiseActivation):
         return activation
-    if isinstance(activation, type) and issubclass(activation, Activation):
+    if isinstance(activation, type) and issubclass(activation, ElementwiseActivation):
         return activation(inplace=inplace)
     return lookup("activation", activation, ACTIVATIONS)(inplace=inplace)
 
 
-def name_of(activation: Activation) -> str | None:
+def name_of(activation: ElementwiseActivation) -> str | None:
     """The registered name of an activation instance (None for the identity)."""
+    if type(activation) is LeakyReLU and activation.negative_slope == KERAS_LEAKY_SLOPE:
+        return "leaky_relu"
     for name, cls in ACTIVATIONS.items():
         if type(activation) is cls:
             return None if name == "linear" else name
-    raise ValueError(f"activation {type(activation).__name__} has no registered name")
+    raise ValueError(
+        f"activation {type(activation).__name__} has no registered name"
+        + (
+            " (only slope 0.2 is 'leaky_relu'; use a LeakyReLU layer after the Dense)"
+            if type(activation) is LeakyReLU
+            else ""
+        )
+    )
+
+
+class Activation(Layer):
+    """Keras's `Activation(activation)` layer: applies a named activation ("relu", "softmax", ...).
+
+    Forward: y = f(x), shape (N, ...) kept; backward: dL/dx = dL/dy * f'(x), computed by the wrapped
+    activation (`self.activation`, one of the classes above, never working in place on the input).
+    A final `Activation("softmax")` fuses with a cross-entropy loss exactly as a Softmax layer does,
+    because the model looks at a layer's `activation` attribute.
+    """
+
+    def __init__(self, activation, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        self.activation = get(activation)
+
+    def create_weights(self, input_shape):
+        self.activation.build(input_shape, dtype=self.dtype)
+
+    def forward(self, x, training=False):
+        self.check_input(x)
+        return self.activation.forward(x, training)
+
+    def backward(self, grad):
+        return self.activation.backward(grad)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": name_of(self.activation) or "linear"}

@@ -1,7 +1,10 @@
-"""MaxPool2D and AvgPool2D over channels-last images ("valid" padding).
+"""MaxPool2D and AvgPool2D over channels-last images, with "valid" or "same" padding (as Keras).
 
-Both loop over the pool offsets only (4 for 2x2): each offset is one strided view of the input,
-so a 2x2 pool is four slices combined element-wise, much faster than reshaping and reducing.
+Both loop over the pool offsets only (4 for 2x2): each offset (i, j) is one strided view of the
+(padded) input, x_pad[:, i::sh, j::sw, :] cut to the output size, so a 2x2 pool is four slices
+combined element-wise in the (N, H, W, C) layout the convolution produces — much faster than
+reshaping and reducing. "same" pads so that the output has ceil(size / stride) pixels per axis,
+the extra pad on the bottom/right; padded cells never win a max and are not counted in an average.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import numpy as np
 from .. import checks
 from ..errors import ShapeError
 from .base import Layer
+from .conv import conv_output_size
 
 
 class Pooling2D(Layer):
@@ -18,12 +22,10 @@ class Pooling2D(Layer):
 
     def __init__(self, pool_size=2, strides=None, padding="valid", name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
-        if padding != "valid":
-            raise ValueError(f"{type(self).__name__}: only padding='valid' is supported, got {padding!r}")
-        self.pool_size = checks.int_pair(pool_size, f"{type(self).__name__}: pool_size")
-        self.strides = checks.int_pair(
-            strides if strides is not None else self.pool_size, f"{type(self).__name__}: strides"
-        )
+        kind = type(self).__name__
+        self.padding = checks.one_of(padding, f"{kind}: padding", ("valid", "same"))
+        self.pool_size = checks.int_pair(pool_size, f"{kind}: pool_size")
+        self.strides = checks.int_pair(strides if strides is not None else self.pool_size, f"{kind}: strides")
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -31,7 +33,10 @@ class Pooling2D(Layer):
                 f"layer {self.name!r} ({type(self).__name__}) needs images (height, width, channels), got {input_shape}"
             )
         (h, w, c), (ph, pw), (sh, sw) = input_shape, self.pool_size, self.strides
-        oh, ow = (h - ph) // sh + 1, (w - pw) // sw + 1
+        (oh, self.pad_h), (ow, self.pad_w) = (
+            conv_output_size(h, ph, sh, self.padding),
+            conv_output_size(w, pw, sw, self.padding),
+        )
         if oh < 1 or ow < 1:
             raise ShapeError(
                 f"layer {self.name!r} ({type(self).__name__}): pool {self.pool_size} "
@@ -39,71 +44,140 @@ class Pooling2D(Layer):
             )
         return (oh, ow, c)
 
+    @property
+    def padded(self):
+        """True when "same" padding actually adds pixels for this input shape."""
+        return self.pad_h != (0, 0) or self.pad_w != (0, 0)
+
+    def pad(self, x, value):
+        """`x` with the "same" padding filled with `value` (`x` itself when there is none)."""
+        if not self.padded:
+            return x
+        (top, bottom), (left, right) = self.pad_h, self.pad_w
+        n, h, w, c = x.shape
+        out = np.full((n, h + top + bottom, w + left + right, c), value, dtype=x.dtype)
+        out[:, top : top + h, left : left + w] = x
+        return out
+
+    def unpad(self, dx_padded):
+        """The part of a gradient with respect to the padded input that belongs to the real input."""
+        if not self.padded:
+            return dx_padded
+        (h, w, _), (top, _), (left, _) = self.input_shape, self.pad_h, self.pad_w
+        return dx_padded[:, top : top + h, left : left + w]
+
     def windows(self):
-        """For each pool offset, the slices of the input it reads for every output pixel."""
+        """For each pool offset, the slices of the padded input it reads for every output pixel."""
         (oh, ow, _), (sh, sw) = self.output_shape, self.strides
         for i in range(self.pool_size[0]):
             for j in range(self.pool_size[1]):
                 yield (slice(None), slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
 
     def tiles_input(self):
-        """True when the windows cover every input pixel exactly once."""
-        return all(
-            s == p and (o * s == i)
-            for s, p, o, i in zip(self.strides, self.pool_size, self.output_shape, self.input_shape)
-        )
+        """True when the windows cover every (padded) input pixel exactly once."""
+        (h, w, _), (top, bottom), (left, right) = self.input_shape, self.pad_h, self.pad_w
+        sizes = (h + top + bottom, w + left + right)
+        return all(s == p and o * s == i for s, p, o, i in zip(self.strides, self.pool_size, self.output_shape, sizes))
+
+    def overlapping(self):
+        """True when windows share input pixels (a stride smaller than the pool)."""
+        return any(s < p for s, p in zip(self.strides, self.pool_size))
+
+    def empty_input_grad(self, batch, dtype):
+        """A gradient buffer for the padded input: zeroed unless every pixel will be written exactly once."""
+        (h, w, c), (top, bottom), (left, right) = self.input_shape, self.pad_h, self.pad_w
+        make = np.empty if self.tiles_input() else np.zeros
+        return make((batch, h + top + bottom, w + left + right, c), dtype=dtype)
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides)}
+        return {
+            **super().get_config(),
+            "pool_size": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+        }
 
 
 class AvgPool2D(Pooling2D):
-    """Average of each pool window."""
+    """Average of each pool window (over its real, unpadded pixels).
+
+    Forward x (N, H, W, C) -> y (N, OH, OW, C): y = sum over offsets of x_pad[window] / count,
+    count = pool area, or per output pixel the number of unpadded pixels under it with "same".
+    Backward dY -> dX: each offset's window receives dY / count.
+    """
 
     def forward(self, x, training=False):
         self.check_input(x)
-        windows = self.windows()
-        out = x[next(windows)].copy()
-        for window in windows:
+        x = self.pad(x, 0)
+        windows = list(self.windows())
+        out = x[windows[0]].copy() if len(windows) == 1 else np.add(x[windows[0]], x[windows[1]])
+        for window in windows[2:]:
             out += x[window]
-        out *= 1.0 / (self.pool_size[0] * self.pool_size[1])
-        return out
+        return np.multiply(out, self.inverse_counts(out.dtype), out=out)
 
     def backward(self, grad):
-        grad *= 1.0 / (self.pool_size[0] * self.pool_size[1])
-        overlapping = any(s < p for s, p in zip(self.strides, self.pool_size))
-        dx = (np.zeros if overlapping or not self.tiles_input() else np.empty)(
-            (len(grad), *self.input_shape), dtype=grad.dtype
-        )
+        grad *= self.inverse_counts(grad.dtype)
+        dx = self.empty_input_grad(len(grad), grad.dtype)
         for window in self.windows():
-            if overlapping:
+            if self.overlapping():
                 dx[window] += grad
             else:
                 dx[window] = grad
-        return dx
+        return self.unpad(dx)
+
+    def inverse_counts(self, dtype):
+        """1 / (number of real pixels under each window): a scalar, or (OH, OW, 1) with "same" padding."""
+        if not self.padded:
+            return dtype.type(1.0 / (self.pool_size[0] * self.pool_size[1]))
+        ones = np.ones((1, *self.input_shape[:2], 1), dtype=dtype)
+        padded = self.pad(ones, 0)
+        counts = sum(padded[window] for window in self.windows())[0]
+        return 1.0 / counts
 
 
 class MaxPool2D(Pooling2D):
-    """Maximum of each pool window; the gradient goes to the first maximal input of the window."""
+    """Maximum of each pool window; the gradient goes to the first maximal input of the window.
+
+    Forward x (N, H, W, C) -> y (N, OH, OW, C): y = max over offsets k of x_pad[window k], keeping
+    `winner` (N, OH, OW, C), the first offset k that reached the maximum (one byte per output).
+    Backward dY -> dX: dX[window k] = dY where winner == k (added up where windows overlap).
+    """
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", name=None, input_shape=None):
+        super().__init__(pool_size=pool_size, strides=strides, padding=padding, name=name, input_shape=input_shape)
+        if self.pool_size[0] * self.pool_size[1] > 255:
+            raise ValueError(
+                f"MaxPool2D: pool_size {self.pool_size} has more than 255 cells (winners are kept in bytes)"
+            )
 
     def forward(self, x, training=False):
         self.check_input(x)
+        x = self.pad(x, -np.inf)
         windows = list(self.windows())
         out = x[windows[0]].copy()
-        for window in windows[1:]:
+        winner = np.zeros(out.shape, dtype=np.uint8)
+        improved = np.empty(out.shape, dtype=np.uint8)
+        for k, window in enumerate(windows[1:], start=1):
+            if training:
+                # The last offset that strictly beat the running maximum is the first maximal one.
+                np.greater(x[window], out, out=improved.view(bool))
+                improved *= k
+                np.maximum(winner, improved, out=winner)
             np.maximum(out, x[window], out=out)
         if training:
-            self.x, self.out = x, out
+            self.winner = winner
         return out
 
     def backward(self, grad):
-        dx = np.zeros_like(self.x)
-        unclaimed = np.ones(self.out.shape, dtype=bool)
-        for window in self.windows():
-            winner = (self.x[window] == self.out) & unclaimed
-            unclaimed &= ~winner
-            dx[window] += np.where(winner, grad, 0)
-        return dx
+        dx = self.empty_input_grad(len(grad), grad.dtype)
+        overlapping = self.overlapping()
+        for k, window in enumerate(self.windows()):
+            mine = self.winner == k
+            if overlapping:
+                dx[window] += grad * mine
+            else:
+                np.multiply(grad, mine, out=dx[window])
+        return self.unpad(dx)
 
 
 MaxPooling2D = MaxPool2D

@@ -1,7 +1,9 @@
-"""Command line: ``python -m minidl.stats [DIR] [--json | --plot]`` (run by ``__main__``).
+"""Command line: ``python -m minidl.stats [DIR] [--json | --plot]`` and ``python -m minidl.stats report [DIR]``
+(run by ``__main__``).
 
-Kept apart from ``__main__`` so that `main` can be imported (tests, `minidl.stats.main`) without
-running it.
+Kept apart from ``__main__`` so that `main` can be imported (tests) without running it, and not
+imported by ``minidl/stats/__init__.py``: this module draws with `minidl.plots`, which reads the stats
+package, so the package itself must not import it (no import circle).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import os
 import sys
 
+from .. import plots
+from . import report
 from .render import print_summary
 from .store import DEFAULT_DIR, VERSION, load_runs
 from .summary import summarize
@@ -21,7 +25,9 @@ SUMMARY_FORMAT = "minidl-stats-summary"
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options of ``python -m minidl.stats``."""
     parser = argparse.ArgumentParser(
-        prog="python -m minidl.stats", description="Summarise the training statistics saved by StatisticsTracker."
+        prog="python -m minidl.stats",
+        description="Summarise the training statistics saved by StatisticsTracker. "
+        "`python -m minidl.stats report [DIR]` writes DIR/report.md with pictures instead.",
     )
     parser.add_argument(
         "directory",
@@ -40,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Print the summary of a statistics folder (or, with --plot, draw it); exit status 1 when it holds no runs."""
+    """Print the summary of a statistics folder (or, with --plot, draw it; with ``report``, write
+    report.md); exit status 1 when it holds no runs."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["report"]:
+        return _report(argv[1:])
     args = build_parser().parse_args(argv)
     runs, files, skipped = load_runs(args.directory)
     if not runs:
@@ -67,8 +77,6 @@ def main(argv=None) -> int:
 
 def _plot(directory, runs, skipped) -> int:
     """``--plot``: draw the folder's pictures (minidl.plots) and print their paths; 1 when nothing can be drawn."""
-    from .. import plots
-
     for name, reason in skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     try:
@@ -78,6 +86,27 @@ def _plot(directory, runs, skipped) -> int:
         return 1
     for path in paths:
         print(path)
+    return 0
+
+
+def _report(argv) -> int:
+    """``report [DIR]``: write DIR/report.md (with pictures when matplotlib is installed)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m minidl.stats report",
+        description="Write DIR/report.md: speed-up tables, every section in full, and pictures (plot extra).",
+    )
+    parser.add_argument("directory", nargs="?", default=DEFAULT_DIR, help=f"statistics folder (default: {DEFAULT_DIR})")
+    args = parser.parse_args(argv)
+    try:
+        path, pictures, missing = report.write_report(args.directory)
+    except report.NoRuns as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    for picture in pictures:
+        print(f"wrote {picture}")
+    if missing:
+        print(f"no pictures: {missing}", file=sys.stderr)
     return 0
 
 
@@ -96,7 +125,7 @@ def summary_document(rows: list, directory, files: int, skipped=()) -> dict:
         "version": VERSION,
         "directory": str(directory),
         "files": files,
-        "runs": sum(row["runs"] + row["interrupted"] + row["failed"] for row in rows),
+        "runs": sum(row["runs"] + row["interrupted"] + row["killed"] + row["failed"] for row in rows),
         "rows": rows,
         "skipped": [{"file": name, "reason": reason} for name, reason in skipped],
     }

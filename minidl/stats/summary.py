@@ -1,17 +1,22 @@
-"""Summary: runs -> rows, a pure function that the text, rich, JSON and plot outputs all format.
+"""Summary: runs -> rows, a pure function that the text, rich, JSON, report and plot outputs all format.
 
-Runs are only averaged with runs they can honestly be compared with: same model and setup
+Runs are only compared with runs they can honestly be compared with: same model and setup
 (layers, optimizer, loss, dtype), dataset, host, sample counts, batch size and epochs form a
-*section*; inside it each backend / worker count / BLAS-thread count is a *column*. Speed-ups
-compare a column with the section's one-worker runs.
+*section*; inside it each backend / worker count / BLAS-thread count is a *column*. Times are
+summarised by their median (a busy machine makes a few runs slow: the median is not dragged by
+them) with min-max and count beside it; `scaling` then compares each column's median training time
+with the section's one-worker column (speed-up, efficiency, Karp-Flatt, flags, Amdahl prediction).
 """
 
 from __future__ import annotations
 
 import collections
 import math
+import statistics
 
-COUNTED_STATUSES = ("finished", "stopped")
+from .scaling import add_scaling
+
+COUNTED_STATUSES = ("completed", "finished", "stopped")  # "finished": what completed runs were saved as before
 SECTION_FIELDS = ("model", "setup", "dataset", "hostname", "samples", "val_samples", "batch_size", "epochs")
 COLUMN_FIELDS = ("backend", "workers", "threads")
 
@@ -21,9 +26,10 @@ def summarize(runs) -> list[dict]:
 
     A section gathers comparable runs (SECTION_FIELDS), a column one parallel configuration in it
     (COLUMN_FIELDS; `workers` is the MPI rank count for the mpi backend). Only finished and stopped
-    runs are averaged; interrupted and failed runs are only counted. Step and epoch statistics pool
-    every step / epoch of the averaged runs; training, validation and combined times are per-run
-    totals. `speedup` is the section's one-worker mean epoch time divided by this row's.
+    runs are counted; interrupted and failed runs are only tallied. Step and epoch statistics pool
+    every step / epoch of the counted runs; training, validation, combined and start-up times are
+    per-run totals; compute / other per step are per-run means. Speed-up and the rest of the scaling
+    figures are added by `scaling.add_scaling` (on training time only: validation is not parallel work).
     """
     groups = collections.defaultdict(list)
     for run in runs:
@@ -32,7 +38,8 @@ def summarize(runs) -> list[dict]:
         _group_row(section, column, members)
         for (section, column), members in sorted(groups.items(), key=lambda item: _sortable(item[0]))
     ]
-    _add_speedups(rows)
+    for section_rows in group_sections(rows):
+        add_scaling(section_rows)
     return rows
 
 
@@ -58,20 +65,21 @@ def _group_row(section: tuple, column: tuple, runs: list) -> dict:
         **dict(zip(SECTION_FIELDS, section)),
         **dict(zip(COLUMN_FIELDS, column)),
         "params": latest.get("params"),
+        "cpus_available": latest.get("cpus_available"),
         "optimizer": latest.get("optimizer"),
         "loss": latest.get("loss"),
         "dtype": latest.get("dtype"),
         "runs": len(counted),
         "stopped": statuses["stopped"],
         "interrupted": statuses["interrupted"],
-        "failed": len(runs) - len(counted) - statuses["interrupted"],
+        "killed": statuses["killed"],  # left `running` by a process that is gone (see liveness.mark_killed)
+        "failed": len(runs) - len(counted) - statuses["interrupted"] - statuses["killed"],
         "first_started": min(run.get("started") or "" for run in runs) or None,
         "last_started": max(run.get("started") or "" for run in runs) or None,
         **_timing_stats(counted),
         "train_accuracy": _mean_per_epoch(counted, "accuracy"),
         "val_accuracy": _mean_per_epoch(counted, "val_accuracy"),
-        "speedup": None,
-        "speedup_baseline": None,
+        "exchange": _exchange(counted),
     }
 
 
@@ -82,21 +90,92 @@ def _timing_stats(runs: list) -> dict:
     def totals(key):
         return [run["timings"][key] for run in runs if run.get("timings", {}).get(key) is not None]
 
+    def per_run(function):
+        values = [function(run) for run in runs]
+        return [value for value in values if value is not None]
+
     return {
         "step_time": spread(pooled("step_times")),
         "epoch_time": spread(pooled("epoch_times")),
+        "epoch_training_time": spread(
+            e["training_time"] for run in runs for e in run.get("epochs", []) if e.get("training_time") is not None
+        ),
         "training_time": spread(totals("training_time")),
         "validation_time": spread(totals("validation_time")),
         "combined_time": spread(totals("combined_time")),
+        "startup_time": spread(per_run(_startup_time)),
+        "compute_step": spread(per_run(_compute_per_step)),
+        "other_step": spread(per_run(_other_per_step)),
+        "compute_total": spread(per_run(_compute_total)),
+        "other_total": spread(per_run(_other_total)),
     }
 
 
+def _compute_total(run: dict):
+    """Seconds of gradient computation over the whole run (the slowest process's, step by step)."""
+    timings = run.get("timings", {})
+    if timings.get("compute_time") is None or not timings.get("compute_steps"):
+        return None
+    return timings["compute_time"]
+
+
+def _other_total(run: dict):
+    """Training time not spent computing gradients: messages, waiting, summing, updates, bookkeeping."""
+    compute = _compute_total(run)
+    training = run.get("timings", {}).get("training_time")
+    if compute is None or training is None:
+        return None
+    return max(0.0, training - compute)
+
+
+def _startup_time(run: dict):
+    """Seconds of the run outside its epochs (worker start-up, data sharing, saving): run - combined time,
+    plus the worker pool's start when it was started before `fit` (``timings.startup_time``)."""
+    timings = run.get("timings", {})
+    if timings.get("run_time") is None or timings.get("combined_time") is None:
+        return None
+    return max(0.0, timings["run_time"] - timings["combined_time"]) + (timings.get("startup_time") or 0.0)
+
+
+def _compute_per_step(run: dict):
+    """Mean seconds per step of gradient computation (the slowest process's), when the run recorded it."""
+    timings = run.get("timings", {})
+    if timings.get("compute_time") is None or not timings.get("compute_steps"):
+        return None
+    return timings["compute_time"] / timings["compute_steps"]
+
+
+def _other_per_step(run: dict):
+    """Mean seconds per step spent outside gradient computation: messages, waiting, summing, update."""
+    compute = _compute_per_step(run)
+    steps = [t for t in run.get("timings", {}).get("step_times", []) if t is not None]
+    if compute is None or not steps:
+        return None
+    return max(0.0, math.fsum(steps) / len(steps) - compute)
+
+
+def _exchange(runs: list) -> dict | None:
+    """Median gradient size (bytes) and measured reduction rate (bytes/s) of the runs that recorded them."""
+    found = [run["exchange"] for run in runs if isinstance(run.get("exchange"), dict)]
+    sizes = [e["gradient_bytes"] for e in found if e.get("gradient_bytes")]
+    rates = [e["reduce_rate"] for e in found if e.get("reduce_rate")]
+    if not sizes or not rates:
+        return None
+    return {"gradient_bytes": statistics.median(sizes), "reduce_rate": statistics.median(rates)}
+
+
 def spread(values) -> dict | None:
-    """Mean, min, max and count of some numbers (None when there are none)."""
+    """Median, mean, min, max and count of some numbers (None when there are none)."""
     values = list(values)
     if not values:
         return None
-    return {"mean": math.fsum(values) / len(values), "min": min(values), "max": max(values), "count": len(values)}
+    return {
+        "median": statistics.median(values),
+        "mean": math.fsum(values) / len(values),
+        "min": min(values),
+        "max": max(values),
+        "count": len(values),
+    }
 
 
 def _mean_per_epoch(runs: list, key: str) -> list:
@@ -108,19 +187,6 @@ def _mean_per_epoch(runs: list, key: str) -> list:
                 per_epoch[index].append(epoch[key])
     length = max(per_epoch, default=-1) + 1
     return [math.fsum(per_epoch[i]) / len(per_epoch[i]) if per_epoch[i] else None for i in range(length)]
-
-
-def _add_speedups(rows: list):
-    """Set `speedup` of each row against its section's one-worker column (most runs; then fewest threads)."""
-    for section_rows in group_sections(rows):
-        single = [row for row in section_rows if row["workers"] == 1 and row["epoch_time"]]
-        if not single:
-            continue
-        base = min(single, key=lambda row: (-row["runs"], row["threads"] is None, row["threads"] or 0))
-        for row in section_rows:
-            if row["epoch_time"]:
-                row["speedup"] = base["epoch_time"]["mean"] / row["epoch_time"]["mean"]
-                row["speedup_baseline"] = column_label(base, sep=", ")
 
 
 def group_sections(rows: list) -> list[list[dict]]:
@@ -145,3 +211,69 @@ def column_label(row: dict, sep="\n") -> str:
     threads = row["threads"]
     parts.append("? threads" if threads is None else f"{threads} thread{'s' if threads != 1 else ''}")
     return sep.join(parts)
+
+
+def counted(runs) -> list:
+    """The runs that are averaged: finished and stopped ones (COUNTED_STATUSES)."""
+    return [run for run in runs if run.get("status") in COUNTED_STATUSES]
+
+
+def per_epoch_spread(runs, key: str) -> list[tuple[int, dict]]:
+    """[(epoch number, spread of `key`)] over the runs that reached each epoch and recorded `key`."""
+    values = collections.defaultdict(list)
+    for run in runs:
+        for index, epoch in enumerate(run.get("epochs", [])):
+            if epoch.get(key) is not None:
+                values[epoch.get("epoch", index + 1)].append(float(epoch[key]))
+    return [(epoch, spread(values[epoch])) for epoch in sorted(values)]
+
+
+def final_value(run: dict, key: str):
+    """`key` of the run's last epoch that recorded it (None if none did)."""
+    for epoch in reversed(run.get("epochs", [])):
+        if epoch.get(key) is not None:
+            return float(epoch[key])
+    return None
+
+
+def step_times_by_column(runs) -> dict:
+    """All step times (seconds) of the runs, by (section key, column key)."""
+    times = collections.defaultdict(list)
+    for run in runs:
+        steps = run.get("timings", {}).get("step_times", [])
+        times[(section_key(run), column_key(run))].extend(t for t in steps if t is not None)
+    return dict(times)
+
+
+def accuracy_vs_time(runs) -> list[dict]:
+    """Per (section, column) of the counted runs: the spread of the per-run training time and of the final
+    accuracy (validation when every run has one, else training), with the raw values.
+
+    Each point: model, section, column, times, accuracy (fractions), time / accuracy spreads,
+    validation (bool), runs. Groups without a training time or an accuracy are left out.
+    """
+    groups = collections.defaultdict(list)
+    for run in counted(runs):
+        groups[(section_key(run), column_key(run))].append(run)
+    points = []
+    for (section, column), members in groups.items():
+        times = [r["timings"]["training_time"] for r in members if r.get("timings", {}).get("training_time")]
+        val = [final_value(r, "val_accuracy") for r in members]
+        validation = all(v is not None for v in val)
+        accuracy = val if validation else [final_value(r, "accuracy") for r in members]
+        accuracy = [a for a in accuracy if a is not None]
+        if times and accuracy:
+            points.append(
+                {
+                    "model": section[0],
+                    "section": section,
+                    "column": column,
+                    "times": times,
+                    "accuracy": accuracy,
+                    "time": spread(times),
+                    "accuracy_spread": spread(accuracy),
+                    "validation": validation,
+                    "runs": len(members),
+                }
+            )
+    return points

@@ -42,6 +42,7 @@ import time
 from multiprocessing import shared_memory
 
 import numpy as np
+import parallel_helpers
 import pytest
 from parallel_helpers import (
     AtStep,
@@ -74,22 +75,8 @@ TEST_DEADLINE = 60  # seconds; a test that takes longer has hung and fails inste
 @pytest.fixture(autouse=True)
 def no_hang_no_orphans():
     """Fail a test that runs past TEST_DEADLINE (SIGALRM) and one that leaves worker processes behind."""
-
-    def expired(signum, frame):
-        signal.alarm(5)  # and again, should the clean-up after this exception hang too
-        raise TimeoutError(f"test still running after {TEST_DEADLINE} s: something hangs")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(TEST_DEADLINE)
-    try:
+    with parallel_helpers.no_hang_no_orphans(TEST_DEADLINE):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    left = [p for p in mp.active_children() if p.name.startswith("minidl-worker")]
-    for process in left:
-        process.kill()
-    assert not left, f"worker processes left running: {left}"
 
 
 @pytest.fixture
@@ -348,7 +335,10 @@ def test_fit_on_a_callers_pool_gives_back_the_weights_when_it_returns(small_data
         model = mlp()
         model.fit(x, y, batch_size=32, verbose=0, workers=pool)
         assert not in_shared_memory(model.parameters)
-        assert not still_in_dev_shm(segments), "fit's shared memory must be freed when fit returns"
+        kept = {shared.memory.name for slot in pool.data.slots.values() for shared in slot[1]}
+        assert len(kept) == 2, "the pool keeps the training set (x, y) for the next fit"
+        assert set(still_in_dev_shm(segments)) == kept, "fit's other shared memory must be freed when fit returns"
+    assert not still_in_dev_shm(segments), "closing the pool frees the training set too"
 
 
 # ----- faults -----
@@ -590,3 +580,97 @@ def test_statistics_record_the_worker_count(small_data, tmp_path):
     assert len(runs) == 2
     assert [find_key(run, "workers") for run in runs] == [[1], [2]]
     assert find_key(runs[1], "threads_per_worker") == [1]
+
+
+# ----- what is copied, and how often (issue 17, point 4) -----
+def test_the_training_set_is_copied_once_per_pool_while_it_is_the_same_array(small_data):
+    x, y = small_data
+    x, y = x.astype(np.float64), y  # the model's dtype: fit passes the very same array on
+    with WorkerPool(2) as pool:
+        model = mlp()
+        model.fit(x, y, batch_size=32, verbose=0, workers=pool)
+        names = [a.memory.name for a in pool.data.slots["train"][1]]
+        model.fit(x, y, batch_size=32, epochs=2, verbose=0, workers=pool)
+        assert pool.data.copies == 1 and [a.memory.name for a in pool.data.slots["train"][1]] == names
+        x[0, 0] += 1.0  # changed in place (row 0 is always among the sampled rows)
+        model.fit(x, y, batch_size=32, verbose=0, workers=pool)
+        assert pool.data.copies == 2, "a changed training set must be copied again"
+        model.fit(x.copy(), y, batch_size=32, verbose=0, workers=pool)
+        assert pool.data.copies == 3, "another array (other memory) must be copied again"
+        np.testing.assert_array_equal(pool.data.slots["train"][1][0].array, x)
+
+
+def test_the_validation_set_is_copied_once_per_fit_and_one_pool_serves_both(small_data):
+    x, y = small_data
+    with WorkerPool(2) as pool:
+        pids = [p.pid for p in pool.processes]
+        recorder = Recorder()
+        mlp().fit(
+            x,
+            y,
+            batch_size=32,
+            epochs=3,
+            verbose=0,
+            workers=pool,
+            validation_data=(x[:40], y[:40]),
+            callbacks=[recorder],
+        )
+        assert pool.data.copies == 2, "training set once and validation set once, not once per epoch"
+        assert [p.pid for p in pool.processes] == pids
+        assert recorder.params["startup_seconds"] > 0
+
+
+def test_evaluate_and_predict_with_a_worker_count_reuse_the_pool_the_user_passed(small_data):
+    x, y = small_data
+    model = mlp()
+    seen = []
+
+    class SeeWorkers(Recorder):
+        def on_test_begin(self, logs=None):
+            seen.append(worker_pids())
+
+    with WorkerPool(2) as pool:
+        model.fit(x, y, batch_size=32, verbose=0, workers=pool)
+        pids = {p.pid for p in pool.processes}
+        model.evaluate(x, y, workers=2, callbacks=[SeeWorkers()])
+        assert seen == [pids], "evaluate(workers=2) must run on the open pool of 2, not start one"
+        np.testing.assert_allclose(model.predict(x, workers=2), model.predict(x), rtol=1e-9, atol=1e-12)
+        assert {p.pid for p in pool.processes} == pids and worker_pids() == pids
+    model.evaluate(x, y, workers=2, callbacks=[SeeWorkers()])  # the pool is closed: a new one serves
+    assert len(seen[-1]) == 1 and seen[-1] != pids
+
+
+def test_threads_setting_limits_blas_for_the_run_and_restores_it(small_data):
+    from minidl.distributed import blas_threads
+
+    x, y = small_data
+    before = blas_threads()
+    for threads, expected in ((None, 1), (2, 2), (1, 1)):
+        recorder = Recorder()
+        history = mlp().fit(x, y, verbose=0, threads=threads, callbacks=[recorder])
+        assert set(recorder.parent_blas_threads) == {expected}
+        assert history.params["threads_per_worker"] == expected
+        assert blas_threads() == before, "the process's own BLAS setting comes back after fit"
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises((ValueError, TypeError), match="threads"):
+            mlp().fit(x, y, verbose=0, threads=bad)
+        with pytest.raises((ValueError, TypeError), match="threads"):
+            mlp().predict(x, threads=bad)
+
+
+def test_a_pool_started_by_fit_gives_its_workers_the_training_set_without_copying_it(segments):
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((3000, 12)), rng.integers(0, 4, 3000)  # float64, as the model: no conversion
+    sizes = []
+
+    def look(callback):
+        sizes.extend(os.stat(f"/dev/shm/{name}").st_size for name in segments if os.path.exists(f"/dev/shm/{name}"))
+
+    model = mlp()
+    model.fit(x, y, batch_size=100, verbose=0, workers=2, callbacks=[AtStep(1, look)])
+    assert sizes, "the pool's own buffers (weights, gradient rows, indices) live in shared memory"
+    # weights, gradient rows, batch indices (as many int64 as samples) - and no copy of x or y
+    assert len(sizes) == 3 and x.nbytes not in sizes, f"forked workers inherit the training set: {sizes}"
+    expected = mlp()
+    expected.fit(x, y, batch_size=100, verbose=0)
+    np.testing.assert_allclose(model.parameters, expected.parameters, rtol=RTOL, atol=ATOL)

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from gradcheck import build, check_layer, check_layer_state
 
 from minidl.errors import ShapeError
+from minidl.gradcheck import build_float64 as build
+from minidl.gradcheck import check_gradients, check_layer_state
 from minidl.layers import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 
 POOLS = [MaxPool2D, AvgPool2D]
@@ -25,16 +26,24 @@ def _ids(config):
     return f"{shape[0]}x{shape[1]}x{shape[2]}-p{pool}-s{strides}"
 
 
-def naive_pool(x, pool, strides, reduce):
+def naive_pool(x, pool, strides, reduce, padding="valid"):
+    """Pooling with explicit loops; "same" (Keras/TF) pads bottom/right first and reduces real pixels only."""
     n, h, w, c = x.shape
     (ph, pw), (sh, sw) = pool, strides
-    oh, ow = (h - ph) // sh + 1, (w - pw) // sw + 1
+    if padding == "same":
+        oh, ow = -(-h // sh), -(-w // sw)
+        top = max((oh - 1) * sh + ph - h, 0) // 2
+        left = max((ow - 1) * sw + pw - w, 0) // 2
+    else:
+        oh, ow, top, left = (h - ph) // sh + 1, (w - pw) // sw + 1, 0, 0
     out = np.zeros((n, oh, ow, c))
     for b in range(n):
         for i in range(oh):
             for j in range(ow):
+                rows = slice(max(i * sh - top, 0), min(i * sh - top + ph, h))
+                columns = slice(max(j * sw - left, 0), min(j * sw - left + pw, w))
                 for k in range(c):
-                    out[b, i, j, k] = reduce(x[b, i * sh : i * sh + ph, j * sw : j * sw + pw, k])
+                    out[b, i, j, k] = reduce(x[b, rows, columns, k])
     return out
 
 
@@ -47,7 +56,7 @@ def _pair(value):
 def test_pool_gradients(cls, config, rng):
     shape, pool, strides = config
     layer = build(cls(pool, strides=strides), shape)
-    check_layer(layer, rng.standard_normal((2, *shape)), rng)
+    check_gradients(layer, rng.standard_normal((2, *shape))).assert_ok()
 
 
 @pytest.mark.parametrize("cls, reduce", [(MaxPool2D, np.max), (AvgPool2D, np.mean)])
@@ -112,7 +121,7 @@ def test_pool_needs_images(cls):
 
 
 @pytest.mark.parametrize(
-    "kwargs, match", [({"pool_size": 0}, "pool_size"), ({"strides": -1}, "strides"), ({"padding": "same"}, "padding")]
+    "kwargs, match", [({"pool_size": 0}, "pool_size"), ({"strides": -1}, "strides"), ({"padding": "full"}, "padding")]
 )
 def test_pool_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -124,3 +133,83 @@ def test_pool_rejects_bad_arguments(kwargs, match):
 def test_pool_backward_uses_last_training_forward(cls, config, rng):
     shape, pool, strides = config
     check_layer_state(build(cls(pool, strides=strides), shape), rng)
+
+
+SAME_CONFIGS = [
+    # (input (h, w, c), pool_size, strides): odd sizes so "same" really pads
+    ((5, 5, 2), 2, None),
+    ((7, 6, 1), 3, None),
+    ((7, 6, 2), 3, 2),
+    ((5, 4, 2), 2, 1),
+    ((6, 7, 1), (2, 3), (1, 2)),
+    ((4, 4, 1), 2, None),
+]
+
+
+@pytest.mark.parametrize("cls", POOLS)
+@pytest.mark.parametrize("config", SAME_CONFIGS, ids=_ids)
+def test_same_padding_gradients(cls, config, rng):
+    shape, pool, strides = config
+    layer = build(cls(pool, strides=strides, padding="same"), shape)
+    check_gradients(layer, rng.standard_normal((2, *shape))).assert_ok()
+
+
+@pytest.mark.parametrize("cls, reduce", [(MaxPool2D, np.max), (AvgPool2D, np.mean)])
+@pytest.mark.parametrize("config", SAME_CONFIGS, ids=_ids)
+def test_same_padding_matches_naive_loops(cls, reduce, config, rng):
+    shape, pool, strides = config
+    layer = build(cls(pool, strides=strides, padding="same"), shape)
+    # Negative inputs: a padded zero must never win a max.
+    x = -np.abs(rng.standard_normal((3, *shape))) - 1
+    pair = _pair(strides if strides is not None else pool)
+    expected = naive_pool(x, _pair(pool), pair, reduce, padding="same")
+    out = layer.forward(x)
+    assert out.shape == expected.shape == (3, *layer.output_shape)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "shape, pool, strides, expected",
+    [((5, 5, 3), 2, None, (3, 3, 3)), ((7, 6, 1), 3, 2, (4, 3, 1)), ((28, 28, 6), 2, None, (14, 14, 6))],
+)
+def test_same_padding_output_shape_is_ceil_of_size_over_stride(shape, pool, strides, expected):
+    assert build(MaxPool2D(pool, strides=strides, padding="same"), shape).output_shape == expected
+    assert build(AvgPool2D(pool, strides=strides, padding="same"), shape).output_shape == expected
+
+
+def test_same_avgpool_counts_only_real_pixels():
+    """3x3 input, 2x2 pool, "same": the bottom-right window holds one real pixel, its average is that pixel."""
+    layer = build(AvgPool2D(2, padding="same"), (3, 3, 1))
+    x = np.arange(9, dtype=np.float64).reshape(1, 3, 3, 1)
+    np.testing.assert_allclose(layer.forward(x)[0, :, :, 0], [[(0 + 1 + 3 + 4) / 4, (2 + 5) / 2], [(6 + 7) / 2, 8]])
+
+
+@pytest.mark.parametrize("cls", POOLS)
+def test_same_padding_survives_config_round_trip(cls):
+    layer = cls(3, strides=2, padding="same")
+    assert layer.get_config()["padding"] == "same"
+    rebuilt = cls(**{k: v for k, v in layer.get_config().items() if k != "name"})
+    assert build(rebuilt, (7, 6, 1)).output_shape == (4, 3, 1)
+
+
+@pytest.mark.parametrize("cls", POOLS)
+def test_same_padding_backward_uses_last_training_forward(cls, rng):
+    check_layer_state(build(cls(2, padding="same"), (5, 5, 2)), rng)
+
+
+def test_maxpool_float32_matches_float64(rng):
+    x = rng.standard_normal((4, 9, 9, 3))
+    grad = rng.standard_normal((4, 5, 5, 3))
+    results = []
+    for dtype in (np.float32, np.float64):
+        layer = MaxPool2D(2, padding="same")
+        layer.build((9, 9, 3), dtype=dtype)
+        out = layer.forward(x.astype(dtype), training=True)
+        results.append((out, layer.backward(grad.astype(dtype))))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6)
+
+
+def test_maxpool_rejects_pools_of_more_than_255_cells():
+    with pytest.raises(ValueError, match="255"):
+        MaxPool2D(16)

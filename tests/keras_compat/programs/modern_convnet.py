@@ -1,6 +1,7 @@
 """A convnet with Keras's newer building blocks: Rescaling, BatchNormalization, Activation,
-LeakyReLU, ZeroPadding2D, GlobalMaxPooling2D, on raw uint8 images. A short run: BatchNormalization's moving statistics follow faster with momentum=0.9
-(Keras's default 0.99 needs several hundred steps before inference matches training)."""
+LeakyReLU, ZeroPadding2D, GlobalMaxPooling2D, on raw uint8 images. A short run: BatchNormalization's
+moving statistics follow faster with momentum=0.9 (Keras's default 0.99 needs several hundred steps
+before inference matches training)."""
 
 import numpy as np
 

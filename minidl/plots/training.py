@@ -1,0 +1,80 @@
+"""Training curves: one model's per-epoch loss and accuracy, training and validation, over its runs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import stats
+from .figures import MODEL_COLOURS, NothingToPlot, load_matplotlib, new_figure, plural, save_figure
+from .labels import describe_section, section_labels
+
+
+def curves(runs, path, colour=None) -> str:
+    """One model's per-epoch training and validation loss and accuracy: mean over its runs, min-max band.
+
+    Runs of different setups (batch size, samples, ...) are drawn as separate lines, never averaged
+    together. Returns the path written; NothingToPlot if no run has a finished epoch.
+    """
+    mpl = load_matplotlib()
+    runs = [run for run in stats.counted(runs) if run.get("epochs")]
+    if not runs:
+        raise NothingToPlot("nothing to draw: no finished or stopped run with a completed epoch")
+    model = ", ".join(sorted({str(run.get("settings", {}).get("model") or "model") for run in runs}))
+    sections = {}
+    for run in runs:
+        sections.setdefault(stats.section_key(run), []).append(run)
+    labels = section_labels(sections)
+    base = colour or MODEL_COLOURS[0]
+    colours = [base] + [c for c in MODEL_COLOURS if c != base]
+    loss_name = runs[0].get("settings", {}).get("loss") or "loss"
+
+    fig = new_figure(11, 4.2)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    max_epoch = 1
+    for (_key, section_runs), line_colour in zip(sections.items(), colours):
+        for ax, metric, scale in ((loss_ax, "loss", 1), (acc_ax, "accuracy", 100)):
+            for prefix, style, marker in (("", "-", "o"), ("val_", "--", "s")):
+                epochs, mean, low, high = _per_epoch(section_runs, prefix + metric)
+                if not len(epochs):
+                    continue
+                max_epoch = max(max_epoch, int(epochs[-1]))
+                ax.plot(epochs, mean * scale, style, marker=marker, color=line_colour, markersize=4)
+                if len(section_runs) > 1:
+                    ax.fill_between(epochs, low * scale, high * scale, color=line_colour, alpha=0.18, linewidth=0)
+    for ax in (loss_ax, acc_ax):
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        ax.set_xlim(0.8, max_epoch + 0.2)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    loss_ax.set_ylabel(f"{loss_name.replace('_', ' ')} (mean per sample)")
+    loss_ax.set_title("loss")
+    acc_ax.set_ylabel("accuracy (%)")
+    acc_ax.set_title("accuracy")
+
+    Line2D = mpl.lines.Line2D
+    handles = [
+        Line2D([], [], color="0.25", linestyle="-", marker="o", markersize=4, label="training"),
+        Line2D([], [], color="0.25", linestyle="--", marker="s", markersize=4, label="validation"),
+    ]
+    if any(len(section_runs) > 1 for section_runs in sections.values()):
+        handles.append(mpl.patches.Patch(color="0.25", alpha=0.18, label="min-max over runs"))
+    if len(sections) > 1:
+        handles += [
+            Line2D([], [], color=c, linewidth=3, label=f"{labels[key]} ({plural(len(members), 'run')})")
+            for (key, members), c in zip(sections.items(), colours)
+        ]
+    acc_ax.legend(handles=handles, loc="best", fontsize="small")
+    summary = describe_section(next(iter(sections))) if len(sections) == 1 else f"{len(sections)} setups"
+    fig.suptitle(f"{model}: training curves, mean of {plural(len(runs), 'run')} ({summary})")
+    return save_figure(fig, path)
+
+
+def _per_epoch(runs, key):
+    """(epoch numbers, mean, min, max) arrays of `key`, from `stats.per_epoch_spread`."""
+    table = stats.per_epoch_spread(runs, key)
+    return (
+        np.array([epoch for epoch, _ in table], dtype=float),
+        np.array([s["mean"] for _, s in table]),
+        np.array([s["min"] for _, s in table]),
+        np.array([s["max"] for _, s in table]),
+    )

@@ -1,0 +1,80 @@
+"""Conv2D as loops: the convolution (cross-correlation, as in Keras) and its three gradients.
+
+Forward, for a kernel W (kh, kw, C, F), bias b (F,), strides (sh, sw) and the zero-padded input xp:
+
+    y[n, i, j, f] = b[f] + Σ_{p, q, c} xp[n, i·sh + p, j·sw + q, c] · W[p, q, c, f]
+
+Backward, with g = dL/dy of shape (N, OH, OW, F); each output entry y[n, i, j, f] touched
+W[p, q, c, f] and xp[n, i·sh + p, j·sw + q, c] once, so by the chain rule:
+
+    dL/db[f]       = Σ_{n, i, j} g[n, i, j, f]
+    dL/dW[p,q,c,f] = Σ_{n, i, j} g[n, i, j, f] · xp[n, i·sh + p, j·sw + q, c]
+    dL/dxp[n, i·sh + p, j·sw + q, c] = Σ_{i, j, f reaching it} g[n, i, j, f] · W[p, q, c, f]
+
+and dL/dx is dL/dxp with the padding cut off.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def pad_same(h, w, kh, kw, sh, sw, padding):
+    """Output size and (top, bottom, left, right) zero padding, as Keras computes them.
+
+    "valid": no padding, OH = ⌊(H − kh) / sh⌋ + 1. "same": OH = ⌈H / sh⌉ and the total padding
+    (OH − 1)·sh + kh − H is split with the odd pixel at the bottom (right).
+    """
+    if padding == "valid":
+        return (h - kh) // sh + 1, (w - kw) // sw + 1, (0, 0, 0, 0)
+    if padding != "same":
+        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+    oh, ow = math.ceil(h / sh), math.ceil(w / sw)
+    pad_h, pad_w = max((oh - 1) * sh + kh - h, 0), max((ow - 1) * sw + kw - w, 0)
+    return oh, ow, (pad_h // 2, pad_h - pad_h // 2, pad_w // 2, pad_w - pad_w // 2)
+
+
+def _padded(x, pads):
+    top, bottom, left, right = pads
+    n, h, w, c = x.shape
+    xp = np.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    xp[:, top : top + h, left : left + w, :] = x
+    return xp
+
+
+def conv2d_forward(x, W, b, strides=(1, 1), padding="valid"):
+    """y[n,i,j,f] = b[f] + Σ_{p,q,c} xp[n, i·sh+p, j·sw+q, c] · W[p,q,c,f]; returns y (N, OH, OW, F)."""
+    n, h, w, _ = x.shape
+    kh, kw, _, filters = W.shape
+    sh, sw = strides
+    oh, ow, pads = pad_same(h, w, kh, kw, sh, sw, padding)
+    xp = _padded(x, pads)
+    y = np.zeros((n, oh, ow, filters), dtype=x.dtype)
+    for s in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                window = xp[s, i * sh : i * sh + kh, j * sw : j * sw + kw, :]  # (kh, kw, C): the p, q, c of Σ
+                for f in range(filters):
+                    y[s, i, j, f] = b[f] + np.sum(window * W[:, :, :, f])
+    return y
+
+
+def conv2d_backward(x, W, g, strides=(1, 1), padding="valid"):
+    """dL/dx, dL/dW, dL/db of the convolution above, given x, W and g = dL/dy (N, OH, OW, F)."""
+    n, h, w, _ = x.shape
+    kh, kw, _, filters = W.shape
+    sh, sw = strides
+    oh, ow, (top, _, left, _) = pad_same(h, w, kh, kw, sh, sw, padding)
+    xp = _padded(x, pad_same(h, w, kh, kw, sh, sw, padding)[2])
+    dxp, dW, db = np.zeros_like(xp), np.zeros_like(W), np.zeros(filters, dtype=W.dtype)
+    for s in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
+                for f in range(filters):
+                    db[f] += g[s, i, j, f]
+                    dW[:, :, :, f] += g[s, i, j, f] * xp[s, rows, cols, :]
+                    dxp[s, rows, cols, :] += g[s, i, j, f] * W[:, :, :, f]
+    return dxp[:, top : top + h, left : left + w, :], dW, db

@@ -1,0 +1,118 @@
+"""`.weights.h5`: weights and optimizer state in HDF5, through the optional `h5py` (`pip install minidl[h5]`).
+
+Layout: datasets `weights/<i>` in `get_weights()` order, `optimizer/<name>` for the optimizer's arrays,
+and the file attribute `state` (the same JSON as `state.json` in a `.keras` file). Reading checks every
+dataset's dtype and shape against the model before reading it, so no dataset allocates more than the
+model's own weights; the file is written to a temporary file and renamed, like every minidl file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from ..errors import ModelFileError
+from . import files
+from . import state as training
+from .archive import WEIGHT_DTYPES, check_destination, parse_json
+
+FORMAT = "minidl-weights-h5-1"
+
+
+def h5py_module():
+    """h5py, or an ImportError saying how to get it."""
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(
+            "saving or loading .h5 files needs h5py: pip install 'minidl[h5]' (or use .weights.npz / .keras)"
+        ) from None
+    return h5py
+
+
+def save_weights(model, path):
+    """Write weights and optimizer state to an HDF5 file, atomically."""
+    h5py = h5py_module()
+    path = check_destination(path)
+    state = training.training_state(model)
+    arrays = {}
+    if state["optimizer"] is not None:
+        state["optimizer"], arrays = training.split_arrays(state["optimizer"])
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    os.close(handle)
+    try:
+        with h5py.File(temporary, "w") as file:
+            file.attrs["format"] = FORMAT
+            file.attrs["state"] = json.dumps(state)
+            for index, weight in enumerate(model.get_weights()):
+                file.create_dataset(f"weights/{index}", data=weight)
+            for key, array in arrays.items():
+                file.create_dataset(f"optimizer/{key}", data=array)
+        os.replace(temporary, path)
+    except BaseException as error:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        if isinstance(error, OSError) and error.errno is not None:
+            raise OSError(error.errno, f"cannot save {path}: {error.strerror or error}") from None
+        raise
+
+
+def load_weights(model, path, allow_nonfinite=False):
+    """Read an HDF5 weights file into `model`, checking each dataset before reading it."""
+    h5py = h5py_module()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"weights file not found: {path}")
+    try:
+        file = h5py.File(path, "r")
+    except OSError as error:
+        raise ModelFileError(f"{path}: not a readable HDF5 file ({error})") from None
+    with file:
+        if file.attrs.get("format") != FORMAT:
+            raise ModelFileError(f"{path}: not a minidl weights file (format {file.attrs.get('format')!r})")
+        views = [((layer, key), array) for layer, key, array in files.weight_slots(model)]
+        group = file.get("weights")
+        names = sorted(group.keys(), key=lambda n: (len(n), n)) if isinstance(group, h5py.Group) else []
+        if names != [str(i) for i in range(len(views))]:
+            raise ModelFileError(f"{path}: the model has {len(views)} weight arrays, the file holds {len(names)}")
+        for name, ((layer, key), view) in zip(names, views):
+            dataset = group[name]
+            what = f"{path}: weight {key!r} of layer {layer.name!r} (weights/{name})"
+            if not isinstance(dataset, h5py.Dataset) or dataset.dtype.name not in WEIGHT_DTYPES:
+                raise ModelFileError(f"{what} is not a float32/float64 dataset")
+            if dataset.shape != view.shape:
+                raise ModelFileError(f"{what}: the model needs shape {view.shape}, the file holds {dataset.shape}")
+        for name, ((layer, key), view) in zip(names, views):
+            array = group[name][()]
+            if not allow_nonfinite and not np.isfinite(array).all():
+                raise ModelFileError(
+                    f"{path}: weight {key!r} of layer {layer.name!r} holds NaN or infinite values; refused "
+                    "(pass allow_nonfinite=True to load it anyway)"
+                )
+            view[...] = array
+        _restore(file, model, path, h5py, allow_nonfinite)
+
+
+def _restore(file, model, path, h5py, allow_nonfinite):
+    text = file.attrs.get("state")
+    if text is None or model.optimizer is None:
+        return
+    state = parse_json(str(text), f"{path}: state")
+    saved = state.get("optimizer") if isinstance(state, dict) else None
+    if saved is not None:
+        if saved.get("name") != model.optimizer.name:
+            return
+        for key, value in list(saved.items()):
+            if isinstance(value, dict):
+                dataset = file.get(f"optimizer/{key}")
+                if not isinstance(dataset, h5py.Dataset) or dataset.shape != model.parameters.shape:
+                    raise ModelFileError(f"{path}: optimizer array {key!r} is missing or of the wrong shape")
+                if dataset.dtype != np.dtype(model.dtype):
+                    raise ModelFileError(f"{path}: optimizer array {key!r} has dtype {dataset.dtype}")
+                saved[key] = dataset[()]
+                if not allow_nonfinite and not np.isfinite(saved[key]).all():
+                    raise ModelFileError(f"{path}: optimizer array {key!r} holds NaN or infinite values")
+    training.restore_training_state(model, {**state, "optimizer": saved}, f"{path}: state")
