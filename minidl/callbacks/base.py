@@ -94,19 +94,25 @@ class Callback:
 
 
 class CallbackList:
-    """Fans every hook out to a list of callbacks, in order."""
+    """Fans every hook out to a list of callbacks, in order.
+
+    A callback is a `Callback` or any object with `set_model`, `set_params` and the hooks it needs
+    (duck typing, as Keras allows); a hook an object lacks is skipped for it.
+    """
 
     def __init__(self, callbacks=None, model=None, params=None, **kwargs):
-        self.callbacks = list(callbacks or [])
+        self.callbacks = []
         self.model, self.params = model, dict(params or {})
-        for callback in self.callbacks:
-            if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
-            callback.set_model(model)
-            callback.set_params(self.params)
+        for callback in callbacks or []:
+            self.append(callback)
 
     def append(self, callback):
         """Add a callback (Keras's CallbackList.append)."""
+        if not (hasattr(callback, "set_model") and hasattr(callback, "set_params")):
+            raise TypeError(
+                f"callbacks must be keras.callbacks.Callback instances (or have set_model / set_params), "
+                f"got {type(callback).__name__}"
+            )
         callback.set_model(self.model)
         callback.set_params(self.params)
         self.callbacks.append(callback)
@@ -117,6 +123,8 @@ class CallbackList:
 
         def call_all(*args, **kwargs):
             for callback in self.callbacks:
-                getattr(callback, hook)(*args, **kwargs)
+                method = getattr(callback, hook, None)
+                if method is not None:
+                    method(*args, **kwargs)
 
         return call_all

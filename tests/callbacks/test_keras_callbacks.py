@@ -137,3 +137,27 @@ def test_model_checkpoint_names_frequency_and_best_only(tmp_path, capsys):
     assert Model.load(tmp_path / "best.npz").count_params() == model().count_params()
     with pytest.raises(ValueError, match="save_freq"):
         ModelCheckpoint("x.npz", save_freq=0)
+
+
+def test_callbacks_list_takes_duck_typed_objects_and_refuses_others():
+    class Counter:
+        """No Callback base: only set_model, set_params and one hook."""
+
+        def __init__(self):
+            self.epochs = 0
+
+        def set_model(self, model):
+            self.model = model
+
+        def set_params(self, params):
+            self.params = params
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs += 1
+
+    x, y = data()
+    counter = Counter()
+    model().fit(x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[counter])
+    assert counter.epochs == 2
+    with pytest.raises(TypeError, match="callbacks must be keras.callbacks.Callback instances"):
+        model().fit(x, y, epochs=1, verbose=0, callbacks=[print])
