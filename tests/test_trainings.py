@@ -605,17 +605,9 @@ def test_val_limit_overrides_limit_for_validation(tmp_path):
 
 def test_reproduce_original_writes_both_tables(tmp_path):
     data_dir = data_dir_or_skip()
+    quick = "--limit 64 --epochs 1".split()
     result = run_script(
-        "reproduce_original.py",
-        "--limit",
-        "64",
-        "--epochs",
-        "1",
-        "--stats-dir",
-        tmp_path,
-        cwd=tmp_path,
-        data_dir=data_dir,
-        timeout=300,
+        "reproduce_original.py", *quick, "--stats-dir", tmp_path, cwd=tmp_path, data_dir=data_dir, timeout=300
     )
     assert result.returncode == 0, explain(result)
     table = (tmp_path / "original_table.md").read_text()
@@ -636,23 +628,8 @@ def test_reproduce_original_writes_both_tables(tmp_path):
 
 def test_sweep_prints_the_speedup_table(tmp_path):
     data_dir = data_dir_or_skip()
-    result = run_script(
-        "sweep.py",
-        "--workers",
-        "1",
-        "2",
-        "--repeat",
-        "1",
-        "--limit",
-        "128",
-        "--epochs",
-        "1",
-        "--stats-dir",
-        tmp_path,
-        cwd=tmp_path,
-        data_dir=data_dir,
-        timeout=300,
-    )
+    sweep = "--workers 1 2 --repeat 1 --limit 128 --epochs 1".split()
+    result = run_script("sweep.py", *sweep, "--stats-dir", tmp_path, cwd=tmp_path, data_dir=data_dir, timeout=300)
     assert result.returncode == 0, explain(result)
     assert (
         len(

@@ -1,7 +1,8 @@
 """LeNet-5 on MNIST: convolution, pooling, (convolution, pooling), then Dense 120-84-10.
 
 Defaults: ReLU with He-uniform kernels (they keep the signal's variance through ReLU), batch 64,
-Nesterov SGD at 0.05 decaying as 0.05 / (1 + 0.001 t) - {ACCURACY}
+Nesterov SGD at 0.05 decaying as 0.05 / (1 + 0.001 t); what they reach is measured by
+trainings/reproduce_original.py (README, "Results").
 
     python trainings/training_full.py --conv 2 --pool avg --workers 2
 """
