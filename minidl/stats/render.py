@@ -40,8 +40,8 @@ def section_view(rows: list) -> SectionView:
         ),
         ("warnings", [", ".join(_short_flag(flag) for flag in row["flags"]) or "none" for row in rows]),
         ("step time, ms: median (min-max) of all steps", [_time_cell(row["step_time"], 1000) for row in rows]),
-        ("  gradient computation per step, ms", [_time_cell(row["compute_step"], 1000) for row in rows]),
-        ("  communication + update per step, ms", [_time_cell(row["other_step"], 1000) for row in rows]),
+        ("  gradient computation per step (run mean), ms", [_time_cell(row["compute_step"], 1000) for row in rows]),
+        ("  communication + update per step (run mean), ms", [_time_cell(row["other_step"], 1000) for row in rows]),
         ("epoch time without validation, s", [_time_cell(row["epoch_training_time"]) for row in rows]),
     ]
     if first["val_samples"]:
@@ -129,6 +129,10 @@ def prediction_lines(prediction) -> list:
         )
     else:
         cost = "gradient exchange cost not recorded with these runs, so left out"
+    if prediction["measured_serial_fraction"] > 1:
+        fitted += " (where the parallel runs were slower than one worker: e is capped at 1)"
+    elif prediction["measured_serial_fraction"] < 0:
+        fitted += " (where the speed-up was above ideal: e is raised to 0)"
     speedups = ", ".join(f"{n} processes {s:.2f}x" for n, s in prediction["speedups"].items())
     return [
         "prediction (Amdahl's law: a model, not a measurement): serial fraction "
