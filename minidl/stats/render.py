@@ -117,9 +117,14 @@ def prediction_lines(prediction) -> list:
         return []
     if prediction["fitted_workers"] is None:
         return [f"prediction: none ({prediction['reason']})"]
+    caveats = ["flagged noisy: treat with care"] if prediction["fitted_noisy"] else []
+    if prediction["measured_serial_fraction"] > 1:
+        caveats.append("the parallel runs were slower than one worker, so e is capped at 1")
+    elif prediction["measured_serial_fraction"] < 0:
+        caveats.append("the speed-up was above ideal, so e is raised to 0")
     fitted = f"fitted to the {prediction['fitted_workers']}-process median"
-    if prediction["fitted_noisy"]:
-        fitted += " (flagged noisy: treat with care)"
+    if caveats:
+        fitted += f" ({'; '.join(caveats)})"
     exchange = prediction["exchange"]
     if exchange:
         cost = (
@@ -129,10 +134,6 @@ def prediction_lines(prediction) -> list:
         )
     else:
         cost = "gradient exchange cost not recorded with these runs, so left out"
-    if prediction["measured_serial_fraction"] > 1:
-        fitted += " (where the parallel runs were slower than one worker: e is capped at 1)"
-    elif prediction["measured_serial_fraction"] < 0:
-        fitted += " (where the speed-up was above ideal: e is raised to 0)"
     speedups = ", ".join(f"{n} processes {s:.2f}x" for n, s in prediction["speedups"].items())
     return [
         "prediction (Amdahl's law: a model, not a measurement): serial fraction "
