@@ -1,7 +1,7 @@
 """The feed-forward net on MNIST: Dense 784-120-84-10 (tanh by default).
 
-Defaults: batch 32, Nesterov SGD at 0.05, tanh; what they reach is measured by
-trainings/reproduce_original.py (README, "Results").
+Defaults: batch 32, Nesterov SGD at 0.05, tanh. Measured with them (full MNIST, 3 epochs, seed 1,
+by trainings/reproduce_original.py on 2026-12-01; README, "Results"): 97.14 % on the test set.
 
     python trainings/training_feedforward.py --activation relu
 """
