@@ -50,7 +50,7 @@ def parse_args(argv=None):
 
 def quick_model(args, x_train, y_train):
     """A LeNet-5 trained for one epoch, for when no saved model is given."""
-    flags = argparse.Namespace(conv=2, pool="avg", seed=args.seed)
+    flags = argparse.Namespace(conv=2, pool="avg", activation="relu", seed=args.seed)
     model = training_full.build_model(flags)
     model.compile(
         optimizer=common.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
