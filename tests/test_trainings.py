@@ -92,7 +92,7 @@ def data_dir_or_skip() -> str:
     if not value:
         pytest.skip(
             "MINIDL_DATA_DIR is not set: point it at a folder holding the MNIST .gz files "
-            "(e.g. MINIDL_DATA_DIR=/work/shared/mnist)"
+            "(e.g. MINIDL_DATA_DIR=../shared/mnist)"
         )
     missing = [name for name in MNIST_FILES if not (Path(value) / name).is_file()]
     if missing:
