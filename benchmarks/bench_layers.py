@@ -64,14 +64,14 @@ def machine_lines(threads) -> list[str]:
         lines.append(
             f"{pool['user_api']}: {pool['internal_api']} {pool.get('version') or ''} "
             f"kernel {pool.get('architecture', '?')}, {pool['num_threads']} threads by default "
-            f"(limited to {threads} while timing) [{os.path.basename(pool['filepath'])}]"
+            f"[{os.path.basename(pool['filepath'])}]; threads while timing: {threads}"
         )
     openblas_env = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")}
     lines.append(f"OPENBLAS_* environment: {openblas_env or 'none'}")
     if torch_available():
         import torch
 
-        lines.append(f"torch {torch.__version__}, {threads} thread(s) while timing")
+        lines.append(f"torch {torch.__version__}; threads while timing: {threads}")
     lines.append(f"load average before: {load_average()}")
     return lines
 
@@ -282,6 +282,13 @@ def epoch_table(names, x, args):
         table.add_column(column, justify="left" if column in ("model", "framework") else "right")
     for name in names:
         result = alternated(name, x, y, args)
+        if "ratio_cpu" in result:  # progress on stderr, so a long run shows something before the table
+            print(
+                f"{name}: ratio CPU {result['ratio_cpu']:.2f}x, wall {result['ratio_wall']:.2f}x "
+                f"(load {load_average()})",
+                file=sys.stderr,
+                flush=True,
+            )
         for framework in ("minidl", "torch"):
             if framework not in result:
                 continue
@@ -377,7 +384,9 @@ def torch_layer_times(name, x, batch_size, repeat):
     rows = []
     for index, group in enumerate(groups):
         block = torch.nn.Sequential(*group)
-        inp = value.detach().clone().requires_grad_(index > 0)
+        # The model's input needs no gradient, unless a weightless module (Flatten) comes first.
+        needs_grad = index > 0 or not any(True for _ in block.parameters())
+        inp = value.detach().clone().requires_grad_(needs_grad)
         out = block(inp)
         grad = torch.randn_like(out)
 
@@ -541,7 +550,7 @@ def main():
     parser.add_argument("--samples", type=int, default=60000, help="training samples per epoch")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="BLAS (and torch) threads")
-    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds; medians are shown")
+    parser.add_argument("--rounds", "--repeat", type=int, default=3, help="alternated rounds; medians are shown")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference rows")
     parser.add_argument("--per-layer", action="store_true", help="per-layer forward/backward table instead")

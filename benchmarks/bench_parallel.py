@@ -4,6 +4,8 @@ Each row is a fresh child process (or an `mpiexec` job) training one epoch after
 The parent samples the proportional memory (PSS, from /proc) of the child's whole process tree, so
 memory shared by the workers is counted once. Columns:
   s/epoch, samples/s     wall time of the training epoch (no validation)
+  CPU s main             CPU time of the measuring process over that epoch (shard 0 and coordination)
+  CPU s all              CPU time of the measurement's whole process tree, whole run (load, warm-up, epoch)
   speed-up, efficiency   against the one-process, one-thread row; efficiency = speed-up / processes
   comm. share            part of each step spent outside the workers' gradient computation
                          (sending the step, waiting, adding gradients) — 0 by definition in-process
@@ -11,7 +13,8 @@ memory shared by the workers is counted once. Columns:
 The "independent" row is the ceiling: N unconnected one-thread processes, each training on 1/N of
 the epoch at the same time, with no communication at all; its speed-up is what this machine's cores
 can give when they all do this arithmetic at once (on 2 vCPUs that share vector units it is far
-below N).
+below N). The header names the BLAS library, its kernel and default thread count (threadpoolctl)
+and the load average, which is printed again at the end: on a shared machine, read wall times with it.
 
     python benchmarks/bench_parallel.py --repeat 3
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,8 +64,9 @@ def child(args):
 
     x, y, source = bench_layers.load_data(args.samples, args.data_dir)
     if args.kind == "torch":
+        cpu = time.process_time()
         seconds = bench_layers.time_torch("lenet", x, y, args.batch_size, args.threads)
-        result = {"seconds": seconds, "comm_share": None}
+        result = {"seconds": seconds, "comm_share": None, "cpu": time.process_time() - cpu}
     elif args.kind == "scenario":
         result = time_scenario(args, x, y)
     else:
@@ -82,10 +87,10 @@ def time_minidl(args, x, y):
     if args.kind == "pool":
         with WorkerPool(args.processes, threads_per_worker=args.threads) as pool:
             model.fit(x[:warm], y[:warm], batch_size=args.batch_size, verbose=0, workers=pool)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, workers=pool)
-            seconds = time.perf_counter() - started
-            return {"seconds": seconds, "comm_share": pool.timings.communication_share()}
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            return {"seconds": seconds, "cpu": cpu, "comm_share": pool.timings.communication_share()}
     if args.kind == "mpi":
         from minidl.distributed import MPIBackend
 
@@ -93,11 +98,11 @@ def time_minidl(args, x, y):
     else:
         workers = 1
     model.fit(x[:warm], y[:warm], batch_size=args.batch_size, verbose=0, workers=workers)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, workers=workers)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     share = workers.timings.communication_share() if args.kind == "mpi" else 0.0
-    return {"seconds": seconds, "comm_share": share}
+    return {"seconds": seconds, "cpu": cpu, "comm_share": share}
 
 
 # ----- scenarios (issue 17): workers=N against workers=1, pool start-up included -----
@@ -288,6 +293,7 @@ def run_child(command, env=None):
     Reading /proc/<pid>/smaps_rollup costs about 9 ms for an MPI job's tree and locks the target's
     memory map, so sampling every 50 ms slowed the measured runs by up to 2.5x; every 0.5 s costs ~2 %.
     """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = [0.0]
 
@@ -302,8 +308,11 @@ def run_child(command, env=None):
     watcher.join()
     if process.returncode != 0:
         raise SystemExit(f"measurement failed: {' '.join(command)}\n{err}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = json.loads(out.strip().splitlines()[-1])
     result["peak_mb"] = peak[0]
+    # Children's CPU as the kernel accounts it once they are reaped (concurrent runs may mix: summed later).
+    result["cpu_all"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return result
 
 
@@ -318,6 +327,8 @@ def run_independent(command, processes):
         thread.join()
     return {
         "seconds": max(r["seconds"] for r in results),
+        "cpu": max(r["cpu"] for r in results),
+        "cpu_all": max(r["cpu_all"] for r in results),
         "comm_share": None,
         "source": results[0]["source"],
         "samples": sum(r["samples"] for r in results),
@@ -362,6 +373,8 @@ def measure(row, args):
     shares = [r["comm_share"] for r in runs if r["comm_share"] is not None]
     return {
         "seconds": statistics.median(r["seconds"] for r in runs),
+        "cpu": statistics.median(r["cpu"] for r in runs),
+        "cpu_all": statistics.median(r["cpu_all"] for r in runs),
         "samples": runs[0]["samples"],
         "source": runs[0]["source"],
         "peak_mb": max(r["peak_mb"] for r in runs),
@@ -408,12 +421,17 @@ def main():
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(width=max(Console().width, 140))
+    for line in bench_layers.machine_lines(threads="the 'threads each' column"):
+        console.print(line, highlight=False)
     table = Table(title=f"LeNet-5, one epoch, batch {args.batch_size}, median of {args.repeat} ({os.cpu_count()} CPUs)")
     for column in (
         "run",
         "processes",
         "threads each",
         "s / epoch",
+        "CPU s main",
+        "CPU s all",
         "samples/s",
         "speed-up",
         "efficiency",
@@ -433,17 +451,21 @@ def main():
             str(processes),
             str(threads),
             f"{result['seconds']:.2f}",
+            f"{result['cpu']:.2f}",
+            f"{result['cpu_all']:.2f}",
             f"{result['samples'] / result['seconds']:,.0f}",
             f"{speedup:.2f}x",
             f"{speedup / processes:.0%}" if kind != "torch" else "-",
             share,
             f"{result['peak_mb']:.0f}",
         )
-    Console(width=max(Console().width, 120)).print(table)
-    print(
+    console.print(table)
+    console.print(
         f"data: {result['source']}, {result['samples']} samples. Speed-up and efficiency are against the first "
-        "row (one process, one BLAS thread)."
+        "row (one process, one BLAS thread).",
+        highlight=False,
     )
+    console.print(f"load average after: {bench_layers.load_average()}", highlight=False)
 
 
 if __name__ == "__main__":

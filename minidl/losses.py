@@ -1,7 +1,9 @@
 """Losses. Each returns the *sum* of per-sample losses and a gradient scaled by a given denominator.
 
 Sums (not means) let a batch split across processes be recombined exactly: the parent adds the
-shards' sums and divides by the whole batch size once.
+shards' sums and divides by the whole batch size once. With predictions p (N, K), targets y and the
+denominator D (the whole batch size): `total` = Σ_n ℓ(p[n], y[n]) and `gradient` = dℓ/dp / D, of
+p's shape, so the gradients of a batch's shards add up to the gradient of the batch's mean loss.
 """
 
 from __future__ import annotations
@@ -88,7 +90,12 @@ class CrossEntropy(Loss):
 
 
 class CategoricalCrossentropy(CrossEntropy):
-    """Cross-entropy with one-hot (or soft) targets of shape (N, classes): L = -Σ_k y_k log p_k."""
+    """Cross-entropy with one-hot (or soft) targets of shape (N, classes): L = -Σ_k y_k log p_k.
+
+    total                = −Σ_n Σ_k y[n, k] · log p[n, k]       (p clipped to [1e-7, 1])
+    gradient (p)         = −y / (p · D)                           (N, K)
+    gradient (logits z)  = (p · Σ_k y[n, k] − y) / D              (N, K), p = softmax(z)
+    """
 
     name = "categorical_crossentropy"
 
@@ -114,7 +121,12 @@ class CategoricalCrossentropy(CrossEntropy):
 
 
 class SparseCategoricalCrossentropy(CrossEntropy):
-    """Cross-entropy with integer labels c of shape (N,): L = -log p_c (y is the one-hot row of c)."""
+    """Cross-entropy with integer labels c of shape (N,): L = -log p_c (y is the one-hot row of c).
+
+    total                = −Σ_n log p[n, c[n]]                    (p clipped to [1e-7, 1])
+    gradient (p)         = −[k = c[n]] / (p[n, k] · D)            (N, K)
+    gradient (logits z)  = (p[n, k] − [k = c[n]]) / D             (N, K), p = softmax(z)
+    """
 
     name = "sparse_categorical_crossentropy"
 
@@ -203,7 +215,11 @@ def for_output(loss: Loss, layers) -> Loss:
 
 
 class MeanSquaredError(Loss):
-    """Mean over outputs of (p - y)^2, per sample."""
+    """Mean over outputs of (p - y)^2, per sample.
+
+    total    = Σ_n (1/K) Σ_k (p[n, k] − y[n, k])²        p, y: (N, ...), K = outputs per sample
+    gradient = dL/dp = 2 (p − y) / (K · D)
+    """
 
     name = "mse"
 

@@ -78,8 +78,11 @@ class Model:
         except ShapeError as error:
             position = next(i for i, existing in enumerate(self.layers, 1) if existing is layer)
             raise ShapeError(f"cannot add layer {position} to model {self.name!r}: {error}") from None
-        layer.needs_input_grad = layer is not self.layers[0]
         flat.pack(self)
+        # dL/dx is needed only above the first layer with weights: below it nothing is left to train.
+        with_weights = [bool(each.params) for each in self.layers]
+        for index, each in enumerate(self.layers):
+            each.needs_input_grad = any(with_weights[:index])
 
     def build(self, input_shape):
         """Build every layer for `input_shape` (without batch axis) if `add` could not yet."""
@@ -150,6 +153,8 @@ class Model:
         grad = self.training_loss.gradient(out, y, denominator)
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
+            if grad is None:  # a layer that needs no input gradient: no weights below it
+                break
         return loss_sum, correct
 
     def train_on_batch(self, x, y):

@@ -2,6 +2,8 @@
 
 The model keeps all its weights in one contiguous float array (each layer's weights are views
 into it), so an optimizer step is a handful of vectorised operations on the whole network at once.
+In the equations θ is that vector, g = dL/dθ the batch's mean gradient (same shape), t the number
+of steps taken before this one, and every operation is entry by entry.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class SGD(Optimizer):
     """Stochastic gradient descent, Keras-style: v = m*v - lr*g; w += v (or the Nesterov form).
 
     `decay` shrinks the rate as lr / (1 + decay * iterations), like Keras's legacy argument.
+
+        η_t = η / (1 + decay · t)
+        plain (momentum μ = 0):  θ ← θ − η_t · g
+        momentum:                v ← μ · v − η_t · g,   θ ← θ + v
+        Nesterov:                v ← μ · v − η_t · g,   θ ← θ + μ · v − η_t · g
     """
 
     name = "sgd"
@@ -103,7 +110,15 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba) with bias correction; defaults as in Keras."""
+    """Adam (Kingma & Ba) with bias correction; defaults as in Keras.
+
+        m ← β₁ · m + (1 − β₁) · g                 (running mean of the gradient)
+        v ← β₂ · v + (1 − β₂) · g²                (running mean of its square)
+        θ ← θ − η · √(1 − β₂^t) / (1 − β₁^t) · m / (√v + ε)      t counting this step from 1
+
+    The factor √(1 − β₂^t) / (1 − β₁^t) corrects m and v for starting at zero; ε is added to the
+    uncorrected √v, as Keras does.
+    """
 
     name = "adam"
 

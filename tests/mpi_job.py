@@ -13,18 +13,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), HERE]
 
-
-def _tests_conftest():
-    """tests/conftest.py itself, by path: inside a pytest run `conftest` may name another folder's conftest."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("minidl_tests_conftest", os.path.join(HERE, "conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_lenet5 = _tests_conftest().build_lenet5
+from suite_helpers import build_lenet5  # noqa: E402
 
 from minidl.callbacks import Callback  # noqa: E402
 from minidl.optimizers import SGD  # noqa: E402

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import real_mnist_dir
+from suite_helpers import real_mnist_dir
 
 from minidl import datasets
 from minidl.datasets import DatasetError, load_fashion_mnist, load_mnist, read_idx
@@ -158,6 +158,17 @@ def test_read_idx_round_trip(tmp_path, compress, shape):
     assert result.dtype == np.uint8 and result.shape == shape
     np.testing.assert_array_equal(result, array)
     result[...] = 0  # the caller owns a writable array
+
+
+def test_read_idx_gzip_members_and_zero_padding_like_gunzip(tmp_path):
+    array = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    data = idx_bytes(array)
+    path = tmp_path / "x.idx.gz"
+    path.write_bytes(gz(data[:100]) + gz(data[100:]) + bytes(512))  # two members, then padding
+    np.testing.assert_array_equal(read_idx(path), array)
+    path.write_bytes(gz(data) + b"junk")
+    with pytest.raises(DatasetError, match=r"x\.idx\.gz: 4 stray bytes after the gzip data"):
+        read_idx(path)
 
 
 def test_read_idx_checks_expected_magic(tmp_path):

@@ -130,7 +130,7 @@ def check_finished_run(result, stats_dir: Path, name: str, workers: int, samples
     assert re.search(rf"^{name}: test accuracy [\d.]+% .* with {workers} worker\(s\)$", out, re.MULTILINE), out
     assert "Traceback" not in result.stderr, result.stderr
     run = last_run(stats_dir / f"{name}.json")
-    assert run["status"] == "finished"
+    assert run["status"] == "completed"
     settings = run["settings"]
     assert (settings["model"], settings["workers"], settings["samples"], settings["epochs"]) == (
         name,
@@ -233,7 +233,7 @@ def test_show_filters_on_a_model_without_convolution_is_a_message_not_a_crash(tm
     assert "Traceback" not in result.stderr, result.stderr
     assert re.search(r"^no pictures: .*(Conv2D|matplotlib)", result.stderr, re.MULTILINE), result.stderr
     assert "Model: " not in result.stdout  # --quiet: no model summary
-    assert last_run(tmp_path / "feedforward_relu.json")["status"] == "finished"
+    assert last_run(tmp_path / "feedforward_relu.json")["status"] == "completed"
 
 
 # ----- architectures and names (in-process, no training) -----
@@ -571,7 +571,7 @@ def test_quiet_prints_only_the_result_line(tmp_path):
     assert result.returncode == 0, explain(result)
     assert re.fullmatch(
         r"lenet_conv2_avg: test accuracy [\d.]+% \(loss [\d.]+\) on 500 test images after 1 epoch\(s\) "
-        r"in [\d.]+ s with 1 worker\(s\)\n",
+        r"in [\d.]+ s \(\d+ BLAS thread\(s\) per process\) with 1 worker\(s\)\n",
         result.stdout,
     ), result.stdout
     run = last_run(tmp_path / "s" / "lenet_conv2_avg.json")

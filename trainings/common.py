@@ -9,26 +9,53 @@ script. `train` is the run without printing, for the scripts that run several (r
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import functools
 import os
+import signal
 import sys
-import time
+import threading
+
+
+def _stop_during_start_up(number, frame):
+    """Ctrl-C or SIGTERM while the libraries are still being imported: nothing to clean up or record."""
+    name = "Terminated (SIGTERM)" if number == signal.SIGTERM else "Interrupted (Ctrl-C)"
+    os.write(2, f"\n{name} during start-up: nothing was recorded.\n".encode())
+    os._exit(128 + number)
+
+
+def _run_as_a_training_script() -> bool:
+    """True when this process is `python trainings/<script>.py` (not a test importing this module)."""
+    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return os.path.dirname(script) == os.path.dirname(os.path.abspath(__file__))
+
+
+# Importing numpy and minidl takes a moment; an interrupt then gets one line, not an import traceback.
+# `main` replaces these handlers with the ones that stop training cleanly (`interrupts_handled`).
+if _run_as_a_training_script() and threading.current_thread() is threading.main_thread():
+    for _number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_number, _stop_during_start_up)
+
+# The rest is imported after the start-up handlers, which must come first.
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import functools  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
 
 # Scripts run as `python trainings/x.py` from a checkout; make the package importable without install.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import step_split
+import step_split  # noqa: E402
 
-from minidl import datasets
-from minidl.optimizers import SGD, Adam
+from minidl import datasets  # noqa: E402
+from minidl.optimizers import SGD, Adam  # noqa: E402
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 DEFAULT_MOMENTUM = 0.9
 
-INTERRUPTED_EXIT_CODE = 130
+INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C'd command
+TERMINATED_EXIT_CODE = 143  # 128 + SIGTERM, what batch schedulers and `timeout` expect
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -183,6 +210,207 @@ def check_args(parser, args):
             parser.error(f"--backend mpi: {problem}")
 
 
+def check_outputs(parser, args):
+    """Fail before loading data or training, in one line and exit code 2, when an output cannot be written.
+
+    `--stats-dir` must be a writable folder or creatable in a writable one (a file in its place,
+    a read-only folder or disk is refused); `--save` must not name a folder and its folder must
+    be writable. A full disk is only found while writing: that is reported then, in one line.
+    """
+    problem = _folder_problem(args.stats_dir, creatable=True)
+    if problem:
+        parser.error(f"--stats-dir {args.stats_dir!r}: {problem}")
+    save = getattr(args, "save", None)
+    if save:
+        if os.path.isdir(save):
+            parser.error(f"--save {save!r} is a folder; give a file name such as {os.path.join(save, 'model.npz')!r}")
+        problem = _folder_problem(os.path.dirname(os.path.abspath(save)) or ".", creatable=False)
+        if problem:
+            parser.error(f"--save {save!r}: {problem}")
+
+
+def _folder_problem(folder, creatable):
+    """Why files cannot be written in `folder` (None when they can), tried with a real temporary file.
+
+    A folder that does not exist yet is fine when `creatable` and its nearest existing parent is
+    a writable folder (checked with os.access: nothing is created before training starts).
+    """
+    folder = os.path.abspath(folder)
+    if os.path.isdir(folder):
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            return f"cannot write in this folder ({error.strerror or error})"
+        return None
+    if os.path.lexists(folder):
+        return "is a file, not a folder"
+    if not creatable:
+        return f"folder {folder!r} does not exist"
+    parent = os.path.dirname(folder)
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f"cannot be created: {parent!r} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {parent!r} is not writable"
+    return None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler, `timeout`, `kill`) turned into an interrupt, so it is handled like Ctrl-C:
+    `fit` stops its workers and records the run as interrupted, with "SIGTERM" as the reason."""
+
+
+#: How long an interrupt during training may wait for the next step boundary before it is raised anyway.
+INTERRUPT_GRACE_SECONDS = 2.0
+
+
+class _Interrupts:
+    """The state shared by the signal handlers and `InterruptAtStepBoundary`."""
+
+    training = False  # between on_train_begin and on_train_end: interrupts wait for a step boundary
+    pending = None  # the interrupt to raise at the next boundary
+    raised = False  # an interrupt was raised: clean-up is under way
+    fork_hook = False  # `_worker_signals` is registered to run in forked workers
+
+
+def _worker_signals():
+    """In a forked pool worker: Ctrl-C and SIGTERM are the parent's to handle; it stops its workers.
+
+    A terminal's Ctrl-C and `timeout`'s SIGTERM reach the whole process group. A worker that died
+    of the SIGTERM would fail the parent's step (the run recorded as failed, not interrupted), and
+    one that inherited the parent's handlers would turn it into an exception its message loop
+    survives. The parent stops its workers when it stops (and a worker exits when its parent dies).
+    """
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+def _on_signal(number, frame):
+    """SIGINT / SIGTERM: during training, ask for a stop at the next step boundary; otherwise stop now.
+
+    Raising between two steps means no message to the workers is in flight, so the pool closes
+    cleanly and every shared-memory segment is released. A second signal, or no boundary within
+    INTERRUPT_GRACE_SECONDS (a stuck worker, a long validation), raises at once. Once an interrupt
+    is raised, a further SIGTERM is ignored so that it cannot cut the clean-up short; a further
+    Ctrl-C still raises (the user insists).
+    """
+    interrupt = Terminated("SIGTERM") if number == signal.SIGTERM else KeyboardInterrupt()
+    if _Interrupts.raised and number == signal.SIGTERM:
+        return
+    if _Interrupts.training and _Interrupts.pending is None and not _Interrupts.raised:
+        _Interrupts.pending = interrupt
+        signal.setitimer(signal.ITIMER_REAL, INTERRUPT_GRACE_SECONDS)
+        return
+    _raise_interrupt(interrupt)
+
+
+def _on_grace_expired(number, frame):
+    if _Interrupts.pending is not None and not _Interrupts.raised:
+        _raise_interrupt(_Interrupts.pending)
+
+
+def _raise_interrupt(interrupt):
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    _Interrupts.pending, _Interrupts.raised = None, True
+    raise interrupt
+
+
+class InterruptAtStepBoundary:
+    """Callback raising a pending Ctrl-C / SIGTERM between training steps (see `_on_signal`).
+
+    A plain duck-typed callback (every hook a no-op but these), so that it works with any version
+    of minidl's callback base class.
+    """
+
+    def __getattr__(self, name):
+        if name.startswith("on_"):
+            return self._check
+        raise AttributeError(name)
+
+    def set_model(self, model):
+        """Unused: the callback needs no model."""
+
+    def set_params(self, params):
+        """Unused: the callback needs no parameters."""
+
+    def on_train_begin(self, logs=None):
+        _Interrupts.training = True
+        self._check()
+
+    def on_train_end(self, logs=None):
+        _Interrupts.training = False
+        self._check()
+
+    def _check(self, *args, **kwargs):
+        if _Interrupts.pending is not None and not _Interrupts.raised:
+            _raise_interrupt(_Interrupts.pending)
+
+
+@contextlib.contextmanager
+def interrupts_handled():
+    """While the script runs: Ctrl-C and SIGTERM stop it cleanly (see `_on_signal`); restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _Interrupts.training, _Interrupts.pending, _Interrupts.raised = False, None, False
+    _RECORDING.clear()
+    if not _Interrupts.fork_hook:
+        os.register_at_fork(after_in_child=_worker_signals)
+        _Interrupts.fork_hook = True
+    previous = {number: signal.signal(number, handler) for number, handler in _HANDLERS.items()}
+    # The tracker prints its own one-line warnings; do not add the `warnings` module's two-line copy.
+    warnings.filterwarnings("ignore", message="minidl.stats:", category=RuntimeWarning)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+_HANDLERS = {signal.SIGINT: _on_signal, signal.SIGTERM: _on_signal, signal.SIGALRM: _on_grace_expired}
+
+
+_RECORDING = []  # the StatisticsTracker of the run in progress, for the interrupt message
+
+
+def recording(tracker):
+    """Remember the run's tracker, so that an interrupt can say truthfully what was recorded."""
+    _RECORDING[:] = [tracker]
+    return tracker
+
+
+def statistics_lost(parser) -> int:
+    """0, or 1 with one line when training ended well but its statistics could not be saved (full disk...).
+
+    The tracker has already said why (one line naming the file); the exit code makes a batch job notice.
+    """
+    tracker = _RECORDING[0] if _RECORDING else None
+    if tracker is None or tracker.run is None or tracker.last_saved_status == tracker.run.get("status"):
+        return 0
+    print(f"{parser.prog}: error: the statistics of this run were not saved (see the warning above)", file=sys.stderr)
+    return 1
+
+
+def interrupted_message(interrupt) -> str:
+    """One line: what interrupted the run and what was recorded of it (possibly nothing)."""
+    cause = "Terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "Interrupted (Ctrl-C)"
+    tracker = _RECORDING[0] if _RECORDING else None
+    saved = getattr(tracker, "last_saved_status", None)
+    if saved is None:
+        return f"{cause} before training started: nothing was recorded."
+    epochs = tracker.run.get("epochs_completed", 0)
+    where = f"{tracker.recorded} ({epochs} epoch(s) completed)"
+    if saved == "running":
+        return f"{cause}: the run's end could not be saved; {where} keeps it as running (it will read as killed)."
+    if saved != "interrupted":  # training had ended: the interrupt cut the evaluation or saving short
+        return f"{cause} after training: the run is recorded as {saved} in {where}."
+    return f"{cause}: training stopped; the partial run is recorded as interrupted in {where}."
+
+
 def make_optimizer(args):
     """The optimizer the flags name, at --lr: plain SGD, SGD with (Nesterov) momentum, or Adam."""
     if args.optimizer == "adam":
@@ -210,30 +438,26 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
         add_flags(parser)
     args = parser.parse_args(argv)
     check_args(parser, args)
+    check_outputs(parser, args)
     from minidl.distributed import WorkerError
 
-    try:
-        return run(args, build_model)
-    except KeyboardInterrupt as interrupt:
-        if getattr(interrupt, "rank", 0) != 0:
-            pass  # one line per job, from rank 0
-        elif getattr(interrupt, "recorded", False):
-            print(
-                "\nInterrupted: the worker pool is stopped and the partial run is recorded as interrupted.",
-                file=sys.stderr,
-            )
-        else:
-            print("\nInterrupted before training began: nothing was recorded.", file=sys.stderr)
-        return getattr(interrupt, "exit_code", INTERRUPTED_EXIT_CODE)
-    except WorkerError as error:
-        # One line; the worker's own traceback only when it raised (not for a killed or stuck worker).
-        print(f"{parser.prog}: error: {str(error).splitlines()[0]}", file=sys.stderr)
-        if error.worker_traceback:
-            print(error.worker_traceback.rstrip(), file=sys.stderr)
-        return 1
-    except datasets.DatasetError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 1
+    with interrupts_handled():
+        try:
+            return run(args, build_model) or statistics_lost(parser)
+        except KeyboardInterrupt as interrupt:
+            if getattr(interrupt, "rank", 0) == 0:  # under MPI: one line per job, from rank 0
+                print(f"\n{interrupted_message(interrupt)}", file=sys.stderr)
+            default = TERMINATED_EXIT_CODE if isinstance(interrupt, Terminated) else INTERRUPTED_EXIT_CODE
+            return getattr(interrupt, "exit_code", default)
+        except WorkerError as error:
+            # One line; the worker's own traceback only when it raised (not for a killed or stuck worker).
+            print(f"{parser.prog}: error: {str(error).splitlines()[0]}", file=sys.stderr)
+            if error.worker_traceback:
+                print(error.worker_traceback.rstrip(), file=sys.stderr)
+            return 1
+        except (datasets.DatasetError, OSError) as error:  # bad data, a full disk, an unwritable output
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return 1
 
 
 def run(args, build_model):
@@ -285,7 +509,7 @@ def train(args, build_model):
     quiet = args.quiet or rank != 0
     if not quiet:
         model.summary()
-    tracker = StatisticsTracker(model.name, out_dir=args.stats_dir, dataset="mnist", verbose=not quiet)
+    tracker = recording(StatisticsTracker(model.name, out_dir=args.stats_dir, dataset="mnist", verbose=not quiet))
     started = time.perf_counter()
     try:
         with step_split.timed_workers(args.workers, args.backend, args.threads) as timer:
@@ -299,12 +523,12 @@ def train(args, build_model):
                 backend=args.backend,
                 threads=args.threads,
                 verbose=0 if quiet else 1,
-                # The split goes first: it adds to the run record before the tracker saves it.
-                callbacks=[step_split.RecordSplit(timer, tracker), tracker, *backup],
+                # The split goes first: it adds to the run record before the tracker saves it. The interrupt
+                # check goes last, so every other callback has seen a step before a pending Ctrl-C stops there.
+                callbacks=[step_split.RecordSplit(timer, tracker), tracker, *backup, InterruptAtStepBoundary()],
             )
     except KeyboardInterrupt as interrupt:
-        interrupt.recorded = tracker.last_saved is not None  # nothing is, if Ctrl-C came during start-up
-        interrupt.rank = rank
+        interrupt.rank = rank  # rank 0 alone reports an MPI job's interrupt
         raise
     seconds = time.perf_counter() - started
     if rank != 0:

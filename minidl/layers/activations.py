@@ -8,6 +8,11 @@ wraps one of these classes.
 
 For all of them, forward maps x (N, ...) to y = f(x) of the same shape, and backward maps
 dL/dy (N, ...) to dL/dx = dL/dy * f'(x) (Softmax: the Jacobian-vector product over its last axis).
+Written with g = dL/dy and ⊙ for the entry-wise product, the chain rule of every element-wise
+activation is
+
+    dL/dx = g ⊙ f'(x),   with f' expressed through the output: y(1 − y) for the sigmoid,
+                         1 − y² for tanh, [y > 0] for ReLU
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ class ElementwiseActivation(Layer):
 
 
 class Linear(ElementwiseActivation):
-    """The identity: f(x) = x."""
+    """The identity: y = x, dL/dx = g."""
 
     def apply(self, x, out):
         return x
@@ -75,7 +80,10 @@ def _scratch(owner, like, dtype=None):
 
 
 class ReLU(ElementwiseActivation):
-    """f(x) = max(x, 0); f' = 1 where y > 0, else 0."""
+    """Rectified linear unit: y = max(x, 0), dL/dx = g · [y > 0]   (x, y, g: (N, ...)).
+
+    At x = 0 exactly, where max(x, 0) has no derivative, the gradient is taken as 0 (a subgradient).
+    """
 
     def apply(self, x, out):
         return np.maximum(x, 0, out=out)
@@ -87,7 +95,7 @@ class ReLU(ElementwiseActivation):
 
 
 class Sigmoid(ElementwiseActivation):
-    """f(x) = 1 / (1 + e^-x); f' = y (1 - y)."""
+    """Logistic sigmoid: y = 1 / (1 + e^(−x)) = (1 + tanh(x/2)) / 2, dL/dx = g · y · (1 − y)."""
 
     def apply(self, x, out):
         # Written with tanh so that large |x| neither overflows nor warns.
@@ -105,7 +113,7 @@ class Sigmoid(ElementwiseActivation):
 
 
 class Tanh(ElementwiseActivation):
-    """f(x) = tanh(x); f' = 1 - y^2."""
+    """Hyperbolic tangent: y = tanh(x), dL/dx = g · (1 − y²)."""
 
     def apply(self, x, out):
         return np.tanh(x, out=out)
@@ -118,7 +126,10 @@ class Tanh(ElementwiseActivation):
 
 
 class Softmax(ElementwiseActivation):
-    """Softmax over the last axis, computed stably (max subtracted).
+    """Softmax over the last axis (K classes), computed stably (max subtracted):
+
+        y_k = exp(x_k − m) / Σ_j exp(x_j − m),   m = max_j x_j          x, y: (N, ..., K)
+        dy_j/dx_k = y_j (δ_jk − y_k),  so  dL/dx_k = y_k · (g_k − Σ_j g_j · y_j)
 
     As a model's last layer before a cross-entropy, `minidl.losses.for_output` sets
     `backward_done_by_loss`: the loss then hands back the gradient with respect to this layer's input,

@@ -34,6 +34,19 @@ class Layer:
     writes into `grads` in place, because the model may have packed them into one flat buffer.
     Non-trainable arrays live in `states` (see `add_weight(..., trainable=False)`).
 
+    The contract, in equations. A layer is a function y = f(x; θ) applied to a batch:
+
+        forward(x, training):  x: (N, *input_shape)  ->  y: (N, *output_shape)
+        backward(g):           g = dL/dy: (N, *output_shape)  ->  dL/dx: (N, *input_shape)
+                               and, for every trainable weight θ = params[name],
+                               grads[name] = dL/dθ = Σ_n Σ_out g[n, out] · dy[n, out]/dθ   (θ's shape)
+
+    `backward` uses what the last forward pass with a truthy `training` kept (its input or output),
+    *fills* `grads[name]` (overwrites, never adds: nobody zeroes them between steps) and returns
+    dL/dx, or None when `needs_input_grad` is False. A model chains these: the g of one layer is the
+    dL/dx returned by the layer after it. `minidl.gradcheck.check_gradients(layer, x)` verifies a
+    layer against this contract with central differences; docs/your-own-layer.md writes one.
+
     A layer is callable as in Keras: `layer(x)` builds it from `x` on first use and runs inference;
     `layer(x, training=True)` runs it as during training. `training` may be any truthy object (the
     training loop passes a context object), so layers test it with `if training:`.

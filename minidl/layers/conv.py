@@ -30,7 +30,11 @@ from . import activations
 from .base import Layer
 
 # Patch bytes per chunk of images: small enough to stay in the core's cache between copy and product.
-_CHUNK_BYTES = 1 << 20
+# Bounds measured on LeNet's, the two-convolution net's and the Keras convnet's shapes.
+_CHUNK_BYTES, _MIN_CHUNK, _MAX_CHUNK = 1 << 20, 4, 32
+# Patch-gradient bytes per chunk of the input gradient (measured: 32 images for LeNet's second
+# convolution, 6-8 for the 28x28x6 -> 24x24x16 and the Keras convnet's second one).
+_INPUT_GRAD_CHUNK_BYTES = 2 << 20
 
 
 def conv_output_size(size, kernel, stride, padding):
@@ -109,10 +113,13 @@ class Conv2D(Layer):
         padded = self.pad(x)
         kernel = self.params["kernel"].reshape(-1, f)
         out = np.empty((n * oh * ow, f), dtype=kernel.dtype)
+        # The bias repeated over a chunk's rows: adding it is then a flat add, 3-6x faster than broadcasting.
+        bias_rows = self.scratch("bias_rows", (min(n, self.chunk_size()) * oh * ow, f))
+        np.copyto(bias_rows, self.params["bias"])
         for start, stop, patches in self.chunks_of_patches(padded):
             rows = out[start * oh * ow : stop * oh * ow]
             np.matmul(patches, kernel, out=rows)
-            rows += self.params["bias"]
+            rows += bias_rows[: len(rows)]
             self.activation.apply(rows, rows)
         if training:
             self.padded, self.activation.output = padded, out
@@ -149,9 +156,10 @@ class Conv2D(Layer):
         return self.input_shape[2] == 1
 
     def chunk_size(self):
-        """Images per chunk: about 1 MB of patches (stays in cache), within 8..32 images."""
-        (oh, ow, _), (kh, kw), c = self.output_shape, self.kernel_size, self.input_shape[2]
-        return min(32, max(8, _CHUNK_BYTES // (oh * ow * kh * kw * c * np.dtype(self.dtype).itemsize)))
+        """Images per chunk: about 1 MB of patches and outputs (stays in cache), within 4..32 images."""
+        (oh, ow, f), (kh, kw), c = self.output_shape, self.kernel_size, self.input_shape[2]
+        per_image = oh * ow * (kh * kw * c + f) * np.dtype(self.dtype).itemsize
+        return min(_MAX_CHUNK, max(_MIN_CHUNK, _CHUNK_BYTES // per_image))
 
     def chunks_of_patches(self, padded):
         """(start, stop, patches) per chunk of images; patches is a (rows, kh*kw*C) matrix in a reused buffer."""
@@ -184,22 +192,37 @@ class Conv2D(Layer):
     def backward(self, grad):
         """dZ = activation'(dY); dK = sum over chunks of patches.T @ dZ; db = ones @ dZ; dX = col2im(K @ dZ.T).
 
-        dY (N, OH, OW, F) -> dX (N, H, W, C). The patches are gathered again chunk by chunk (cheaper
-        than keeping them, and they are then in cache for the product).
+        dY (N, OH, OW, F) -> dX (N, H, W, C). Chunk by chunk: the activation's derivative, then the
+        patches gathered again (cheaper than keeping them all) for the kernel-gradient product while
+        they are in cache. The input gradient then runs over larger chunks of images (see
+        `input_grad_chunk`), where the slice-adds' runs are longer and Python calls fewer.
         """
         (oh, ow, f) = self.output_shape
-        grad = self.activation.backward(grad.reshape(-1, f))
-        kernel_grad = self.grads["kernel"].reshape(-1, f)
-        kernel_grad[...] = 0
-        partial = self.scratch("kernel_grad", kernel_grad.shape)
-        dx = np.empty((len(self.padded), *self.input_shape), dtype=grad.dtype) if self.needs_input_grad else None
+        grad, outputs = grad.reshape(-1, f), self.activation.output
+        kernel_grad, bias_grad = self.grads["kernel"].reshape(-1, f), self.grads["bias"]
+        kernel_grad[...], bias_grad[...] = 0, 0
+        partial = self.scratch("kernel_grad", (kernel_grad.size + f,))
+        partial_kernel, partial_bias = partial[:-f].reshape(kernel_grad.shape), partial[-f:]
+        ones = self.scratch("ones", (self.chunk_size() * oh * ow,))
+        ones[...] = 1
         for start, stop, patches in self.chunks_of_patches(self.padded):
-            rows = grad[start * oh * ow : stop * oh * ow]
-            np.matmul(patches.T, rows, out=partial)
-            kernel_grad += partial
-            if dx is not None:
-                self.input_grad_chunk(rows, dx[start:stop])
-        np.matmul(np.ones(len(grad), grad.dtype), grad, out=self.grads["bias"])
+            rows = slice(start * oh * ow, stop * oh * ow)
+            chunk = self.activation.derivative_times(grad[rows], outputs[rows])
+            if not np.shares_memory(chunk, grad):
+                grad[rows] = chunk
+            np.matmul(patches.T, chunk, out=partial_kernel)
+            np.matmul(ones[: len(chunk)], chunk, out=partial_bias)
+            kernel_grad += partial_kernel
+            bias_grad += partial_bias
+        if not self.needs_input_grad:
+            return None
+        n, (kh, kw), c = len(self.padded), self.kernel_size, self.input_shape[2]
+        per_image = kh * kw * c * oh * ow * np.dtype(self.dtype).itemsize
+        size = min(_MAX_CHUNK, max(_MIN_CHUNK, _INPUT_GRAD_CHUNK_BYTES // per_image))
+        dx = np.empty((n, *self.input_shape), dtype=grad.dtype)
+        for start in range(0, n, size):
+            stop = min(start + size, n)
+            self.input_grad_chunk(grad[start * oh * ow : stop * oh * ow], dx[start:stop])
         return dx
 
     def input_grad_chunk(self, grad_rows, dx):

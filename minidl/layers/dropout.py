@@ -27,7 +27,16 @@ def hashed_uniform(seed: int, step: int, positions: np.ndarray, features: int) -
 
 
 class Dropout(Layer):
-    """During training, zero each unit with probability `rate` and scale the rest by 1/(1-rate)."""
+    """During training, zero each unit with probability `rate` and scale the rest by 1/(1-rate).
+
+    With u[n, i] uniform in [0, 1) from `hashed_uniform` (one number per sample n and unit i):
+
+        mask[n, i] = [u[n, i] >= rate] / (1 − rate)
+        training:   y = x ⊙ mask,   dL/dx = g ⊙ mask               x, y, g, mask: (N, ...)
+        inference:  y = x,          dL/dx = g
+
+    The scaling keeps the expected value unchanged, E[y] = x, so inference needs no correction.
+    """
 
     def __init__(self, rate, seed=None, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)

@@ -8,7 +8,13 @@ from .base import Layer
 
 
 class Flatten(Layer):
-    """Reshape each sample to one axis, keeping channels-last order (as Keras does)."""
+    """Reshape each sample to one axis, keeping channels-last order (as Keras does).
+
+        forward:  y[n, (i·W + j)·C + c] = x[n, i, j, c]       x: (N, H, W, C) -> y: (N, H·W·C)
+        backward: dL/dx = g reshaped back to (N, H, W, C)
+
+    Nothing is computed and nothing is learned: both directions are reshapes (views, no copy).
+    """
 
     def compute_output_shape(self, input_shape):
         return (math.prod(input_shape),)

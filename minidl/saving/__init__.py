@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 
-from . import files
+from . import files, hdf5
+from .archive import check_destination
 from .config import FORMAT, model_config, model_from_config
-from .files import read_state, save_model, save_weights
+from .files import read_state, save_model
 from .state import restore_training_state, training_state
 
 _model_class = None
@@ -38,12 +39,26 @@ def load_model(filepath, model_class=None, *, compile=True, allow_nonfinite=Fals
     return files.load_model(model_class, os.fspath(filepath), allow_nonfinite=allow_nonfinite, compile=compile)
 
 
+def save_weights(model, filepath, overwrite=True):
+    """Write the weights and the optimizer state: `x.weights.npz`, or `x.weights.h5` (needs h5py)."""
+    filepath = os.fspath(filepath)
+    if filepath.endswith(".h5"):
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{filepath} exists and overwrite=False")
+        return hdf5.save_weights(model, filepath)
+    return files.save_weights(model, filepath, overwrite=overwrite)
+
+
 def load_weights(model, filepath, allow_nonfinite=False):
     """Read weights (and the optimizer state, if the file has one for this optimizer) into `model`."""
+    filepath = os.fspath(filepath)
+    if filepath.endswith(".h5"):
+        return hdf5.load_weights(model, filepath, allow_nonfinite)
     return files.load_weights(model, filepath, allow_nonfinite=allow_nonfinite)
 
 
 __all__ = [
+    "check_destination",
     "FORMAT",
     "load_model",
     "load_weights",

@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from .. import losses, optimizers
-from ..errors import ModelFileError, ShapeError, UnknownNameError
+from ..errors import ModelFileError, UnknownNameError
 from ..layers import LAYER_CLASSES
 
 FORMAT = "minidl-model-1"
@@ -50,9 +50,24 @@ def model_config(model) -> dict:
         "dtype": np.dtype(model.dtype).name,
         "layers": [{"class": type(layer).__name__, "config": layer.get_config()} for layer in model.layers],
         "optimizer": model.optimizer.get_config() if model.optimizer else None,
-        "loss": model.loss.name if model.loss else None,
+        "loss": _loss_config(model.loss),
         "metrics": model.metrics,
     }
+
+
+def _loss_config(loss):
+    """The loss's name, or its whole config when it has settings (e.g. `from_logits`)."""
+    if loss is None:
+        return None
+    config = loss.get_config()
+    return loss.name if set(config) == {"name"} else config
+
+
+def _loss_from_config(config):
+    if isinstance(config, str):
+        return config
+    settings = {key: value for key, value in config.items() if key != "name"}
+    return losses.LOSSES[config["name"].lower()](**settings)
 
 
 def model_from_config(model_class, config: dict):
@@ -63,7 +78,8 @@ def model_from_config(model_class, config: dict):
             raise UnknownNameError(f"unknown layer class {entry['class']!r}; known: {sorted(LAYER_CLASSES)}")
         model.add(LAYER_CLASSES[entry["class"]](**entry["config"]))
     if config.get("loss"):
-        model.compile(optimizer=config["optimizer"], loss=config["loss"], metrics=config.get("metrics"))
+        loss = _loss_from_config(config["loss"])
+        model.compile(optimizer=config["optimizer"], loss=loss, metrics=config.get("metrics"))
     return model
 
 
@@ -145,9 +161,18 @@ def _check_compile(config, where):
     loss, optimizer, metrics = config.get("loss"), config.get("optimizer"), config.get("metrics", [])
     if loss is None:
         return
+    settings = {}
+    if isinstance(loss, dict):
+        settings, loss = {k: v for k, v in loss.items() if k != "name"}, loss.get("name")
     _text(loss, f"{where}: loss")
     if loss.lower() not in losses.LOSSES:
         raise ModelFileError(f"{where}: unknown loss {loss!r}; known: {sorted(losses.LOSSES)}")
+    allowed = _argument_names(losses.LOSSES[loss.lower()])
+    unknown = sorted(set(settings) - allowed)
+    if unknown or not all(isinstance(v, bool) for v in settings.values()):
+        raise ModelFileError(
+            f"{where}: loss settings {settings!r:.80} refused; {loss} takes {sorted(allowed)} (true/false)"
+        )
     if not isinstance(metrics, list) or not all(isinstance(m, str) and len(m) <= MAX_STRING for m in metrics):
         raise ModelFileError(f"{where}: 'metrics' must be a list of names, got {metrics!r:.80}")
     if not isinstance(optimizer, dict) or not isinstance(optimizer.get("name"), str):
@@ -213,7 +238,7 @@ def expected_weight_shapes(config, where: str) -> list[tuple[str, str, tuple]]:
     for index, entry in enumerate(config["layers"], 1):
         try:
             layer = LAYER_CLASSES[entry["class"]](**entry["config"])
-        except (TypeError, ValueError) as error:
+        except Exception as error:  # a layer's own argument check, whatever it raises: named, not a traceback
             raise ModelFileError(f"{where}: layer {index} ({entry['class']}): {error}") from None
         shape = layer.input_shape if index == 1 else shape
         if shape is None:
@@ -235,7 +260,7 @@ def expected_weight_shapes(config, where: str) -> list[tuple[str, str, tuple]]:
         layer.add_weight = record
         try:
             shape = layer.build(shape, rng=np.random.default_rng(0), dtype=dtype)
-        except (ShapeError, ValueError, TypeError) as error:
+        except Exception as error:  # ShapeError above all; any other failure of the layer's build too
             raise ModelFileError(f"{where}: layer {index} ({entry['class']}): {error}") from None
         recorded = [(*entry[1:], not entry[0]) for entry in sorted(recorded, key=lambda entry: entry[0])]
         for layer_name, name, weight_shape, _ in recorded:

@@ -101,13 +101,9 @@ def save_model(model, path, overwrite=True):
 
 
 def save_weights(model, path, overwrite=True):
-    """Write only the weights and the optimizer state: `x.weights.npz`, or `x.weights.h5` (needs h5py)."""
+    """Write only the weights and the optimizer state to `x.weights.npz` (`.h5`: see `hdf5`)."""
     path = os.fspath(path)
     _check_overwrite(path, overwrite)
-    if path.endswith(".h5"):
-        from . import hdf5
-
-        return hdf5.save_weights(model, path)
     if not path.endswith(".npz"):
         raise ValueError(f"save_weights: the file name must end in .weights.npz or .weights.h5, got {path!r}")
     write_archive(path, model_members(model, NPZ, with_config=False))
@@ -135,7 +131,7 @@ def load_model(model_class, path, allow_nonfinite=False, compile=True):
         _refuse_unknown_members(archive, layout, headers, optimizer_headers)
         try:
             model = model_from_config(model_class, config)
-        except (ValueError, TypeError) as error:
+        except Exception as error:  # e.g. an unknown initializer or metric name, found when building
             raise ModelFileError(f"{where}: the architecture cannot be built ({error})") from None
         _read_weights(archive, model, headers, allow_nonfinite)
         _restore_state(archive, model, state, optimizer_headers, allow_nonfinite)
@@ -157,10 +153,6 @@ def read_state(path) -> dict | None:
 def load_weights(model, path, allow_nonfinite=False):
     """Read weights (and optimizer state, when the model's optimizer matches) into a built `model`."""
     path = os.fspath(path)
-    if path.endswith(".h5"):
-        from . import hdf5
-
-        return hdf5.load_weights(model, path, allow_nonfinite)
     with Archive(path) as archive:
         layout = layout_of(archive)
         expected = [(layer.name, key, array.shape) for layer, key, array in weight_slots(model)]

@@ -3,13 +3,16 @@
 `StatisticsTracker` is a callback for `fit`. It times every training step, every epoch and the
 training / validation parts of each epoch with `time.perf_counter()`, records per-epoch loss and
 accuracy and the run's settings (model, optimizer, batch size, workers, BLAS threads, versions,
-host...), and when training ends - finished, stopped early, interrupted or failed - appends the run
-to ``<out_dir>/<model>.json`` and regenerates ``<out_dir>/averages.txt`` from every JSON file there.
+host...). The run is saved to ``<out_dir>/<model>.json`` when training starts (``running``), after
+every epoch, and when it ends - completed, stopped early, interrupted or failed - when
+``<out_dir>/averages.txt`` is regenerated from every JSON file there.
 
 One job per module (each one's docstring says why it is built the way it is):
 
 * `tracker` - the callback and the run record it fills in (`new_run`, `finish_run`, `run_settings`).
-* `store` - the JSON files: atomic writes, the folder lock, recovery files, `load_runs`, `append_run`.
+* `store` - the JSON files: atomic writes, the folder lock, recovery files, `load_runs`, `save_run`, `append_run`.
+* `validation` - `run_problem`: a loaded run's field types, so one bad run cannot break the others.
+* `liveness` - whether a `running` run's process still runs (`mark_killed`, `process_gone`).
 * `summary` - the pure `summarize` (runs -> rows): comparable runs form a *section*, each parallel
   configuration in it a *column*.
 * `scaling` - per section: speed-up of the median training time, efficiency, Karp-Flatt, warning flags,
@@ -25,6 +28,7 @@ this package, so importing them here would make the two packages import each oth
 (``minidl.stats.cli.main``, ``minidl.stats.report.write_report``).
 """
 
+from .liveness import mark_killed, process_gone, process_identity
 from .render import SectionView, format_number, print_summary, render_text, section_view
 from .scaling import NOISY_SPREAD, PREDICT_AT, add_scaling, amdahl, karp_flatt
 from .store import (
@@ -35,6 +39,7 @@ from .store import (
     VERSION,
     DamagedStatsFile,
     SaveResult,
+    StatsWriteError,
     append_run,
     atomic_write,
     dump_document,
@@ -44,6 +49,7 @@ from .store import (
     new_document,
     read_document,
     sanitize_name,
+    save_run,
     stats_path,
     write_averages,
     write_new_file,
@@ -65,6 +71,7 @@ from .summary import (
     summarize,
 )
 from .tracker import TIME_DECIMALS, StatisticsTracker, finish_run, new_run, run_settings, setup_fingerprint
+from .validation import run_problem
 
 __all__ = [
     "NOISY_SPREAD",
@@ -90,6 +97,7 @@ __all__ = [
     "SaveResult",
     "SectionView",
     "StatisticsTracker",
+    "StatsWriteError",
     "append_run",
     "atomic_write",
     "column_key",
@@ -101,13 +109,18 @@ __all__ = [
     "group_sections",
     "json_safe",
     "load_runs",
+    "mark_killed",
     "new_document",
     "new_run",
     "print_summary",
+    "process_gone",
+    "process_identity",
     "read_document",
     "render_text",
+    "run_problem",
     "run_settings",
     "sanitize_name",
+    "save_run",
     "section_key",
     "section_view",
     "setup_fingerprint",

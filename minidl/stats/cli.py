@@ -125,7 +125,7 @@ def summary_document(rows: list, directory, files: int, skipped=()) -> dict:
         "version": VERSION,
         "directory": str(directory),
         "files": files,
-        "runs": sum(row["runs"] + row["interrupted"] + row["failed"] for row in rows),
+        "runs": sum(row["runs"] + row["interrupted"] + row["killed"] + row["failed"] for row in rows),
         "rows": rows,
         "skipped": [{"file": name, "reason": reason} for name, reason in skipped],
     }

@@ -142,6 +142,8 @@ def _runs_cell(row: dict) -> str:
         text += f" ({row['stopped']} stopped)"
     if row["interrupted"]:
         text += f" +{row['interrupted']} interrupted"
+    if row["killed"]:
+        text += f" +{row['killed']} killed"
     if row["failed"]:
         text += f" +{row['failed']} failed"
     return text
@@ -176,14 +178,14 @@ def _accuracy_lines(rows: list, key: str, label: str) -> list:
 def render_text(rows: list, skipped=(), files: int = 0) -> str:
     """The plain-text summary written to averages.txt: aligned columns, no colour, stable for git diffs."""
     models = {row["model"] for row in rows}
-    total = sum(row["runs"] + row["interrupted"] + row["failed"] for row in rows)
+    total = sum(row["runs"] + row["interrupted"] + row["killed"] + row["failed"] for row in rows)
     lines = [
         f"minidl training statistics: {total} run{'s' if total != 1 else ''} of {len(models)} "
         f"model{'s' if len(models) != 1 else ''} from {files} file{'s' if files != 1 else ''}.",
         "Each section holds runs that can be compared (same model, setup, data, host, batch, epochs);",
         "each column one parallel configuration: backend, parallel processes, BLAS threads each.",
         "Times: median (min-max) over the finished and stopped runs (one value: a single run).",
-        "Interrupted and failed runs are shown as +N and not used. Speed-up, efficiency and",
+        "Interrupted, killed and failed runs are shown as +N and not used. Speed-up, efficiency and",
         "Karp-Flatt use training time only (validation excluded) and the medians.",
         "",
     ]

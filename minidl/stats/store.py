@@ -1,9 +1,17 @@
 """Statistics files: one JSON document of runs per model, written so that nothing is ever lost.
 
-Files are written to a temporary file and `os.replace`d, and every read-append-write holds an
-`fcntl.flock` on ``<out_dir>/.stats.lock``, so Ctrl-C never leaves half a file and two runs ending
-together both land. A statistics file that cannot be read is never overwritten: the run goes to a
-new ``<model>.recovered-<timestamp>.json`` beside it, with a warning naming both files.
+Files are written to a temporary file and `os.replace`d, and every read-modify-write holds an
+`fcntl.flock` on ``<out_dir>/.stats.lock`` (with the Python handlers of Ctrl-C and SIGTERM held
+back while the file is rewritten), so an interrupt never leaves half a file and two runs writing together both land. A
+run is saved when it starts (status ``running``) and re-saved in place, by its id, after every
+epoch and at its end (`save_run`). A statistics file that cannot be read is never overwritten:
+the run goes to a new ``<model>.recovered-<timestamp>.json`` beside it, with a warning naming both.
+
+Reading (`load_runs`) trusts nothing: each run's field types are checked (`run_problem`) and a
+malformed run is handed back as rejected, with the reason, instead of breaking the summary of
+the others; a run still marked ``running`` whose process is gone reads as ``killed``. A write
+that fails (read-only folder, full disk) raises `StatsWriteError`, one line naming the path,
+and leaves the previous file intact and no temporary behind.
 """
 
 from __future__ import annotations
@@ -20,7 +28,10 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from ..distributed.interrupts import deferred_signals
+from .liveness import mark_killed
 from .summary import summarize
+from .validation import run_problem
 
 try:  # POSIX only; elsewhere writes are still atomic but concurrent runs are not serialised.
     import fcntl
@@ -36,6 +47,13 @@ LOCK_FILE = ".stats.lock"
 
 class DamagedStatsFile(ValueError):
     """A statistics file exists but is not valid JSON or not a minidl statistics document."""
+
+
+class StatsWriteError(OSError):
+    """A statistics file or folder cannot be written (read-only, a file in place of the folder, disk full).
+
+    Its message is one line naming the path and the reason; the previous file is intact.
+    """
 
 
 @dataclasses.dataclass
@@ -60,41 +78,77 @@ def stats_path(out_dir, model_name) -> Path:
     return Path(out_dir) / f"{sanitize_name(model_name)}.json"
 
 
-def append_run(run: dict, out_dir=DEFAULT_DIR, model_name=None, render=None) -> SaveResult:
-    """Append `run` to its model's JSON file and, given `render`, regenerate averages.txt, all under the lock.
+def save_run(run: dict, out_dir=DEFAULT_DIR, model_name=None, *, path=None, render=None) -> SaveResult:
+    """Save `run` into its model's JSON file, replacing the saved run with the same id or appending it.
 
-    `render(rows, skipped, files) -> text` is the renderer of averages.txt (`minidl.stats.render_text`);
-    it is passed in so that this module, which only keeps files, does not depend on how they are shown.
-
-    Safe against concurrent writers (flock) and crashes (temporary file + os.replace). If the
-    model's file is damaged it is left byte-for-byte untouched and the run goes to a new
-    ``<model>.recovered-<timestamp>.json``; a warning names both files.
+    All under the folder lock, with the file replaced atomically. `path` (a `SaveResult.path`
+    from an earlier save of this run) keeps a run that went to a recovery file in that file.
+    Given `render(rows, skipped, files) -> text` (the caller passes `minidl.stats.render_text`: this
+    module only keeps files and does not know how they are shown), averages.txt is regenerated
+    too; without it (the saves while a run trains) it is not. If the model's file is damaged it is left
+    byte-for-byte untouched and the run goes to a new ``<model>.recovered-<timestamp>.json``
+    (the caller warns: `SaveResult.damaged`). Raises StatsWriteError when nothing could be written.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     model_name = model_name or run.get("settings", {}).get("model") or "model"
-    path = stats_path(out_dir, model_name)
-    with folder_lock(out_dir):
-        result = _append_locked(run, path, model_name)
+    path = Path(path) if path is not None else stats_path(out_dir, model_name)
+    _prepare_folder(out_dir)
+    # Ctrl-C / SIGTERM handlers run after the rewrite. Not a signal mask: a process-directed signal would
+    # then go to an unmasked thread (BLAS's), and Python still raises it in the main thread at once.
+    with folder_lock(out_dir), deferred_signals():
+        result = _save_locked(run, path, model_name)
         if render is not None:
             result.rows, result.skipped = write_averages(out_dir, render)
-    if result.damaged:
-        warn(
-            f"minidl.stats: {result.damaged} is damaged ({result.damaged_reason}); it was left untouched "
-            f"and this run was saved to {result.path} instead. Repair or move {result.damaged.name} "
-            "so later runs are appended to it again."
-        )
     return result
 
 
-def _append_locked(run: dict, path: Path, model_name: str) -> SaveResult:
+def append_run(run: dict, out_dir=DEFAULT_DIR, model_name=None, render=None) -> SaveResult:
+    """Add a finished `run` to its model's JSON file and, given `render`, regenerate averages.txt.
+
+    See `save_run` (a run with the id of a saved one replaces it); warns when the file was damaged.
+    """
+    result = save_run(run, out_dir, model_name, render=render)
+    if result.damaged:
+        warn_damaged(result)
+    return result
+
+
+def warn_damaged(result: SaveResult):
+    """Warn that a damaged statistics file was left alone and where the run went instead."""
+    warn(
+        f"minidl.stats: {result.damaged} is damaged ({result.damaged_reason}); it was left untouched "
+        f"and this run was saved to {result.path} instead. Repair or move {result.damaged.name} "
+        "so later runs are appended to it again."
+    )
+
+
+def _prepare_folder(out_dir: Path):
+    """Create the statistics folder if needed; StatsWriteError (one line) when it cannot be or is not writable."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise StatsWriteError(f"cannot write statistics to {out_dir}: it is a file, not a folder") from None
+    except OSError as error:
+        raise StatsWriteError(f"cannot create the statistics folder {out_dir}: {_reason(error)}") from None
+    if not out_dir.is_dir():
+        raise StatsWriteError(f"cannot write statistics to {out_dir}: it is not a folder")
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise StatsWriteError(f"cannot write statistics to {out_dir}: the folder is not writable")
+
+
+def _save_locked(run: dict, path: Path, model_name: str) -> SaveResult:
     try:
         document = read_document(path)
     except DamagedStatsFile as error:
         recovered = write_new_file(_recovery_names(path), dump_document(new_document(model_name, [run])))
         return SaveResult(recovered, damaged=path, damaged_reason=str(error))
     document = document or new_document(model_name, [])
-    document["runs"].append(run)
+    runs = document["runs"]
+    index = next((i for i, saved in enumerate(runs) if run.get("id") and saved.get("id") == run.get("id")), None)
+    if index is None:
+        runs.append(run)
+    else:
+        runs[index] = run
     atomic_write(path, dump_document(document))
     return SaveResult(path)
 
@@ -156,7 +210,12 @@ def _check_document(document):
 @contextlib.contextmanager
 def folder_lock(out_dir):
     """Hold an exclusive flock on ``<out_dir>/.stats.lock`` (the lock file is never deleted: that would race)."""
-    with open(Path(out_dir) / LOCK_FILE, "a") as handle:
+    lock_path = Path(out_dir) / LOCK_FILE
+    try:
+        handle = open(lock_path, "a")
+    except OSError as error:
+        raise StatsWriteError(f"cannot write {lock_path}: {_reason(error)}") from None
+    with handle:
         if fcntl is not None:
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -172,6 +231,8 @@ def atomic_write(path, text: str):
     temporary = _write_temporary(path, text)
     try:
         os.replace(temporary, path)
+    except OSError as error:
+        raise StatsWriteError(f"cannot write {path}: {_reason(error)}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -204,18 +265,28 @@ def write_new_file(candidates, text: str) -> Path:
 
 def _write_temporary(path: Path, text: str) -> str:
     """Write `text` to a hidden temporary file beside `path` (same file system, so replace/link are atomic)."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise StatsWriteError(f"cannot write {path}: {_reason(error)}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o644)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and not isinstance(error, StatsWriteError):
+            raise StatsWriteError(f"cannot write {path}: {_reason(error)}") from None
         raise
     return temporary
+
+
+def _reason(error: OSError) -> str:
+    """The readable part of an OSError: 'No space left on device', not the errno tuple and path again."""
+    return error.strerror or str(error) or type(error).__name__
 
 
 def _recovery_names(path: Path):
@@ -228,7 +299,14 @@ def _recovery_names(path: Path):
 
 
 def load_runs(out_dir=DEFAULT_DIR):
-    """All runs of all statistics files in `out_dir`: (runs, number of files read, [(file name, reason skipped)])."""
+    """All valid runs of all statistics files in `out_dir`: (runs, number of files read, skipped).
+
+    `skipped` lists (what, reason) pairs: damaged files as ``"<file>"``, malformed runs (a field
+    of the wrong type, see `run_problem`) as ``"<file> run <n> (id <id>)"``, so the summary only
+    ever sees runs it can trust and the user sees what was left out. A run saved as ``running``
+    whose process is gone is returned as ``killed`` (see `mark_killed`); one whose process still
+    runs (or runs on another host) is listed in `skipped` as in progress, not summarised yet.
+    """
     out_dir = Path(out_dir)
     runs, files, skipped = [], 0, []
     paths = sorted(out_dir.glob("*.json")) if out_dir.is_dir() else []
@@ -240,10 +318,33 @@ def load_runs(out_dir=DEFAULT_DIR):
         except DamagedStatsFile as error:
             skipped.append((path.name, str(error)))
             continue
-        if document is not None:
-            runs.extend(document["runs"])
-            files += 1
+        if document is None:
+            continue
+        files += 1
+        for number, run in enumerate(document["runs"], 1):
+            problem = run_problem(run)
+            if problem:
+                skipped.append((_run_label(path, number, run), f"malformed run: {problem}"))
+            else:
+                run = mark_killed(run)
+                if run.get("status") == "running":  # still training (or on a host that cannot be checked)
+                    skipped.append((_run_label(path, number, run), _in_progress(run)))
+                else:
+                    runs.append(run)
     return runs, files, skipped
+
+
+def _run_label(path: Path, number: int, run: dict) -> str:
+    run_id = run.get("id")
+    return f"{path.name} run {number}" + (f" (id {run_id})" if isinstance(run_id, str) else "")
+
+
+def _in_progress(run: dict) -> str:
+    where = f"pid {run.get('pid')} on {run.get('host')}" if run.get("pid") else "a process"
+    return (
+        f"in progress: recorded as running by {where}, {len(run.get('epochs') or [])} epoch(s) so far; "
+        "summarised once it ends"
+    )
 
 
 def write_averages(out_dir, render):

@@ -16,7 +16,7 @@ import statistics
 
 from .scaling import add_scaling
 
-COUNTED_STATUSES = ("finished", "stopped")
+COUNTED_STATUSES = ("completed", "finished", "stopped")  # "finished": what completed runs were saved as before
 SECTION_FIELDS = ("model", "setup", "dataset", "hostname", "samples", "val_samples", "batch_size", "epochs")
 COLUMN_FIELDS = ("backend", "workers", "threads")
 
@@ -72,7 +72,8 @@ def _group_row(section: tuple, column: tuple, runs: list) -> dict:
         "runs": len(counted),
         "stopped": statuses["stopped"],
         "interrupted": statuses["interrupted"],
-        "failed": len(runs) - len(counted) - statuses["interrupted"],
+        "killed": statuses["killed"],  # left `running` by a process that is gone (see liveness.mark_killed)
+        "failed": len(runs) - len(counted) - statuses["interrupted"] - statuses["killed"],
         "first_started": min(run.get("started") or "" for run in runs) or None,
         "last_started": max(run.get("started") or "" for run in runs) or None,
         **_timing_stats(counted),

@@ -2,7 +2,13 @@
 
 A run record is a JSON-ready dict holding the run's settings, its step and epoch times, its
 per-epoch loss and accuracy, and how it ended. The tracker only measures and describes: saving is
-`store.append_run`, and the table it prints afterwards comes from `render.print_summary`.
+`store.save_run`, and the table it prints afterwards comes from `render.print_summary`.
+
+The record is crash-safe: it is saved when training begins (status ``running``, with the pid and
+host, which also proves the folder writable before the first step), re-saved atomically after
+every epoch, and at the end given its final status -- ``completed``, ``stopped`` (by a callback),
+``interrupted`` (Ctrl-C, SIGTERM) or ``failed`` (with the error). A SIGKILL or power cut leaves a
+``running`` record with every completed epoch, which `store.load_runs` reads as ``killed``.
 """
 
 from __future__ import annotations
@@ -14,15 +20,19 @@ import math
 import os
 import platform
 import socket
+import sys
 import time
 import uuid
 from pathlib import Path
 
 from ..callbacks import Callback
+from .liveness import process_identity
 from .render import print_summary, render_text
-from .store import DEFAULT_DIR, SaveResult, append_run, json_number, warn
+from .store import DEFAULT_DIR, SaveResult, StatsWriteError, json_number, save_run, warn, warn_damaged
 
 TIME_DECIMALS = 7  # 0.1 microsecond: far below timing noise, keeps the JSON small
+#: `fit`'s end status -> the status a run is saved with ("finished" is the callback protocol's name).
+FINAL_STATUS = {"finished": "completed"}
 
 
 class StatisticsTracker(Callback):
@@ -37,6 +47,9 @@ class StatisticsTracker(Callback):
     `on_epoch_begin` to `on_epoch_end`; an epoch's *training* part from `on_epoch_begin` to
     `on_test_begin` (or to `on_epoch_end` without validation) and its *validation* part from
     `on_test_begin` to `on_test_end`. Run totals: training, validation, combined = their sum.
+
+    The run is written when training begins (a folder that cannot take it raises
+    `StatsWriteError` before the first step), after every epoch, and when training ends.
     """
 
     def __init__(self, model_name=None, out_dir=DEFAULT_DIR, dataset=None, verbose=True):
@@ -46,7 +59,10 @@ class StatisticsTracker(Callback):
         self.dataset = None if dataset is None else str(dataset)
         self.verbose = verbose
         self.run = None  # the run being recorded (a JSON-ready dict)
-        self.last_saved = None  # SaveResult of the last saved run
+        self.last_saved = None  # SaveResult of the last save of the run (None until it is on disk)
+        self.last_saved_status = None  # the run's status in that save ("running" until its end is saved)
+        self._unwritable = None  # the StatsWriteError that stopped the run from being recorded at all
+        self._update_failed = False  # an update after an epoch could not be written (warned once)
         self._epoch = None  # the open epoch's record, None between epochs
         self._clock = {}  # perf_counter() marks: train, epoch, step, test
 
@@ -57,11 +73,17 @@ class StatisticsTracker(Callback):
 
     # ----- hooks -----
     def on_train_begin(self, logs=None):
-        self.run, self._epoch = None, None
+        self.run, self._epoch, self._unwritable, self._update_failed = None, None, None, False
+        self.last_saved = self.last_saved_status = None
         if self.params.get("rank", 0) != 0:
             return
         self.run = new_run(self.model, self.params, self.label, self.dataset)
         self._clock = {"train": time.perf_counter()}
+        try:
+            self._write(averages=False)
+        except StatsWriteError as error:
+            self._unwritable = error
+            raise
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.run is not None:
@@ -94,21 +116,30 @@ class StatisticsTracker(Callback):
         record = _close_epoch(self._epoch, elapsed, logs or {})
         self.run["epochs"].append(record)
         self.run["timings"]["epoch_times"].append(round(elapsed, TIME_DECIMALS))
+        self.run["epochs_completed"] = len(self.run["epochs"])
         self._epoch = None
+        try:
+            self._write(averages=False)
+        except Exception as error:  # training goes on; the end of the run tries again
+            if not self._update_failed:
+                self._update_failed = True
+                warn(f"minidl.stats: could not update the running record after epoch {epoch + 1}: {error}")
 
     def on_train_end(self, logs=None):
-        if self.params.get("rank", 0) != 0:
-            return
+        if self.params.get("rank", 0) != 0 or self._unwritable is not None:
+            return  # not rank 0, or the folder was refused at the start (that error is the one to see)
         logs = logs or {}
+        status = logs.get("status", "finished")
         try:
             if self.run is None:  # an earlier callback failed in on_train_begin
-                self.on_train_begin()
+                self.run = new_run(self.model, self.params, self.label, self.dataset)
+                self._clock = {"train": time.perf_counter()}
             finish_run(
                 self.run,
                 self._unfinished_epoch(),
                 time.perf_counter() - self._clock["train"],
-                logs.get("status", "finished"),
-                logs.get("error"),
+                FINAL_STATUS.get(status, status),
+                _interrupt_reason(logs.get("error")) if status == "interrupted" else logs.get("error"),
             )
         except Exception as error:
             warn(f"minidl.stats: could not record this run: {type(error).__name__}: {error}")
@@ -126,18 +157,49 @@ class StatisticsTracker(Callback):
         epoch, self._epoch = _close_epoch(self._epoch, elapsed, {}), None
         return epoch
 
+    def _write(self, averages: bool):
+        """Save the run as it stands (in the file it went to before, if any); warn once if that file is damaged."""
+        previous = self.last_saved
+        result = save_run(
+            self.run,
+            self.out_dir,
+            self.label,
+            path=previous.path if previous else None,
+            render=render_text if averages else None,
+        )
+        if result.damaged is None and previous is not None and previous.damaged is not None:
+            result.damaged, result.damaged_reason = previous.damaged, previous.damaged_reason
+        elif result.damaged is not None and (previous is None or previous.damaged is None):
+            warn_damaged(result)
+        self.last_saved, self.last_saved_status = result, self.run["status"]
+        return result
+
     def _save(self):
-        """Append the run and refresh averages.txt; a failure to save warns but never hides training's outcome."""
+        """Save the ended run and refresh averages.txt; a failure warns in one line, never hiding how training ended."""
         try:
-            self.last_saved = append_run(self.run, self.out_dir, self.label, render=render_text)
+            self._write(averages=True)
+        except StatsWriteError as error:
+            warn(f"minidl.stats: could not save the statistics of this run: {error}")
+            return
         except Exception as error:
-            warn(
-                f"minidl.stats: could not save the statistics of this run to {self.out_dir}: "
-                f"{type(error).__name__}: {error}"
-            )
+            reason = f"{type(error).__name__}: {error}"
+            warn(f"minidl.stats: could not save the statistics of this run to {self.out_dir}: {reason}")
             return
         if self.verbose:
             _report_saved(self.last_saved, self.label)
+
+    @property
+    def recorded(self) -> Path | None:
+        """The file holding this tracker's run (running or finished), None when nothing was written."""
+        return self.last_saved.path if self.last_saved is not None else None
+
+
+def _interrupt_reason(error):
+    """What interrupted the run: the interrupt's own message (e.g. "SIGTERM") when it carries one."""
+    current = sys.exc_info()[1]  # on_train_end runs in fit's `finally`, while the interrupt propagates
+    if isinstance(current, KeyboardInterrupt) and str(current):
+        return str(current)
+    return error
 
 
 def _close_epoch(epoch: dict, elapsed: float, logs: dict) -> dict:
@@ -161,6 +223,8 @@ def new_run(model, params: dict, label: str, dataset=None) -> dict:
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "status": "running",
         "error": None,
+        **process_identity(),
+        "epochs_completed": 0,
         "settings": run_settings(model, params, label, dataset),
         "timings": {"step_times": [], "epoch_times": []},
         "epochs": [],

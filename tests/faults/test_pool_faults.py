@@ -329,5 +329,5 @@ runpy.run_path({SCRIPT!r}, run_name="__main__")
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 130, result.stderr
-    assert result.stderr.strip() == "Interrupted before training began: nothing was recorded."
+    assert result.stderr.strip() == "Interrupted (Ctrl-C) before training started: nothing was recorded."
     assert not list(tmp_path.glob("*.json")), "nothing was to be recorded"

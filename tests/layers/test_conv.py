@@ -8,7 +8,7 @@ import pytest
 from minidl.errors import ShapeError
 from minidl.gradcheck import build_float64 as build
 from minidl.gradcheck import check_gradients, check_layer_state
-from minidl.layers import Conv2D
+from minidl.layers import Conv2D, conv
 
 
 def naive_conv(x, kernel, bias, strides, padding):
@@ -69,7 +69,7 @@ def test_conv_gradients(config, rng):
     check_gradients(layer, rng.standard_normal((2, *shape))).assert_ok()
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "softmax"])
 def test_conv_gradients_with_activation(activation, rng):
     layer = build(Conv2D(3, 3, padding="same", activation=activation), (5, 4, 2))
     layer.params["bias"][...] = rng.standard_normal(3) * 0.1
@@ -160,3 +160,62 @@ def test_conv_rejects_bad_arguments(kwargs, match):
 def test_conv_backward_uses_last_training_forward(config, rng):
     shape, kernel, strides, padding = config
     check_layer_state(build(Conv2D(3, kernel, strides=strides, padding=padding, activation="relu"), shape), rng)
+
+
+# ----- chunking, layouts, buffers -----
+CHUNKED = [
+    # (input (h, w, c), kernel, strides, padding, activation): one channel takes the columns layout
+    ((6, 5, 1), (3, 3), 1, "same", "relu"),
+    ((6, 5, 2), (3, 2), (2, 1), "valid", "tanh"),
+    ((5, 5, 2), (3, 3), 1, "same", "softmax"),
+]
+
+
+@pytest.mark.parametrize("shape, kernel, strides, padding, activation", CHUNKED)
+def test_conv_batches_larger_than_a_chunk(shape, kernel, strides, padding, activation, rng, monkeypatch):
+    """Chunks of 4 images: 19 images cross chunk boundaries and end in a partial chunk."""
+    monkeypatch.setattr(conv, "_MIN_CHUNK", 1)
+    monkeypatch.setattr(conv, "_MAX_CHUNK", 4)
+    layer = build(Conv2D(3, kernel, strides=strides, padding=padding, activation=activation), shape)
+    assert layer.chunk_size() == 4
+    layer.params["bias"][...] = rng.standard_normal(3) * 0.1
+    x = rng.standard_normal((19, *shape))
+    pair = (strides, strides) if isinstance(strides, int) else strides
+    z = naive_conv(x, layer.params["kernel"], layer.params["bias"], pair, padding)
+    if activation == "softmax":
+        expected = np.exp(z - z.max(axis=-1, keepdims=True))
+        expected /= expected.sum(axis=-1, keepdims=True)
+    else:
+        expected = np.maximum(z, 0) if activation == "relu" else np.tanh(z)
+    np.testing.assert_allclose(layer.forward(x.copy()), expected, rtol=1e-10, atol=1e-12)
+    check_gradients(layer, x).assert_ok()
+
+
+def test_conv_float32_matches_float64(rng):
+    x = rng.standard_normal((11, 9, 8, 3))
+    grad = rng.standard_normal((11, 9, 8, 4))
+    results = []
+    for dtype in (np.float32, np.float64):
+        layer = Conv2D(4, 3, padding="same", activation="relu")
+        layer.build((9, 8, 3), rng=np.random.default_rng(0), dtype=dtype)
+        out = layer.forward(x.astype(dtype), training=True)
+        dx = layer.backward(grad.astype(dtype))
+        assert out.dtype == dx.dtype == layer.grads["kernel"].dtype == dtype
+        results.append((out, dx, layer.grads["kernel"].copy(), layer.grads["bias"].copy()))
+    for single, double in zip(*results):
+        np.testing.assert_allclose(single, double, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_pickles_without_its_buffers_and_works_after(rng):
+    """Scratch buffers are ndarray attributes: not pickled, recreated on the next call."""
+    import pickle
+
+    layer = build(Conv2D(2, 3, activation="relu"), (5, 5, 2))
+    x, grad = rng.standard_normal((9, 5, 5, 2)), rng.standard_normal((9, 3, 3, 2))
+    layer.forward(x.copy(), training=True)
+    expected = layer.backward(grad.copy())
+    state = pickle.dumps(layer)
+    assert len(state) < 4000, "buffers or activations travelled with the layer"
+    copy = pickle.loads(state)
+    copy.forward(x.copy(), training=True)
+    np.testing.assert_array_equal(copy.backward(grad.copy()), expected)

@@ -238,3 +238,16 @@ def test_layers_with_state_and_nested_arguments_round_trip_and_resume(suffix, tm
     loaded.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, verbose=0)
     for resumed, expected in zip(loaded.get_weights(), uninterrupted.get_weights(), strict=True):
         np.testing.assert_array_equal(resumed, expected)
+
+
+def test_a_loss_on_logits_stays_on_logits(tmp_path):
+    from minidl.losses import SparseCategoricalCrossentropy
+
+    model = Model(seed=3)
+    model.add(Dense(3, input_shape=(4,)))
+    model.compile(optimizer="sgd", loss=SparseCategoricalCrossentropy(from_logits=True))
+    model.save(tmp_path / "logits.keras")
+    loaded = saving.load_model(tmp_path / "logits.keras")
+    assert loaded.loss.get_config() == {"name": "sparse_categorical_crossentropy", "from_logits": True}
+    x, y = np.ones((2, 4), np.float32), np.array([0, 2])
+    assert loaded.evaluate(x, y) == model.evaluate(x, y)

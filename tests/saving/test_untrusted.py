@@ -171,3 +171,28 @@ def test_folder_in_place_of_a_model_file(tmp_path):
 
 def test_loading_through_the_package_namespace():
     assert minidl.saving.load_model is saving.load_model
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda text: text.replace('"units": 10', '"units": 1e400'), r"argument 'units' must be an integer.*got inf"),
+        (lambda text: text.replace('"seed": 1', '"seed": 1' + "0" * 5000), r"not valid JSON \(Exceeds the limit"),
+        (
+            lambda text: text.replace('"name": "dense"', '"name": "dense", "kernel_initializer": "evil"'),
+            "unknown initializer 'evil'",
+        ),
+        (lambda text: text.replace('"format": "minidl-model-1"', '"format": "other"'), "unknown model format 'other'"),
+        (
+            lambda text: text.replace('"metrics": []', '"metrics": [], "exec": 1'),
+            r"unknown architecture keys \['exec'\]",
+        ),
+        (lambda text: text.replace('"class": "Dense"', '"class": "Lambda"'), "unknown layer class 'Lambda'"),
+    ],
+    ids=["infinite_number", "huge_integer", "unknown_initializer", "unknown_format", "unknown_key", "unknown_layer"],
+)
+def test_edited_architecture_is_refused(edit, message, tmp_path):
+    text = edit(json.dumps(hostile.config()))
+    path = hostile.write(tmp_path / "edited.npz", text, hostile.weight_members(hostile.weights()))
+    with pytest.raises(ModelFileError, match=message):
+        saving.load_model(path)

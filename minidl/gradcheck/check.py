@@ -1,0 +1,214 @@
+"""The checks: a layer, a whole model with its loss, a loss, and a layer's use of its last forward pass."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .. import data_checks
+from .. import losses as losses_module
+from ..layers.base import Layer
+from .copies import Replay, float64_copy, float64_model
+from .report import ATOL, EPS, RTOL, GradientCheckError, GradientReport, TensorReport, compare, numerical_gradient
+
+
+def _entries(size, max_entries, rng):
+    if max_entries is None or max_entries >= size:
+        return np.arange(size)
+    return np.sort(rng.choice(size, int(max_entries), replace=False))
+
+
+def _run_backward(layers, out_grad_fn, forward_fn, replay):
+    """Forward then backward; returns (input gradient, {(layer, name): grad copy}, contract problems)."""
+    problems = {}
+    results = []
+    # Twice: once with the gradient buffers zeroed, once filled with garbage. A backward that fills
+    # them (the contract) gives the same numbers; one that adds into them does not.
+    for fill in (0.0, 1234.5):
+        held = {}
+        for layer in layers:
+            for name, grad in layer.grads.items():
+                grad[...] = fill
+                held[(layer, name)] = grad
+        replay.restore()
+        out = forward_fn()
+        grad = out_grad_fn(out)
+        for layer in reversed(layers):
+            grad = layer.backward(grad)
+        grads = {}
+        for (layer, name), array in held.items():
+            if layer.grads.get(name) is not array:
+                problems[(layer, name)] = (
+                    f"backward replaced grads[{name!r}] with a new array; the contract is to fill it in place "
+                    f"(e.g. `self.grads[{name!r}][...] = ...` or `np.matmul(..., out=self.grads[{name!r}])`)"
+                )
+            grads[(layer, name)] = np.array(layer.grads.get(name), dtype=np.float64, copy=True)
+        results.append((None if grad is None else np.array(grad, dtype=np.float64, copy=True), grads))
+    (dx, grads), (_, grads_again) = results
+    for key, value in grads.items():
+        if key not in problems and not np.array_equal(value, grads_again[key], equal_nan=True):
+            problems[key] = (
+                f"backward adds into grads[{key[1]!r}] instead of overwriting it (the contract: fill it, "
+                "the model does not zero it between steps)"
+            )
+    return dx, grads, problems
+
+
+def _check(subject, layers, x, forward_fn, loss_fn, out_grad_fn, rtol, atol, eps, max_entries, rng):
+    """Shared core of the layer and model checks."""
+    for layer in layers:
+        missing = set(layer.params) ^ set(layer.grads)
+        if missing:
+            raise ValueError(
+                f"layer {layer.name!r}: params {sorted(layer.params)} and grads {sorted(layer.grads)} must "
+                "have the same names (create weights with add_weight)"
+            )
+    replay = Replay(layers)
+    dx, grads, problems = _run_backward(layers, out_grad_fn, forward_fn, replay)
+    report = GradientReport(subject, input_gradient=dx)
+
+    def loss():
+        replay.restore()
+        return loss_fn()
+
+    prefix = len(layers) > 1
+    entries = _entries(x.size, max_entries, rng)
+    if dx is None:
+        report.tensors.append(TensorReport("input", x.shape, problem="backward returned None, not dL/dx"))
+    else:
+        report.tensors.append(compare("input", dx, numerical_gradient(loss, x, eps, entries), rtol, atol, entries))
+    for layer in layers:
+        for name, param in layer.params.items():
+            label = f"{layer.name}.{name}" if prefix else name
+            if (layer, name) in problems:
+                report.tensors.append(TensorReport(label, param.shape, problem=problems[(layer, name)]))
+                continue
+            entries = _entries(param.size, max_entries, rng)
+            numeric = numerical_gradient(loss, param, eps, entries)
+            report.tensors.append(compare(label, grads[(layer, name)], numeric, rtol, atol, entries))
+    replay.restore()
+    return report
+
+
+def check_gradients(
+    layer: Layer, x, *, seed: int = 0, rtol: float = RTOL, atol: float = ATOL, eps: float = EPS, max_entries=None
+) -> GradientReport:
+    """Compare `layer`'s input gradient and every parameter gradient with central differences.
+
+    `x` is a small batch (batch axis first). The check runs on a float64 copy of the layer (built for
+    `x.shape[1:]`, with the layer's weights if it has any, seeded weights otherwise), in training mode,
+    with any randomness replayed identically on every forward pass. The loss is Σ y ⊙ G for a fixed
+    random G (from `seed`). `max_entries` checks only that many random entries per tensor (for big
+    tensors: each entry costs two forward passes). Returns a GradientReport; call `.assert_ok()` to
+    raise on a wrong gradient.
+    """
+    x = np.array(x, dtype=np.float64, copy=True, order="C")
+    if x.ndim < 2 or x.shape[0] < 1:
+        raise ValueError(f"x must be a batch (N, ...) with N >= 1, got shape {x.shape}")
+    twin = float64_copy(layer, x.shape[1:], seed)
+    rng = np.random.default_rng(seed)
+    replay = Replay([twin])
+    out = twin.forward(x.copy(), training=True)
+    replay.restore()
+    expected = (len(x), *twin.output_shape)
+    if np.shape(out) != expected:
+        raise ValueError(
+            f"layer {twin.name!r}: forward returned shape {np.shape(out)}, but compute_output_shape says {expected}"
+        )
+    weights = rng.standard_normal(expected)
+    return _check(
+        f"{type(layer).__name__} {layer.name!r}",
+        [twin],
+        x,
+        forward_fn=lambda: twin.forward(x.copy(), training=True),
+        loss_fn=lambda: float(np.sum(twin.forward(x.copy(), training=True) * weights)),
+        out_grad_fn=lambda out: weights.copy(),
+        rtol=rtol,
+        atol=atol,
+        eps=eps,
+        max_entries=max_entries,
+        rng=rng,
+    )
+
+
+def check_model_gradients(
+    model,
+    x,
+    y,
+    *,
+    loss=None,
+    seed: int = 0,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    eps: float = EPS,
+    max_entries=None,
+) -> GradientReport:
+    """Compare every parameter gradient of a whole model (and the input gradient) with central
+    differences of the model's loss averaged over the batch: L = (1/N) Σ_n loss(model(x_n), y_n).
+
+    Runs on a float64 copy of the model; `loss` (a name or Loss) defaults to the compiled one. The
+    backward pass is the chain every step runs: loss gradient (fused with a final softmax for the
+    cross-entropies), then each layer's backward in reverse order. Tensors are named "layer.param".
+    """
+    loss = loss if loss is not None else model.loss
+    if loss is None:
+        raise ValueError(f"model {model.name!r} has no loss: compile it or pass loss=")
+    twin = float64_model(model)
+    twin.compile(optimizer="sgd", loss=copy.deepcopy(losses_module.get(loss)), metrics=[])
+    x = data_checks.check_inputs(twin, np.array(x, dtype=np.float64, copy=True, order="C"))
+    x = np.array(x, copy=True, order="C")
+    y = data_checks.check_targets(twin, x, y)
+    n = len(x)
+    return _check(
+        f"model {model.name!r} with {twin.loss.name}",
+        twin.layers,
+        x,
+        forward_fn=lambda: twin.forward(x.copy(), training=True),
+        loss_fn=lambda: twin.loss.total(twin.forward(x.copy(), training=True), y) / n,
+        out_grad_fn=lambda out: twin.training_loss.gradient(out, y, n),
+        rtol=rtol,
+        atol=atol,
+        eps=eps,
+        max_entries=max_entries,
+        rng=np.random.default_rng(seed),
+    )
+
+
+def check_loss_gradient(loss, y_pred, y_true, denominator=None, *, rtol=RTOL, atol=ATOL, eps=EPS) -> GradientReport:
+    """Compare `loss.gradient(y_pred, y_true, denominator)` with central differences of
+    `loss.total(y_pred, y_true) / denominator` (denominator defaults to the batch size)."""
+    loss = losses_module.get(loss)
+    y_pred = np.array(y_pred, dtype=np.float64, copy=True, order="C")
+    denominator = len(y_pred) if denominator is None else denominator
+    analytic = loss.gradient(y_pred.copy(), y_true, denominator)
+    numeric = numerical_gradient(lambda: loss.total(y_pred, y_true) / denominator, y_pred, eps)
+    return GradientReport(f"loss {loss.name!r}", [compare("y_pred", analytic, numeric, rtol, atol)])
+
+
+def check_layer_state(layer: Layer, rng: np.random.Generator, batch: int = 5):
+    """Check that `backward` uses the last *training* forward pass of a built float64 layer.
+
+    Inference passes in between, and batches of other sizes before it, must not change its result
+    (layers may keep and reuse buffers). Raises GradientCheckError naming the tensor that changed.
+    """
+    shape = layer.input_shape
+    x, other, small = (rng.standard_normal((n, *shape)) for n in (batch, batch + 2, 2))
+    grad = rng.standard_normal((batch, *layer.output_shape))
+
+    def run(inputs, out_grad):
+        layer.forward(inputs.copy(), training=True)
+        dx = layer.backward(out_grad.copy())
+        return np.array(dx, copy=True), {name: g.copy() for name, g in layer.grads.items()}
+
+    dx, grads = run(x, grad)
+    run(small, rng.standard_normal((2, *layer.output_shape)))
+    layer.forward(x.copy(), training=True)
+    layer.forward(other.copy(), training=False)
+    layer.forward(small.copy(), training=False)
+    again = layer.backward(grad.copy())
+    if not np.array_equal(again, dx):
+        raise GradientCheckError(f"{layer.name}: input gradient changed after inference passes in between")
+    for name, g in grads.items():
+        if not np.array_equal(layer.grads[name], g):
+            raise GradientCheckError(f"{layer.name}: {name} gradient changed after inference passes in between")

@@ -1,0 +1,144 @@
+"""`python -m minidl.gradcheck`: every built-in layer and loss checked, printed as one table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import losses as losses_module
+from .check import check_gradients, check_loss_gradient, check_model_gradients
+
+
+def builtin_checks(seed: int = 0):
+    """(what, GradientReport) for every built-in layer in its main settings, the losses, and two
+    small models (softmax fused with cross-entropy, and MSE), all in float64."""
+    from ..layers import (
+        Activation,
+        AvgPool2D,
+        BatchNormalization,
+        Conv2D,
+        Dense,
+        Dropout,
+        Flatten,
+        GlobalAveragePooling2D,
+        GlobalMaxPooling2D,
+        LeakyReLU,
+        Linear,
+        MaxPool2D,
+        ReLU,
+        Rescaling,
+        Sigmoid,
+        Softmax,
+        Tanh,
+        ZeroPadding2D,
+    )
+    from ..model import Model
+
+    rng = np.random.default_rng(seed)
+    cases = [
+        ("Conv2D 3x3 valid, 1 channel", Conv2D(2, 3), (6, 5, 1)),
+        (
+            "Conv2D 3x3 same stride 2, 3 channels, relu",
+            Conv2D(2, 3, strides=2, padding="same", activation="relu"),
+            (6, 5, 3),
+        ),
+        ("Conv2D 5x5 same, 2 channels, tanh", Conv2D(2, 5, padding="same", activation="tanh"), (5, 6, 2)),
+        ("Conv2D 2x3 valid stride 2, sigmoid", Conv2D(3, (2, 3), strides=2, activation="sigmoid"), (7, 6, 2)),
+        ("MaxPool2D 2", MaxPool2D(2), (4, 6, 2)),
+        ("MaxPool2D 3 stride 1 (overlapping)", MaxPool2D(3, strides=1), (5, 5, 2)),
+        ("AvgPool2D 2", AvgPool2D(2), (4, 6, 2)),
+        ("AvgPool2D 3 stride 2", AvgPool2D(3, strides=2), (7, 7, 2)),
+        ("MaxPool2D 3 stride 2 same", MaxPool2D(3, strides=2, padding="same"), (5, 6, 2)),
+        ("AvgPool2D 2 same (odd size)", AvgPool2D(2, padding="same"), (5, 5, 2)),
+        ("Dense", Dense(4), (5,)),
+        ("Dense relu", Dense(4, activation="relu"), (5,)),
+        ("Dense softmax (not fused)", Dense(4, activation="softmax"), (5,)),
+        ("GlobalAveragePooling2D", GlobalAveragePooling2D(), (3, 4, 2)),
+        ("GlobalMaxPooling2D", GlobalMaxPooling2D(), (3, 4, 2)),
+        ("ZeroPadding2D (1, 2)", ZeroPadding2D((1, 2)), (3, 2, 2)),
+        ("BatchNormalization after Conv2D (per channel)", BatchNormalization(), (3, 2, 3)),
+        ("BatchNormalization after Dense (per feature)", BatchNormalization(), (5,)),
+        ("Rescaling 1/255", Rescaling(1 / 255, offset=-0.5), (4,)),
+        ("Flatten", Flatten(), (3, 2, 2)),
+        ("Dropout 0.4 (mask replayed)", Dropout(0.4, seed=3), (12,)),
+        ("ReLU", ReLU(), (3, 4)),
+        ("Sigmoid", Sigmoid(), (3, 4)),
+        ("Tanh", Tanh(), (3, 4)),
+        ("Softmax", Softmax(), (2, 5)),
+        ("Linear", Linear(), (6,)),
+        ("LeakyReLU 0.3", LeakyReLU(0.3), (3, 4)),
+        ("Activation('tanh')", Activation("tanh"), (3, 4)),
+    ]
+    results = []
+    for what, layer, shape in cases:
+        layer.build(shape, rng=np.random.default_rng(seed), dtype=np.float64)
+        for name, value in layer.params.items():
+            if name in ("bias", "beta", "gamma"):  # constants at initialisation: make them tell
+                value[...] += rng.standard_normal(value.shape) * 0.1
+        results.append((what, check_gradients(layer, rng.standard_normal((2, *shape)), seed=seed)))
+
+    probabilities = np.exp(rng.standard_normal((4, 5)))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    labels = np.array([0, 3, 3, 1])
+    results.append(
+        ("CategoricalCrossentropy", check_loss_gradient("categorical_crossentropy", probabilities, np.eye(5)[labels]))
+    )
+    results.append(
+        ("SparseCategoricalCrossentropy", check_loss_gradient("sparse_categorical_crossentropy", probabilities, labels))
+    )
+    logits = rng.standard_normal((4, 5))
+    for name, targets in (("CategoricalCrossentropy", np.eye(5)[labels]), ("SparseCategoricalCrossentropy", labels)):
+        loss = getattr(losses_module, name)(from_logits=True)
+        results.append((f"{name} from_logits", check_loss_gradient(loss, logits, targets)))
+    results.append(
+        ("MeanSquaredError", check_loss_gradient("mse", rng.standard_normal((4, 3)), rng.standard_normal((4, 3))))
+    )
+
+    for loss, targets in (("sparse_categorical_crossentropy", np.array([0, 2, 1])), ("mse", rng.random((3, 3)))):
+        model = Model(name="small_cnn", seed=seed, dtype="float64")
+        model.add(Conv2D(2, 3, padding="same", activation="tanh", input_shape=(6, 6, 1)))
+        model.add(MaxPool2D(2))
+        model.add(Flatten())
+        model.add(Dropout(0.25))
+        model.add(Dense(3, activation="softmax"))
+        what = "model: softmax fused with cross-entropy" if loss != "mse" else "model: softmax then MSE"
+        results.append((what, check_model_gradients(model, rng.standard_normal((3, 6, 6, 1)), targets, loss=loss)))
+    return results
+
+
+def main(argv=None) -> int:
+    """Print the table of every built-in check; exit status 1 if any gradient is wrong."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="minidl gradient check: backward vs central differences (float64, eps=1e-6)")
+    for column, justify in (
+        ("check", "left"),
+        ("tensor", "left"),
+        ("shape", "left"),
+        ("max abs err", "right"),
+        ("max rel err", "right"),
+        ("worst index", "left"),
+        ("ok", "center"),
+    ):
+        table.add_column(column, justify=justify)
+    results = builtin_checks()
+    for what, report in results:
+        for i, tensor in enumerate(report.tensors):
+            table.add_row(
+                what if i == 0 else "",
+                tensor.name,
+                "x".join(map(str, tensor.shape)),
+                f"{tensor.max_abs_error:.1e}",
+                f"{tensor.max_rel_error:.1e}",
+                str(tensor.worst_index),
+                "[green]yes[/]" if tensor.ok else "[red]NO[/]",
+                end_section=i == len(report.tensors) - 1,
+            )
+    console = Console(width=None if Console().is_terminal else 120)
+    console.print(table)
+    failing = [report for _, report in results if not report.ok]
+    for report in failing:
+        console.print(f"[red]{report.message}[/]")
+    tensors = sum(len(report.tensors) for _, report in results)
+    console.print(f"{len(results) - len(failing)} of {len(results)} checks pass ({tensors} tensors).")
+    return 1 if failing else 0
