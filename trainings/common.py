@@ -468,8 +468,8 @@ def run(args, build_model):
     model, seconds = result["model"], result["seconds"]
     print(
         f"{model.name}: test accuracy {result['accuracy']:.2%} (loss {result['loss']:.4f}) on "
-        f"{result['val_samples']} test images after {args.epochs} epoch(s) in {seconds:.1f} s with "
-        f"{result['processes']}"
+        f"{result['val_samples']} test images after {args.epochs} epoch(s) in {seconds:.1f} s "
+        f"({result['history'].params.get('threads_per_worker')} BLAS thread(s) per process) with {result['processes']}"
     )
     if args.save:
         model.save(args.save)
