@@ -1,4 +1,4 @@
-"""Weight initialisers: Glorot/He uniform and normal, zeros, ones.
+"""Weight initialisers: Glorot/He uniform and normal, zeros, ones (functions, and Keras's class forms).
 
 Each takes `(shape, fan_in, fan_out, rng, dtype)` so layers decide what fan means for them
 (for a kernel (kh, kw, in, out): fan_in = kh*kw*in, fan_out = kh*kw*out).
@@ -46,8 +46,34 @@ def ones(shape, fan_in, fan_out, rng, dtype):
 INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros, ones)}
 
 
+class Initializer:
+    """Keras's class form, e.g. `initializers.HeNormal()`: a named initialiser (seeds come from the model)."""
+
+    key = "zeros"
+
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    def __call__(self, shape, fan_in, fan_out, rng, dtype):
+        return INITIALIZERS[self.key](shape, fan_in, fan_out, rng, dtype)
+
+
+def _initializer_class(class_name, key):
+    return type(class_name, (Initializer,), {"key": key, "__doc__": f"Keras's {class_name}: see `{key}`."})
+
+
+GlorotUniform = _initializer_class("GlorotUniform", "glorot_uniform")
+GlorotNormal = _initializer_class("GlorotNormal", "glorot_normal")
+HeUniform = _initializer_class("HeUniform", "he_uniform")
+HeNormal = _initializer_class("HeNormal", "he_normal")
+Zeros = _initializer_class("Zeros", "zeros")
+Ones = _initializer_class("Ones", "ones")
+
+
 def get(name_or_function):
-    """Resolve an initialiser given by name or as a function."""
+    """Resolve an initialiser given by name (Keras's snake_case or class name) or as a function."""
     if callable(name_or_function):
         return name_or_function
+    if isinstance(name_or_function, str) and name_or_function in globals() and name_or_function[0].isupper():
+        name_or_function = globals()[name_or_function].key
     return lookup("initializer", name_or_function, INITIALIZERS)

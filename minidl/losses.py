@@ -1,41 +1,34 @@
-"""Losses. Each returns the *sum* of per-sample losses and a gradient scaled by a given denominator.
+"""Losses under Keras's names, as classes, strings and functions; the cross-entropies live here.
 
-Sums (not means) let a batch split across processes be recombined exactly: the parent adds the
-shards' sums and divides by the whole batch size once. With predictions p (N, K), targets y and the
-denominator D (the whole batch size): `total` = Σ_n ℓ(p[n], y[n]) and `gradient` = dℓ/dp / D, of
-p's shape, so the gradients of a batch's shards add up to the gradient of the batch's mean loss.
+Each returns the *sum* of per-sample losses and a gradient scaled by a given denominator (see
+`minidl.loss_base`); the element-wise ones (MSE, MAE, Huber, binary cross-entropy) are in
+`minidl.elementwise_losses`. Keras's function forms, e.g.
+`losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=False)`, return per-sample losses.
+
+With predictions p (N, K), targets y and the denominator D (the whole batch size): `total` =
+Σ_n ℓ(p[n], y[n]) and `gradient` = dℓ/dp / D, of p's shape, so the gradients of a batch's shards add up
+to the gradient of the batch's mean loss.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .elementwise_losses import BinaryCrossentropy, Huber, MeanAbsoluteError, MeanSquaredError
 from .errors import ShapeError, lookup
 from .layers.activations import Softmax
+from .loss_base import EPSILON as _EPSILON
+from .loss_base import Loss
 
-_EPSILON = 1e-7
-
-
-class Loss:
-    """Base class: `total(y_pred, y_true)` and `gradient(y_pred, y_true, denominator)`."""
-
-    name = "loss"
-
-    def check_targets(self, y_true, output_shape):
-        """Validate labels against the model's output shape, raising a clear error; return them as arrays."""
-        return np.asarray(y_true)
-
-    def total(self, y_pred, y_true) -> float:
-        """Sum over the batch of the per-sample loss."""
-        raise NotImplementedError
-
-    def gradient(self, y_pred, y_true, denominator):
-        """d(sum of losses)/d(y_pred) divided by `denominator` (the whole batch size)."""
-        raise NotImplementedError
-
-    def get_config(self):
-        """The loss's name, for save/load and statistics."""
-        return {"name": self.name}
+__all__ = [
+    "Loss",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "BinaryCrossentropy",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Huber",
+]
 
 
 def log_softmax(logits):
@@ -113,6 +106,9 @@ class CategoricalCrossentropy(CrossEntropy):
     def total(self, y_pred, y_true):
         return float(-(y_true * self.probabilities_and_log(y_pred)[1]).sum())
 
+    def per_sample(self, y_pred, y_true):
+        return -(y_true * self.probabilities_and_log(y_pred)[1]).sum(axis=-1)
+
     def logit_gradient(self, p, y_true, denominator):
         return (p * y_true.sum(axis=-1, keepdims=True) - y_true) / denominator
 
@@ -153,10 +149,13 @@ class SparseCategoricalCrossentropy(CrossEntropy):
         return y.astype(np.int64, copy=False)
 
     def total(self, y_pred, y_true):
+        return float(self.per_sample(y_pred, y_true).sum())
+
+    def per_sample(self, y_pred, y_true):
         rows = np.arange(len(y_true))
         if self.from_logits:
-            return float(-log_softmax(y_pred)[rows, y_true].sum())
-        return float(-np.log(np.clip(y_pred[rows, y_true], _EPSILON, 1.0)).sum())
+            return -log_softmax(y_pred)[rows, y_true]
+        return -np.log(np.clip(y_pred[rows, y_true], _EPSILON, 1.0))
 
     def logit_gradient(self, p, y_true, denominator):
         grad = p / denominator
@@ -189,6 +188,9 @@ class SoftmaxCrossEntropy(Loss):
     def total(self, y_pred, y_true):
         return self.loss.total(y_pred, y_true)
 
+    def per_sample(self, y_pred, y_true):
+        return self.loss.per_sample(y_pred, y_true)
+
     def gradient(self, y_pred, y_true, denominator):
         return self.loss.logit_gradient(y_pred, y_true, denominator)
 
@@ -214,42 +216,51 @@ def for_output(loss: Loss, layers) -> Loss:
     return loss
 
 
-class MeanSquaredError(Loss):
-    """Mean over outputs of (p - y)^2, per sample.
-
-    total    = Σ_n (1/K) Σ_k (p[n, k] − y[n, k])²        p, y: (N, ...), K = outputs per sample
-    gradient = dL/dp = 2 (p − y) / (K · D)
-    """
-
-    name = "mse"
-
-    def check_targets(self, y_true, output_shape):
-        y = np.asarray(y_true)
-        if y.shape[1:] != tuple(output_shape):
-            raise ShapeError(
-                f"{self.name} needs targets of shape (N, {', '.join(map(str, output_shape))}), got {y.shape}"
-            )
-        if not np.all(np.isfinite(y)):
-            raise ValueError(f"{self.name}: targets contain NaN or infinity")
-        return y
-
-    def total(self, y_pred, y_true):
-        return float(((y_pred - y_true) ** 2).sum() / y_pred[0].size)
-
-    def gradient(self, y_pred, y_true, denominator):
-        return (2.0 / (y_pred[0].size * denominator)) * (y_pred - y_true)
-
+CLASSIFICATION_LOSSES = (CrossEntropy, BinaryCrossentropy, SoftmaxCrossEntropy)
 
 LOSSES = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber,
 }
 
 
+def _per_sample_function(cls, name):
+    def function(y_true, y_pred, **options):
+        loss = cls(**options)
+        y_pred = np.asarray(y_pred)
+        return loss.per_sample(y_pred.astype(np.float64), loss.check_targets(y_true, y_pred.shape[1:]))
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"Keras's function form of {cls.__name__}: the loss of every sample, shape (N,)."
+    function.loss_class = cls
+    return function
+
+
+categorical_crossentropy = _per_sample_function(CategoricalCrossentropy, "categorical_crossentropy")
+sparse_categorical_crossentropy = _per_sample_function(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")
+binary_crossentropy = _per_sample_function(BinaryCrossentropy, "binary_crossentropy")
+mean_squared_error = mse = _per_sample_function(MeanSquaredError, "mean_squared_error")
+mean_absolute_error = mae = _per_sample_function(MeanAbsoluteError, "mean_absolute_error")
+huber = _per_sample_function(Huber, "huber")
+
+
 def get(loss) -> Loss:
-    """A loss from a name or an instance."""
+    """A loss from a name, a class, an instance or one of the function forms above."""
     if isinstance(loss, Loss):
         return loss
+    if isinstance(loss, type) and issubclass(loss, Loss):
+        return loss()
+    if callable(loss):
+        if hasattr(loss, "loss_class"):
+            return loss.loss_class()
+        raise NotImplementedError(
+            f"custom loss function {getattr(loss, '__name__', loss)!r} is not supported by minidl "
+            f"(it has no automatic differentiation); use one of: {', '.join(sorted(LOSSES))}"
+        )
     return lookup("loss", loss, LOSSES)()

@@ -6,8 +6,8 @@ That makes an optimizer step one vectorised update, and lets the parallel runner
 gradients between processes through a single buffer each.
 
 What happens in one training step is `forward_backward`; the loops that call it for every batch are
-in `minidl.training`, and where it runs (this process, worker processes, MPI ranks) is decided in
-`minidl.distributed`.
+in `minidl.training`, where it runs in `minidl.distributed`; Keras's conveniences around the stack
+(Input, nesting, `model(x)`, weight lists, get_layer, pop) in `minidl.keras_model`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import secrets
 
 import numpy as np
 
-from . import data_checks, flat, losses, metrics, optimizers, saving, summary, training
+from . import flat, keras_model, losses, metrics, optimizers, saving, summary, training
 from .errors import ShapeError
-from .layers import Layer
+from .input import FUNCTIONAL_API, Input
+from .layers import Layer, naming
 from .layers.context import TrainingContext
 
 _global_seed: int | None = None
@@ -31,10 +32,18 @@ def set_seed(seed: int | None):
 
 
 class Model:
-    """A sequential network. `Sequential` is the same class under Keras's name."""
+    """A sequential network (`Sequential` is the same class); `Model(inputs, outputs)` is refused."""
 
-    def __init__(self, layers=None, name: str = "model", seed: int | None = None, dtype="float32"):
-        self.name = name
+    def __init__(self, layers=None, name=None, seed=None, dtype="float32", *, inputs=None, outputs=None, **kwargs):
+        if (
+            inputs is not None
+            or outputs is not None
+            or isinstance(layers, Input)
+            or not isinstance(name, (str, type(None)))
+        ):
+            raise NotImplementedError(FUNCTIONAL_API)
+        keras_model.check_constructor_kwargs(kwargs)
+        self.name = name or naming.unique_name("sequential")
         if seed is None:
             seed = _global_seed if _global_seed is not None else secrets.randbits(31)
         self.seed = int(seed)
@@ -43,21 +52,22 @@ class Model:
         self.layers: list[Layer] = []
         self.parameters = np.zeros(0, self.dtype)
         self.gradients = np.zeros(0, self.dtype)
-        self.optimizer = self.loss = self.training_loss = None
-        self.metrics: list[str] = []
-        self.stop_training = False
-        self.stop_reason = None
+        self.optimizer = self.loss = self.training_loss = self.history = self.stop_reason = None
+        self.metrics, self.compiled_metrics, self.stop_training = [], [], False
+        self.target_layout = None  # set by fit while targets carry sample weights (see minidl.sample_weights)
         for layer in layers or []:
             self.add(layer)
 
     # ----- building -----
     def add(self, layer: Layer):
-        """Append a layer; its shapes are checked at once when the input shape is known."""
+        """Append a layer, a `minidl.Input` (fixes the input shape) or a whole model (its layers, shared)."""
+        if keras_model.add_special(self, layer):
+            return self
         if not isinstance(layer, Layer):
-            raise TypeError(f"Model.add expects a Layer, got {type(layer).__name__}")
+            raise TypeError(f"Model.add expects a Layer, an Input or a Model, got {type(layer).__name__}")
         if any(existing is layer for existing in self.layers):
             raise ValueError(f"layer {layer.name!r} is already in model {self.name!r}")
-        previous = self.layers[-1].output_shape if self.layers else layer.input_shape
+        previous = self.layers[-1].output_shape if self.layers else keras_model.pending_input(self, layer)
         declared = layer.input_shape
         self.layers.append(layer)
         if previous is not None:
@@ -74,7 +84,9 @@ class Model:
 
     def _build_layer(self, layer, input_shape):
         try:
-            layer.build(input_shape, rng=self._init_rng, dtype=self.dtype)
+            # A layer built for this shape (one of a nested model's) keeps its weights.
+            if not (layer.built and layer.input_shape == tuple(input_shape) and layer.dtype == self.dtype):
+                layer.build(input_shape, rng=self._init_rng, dtype=self.dtype)
         except ShapeError as error:
             position = next(i for i, existing in enumerate(self.layers, 1) if existing is layer)
             raise ShapeError(f"cannot add layer {position} to model {self.name!r}: {error}") from None
@@ -85,8 +97,8 @@ class Model:
             each.needs_input_grad = any(with_weights[:index])
 
     def build(self, input_shape):
-        """Build every layer for `input_shape` (without batch axis) if `add` could not yet."""
-        shape, fresh = tuple(input_shape), []
+        """Build every layer for `input_shape` (without batch axis; Keras's `(None, ...)` accepted)."""
+        shape, fresh = keras_model.without_batch_axis(input_shape), []
         try:
             for layer in self.layers:
                 if not layer.built:
@@ -104,30 +116,37 @@ class Model:
     def built(self):
         return bool(self.layers) and all(layer.built for layer in self.layers)
 
-    @property
-    def input_shape(self):
-        return self.layers[0].input_shape if self.layers else None
-
-    @property
-    def output_shape(self):
-        return self.layers[-1].output_shape if self.layers else None
+    input_shape = property(lambda self: self.layers[0].input_shape if self.layers else None)
+    output_shape = property(lambda self: self.layers[-1].output_shape if self.layers else None)
 
     def count_params(self) -> int:
         """Total number of weights, trainable and not (as Keras counts them)."""
-        return int(sum(layer.count_params() for layer in self.layers))
+        return int(self.parameters.size + sum(w.size for w in self.non_trainable_weights))
+
+    # Keras's views of the stack; see minidl.keras_model.
+    weights = property(keras_model.weights, doc="Every weight array (live), trainable first per layer.")
+    trainable_weights = property(keras_model.trainable_weights, doc="The trainable weight arrays (live).")
+    non_trainable_weights = property(keras_model.non_trainable_weights, doc="Non-trainable state arrays.")
+    get_layer = keras_model.get_layer
+    pop = keras_model.pop
+    __call__ = keras_model.call
 
     # ----- compiling -----
-    def compile(self, optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=("accuracy",)):
-        """Choose the optimizer, loss and metrics (names or objects), as in Keras."""
+    def compile(self, optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=None, **kwargs):
+        """Choose the optimizer, loss and metrics (names, classes or functions), as in Keras.
+
+        Without `metrics`, a cross-entropy loss gets "accuracy" (minidl's default; Keras adds none).
+        """
+        keras_model.refuse_custom_steps(self)
+        keras_model.check_compile_kwargs(kwargs)
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        requested = [metrics] if isinstance(metrics, str) else list(metrics or [])
-        unknown = [m for m in requested if m not in _known_metrics()]
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known metrics: {sorted(_known_metrics())}")
-        self.metrics = ["accuracy"] if requested else []
+        self.compiled_metrics = keras_model.resolve_metrics(self.loss, metrics)
+        self.metrics = [m.name for m in self.compiled_metrics]
         self.training_loss = losses.for_output(self.loss, self.layers)
         return self
+
+    metrics_names = property(lambda self: ["loss", *self.metrics], doc="The order of `evaluate`'s list.")
 
     # ----- one step -----
     def forward(self, x, training=False):
@@ -137,147 +156,93 @@ class Model:
         return x
 
     def forward_backward(self, x, y, denominator, step=0, positions=None):
-        """One batch (or shard of a batch) through the network and back; returns (loss sum, correct count).
+        """One batch (or shard of a batch) through the network and back; returns (loss sum, metric sums).
 
         Leaves in `self.gradients` d(sum of the samples' losses)/d(weights) / `denominator`. With
         `denominator` the whole batch size, the gradients of a batch's shards add up to the batch's mean
         gradient — which is how the distributed runners split a batch. `positions` are the samples'
         places in the whole batch (default 0..len(x)-1), `step` the optimizer step: with the model's
-        seed they fix Dropout's masks however the batch is split.
+        seed they fix Dropout's masks however the batch is split. Metric sums: one number per compiled
+        metric (a float for one metric, an array for several, 0 for none), so shards add up.
         """
         positions = np.arange(len(x)) if positions is None else positions
         context = TrainingContext(step=step, positions=positions, seed=self.seed, layers=tuple(self.layers))
+        y, weights = (y, None) if self.target_layout is None else self.target_layout.unpack(y)
         out = self.forward(x, training=context)
-        loss_sum = self.training_loss.total(out, y)
-        correct = metrics.correct_count(out, y)
+        if weights is None:
+            loss_sum = self.training_loss.total(out, y)
+        else:
+            loss_sum = float(self.training_loss.per_sample(out, y) @ weights)
+        sums = metrics.sums(self.compiled_metrics, out, y)
         grad = self.training_loss.gradient(out, y, denominator)
+        if weights is not None:
+            grad *= weights.reshape(-1, *([1] * (grad.ndim - 1)))
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
             if grad is None:  # a layer that needs no input gradient: no weights below it
                 break
-        return loss_sum, correct
+        return loss_sum, sums
 
-    def train_on_batch(self, x, y):
-        """One optimizer step on one batch; returns {"loss", "accuracy"} of the batch before the step."""
-        data_checks.require_compiled(self, "train_on_batch")
-        x = data_checks.check_inputs(self, x)
-        y = data_checks.check_targets(self, x, y)
-        loss_sum, correct = self.forward_backward(x, y, len(x), self.optimizer.iterations)
-        self.optimizer.step(self.parameters, self.gradients)
-        return {"loss": loss_sum / len(x), "accuracy": correct / len(x)}
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the batch's loss and metrics before the step."""
+        return training.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
 
-    def predict_in_batches(self, x, batch_size):
-        """Outputs for `x` in batches, in this process (every runner's workers call this too)."""
-        out = np.empty((len(x), *self.output_shape), self.dtype)
-        for start in range(0, len(x), batch_size):
-            out[start : start + batch_size] = self.forward(x[start : start + batch_size], training=False)
-        return out
+    test_on_batch = keras_model.test_on_batch
+    predict_on_batch = keras_model.predict_on_batch
+
+    predict_in_batches = keras_model.predict_in_batches  # every runner's workers call it too
 
     # ----- training, evaluating, predicting -----
-    def fit(
-        self,
-        x,
-        y,
-        batch_size=32,
-        epochs=1,
-        verbose=1,
-        callbacks=None,
-        validation_split=0.0,
-        validation_data=None,
-        shuffle=True,
-        workers=1,
-        backend="pool",
-        threads=None,
-        step_timeout=None,
-        initial_epoch=0,
-    ):
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **options):
         """Train for `epochs` passes over (x, y); returns a History with per-epoch metrics.
 
-        `workers=N` splits every batch's gradient across N processes (same mathematics);
-        a `minidl.distributed.WorkerPool` may be passed instead to reuse one across calls. `threads`:
-        BLAS threads per process (default 1); `step_timeout`: see `minidl.distributed.WorkerPool`.
+        Keras 3's options: validation_split, validation_data, shuffle, class_weight, sample_weight,
+        initial_epoch, steps_per_epoch, validation_batch_size, validation_freq. minidl's own:
+        `workers=N` splits every batch's gradient across N processes (same mathematics; a
+        `minidl.distributed.WorkerPool` may be passed instead), `backend=` "pool" or "mpi",
+        `threads` (BLAS threads per process), `step_timeout` (see `minidl.distributed.WorkerPool`).
         """
-        return training.fit(
-            self,
-            x,
-            y,
-            batch_size=batch_size,
-            epochs=epochs,
-            verbose=verbose,
-            callbacks=callbacks,
-            validation_split=validation_split,
-            validation_data=validation_data,
-            shuffle=shuffle,
-            workers=workers,
-            backend=backend,
-            threads=threads,
-            step_timeout=step_timeout,
-            initial_epoch=initial_epoch,
-        )
+        self.history = training.fit(self, x, y, batch_size, epochs, verbose, callbacks, **options)
+        return self.history
 
-    def evaluate(self, x, y, batch_size=None, verbose=0, callbacks=None, workers=1, return_dict=False, threads=None):
-        """Mean loss and accuracy on (x, y): `[loss, accuracy]`, or a dict with `return_dict=True`."""
-        logs = training.evaluate(self, x, y, batch_size, verbose, callbacks, workers, threads)
-        return logs if return_dict else [logs[k] for k in ("loss", "accuracy") if k in logs]
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, callbacks=None, **options):
+        """Mean loss and metrics on (x, y): `[loss, *metrics]` (the loss alone without metrics), or a dict
+        with `return_dict=True`."""
+        return training.evaluate(self, x, y, batch_size, verbose, sample_weight, callbacks, **options)
 
-    def predict(self, x, batch_size=None, verbose=0, workers=1, threads=None):
-        """Model outputs for `x`, computed in batches (default 256; the size does not change results)."""
-        return training.predict(self, x, batch_size=batch_size, workers=workers, threads=threads)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, workers=1, threads=None):
+        """Model outputs for `x`, computed in batches (default 32; the size does not change results)."""
+        return training.predict(self, x, batch_size, verbose, steps, callbacks, workers, threads)
 
     # ----- weights -----
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of all weights in layer order, in Keras's shapes and order (kernel, bias, then any
-        non-trainable state such as BatchNormalization's moving mean and variance)."""
-        return [weight for layer in self.layers for weight in layer.get_weights()]
+        """Copies of all weights in layer order (Keras's shapes; per layer trainable then non-trainable)."""
+        return [np.array(w, copy=True) for w in self.weights]
 
     def set_weights(self, weights):
-        """Replace all weights; count and shapes must match `get_weights()` exactly (nothing is written otherwise)."""
-        counts = [len(layer.get_weights()) for layer in self.layers]
-        if len(weights) != sum(counts):
-            raise ValueError(f"model {self.name!r} has {sum(counts)} weight arrays, got {len(weights)}")
-        pieces, start = [], 0
-        for layer, count in zip(self.layers, counts):
-            pieces.append((layer, list(weights[start : start + count])))
-            start += count
-        for layer, piece in pieces:
-            for key, current, new in zip([*layer.params, *layer.states], layer.get_weights(), piece):
-                if np.shape(new) != current.shape:
-                    raise ShapeError(
-                        f"weight {key!r} of layer {layer.name!r} has shape {current.shape}, got {np.shape(new)}"
-                    )
-        for layer, piece in pieces:
-            layer.set_weights(piece)
+        """Replace all weights; shapes must match `get_weights()` exactly."""
+        keras_model.set_weights(self, weights)
+
+    save_weights = keras_model.save_weights
+    load_weights = keras_model.load_weights
 
     # ----- describing, saving -----
-    def summary_rows(self) -> list[dict]:
-        """One dict per layer: name, class, output shape, parameter count."""
-        return summary.summary_rows(self)
+    summary_rows = summary.summary_rows
+    get_config = saving.model_config
+    from_config = classmethod(saving.model_from_config)
 
-    def summary(self, console=None):
-        """Print a rich table: each layer, its output shape and parameters, and the total."""
-        summary.print_summary(self, console)
+    def summary(self, line_length=None, positions=None, print_fn=None, console=None, **kwargs):
+        """Print Keras's table: each layer, its output shape and parameters, then the totals."""
+        summary.print_summary(self, console, print_fn)
 
-    def get_config(self) -> dict:
-        """Everything needed to rebuild the model without its weights (see `minidl.saving`)."""
-        return saving.model_config(self)
-
-    @classmethod
-    def from_config(cls, config: dict) -> Model:
-        """Rebuild (and compile, if it was) a model from `get_config()`; weights are fresh."""
-        return saving.model_from_config(cls, config)
-
-    def save(self, path):
-        """Write architecture (JSON) and weights to an `.npz` file; no pickled objects."""
+    def save(self, path, overwrite=True):
+        """Write architecture (JSON) and weights to one zip file (`.keras` or `.npz`); no pickled objects."""
         saving.save_model(self, path)
 
     @classmethod
     def load(cls, path) -> Model:
         """Read a model written by `save`; files holding pickled objects are refused."""
         return saving.load_model(cls, path)
-
-
-def _known_metrics():
-    return metrics.METRICS
 
 
 Sequential = Model

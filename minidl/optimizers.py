@@ -1,5 +1,9 @@
 """Optimizers: SGD (momentum, Nesterov, decay) and Adam, updating one flat parameter vector.
 
+AdamW is Adam plus decoupled weight decay; RMSprop and Adagrad are in `minidl.more_optimizers`;
+learning-rate schedules in
+`minidl.optimizers.schedules`.
+
 The model keeps all its weights in one contiguous float array (each layer's weights are views
 into it), so an optimizer step is a handful of vectorised operations on the whole network at once.
 In the equations θ is that vector, g = dL/dθ the batch's mean gradient (same shape), t the number
@@ -10,50 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import schedules
 from .errors import lookup
+from .more_optimizers import Adagrad, RMSprop
+from .optimizer_base import Optimizer
 
-
-class Optimizer:
-    """Base class: `step(params, grads)` updates `params` in place from the mean gradient `grads`."""
-
-    name = "optimizer"
-
-    def __init__(self, learning_rate):
-        if not learning_rate > 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be positive, got {learning_rate!r}")
-        self.learning_rate = float(learning_rate)
-        self.iterations = 0
-
-    def step(self, params: np.ndarray, grads: np.ndarray):
-        """Apply one update; `params` and `grads` are the model's flat vectors."""
-        raise NotImplementedError
-
-    def scratch(self, params):
-        """A work array like `params`, reused by every step (a fresh one would cost page faults each step)."""
-        work = getattr(self, "_work", None)
-        if work is None or work.shape != params.shape or work.dtype != params.dtype:
-            work = self._work = np.empty_like(params)
-        return work
-
-    def get_config(self) -> dict:
-        """Name and settings, for save/load and statistics."""
-        return {"name": self.name, "learning_rate": self.learning_rate}
-
-    def get_state(self) -> dict:
-        """What `step` has accumulated (step count, moments), for an exact resume; arrays are copies."""
-        return {"iterations": self.iterations}
-
-    def set_state(self, state: dict):
-        """Take over a state from `get_state` (e.g. read from a file), so the next step continues it."""
-        iterations = state["iterations"]
-        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
-            raise ValueError(f"{type(self).__name__}: iterations must be a non-negative integer, got {iterations!r}")
-        self.iterations = int(iterations)
-
-    def _copy_state_arrays(self, state, names):
-        for name in names:
-            value = state.get(name)
-            setattr(self, name, None if value is None else np.array(value, copy=True))
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules", "get"]
 
 
 class SGD(Optimizer):
@@ -68,14 +34,13 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    state_names = ("velocity",)
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0):
         super().__init__(learning_rate)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
-        if decay < 0:
-            raise ValueError(f"SGD: decay must be >= 0, got {decay!r}")
-        self.momentum, self.nesterov, self.decay = float(momentum), bool(nesterov), float(decay)
+        momentum = self._check("momentum", momentum, minimum=0, maximum=1, open_maximum=True)
+        decay = self._check("decay", decay, minimum=0)
+        self.momentum, self.nesterov, self.decay = momentum, bool(nesterov), decay
         self.velocity = None
 
     def step(self, params, grads):
@@ -99,15 +64,6 @@ class SGD(Optimizer):
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov, "decay": self.decay}
 
-    def get_state(self):
-        """Step count (it sets the decayed rate) and the momentum velocity (None before the first step)."""
-        velocity = None if self.velocity is None else self.velocity.copy()
-        return {**super().get_state(), "velocity": velocity}
-
-    def set_state(self, state):
-        super().set_state(state)
-        self._copy_state_arrays(state, ("velocity",))
-
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction; defaults as in Keras.
@@ -121,12 +77,13 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    state_names = ("m", "v")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
-        if not (0 <= beta_1 < 1 and 0 <= beta_2 < 1):
-            raise ValueError(f"Adam: beta_1 and beta_2 must be in [0, 1), got {beta_1!r}, {beta_2!r}")
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1 = self._check("beta_1", beta_1, minimum=0, maximum=1, open_maximum=True)
+        self.beta_2 = self._check("beta_2", beta_2, minimum=0, maximum=1, open_maximum=True)
+        self.epsilon = self._check("epsilon", epsilon, minimum=0, open_minimum=True)
         self.m = self.v = None
 
     def step(self, params, grads):
@@ -151,24 +108,36 @@ class Adam(Optimizer):
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
-    def get_state(self):
-        """Step count (it sets the bias correction) and both moment estimates (None before the first step)."""
-        moments = {name: None if getattr(self, name) is None else getattr(self, name).copy() for name in ("m", "v")}
-        return {**super().get_state(), **moments}
 
-    def set_state(self, state):
-        super().set_state(state)
-        self._copy_state_arrays(state, ("m", "v"))
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as Keras: w -= lr * weight_decay * w, then Adam."""
+
+    name = "adamw"
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+        self.weight_decay = self._check("weight_decay", weight_decay, minimum=0)
+
+    def step(self, params, grads):
+        params *= 1.0 - self.learning_rate * self.weight_decay
+        super().step(params, grads)
+
+    def get_config(self):
+        return {**super().get_config(), "weight_decay": self.weight_decay}
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
 def get(optimizer) -> Optimizer:
-    """An optimizer from a name (default settings), a config dict, or an instance."""
+    """An optimizer from a name (default settings), a config dict, a class or an instance."""
     if isinstance(optimizer, Optimizer):
         return optimizer
+    if isinstance(optimizer, type) and issubclass(optimizer, Optimizer):
+        return optimizer()
     if isinstance(optimizer, dict):
         config = dict(optimizer)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.from_config(config["learning_rate"])
         return lookup("optimizer", config.pop("name"), OPTIMIZERS)(**config)
     return lookup("optimizer", optimizer, OPTIMIZERS)()

@@ -247,3 +247,84 @@ def test_logits_model_trains_like_the_softmax_model(rng):
         model.forward_backward(x, y, len(x))
         grads.append(model.gradients.copy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-15)
+
+
+# ----- Keras 3's other losses, function forms and callables -----
+@pytest.mark.parametrize(
+    "loss",
+    [
+        losses.MeanAbsoluteError(),
+        losses.Huber(delta=0.5),
+        losses.BinaryCrossentropy(),
+        losses.BinaryCrossentropy(from_logits=True),
+        losses.MeanSquaredError(),
+    ],
+    ids=lambda loss: f"{loss.name}{'_logits' if getattr(loss, 'from_logits', False) else ''}",
+)
+@pytest.mark.parametrize("denominator", [4, 10])
+def test_elementwise_gradients(loss, denominator, rng):
+    if isinstance(loss, losses.BinaryCrossentropy) and not loss.from_logits:
+        y_pred = rng.uniform(0.05, 0.95, (4, 3))
+    else:
+        y_pred = rng.standard_normal((4, 3))
+    y_true = rng.uniform(0, 1, (4, 3)) if isinstance(loss, losses.BinaryCrossentropy) else rng.standard_normal((4, 3))
+    _check_loss_gradient(loss, y_pred, y_true, denominator)
+
+
+def test_elementwise_known_values():
+    p, y = np.array([[0.0, 3.0]]), np.array([[1.0, 0.0]])
+    assert losses.MeanAbsoluteError().total(p, y) == pytest.approx((1 + 3) / 2)
+    # Huber with delta 1: |e| = 1 -> 0.5; |e| = 3 -> 1 * (3 - 0.5) = 2.5; mean over the 2 outputs.
+    assert losses.Huber().total(p, y) == pytest.approx((0.5 + 2.5) / 2)
+    bce = losses.BinaryCrossentropy()
+    assert bce.total(np.array([[0.8]]), np.array([[1.0]])) == pytest.approx(-np.log(0.8))
+    z = np.array([[2.0, -1.0]])
+    probabilities = 1 / (1 + np.exp(-z))
+    targets = np.array([[1.0, 0.0]])
+    assert losses.BinaryCrossentropy(from_logits=True).total(z, targets) == pytest.approx(
+        bce.total(probabilities, targets)
+    )
+    # No overflow for huge logits: log(1 + e^-1000) is 0, the loss of a confident right answer.
+    assert losses.BinaryCrossentropy(from_logits=True).total(np.array([[1000.0]]), np.array([[1.0]])) == 0.0
+
+
+def test_callable_losses_average_over_the_batch(rng):
+    """Keras's loss_fn(y_true, y_pred): the mean per-sample loss, with optional sample weights."""
+    p = _probabilities(rng)
+    labels = np.array([0, 3, 3, 1])
+    per_sample = -np.log(p[np.arange(4), labels])
+    loss_fn = losses.SparseCategoricalCrossentropy()
+    assert float(loss_fn(labels, p)) == pytest.approx(per_sample.mean())
+    weights = np.array([1.0, 0.0, 2.0, 1.0])
+    assert float(loss_fn(labels, p, sample_weight=weights)) == pytest.approx((per_sample * weights).sum() / 4)
+    np.testing.assert_allclose(losses.sparse_categorical_crossentropy(labels, p), per_sample, rtol=1e-12)
+    logits = np.log(p) + 3.0  # softmax of these is p again
+    np.testing.assert_allclose(
+        losses.sparse_categorical_crossentropy(labels, logits, from_logits=True), per_sample, rtol=1e-9
+    )
+    np.testing.assert_allclose(losses.mse(np.zeros((2, 2)), np.array([[1.0, 3.0], [2.0, 0.0]])), [5.0, 2.0])
+    np.testing.assert_allclose(losses.mae(np.zeros((2, 2)), np.array([[1.0, -3.0], [2.0, 0.0]])), [2.0, 1.0])
+
+
+def test_losses_from_names_classes_and_functions():
+    assert isinstance(losses.get("binary_crossentropy"), losses.BinaryCrossentropy)
+    assert isinstance(losses.get("mae"), losses.MeanAbsoluteError)
+    assert isinstance(losses.get("huber"), losses.Huber)
+    assert isinstance(losses.get(losses.Huber), losses.Huber)
+    assert isinstance(losses.get(losses.sparse_categorical_crossentropy), losses.SparseCategoricalCrossentropy)
+    with pytest.raises(NotImplementedError, match="custom loss function 'my_loss'"):
+
+        def my_loss(y_true, y_pred):
+            return (y_true - y_pred) ** 2
+
+        losses.get(my_loss)
+
+
+def test_regression_losses_take_flat_targets_for_one_output():
+    """Keras accepts y of shape (N,) for a (N, 1) output with mse / mae / binary cross-entropy."""
+    for loss in (losses.MeanSquaredError(), losses.MeanAbsoluteError(), losses.BinaryCrossentropy()):
+        assert loss.check_targets(np.array([0.0, 1.0, 1.0]), (1,)).shape == (3, 1)
+    with pytest.raises(ValueError, match=r"binary_crossentropy: targets must be in \[0, 1\]"):
+        losses.BinaryCrossentropy().check_targets(np.array([0.0, 2.0]), (1,))
+    with pytest.raises(ValueError, match="Huber: delta"):
+        losses.Huber(delta=0)

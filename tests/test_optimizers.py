@@ -121,5 +121,126 @@ def test_lookup_and_config_round_trip():
     assert isinstance(again, optimizers.SGD)
     assert again.get_config() == sgd.get_config()
     assert optimizers.get(sgd) is sgd
-    with pytest.raises(UnknownNameError, match=r"unknown optimizer 'rmsprop'.*adam.*sgd"):
-        optimizers.get("rmsprop")
+    with pytest.raises(UnknownNameError, match=r"unknown optimizer 'adadelta'.*adam.*sgd"):
+        optimizers.get("adadelta")
+
+
+# ----- AdamW, RMSprop, Adagrad, the learning rate and schedules -----
+def test_adamw_is_adam_after_decoupled_decay():
+    lr, wd = 0.01, 0.1
+    reference, w = optimizers.Adam(lr), W0.copy()
+    for g in GRADS:
+        w *= 1 - lr * wd
+        reference.step(w, g.copy())
+    np.testing.assert_allclose(_run(optimizers.AdamW(lr, weight_decay=wd)), w, rtol=1e-14)
+
+
+@pytest.mark.parametrize("momentum, centered", [(0.0, False), (0.5, False), (0.0, True), (0.5, True)])
+def test_rmsprop(momentum, centered):
+    lr, rho, eps = 0.01, 0.9, 1e-7
+    w, v, mg, m = W0.copy(), np.zeros(3), np.zeros(3), np.zeros(3)
+    for g in GRADS:
+        v = rho * v + (1 - rho) * g * g
+        denominator = v + eps
+        if centered:
+            mg = rho * mg + (1 - rho) * g
+            denominator = denominator - mg * mg
+        increment = lr * g / np.sqrt(denominator)
+        if momentum:
+            m = momentum * m + increment
+            increment = m
+        w = w - increment
+    got = _run(optimizers.RMSprop(lr, rho=rho, momentum=momentum, epsilon=eps, centered=centered))
+    np.testing.assert_allclose(got, w, rtol=1e-13)
+
+
+def test_adagrad():
+    lr, eps = 0.1, 1e-7
+    w, a = W0.copy(), np.full(3, 0.1)
+    for g in GRADS:
+        a = a + g * g
+        w = w - lr * g / np.sqrt(a + eps)
+    np.testing.assert_allclose(_run(optimizers.Adagrad(lr)), w, rtol=1e-14)
+
+
+def test_learning_rate_can_be_read_and_set_between_steps():
+    sgd = optimizers.SGD(0.1)
+    w = W0.copy()
+    sgd.step(w, GRADS[0].copy())
+    sgd.learning_rate = 0.01
+    assert sgd.learning_rate == 0.01
+    sgd.step(w, GRADS[1].copy())
+    np.testing.assert_allclose(w, W0 - 0.1 * GRADS[0] - 0.01 * GRADS[1], rtol=1e-15)
+    sgd.learning_rate = np.float32(0.5)
+    assert sgd.learning_rate == 0.5 and isinstance(sgd.learning_rate, float)
+    for bad in (0, -1.0, float("nan"), float("inf"), "fast"):
+        with pytest.raises(ValueError, match="SGD: learning_rate"):
+            sgd.learning_rate = bad
+
+
+def test_schedules_drive_the_rate():
+    decay = optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
+    stairs = optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5, staircase=True)
+    assert [decay(s) for s in (0, 1, 2, 4)] == pytest.approx([0.1, 0.1 * 0.5**0.5, 0.05, 0.025])
+    assert [stairs(s) for s in (0, 1, 2, 3)] == pytest.approx([0.1, 0.1, 0.05, 0.05])
+    sgd = optimizers.SGD(learning_rate=decay)
+    w = W0.copy()
+    for g in GRADS:
+        sgd.step(w, g.copy())
+    expected = W0 - sum(decay(step) * g for step, g in enumerate(GRADS))
+    np.testing.assert_allclose(w, expected, rtol=1e-14)
+    assert sgd.learning_rate == pytest.approx(decay(3))
+    again = optimizers.get(sgd.get_config())
+    assert isinstance(again._learning_rate, optimizers.schedules.ExponentialDecay)
+    piecewise = optimizers.schedules.PiecewiseConstantDecay([2, 4], [1.0, 0.5, 0.1])
+    assert [piecewise(s) for s in range(6)] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.1]
+    with pytest.raises(ValueError, match="one more value than boundaries"):
+        optimizers.schedules.PiecewiseConstantDecay([2, 4], [1.0, 0.5])
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: optimizers.Adam(beta_1=1.0), "Adam: beta_1"),
+        (lambda: optimizers.Adam(epsilon=0), "Adam: epsilon"),
+        (lambda: optimizers.SGD(momentum=float("nan")), "SGD: momentum"),
+        (lambda: optimizers.RMSprop(rho=-0.1), "RMSprop: rho"),
+        (lambda: optimizers.AdamW(weight_decay=-1), "AdamW: weight_decay"),
+        (lambda: optimizers.Adagrad(initial_accumulator_value=float("inf")), "Adagrad: initial_accumulator_value"),
+        (lambda: optimizers.schedules.ExponentialDecay(0.1, 0, 0.5), "decay_steps"),
+    ],
+)
+def test_argument_checks(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_optimizers_by_name_and_class():
+    for name, cls in [("rmsprop", optimizers.RMSprop), ("adamw", optimizers.AdamW), ("adagrad", optimizers.Adagrad)]:
+        assert isinstance(optimizers.get(name), cls)
+        assert isinstance(optimizers.get(cls), cls)
+        assert type(optimizers.get(cls().get_config())) is cls
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optimizers.SGD(0.1, momentum=0.9),
+        lambda: optimizers.Adam(0.01),
+        lambda: optimizers.AdamW(0.01),
+        lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+        lambda: optimizers.Adagrad(0.1),
+    ],
+)
+def test_state_round_trip_continues_exactly(make):
+    """get_state / set_state (what saving stores): a fresh optimizer given the state continues bit for bit."""
+    first, w = make(), W0.copy()
+    for g in GRADS[:2]:
+        first.step(w, g.copy())
+    second, w2 = make(), w.copy()
+    second.set_state(first.get_state())
+    first.step(w, GRADS[2].copy())
+    second.step(w2, GRADS[2].copy())
+    np.testing.assert_array_equal(w, w2)
+    with pytest.raises(ValueError, match="iterations must be a non-negative integer"):
+        second.set_state({"iterations": -1})

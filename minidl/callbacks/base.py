@@ -9,10 +9,14 @@
       on_epoch_end(epoch, logs)
     on_train_end(logs)                                                      # always, even on error
 
+`Model.evaluate` calls `on_test_begin`, `on_test_batch_begin` / `on_test_batch_end` per batch and
+`on_test_end`; `Model.predict` the same with `on_predict_*` (batch-end logs hold `outputs`).
+
 `params` (set before `on_train_begin`) holds: epochs, steps (per epoch), batch_size, samples,
 val_samples, workers, threads_per_worker, backend, ranks, rank, seed, verbose.
-Batch logs hold `loss`, `accuracy` (mean over the batch) and `size`; epoch logs hold `loss`,
-`accuracy`, and `val_loss`, `val_accuracy` when validating. The logs given to `on_train_end` hold
+Batch logs hold, as in Keras, the running means of the epoch so far — `loss` and each compiled
+metric (`accuracy`, `mae`, ...) — plus `size` (the batch's sample count); epoch logs hold the
+epoch's means, and `val_loss`, `val_<metric>` when validating. The logs given to `on_train_end` hold
 `status` ("finished", "stopped" by a callback, "interrupted" by Ctrl-C, or "failed") and, unless
 finished, `error` (the exception's text).
 
@@ -51,10 +55,18 @@ class Callback:
         """Called after each epoch, with its metrics."""
 
     def on_train_batch_begin(self, batch, logs=None):
-        """Called before each training step."""
+        """Called before each training step (by default calls Keras's older `on_batch_begin`)."""
+        self.on_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        """Called after each training step."""
+        """Called after each training step (by default calls Keras's older `on_batch_end`)."""
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras's older name for `on_train_batch_begin`."""
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras's older name for `on_train_batch_end`."""
 
     def on_test_begin(self, logs=None):
         """Called before evaluation (and validation in fit)."""
@@ -74,15 +86,36 @@ class Callback:
     def on_predict_end(self, logs=None):
         """Called after prediction."""
 
+    def on_predict_batch_begin(self, batch, logs=None):
+        """Called before each prediction batch."""
+
+    def on_predict_batch_end(self, batch, logs=None):
+        """Called after each prediction batch; `logs["outputs"]` holds the batch's outputs."""
+
 
 class CallbackList:
-    """Fans every hook out to a list of callbacks, in order."""
+    """Fans every hook out to a list of callbacks, in order.
 
-    def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
-        for callback in self.callbacks:
-            callback.set_model(model)
-            callback.set_params(params)
+    A callback is a `Callback` or any object with `set_model`, `set_params` and the hooks it needs
+    (duck typing, as Keras allows); a hook an object lacks is skipped for it.
+    """
+
+    def __init__(self, callbacks=None, model=None, params=None, **kwargs):
+        self.callbacks = []
+        self.model, self.params = model, dict(params or {})
+        for callback in callbacks or []:
+            self.append(callback)
+
+    def append(self, callback):
+        """Add a callback (Keras's CallbackList.append)."""
+        if not (hasattr(callback, "set_model") and hasattr(callback, "set_params")):
+            raise TypeError(
+                f"callbacks must be keras.callbacks.Callback instances (or have set_model / set_params), "
+                f"got {type(callback).__name__}"
+            )
+        callback.set_model(self.model)
+        callback.set_params(self.params)
+        self.callbacks.append(callback)
 
     def __getattr__(self, hook):
         if not hook.startswith("on_"):
@@ -90,6 +123,8 @@ class CallbackList:
 
         def call_all(*args, **kwargs):
             for callback in self.callbacks:
-                getattr(callback, hook)(*args, **kwargs)
+                method = getattr(callback, hook, None)
+                if method is not None:
+                    method(*args, **kwargs)
 
         return call_all

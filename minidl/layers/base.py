@@ -14,15 +14,11 @@ it during training, e.g. BatchNormalization's moving averages). A model may rebi
 
 from __future__ import annotations
 
-import collections
-import itertools
-
 import numpy as np
 
 from .. import initializers
 from ..errors import ShapeError
-
-_layer_counters = collections.defaultdict(lambda: itertools.count(1))
+from . import naming
 
 
 class Layer:
@@ -57,8 +53,7 @@ class Layer:
     batch_dependent = False
 
     def __init__(self, name: str | None = None, input_shape=None):
-        kind = type(self).__name__.lower()
-        self.name = name or f"{kind}_{next(_layer_counters[kind])}"
+        self.name = name or naming.name_for(self)
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.output_shape = None
         self.params: dict[str, np.ndarray] = {}

@@ -67,6 +67,8 @@ def test_hook_order_with_validation():
         "on_train_batch_begin",
         "on_train_batch_end",
         "on_test_begin",
+        "on_test_batch_begin",  # 5 validation samples: one batch of 8
+        "on_test_batch_end",
         "on_test_end",
         "on_epoch_end",
     ]
@@ -101,8 +103,9 @@ def test_evaluate_calls_test_hooks():
     recorder = Recorder()
     x, y = data(10)
     m = model()
-    m.evaluate(x, y, callbacks=[recorder])
-    assert recorder.names() == ["on_test_begin", "on_test_end"]
+    m.evaluate(x, y, batch_size=4, callbacks=[recorder])
+    batch = ["on_test_batch_begin", "on_test_batch_end"]
+    assert recorder.names() == ["on_test_begin", *batch * 3, "on_test_end"]
     assert recorder.calls[-1][-1] == pytest.approx(m.evaluate(x, y, return_dict=True))
 
 
@@ -127,8 +130,14 @@ def test_epoch_loss_is_the_sample_weighted_mean_of_batches():
     x, y = data(10)
     history = model().fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[recorder])
     batches = [c[2] for c in recorder.calls if c[0] == "on_train_batch_end"]
-    mean = sum(b["loss"] * b["size"] for b in batches) / 10
+    # Batch logs carry the running mean of the epoch so far (Keras); each batch's own mean loss is
+    # recovered from two consecutive running means.
+    seen = np.cumsum([b["size"] for b in batches])
+    totals = [b["loss"] * n for b, n in zip(batches, seen)]
+    own = [(t - p) / b["size"] for t, p, b in zip(totals, [0.0, *totals[:-1]], batches)]
+    mean = sum(loss * b["size"] for loss, b in zip(own, batches)) / 10
     assert history.history["loss"][0] == pytest.approx(mean)
+    assert batches[-1]["loss"] == pytest.approx(history.history["loss"][0])
 
 
 def test_validation_split_uses_the_last_samples():
@@ -301,4 +310,5 @@ def test_progress_output(verbose, capsys):
     model().fit(x, y, batch_size=4, epochs=2, verbose=verbose, validation_split=0.25)
     out = capsys.readouterr().out
     assert "Epoch 1/2" in out and "Epoch 2/2" in out
-    assert "val_loss" in out and "9 samples" in out
+    # Keras prints steps, not samples: 9 training samples in batches of 4 are 3 steps.
+    assert "val_loss" in out and "3/3" in out

@@ -1,0 +1,38 @@
+"""Keras's automatic names: a class's snake_case name, then `_1`, `_2`, ... for later instances.
+
+`Conv2D` becomes `conv2d`, `conv2d_1`, ...; `MaxPooling2D` `max_pooling2d`; a `Sequential` model
+`sequential`. One counter per base name for the whole process, as in Keras, so names in a summary
+read the same as Keras prints them.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+
+_used = collections.Counter()
+# minidl's classes whose Keras counterpart has another name (Keras's MaxPool2D is an alias of MaxPooling2D).
+KERAS_NAMES = {
+    "MaxPool2D": "MaxPooling2D",
+    "AvgPool2D": "AveragePooling2D",
+    "GlobalAvgPool2D": "GlobalAveragePooling2D",
+}
+
+
+def snake_case(class_name: str) -> str:
+    """`BatchNormalization` -> `batch_normalization`, `Conv2D` -> `conv2d` (Keras's spelling)."""
+    spaced = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", spaced).lower()
+
+
+def unique_name(base: str) -> str:
+    """`base` the first time, then `base_1`, `base_2`, ..."""
+    count = _used[base]
+    _used[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def name_for(obj) -> str:
+    """A fresh Keras-style name for an instance of `obj`'s class."""
+    class_name = type(obj).__name__
+    return unique_name(snake_case(KERAS_NAMES.get(class_name, class_name)))

@@ -1,0 +1,41 @@
+"""`minidl.utils`: Keras's small helpers — one-hot labels and seeding."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from . import checks
+
+
+def to_categorical(x, num_classes=None):
+    """Integer labels (any shape) -> one-hot float32 rows with a new last axis of `num_classes`."""
+    labels = np.asarray(x)
+    if labels.ndim > 1 and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if labels.size and (labels.dtype.kind not in "iuf" or np.any(labels != np.round(labels)) or labels.min() < 0):
+        raise ValueError("to_categorical: labels must be non-negative whole numbers")
+    labels = labels.astype(np.int64)
+    biggest = int(labels.max()) + 1 if labels.size else 0
+    num_classes = biggest if num_classes is None else checks.positive_int(num_classes, "to_categorical: num_classes")
+    if biggest > num_classes:
+        raise ValueError(f"to_categorical: label {biggest - 1} does not fit num_classes={num_classes}")
+    return np.eye(num_classes, dtype=np.float32)[labels]
+
+
+def set_random_seed(seed):
+    """Seed Python's `random`, NumPy's global generator and every minidl model created afterwards."""
+    from .model import set_seed
+
+    seed = checks.seed(seed, "set_random_seed: seed")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    set_seed(seed)
+
+
+def normalize(x, axis=-1, order=2):
+    """`x` divided by its `order`-norm along `axis` (zero vectors stay zero)."""
+    x = np.asarray(x, dtype=np.float32)
+    norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
+    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)

@@ -1,0 +1,156 @@
+"""fit / evaluate / predict with Keras 3's arguments: weights, epochs, steps, verbose, return values."""
+
+import numpy as np
+import pytest
+
+from minidl import Model, optimizers
+from minidl.callbacks import Callback
+from minidl.layers import Dense
+
+
+def blobs(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    x = (np.eye(3, 4)[y] * 3 + rng.standard_normal((n, 4)) * 0.5).astype(np.float32)
+    return x, y
+
+
+def mlp(seed=0, lr=0.1, metrics=None, loss="sparse_categorical_crossentropy"):
+    model = Model(seed=seed)
+    model.add(Dense(6, activation="relu", input_shape=(4,)))
+    model.add(Dense(3, activation="softmax"))
+    return model.compile(optimizer=optimizers.SGD(lr), loss=loss, metrics=metrics)
+
+
+def test_sample_weights_scale_each_samples_share_of_the_gradient():
+    """Keras's rule: loss = Σ w_i L_i / N. Weights of 2 everywhere = twice the learning rate for SGD."""
+    x, y = blobs(8)
+    doubled, plain = mlp(lr=0.1), mlp(lr=0.2)
+    first = doubled.train_on_batch(x, y, sample_weight=np.full(8, 2.0), return_dict=True)
+    reference = plain.train_on_batch(x, y, return_dict=True)
+    np.testing.assert_allclose(doubled.parameters, plain.parameters, rtol=1e-6)
+    assert first["loss"] == pytest.approx(2 * reference["loss"], rel=1e-6)
+    assert first["accuracy"] == reference["accuracy"]  # metrics are not weighted
+
+
+def test_zero_weights_remove_samples_and_class_weights_equal_sample_weights():
+    x, y = blobs(12)
+    kept = y != 2
+    a, b = mlp(), mlp()
+    a.train_on_batch(x, y, sample_weight=kept.astype(float))
+    # Dropping the class-2 samples by weight = training on the rest with the gradient scaled by 8/12.
+    b.optimizer.learning_rate = 0.1 * kept.sum() / len(y)
+    b.train_on_batch(x[kept], y[kept])
+    np.testing.assert_allclose(a.parameters, b.parameters, rtol=1e-5)
+    c, d = mlp(), mlp()
+    c.fit(x, y, batch_size=4, epochs=2, verbose=0, class_weight={0: 1.0, 1: 3.0, 2: 0.5})
+    d.fit(x, y, batch_size=4, epochs=2, verbose=0, sample_weight=np.array([1.0, 3.0, 0.5])[y])
+    np.testing.assert_allclose(c.parameters, d.parameters, rtol=1e-6)
+
+
+def test_weighted_fit_works_with_worker_processes():
+    x, y = blobs(24)
+    weights = np.linspace(0.5, 2.0, 24)
+    one, two = mlp(), mlp()
+    one.fit(x, y, batch_size=8, epochs=1, verbose=0, sample_weight=weights)
+    two.fit(x, y, batch_size=8, epochs=1, verbose=0, sample_weight=weights, workers=2)
+    np.testing.assert_allclose(one.parameters, two.parameters, rtol=1e-5, atol=1e-7)
+
+
+def test_bad_weights_are_named():
+    x, y = blobs(6)
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(6,\)"):
+        mlp().fit(x, y, verbose=0, sample_weight=np.ones(5))
+    with pytest.raises(ValueError, match="non-negative"):
+        mlp().fit(x, y, verbose=0, sample_weight=-np.ones(6))
+    with pytest.raises(ValueError, match=r"class_weight\[1\]"):
+        mlp().fit(x, y, verbose=0, class_weight={1: float("nan")})
+
+
+def test_epochs_steps_and_validation_frequency():
+    x, y = blobs(40)
+    history = mlp().fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=5,
+        initial_epoch=2,
+        steps_per_epoch=3,
+        validation_split=0.2,
+        validation_freq=2,
+        verbose=0,
+    )
+    assert history.epoch == [2, 3, 4] and history.params["steps"] == 3
+    assert len(history.history["loss"]) == 3
+    # Validation after epochs 2 and 4 (1-based), i.e. epoch indices 1 and 3: only index 3 is run here.
+    assert len(history.history["val_loss"]) == 1
+    with pytest.raises(ValueError, match="steps_per_epoch=9 is more than the 5 batches"):
+        mlp().fit(x, y, batch_size=8, steps_per_epoch=9, verbose=0)
+
+
+def test_batch_size_defaults_to_32_and_verbose_is_checked():
+    x, y = blobs(70)
+    assert mlp().fit(x, y, verbose=0).params["steps"] == 3
+    for bad in (3, "loud", True):
+        with pytest.raises(ValueError, match="verbose must be 'auto', 0, 1 or 2"):
+            mlp().fit(x, y, verbose=bad)
+
+
+def test_evaluate_returns_keras_shapes():
+    x, y = blobs(20)
+    model = mlp(metrics=["accuracy", "sparse_top_k_categorical_accuracy"])
+    values = model.evaluate(x, y, verbose=0)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert model.metrics_names == ["loss", "accuracy", "sparse_top_k_categorical_accuracy"]
+    assert values == [logs[k] for k in model.metrics_names]
+    assert logs["sparse_top_k_categorical_accuracy"] == 1.0  # 3 classes, top 5
+    assert isinstance(mlp(metrics=[]).evaluate(x, y, verbose=0), float)
+    assert model.evaluate(x, y, batch_size=3, verbose=0) == pytest.approx(values)
+    assert model.test_on_batch(x, y) == pytest.approx(values)
+
+
+def test_predict_hooks_and_batches():
+    class Seen(Callback):
+        def __init__(self):
+            super().__init__()
+            self.names, self.rows = [], 0
+
+        def on_predict_begin(self, logs=None):
+            self.names.append("begin")
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.rows += len(logs["outputs"])
+
+        def on_predict_end(self, logs=None):
+            self.names.append("end")
+
+    x, _ = blobs(70)
+    seen = Seen()
+    model = mlp()
+    out = model.predict(x, callbacks=[seen], verbose=0)
+    assert seen.names == ["begin", "end"] and seen.rows == 70 and seen.params["steps"] == 3
+    np.testing.assert_array_equal(model.predict_on_batch(x), out)
+    np.testing.assert_array_equal(model(x), out)
+    assert model.predict(x, steps=1, verbose=0).shape == (32, 3)
+
+
+def test_keras_progress_lines(capsys):
+    x, y = blobs(20)
+    model = mlp()
+    model.fit(x, y, batch_size=10, epochs=1, verbose=2)
+    model.evaluate(x, y, verbose=1)
+    model.predict(x, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Epoch 1/1"
+    assert lines[1].startswith("2/2 - ") and ("ms/step" in lines[1] or "us/step" in lines[1])
+    assert lines[1].endswith(
+        f" - accuracy: {model.history.history['accuracy'][0]:.4f} - loss: {model.history.history['loss'][0]:.4f}"
+    )
+    assert lines[2].startswith("1/1 ━━━━━━━━━━━━━━━━━━━━ ") and " - accuracy: " in lines[2]
+    assert lines[3].startswith("1/1 - ")
+
+
+def test_unsupported_inputs_name_the_feature():
+    x, y = blobs(6)
+    with pytest.raises(NotImplementedError, match="datasets or generators"):
+        mlp().fit(x)
