@@ -39,7 +39,7 @@ def real_mnist_dir() -> Path:
     if not value:
         pytest.skip(
             "MINIDL_DATA_DIR is not set: point it at a folder holding the MNIST .gz files "
-            "(e.g. MINIDL_DATA_DIR=/work/shared/mnist)"
+            "(e.g. MINIDL_DATA_DIR=../shared/mnist)"
         )
     problem = mnist_data_problem()
     if problem:

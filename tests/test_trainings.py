@@ -65,6 +65,20 @@ CLASSIFY_FLAGS = (
     "--seed",
     "--quiet",
 )
+OWN_FLAGS = {
+    "classify.py": CLASSIFY_FLAGS,
+    "reproduce_original.py": (
+        "--epochs",
+        "--limit",
+        "--workers",
+        "--threads",
+        "--repeat",
+        "--data-dir",
+        "--stats-dir",
+        "--skip-tuned",
+    ),
+    "sweep.py": ("--script", "--workers", "--repeat", "--backend", "--threads", "--seed", "--stats-dir"),
+}
 QUICK = ("--limit", "500", "--epochs", "1", "--seed", "0")
 ACCURACY_LINE = re.compile(
     r"^workers (\d+)\s+items (\d+)\s+time [\d.]+ s\s+[\d,]+ images/s\s+accuracy ([\d.]+)%$", re.MULTILINE
@@ -78,7 +92,7 @@ def data_dir_or_skip() -> str:
     if not value:
         pytest.skip(
             "MINIDL_DATA_DIR is not set: point it at a folder holding the MNIST .gz files "
-            "(e.g. MINIDL_DATA_DIR=/work/shared/mnist)"
+            "(e.g. MINIDL_DATA_DIR=../shared/mnist)"
         )
     missing = [name for name in MNIST_FILES if not (Path(value) / name).is_file()]
     if missing:
@@ -300,6 +314,7 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
         ("training_convolve.py", ("--epochs", "two"), "--epochs"),
         ("training_full.py", ("--lr", "0"), "--lr"),
         ("training_full.py", ("--decay", "-1"), "--decay"),
+        ("training_full.py", ("--decay", "nan"), "--decay"),
         ("training_full.py", ("--activation", "softplus"), "--activation"),
         ("training_convolve.py", ("--optimizer", "rmsprop"), "--optimizer"),
         ("training_feedforward.py", ("--optimizer", "sgd", "--momentum", "0.9"), "--momentum"),
@@ -323,7 +338,7 @@ def test_bad_flags_give_one_line_and_exit_code_2(script, args, expected, tmp_pat
     assert not (tmp_path / "stats_out").exists()
 
 
-@pytest.mark.parametrize("script", [*TRAINING_SCRIPTS, "classify.py"])
+@pytest.mark.parametrize("script", [*TRAINING_SCRIPTS, "classify.py", "reproduce_original.py", "sweep.py"])
 def test_help_explains_every_flag_with_its_default(script, tmp_path):
     result = run_script(script, "--help", cwd=tmp_path, timeout=60)
     assert result.returncode == 0, explain(result)
@@ -334,7 +349,7 @@ def test_help_explains_every_flag_with_its_default(script, tmp_path):
         invocation = re.split(r"\s{2,}", block.strip().splitlines()[0])[0]  # e.g. "--batch-size BATCH_SIZE"
         for flag in re.findall(r"--[a-z][a-z-]*", invocation):
             blocks[flag] = " ".join(block.split())
-    for flag in CLASSIFY_FLAGS if script == "classify.py" else COMMON_FLAGS:
+    for flag in OWN_FLAGS.get(script, COMMON_FLAGS):
         assert flag in blocks, f"{script} --help does not mention {flag}:\n{result.stdout}"
         assert "(default:" in blocks[flag], f"{script} --help gives no default for {flag}: {blocks[flag]}"
         assert blocks[flag].count("(default:") == 1, f"{flag}: the default is given twice: {blocks[flag]}"
@@ -605,17 +620,9 @@ def test_val_limit_overrides_limit_for_validation(tmp_path):
 
 def test_reproduce_original_writes_both_tables(tmp_path):
     data_dir = data_dir_or_skip()
+    quick = "--limit 64 --epochs 1".split()
     result = run_script(
-        "reproduce_original.py",
-        "--limit",
-        "64",
-        "--epochs",
-        "1",
-        "--stats-dir",
-        tmp_path,
-        cwd=tmp_path,
-        data_dir=data_dir,
-        timeout=300,
+        "reproduce_original.py", *quick, "--stats-dir", tmp_path, cwd=tmp_path, data_dir=data_dir, timeout=300
     )
     assert result.returncode == 0, explain(result)
     table = (tmp_path / "original_table.md").read_text()
@@ -636,23 +643,8 @@ def test_reproduce_original_writes_both_tables(tmp_path):
 
 def test_sweep_prints_the_speedup_table(tmp_path):
     data_dir = data_dir_or_skip()
-    result = run_script(
-        "sweep.py",
-        "--workers",
-        "1",
-        "2",
-        "--repeat",
-        "1",
-        "--limit",
-        "128",
-        "--epochs",
-        "1",
-        "--stats-dir",
-        tmp_path,
-        cwd=tmp_path,
-        data_dir=data_dir,
-        timeout=300,
-    )
+    sweep = "--workers 1 2 --repeat 1 --limit 128 --epochs 1".split()
+    result = run_script("sweep.py", *sweep, "--stats-dir", tmp_path, cwd=tmp_path, data_dir=data_dir, timeout=300)
     assert result.returncode == 0, explain(result)
     assert (
         len(

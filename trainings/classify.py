@@ -2,7 +2,7 @@
 
     python trainings/classify.py --model lenet.npz --workers 2 --picture grid.png
 
-Without --model, a LeNet-5 is first trained for one epoch (a minute or less; seconds with --limit)
+Without --model, a LeNet-5 is first trained for one epoch (on fewer images with --limit)
 so there is something to classify.
 """
 

@@ -180,8 +180,8 @@ def check_args(parser, args):
     """Errors argparse cannot see by itself, reported the same way (one line, exit 2)."""
     optimizer = getattr(args, "optimizer", "nesterov")
     if getattr(args, "decay", None) is not None:
-        if args.decay < 0:
-            parser.error(f"argument --decay: must be at least 0, got {args.decay}")
+        if not args.decay >= 0 or args.decay == float("inf"):  # also NaN
+            parser.error(f"argument --decay: must be a finite number of at least 0, got {args.decay}")
         if args.decay > 0 and optimizer == "adam":
             parser.error("argument --decay: applies to the SGD optimizers (sgd, momentum, nesterov), not adam")
     elif hasattr(args, "sgd_decay"):  # not given: the script's measured default, for the SGD optimizers only

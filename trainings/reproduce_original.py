@@ -7,9 +7,10 @@ with those flags, through the StatisticsTracker, so every run is also in <stats-
 The original's per-epoch figures were the training accuracy accumulated during each epoch, so the
 table shows that running training accuracy beside the validation accuracy after each epoch.
 
-With sigmoid and lr 0.5 the two deep nets (two convolutions; LeNet-5) either stay at chance (11.35 %,
-always predicting one class) or break out, depending on the initial weights, so they run over several
-seeds (--repeat, default 3 for them, 1 for the others) and the table counts how many broke out.
+With sigmoid and lr 0.5 the two deep nets (two convolutions; LeNet-5) either stay at chance (always answering
+one digit: 11.35 % of the test set is "1", 10.10 % is "3") or break out, depending on the initial
+weights, so they run over several seeds (--repeat, default 3 for them, 1 for the others) and the
+table counts how many broke out.
 
     python trainings/reproduce_original.py --limit 2000 --epochs 1     # a quick look
     python trainings/reproduce_original.py                             # the full runs

@@ -6,7 +6,7 @@
    file, never completed from ``$MINIDL_DATA_DIR``, the cache or a download (the user would
    otherwise train on data they did not choose).
 2. Without ``data_dir``, each file is looked up in turn, first hit wins:
-   ``$MINIDL_DATA_DIR`` -- holds the MNIST files directly (``/work/shared/mnist`` style).
+   ``$MINIDL_DATA_DIR`` -- holds the MNIST files directly (e.g. ``../shared/mnist`` beside a checkout).
    Both datasets use the *same file names*, so Fashion-MNIST is looked up in
    ``$MINIDL_DATA_DIR/fashion-mnist`` and never in the folder itself, which would
    silently hand back MNIST digits.

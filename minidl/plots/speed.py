@@ -255,7 +255,15 @@ def time_split(rows, path) -> str:
         if values.any():
             ax.bar(np.arange(len(rows)), values, bottom=bottoms, color=colour, label=name, width=0.6)
             bottoms += values
-    ax.set_xticks(np.arange(len(rows)), labels, fontsize="small")
+    tilted = len(rows) > 4  # long model names side by side would overlap
+    ax.set_xticks(
+        np.arange(len(rows)),
+        labels,
+        fontsize="small",
+        rotation=30 if tilted else 0,
+        ha="right" if tilted else "center",
+        rotation_mode="anchor",
+    )
     ax.set_ylabel("seconds per run (median of each part)")
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_axisbelow(True)

@@ -39,13 +39,23 @@ def curves(runs, path, colour=None) -> str:
                     continue
                 max_epoch = max(max_epoch, int(epochs[-1]))
                 ax.plot(epochs, mean * scale, style, marker=marker, color=line_colour, markersize=4)
-                if len(section_runs) > 1:
+                if len(section_runs) > 1 and len(epochs) > 1:
                     ax.fill_between(epochs, low * scale, high * scale, color=line_colour, alpha=0.18, linewidth=0)
+                elif len(section_runs) > 1:  # one epoch: a band has no width, so a min-max bar instead
+                    ax.errorbar(
+                        epochs,
+                        mean * scale,
+                        yerr=[(mean - low) * scale, (high - mean) * scale],
+                        color=line_colour,
+                        alpha=0.5,
+                        capsize=4,
+                        linestyle="none",
+                    )
     for ax in (loss_ax, acc_ax):
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
         ax.set_xlim(0.8, max_epoch + 0.2)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xticks(range(1, max_epoch + 1) if max_epoch <= 12 else range(1, max_epoch + 1, -(-max_epoch // 12)))
     loss_ax.set_ylabel(f"{loss_name.replace('_', ' ')} (mean per sample)")
     loss_ax.set_title("loss")
     acc_ax.set_ylabel("accuracy (%)")

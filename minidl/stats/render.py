@@ -40,8 +40,8 @@ def section_view(rows: list) -> SectionView:
         ),
         ("warnings", [", ".join(_short_flag(flag) for flag in row["flags"]) or "none" for row in rows]),
         ("step time, ms: median (min-max) of all steps", [_time_cell(row["step_time"], 1000) for row in rows]),
-        ("  gradient computation per step, ms", [_time_cell(row["compute_step"], 1000) for row in rows]),
-        ("  communication + update per step, ms", [_time_cell(row["other_step"], 1000) for row in rows]),
+        ("  gradient computation per step (run mean), ms", [_time_cell(row["compute_step"], 1000) for row in rows]),
+        ("  communication + update per step (run mean), ms", [_time_cell(row["other_step"], 1000) for row in rows]),
         ("epoch time without validation, s", [_time_cell(row["epoch_training_time"]) for row in rows]),
     ]
     if first["val_samples"]:
@@ -117,9 +117,14 @@ def prediction_lines(prediction) -> list:
         return []
     if prediction["fitted_workers"] is None:
         return [f"prediction: none ({prediction['reason']})"]
+    caveats = ["flagged noisy: treat with care"] if prediction["fitted_noisy"] else []
+    if prediction["measured_serial_fraction"] > 1:
+        caveats.append("the parallel runs were slower than one worker, so e is capped at 1")
+    elif prediction["measured_serial_fraction"] < 0:
+        caveats.append("the speed-up was above ideal, so e is raised to 0")
     fitted = f"fitted to the {prediction['fitted_workers']}-process median"
-    if prediction["fitted_noisy"]:
-        fitted += " (flagged noisy: treat with care)"
+    if caveats:
+        fitted += f" ({'; '.join(caveats)})"
     exchange = prediction["exchange"]
     if exchange:
         cost = (

@@ -119,9 +119,10 @@ def predict(rows: list, base) -> dict | None:
     if exchange and step:
         x = exchange["gradient_bytes"] / exchange["reduce_rate"] / step
     p = fitted["workers"]
-    serial = (1 / fitted["speedup"] - 1 / p - (p - 1) * x) / (1 - 1 / p)
-    serial = min(1.0, max(0.0, serial))
+    measured = (1 / fitted["speedup"] - 1 / p - (p - 1) * x) / (1 - 1 / p)
+    serial = min(1.0, max(0.0, measured))
     return {
+        "measured_serial_fraction": measured,  # before clipping to [0, 1]
         "fitted_workers": p,
         "fitted_noisy": fitted["noisy"],
         "serial_fraction": serial,

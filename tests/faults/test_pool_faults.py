@@ -217,13 +217,14 @@ def test_ctrl_c_at_random_moments_of_predict_leaves_no_process_nor_segment(segme
     length = round_length(lambda: model.predict(x, workers=2))
     random.seed(15)
     outcomes = []
-    for _ in range(100):
+    # >= 100 rounds, and on until 50 of them were really interrupted (a round can end before its signal)
+    while len(outcomes) < 100 or (outcomes.count("interrupted") < 50 and len(outcomes) < 200):
         outcome = call_with_interrupt(lambda: model.predict(x, workers=2), random.uniform(0, 1.2 * length))
         outcomes.append(outcome)
         assert not worker_processes(), f"round {len(outcomes)}: a worker outlived the call"
         assert not leaked(segment_names), f"round {len(outcomes)}: shared memory left behind"
     print(f"{outcomes.count('interrupted')} of {len(outcomes)} rounds interrupted; a round takes {length:.3f} s")
-    assert outcomes.count("interrupted") >= 40, "a good share of the rounds must really be interrupted"
+    assert outcomes.count("interrupted") >= 50, "too few rounds were really interrupted"
     np.testing.assert_allclose(model.predict(x, workers=2), expected, rtol=1e-5, atol=1e-7)
 
 
@@ -235,8 +236,9 @@ def test_ctrl_c_at_random_moments_leaves_a_callers_pool_usable_or_closed(segment
     try:
         length = round_length(lambda: model.predict(x, workers=pool))
         random.seed(16)
-        interrupted = reopened = 0
-        for _ in range(60):
+        interrupted = reopened = rounds = 0
+        while rounds < 60 or (interrupted < 30 and rounds < 150):  # on until 30 were really interrupted
+            rounds += 1
             outcome = call_with_interrupt(
                 lambda pool=pool: model.predict(x, workers=pool), random.uniform(0, 1.2 * length)
             )
@@ -246,8 +248,8 @@ def test_ctrl_c_at_random_moments_leaves_a_callers_pool_usable_or_closed(segment
                 pool, reopened = WorkerPool(2), reopened + 1
             else:
                 np.testing.assert_allclose(model.predict(x, workers=pool), expected, rtol=1e-5, atol=1e-7)
-        print(f"{interrupted} of 60 rounds interrupted; the pool was closed (and reopened) {reopened} times")
-        assert interrupted >= 20, "a good share of the rounds must really be interrupted"
+        print(f"{interrupted} of {rounds} rounds interrupted; the pool was closed (and reopened) {reopened} times")
+        assert interrupted >= 30, "too few rounds were really interrupted"
     finally:
         pool.close()
     assert not worker_processes() and not leaked(segment_names)

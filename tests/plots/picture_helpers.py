@@ -11,7 +11,7 @@ import numpy as np
 
 from minidl import Model
 from minidl.layers import Conv2D, Dense, Flatten, MaxPool2D
-from minidl.stats import dump_document, new_document
+from minidl.stats import StatisticsTracker, dump_document, new_document
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -114,3 +114,36 @@ def write_stats(folder, runs_by_model):
     for model, runs in runs_by_model.items():
         (folder / f"{model}.json").write_text(dump_document(new_document(model, runs)))
     return folder
+
+
+def make_real_stats(folder):
+    """A statistics folder from real runs: a tiny conv model, twice with 1 worker and once with 2;
+    returns (folder, the last model)."""
+    x, y = tiny_data()
+    model = None
+    for seed, workers in ((0, 1), (1, 1), (2, 2)):
+        model = tiny_conv_model(seed)
+        model.fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=3,
+            verbose=0,
+            workers=workers,
+            validation_data=(x[:16], y[:16]),
+            callbacks=[StatisticsTracker(out_dir=folder, dataset="random", verbose=False)],
+        )
+    return folder, model
+
+
+def make_fake_stats(folder):
+    """Hand-made statistics in `folder`: three models, 1, 2 and 4 workers, two runs each."""
+    runs = {
+        model: [
+            fake_run(model, workers, 10 * index + workers + 5 * repeat, base_step=0.01 * (index + 1))
+            for workers in (1, 2, 4)
+            for repeat in range(2)
+        ]
+        for index, model in enumerate(["lenet_conv2_avg", "lenet_conv1_max", "feedforward"])
+    }
+    return write_stats(folder, runs)

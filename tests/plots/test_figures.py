@@ -7,13 +7,18 @@ import sys
 
 import numpy as np
 import pytest
-from picture_helpers import tiny_conv_model
+from picture_helpers import make_fake_stats, tiny_conv_model
 
 from minidl import plots
 from minidl.stats import load_runs
 from minidl.stats.cli import main
 
 pytest.importorskip("matplotlib")
+
+
+@pytest.fixture
+def fake_stats(tmp_path):
+    return make_fake_stats(tmp_path / "stats")
 
 
 def test_import_works_without_matplotlib():

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from picture_helpers import assert_picture, tiny_conv_model
+from picture_helpers import assert_picture, make_real_stats, tiny_conv_model
 
 from minidl import Model, plots
 from minidl.layers import AvgPool2D, Conv2D, Dense, Flatten
 
 pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def real_stats(tmp_path_factory):
+    return make_real_stats(tmp_path_factory.mktemp("real_stats"))
 
 
 def test_filters_of_a_trained_model(real_stats, tmp_path):

@@ -6,12 +6,22 @@ import subprocess
 import sys
 
 import pytest
-from picture_helpers import assert_picture, fake_run, png_size, write_stats
+from picture_helpers import assert_picture, fake_run, make_fake_stats, make_real_stats, png_size, write_stats
 
 from minidl import plots
 from minidl.stats.cli import main
 
 pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def real_stats(tmp_path_factory):
+    return make_real_stats(tmp_path_factory.mktemp("real_stats"))
+
+
+@pytest.fixture
+def fake_stats(tmp_path):
+    return make_fake_stats(tmp_path / "stats")
 
 
 def test_plot_statistics_from_real_runs(real_stats):

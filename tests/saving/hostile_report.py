@@ -3,7 +3,7 @@ the process's peak memory. Each file is loaded in a fresh process (4 GiB address
 timeout), so an attempted huge allocation or a hang is measured instead of taking the machine down.
 
     PYTHONPATH=<checkout> python tests/saving/hostile_report.py            # this checkout's minidl
-    PYTHONPATH=/work/main python tests/saving/hostile_report.py            # e.g. the code before a change
+    PYTHONPATH=path/to/other/checkout python tests/saving/hostile_report.py  # e.g. the code before a change
 
 Prints one line per case: name, file size, outcome (error type and message, cut), seconds, peak RSS.
 """
