@@ -16,7 +16,7 @@ import secrets
 
 import numpy as np
 
-from . import flat, keras_model, losses, metrics, optimizers, saving, summary, training
+from . import checks, flat, keras_model, losses, metrics, optimizers, saving, summary, training
 from .errors import ShapeError
 from .input import FUNCTIONAL_API, Input
 from .layers import Layer, naming
@@ -28,7 +28,7 @@ _global_seed: int | None = None
 def set_seed(seed: int | None):
     """Seed every Model created afterwards without an explicit `seed=` (None: random again)."""
     global _global_seed
-    _global_seed = None if seed is None else int(seed)
+    _global_seed = checks.seed(seed, "set_seed: seed")
 
 
 class Model:
@@ -46,7 +46,7 @@ class Model:
         self.name = name or naming.unique_name("sequential")
         if seed is None:
             seed = _global_seed if _global_seed is not None else secrets.randbits(31)
-        self.seed = int(seed)
+        self.seed = checks.seed(seed, "Model: seed")
         self.dtype = np.dtype(dtype).type
         self._init_rng = np.random.default_rng(self.seed)
         self.layers: list[Layer] = []

@@ -683,3 +683,12 @@ def test_no_warnings_in_normal_training():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(xi, yi, batch_size=4, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 1.5, True, "3"])
+def test_bad_seeds_are_refused_naming_the_argument(seed):
+    with pytest.raises(ValueError, match="Model: seed must be None or an integer"):
+        Model(seed=seed)
+    with pytest.raises(ValueError, match="set_seed: seed must be None or an integer"):
+        minidl.set_seed(seed)
+    assert Model(seed=np.int64(7)).seed == 7
