@@ -136,3 +136,8 @@ def test_utils_ops_and_datasets(mnist_dir):
     np.testing.assert_array_equal(y_train[:50], labels)
     x_train[0] = 0  # a copy: the next call is unchanged
     assert keras.datasets.mnist.load_data()[0][0][0].max() == 255
+
+
+def test_input_is_also_exported_from_layers_as_in_keras():
+    model = minidl.Sequential([minidl.layers.Input(shape=(4,)), minidl.layers.Dense(2)])
+    assert minidl.layers.Input is minidl.Input and model.output_shape == (2,)

@@ -1,5 +1,6 @@
 """The layers a Model is built from, under their Keras names."""
 
+from ..input import Input  # keras.layers.Input, as Keras 3 also exports it there
 from .activations import Activation, ElementwiseActivation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer
 from .conv import Conv2D
@@ -69,4 +70,5 @@ __all__ = [
     "Softmax",
     "Linear",
     "LAYER_CLASSES",
+    "Input",
 ]
