@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 from .. import checks
 from .monitor import MonitorCallback
@@ -39,6 +40,7 @@ class ModelCheckpoint(MonitorCallback):
         self.epoch, self.batches_seen = 0, 0
 
     def on_train_begin(self, logs=None):
+        check_writable(self.filepath)  # before the first step, not after the first epoch
         self.reset()
         if self.initial_value_threshold is not None:
             self.best = self.sign * checks.finite_number(self.initial_value_threshold, "initial_value_threshold")
@@ -79,3 +81,20 @@ class ModelCheckpoint(MonitorCallback):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+
+
+def check_writable(filepath):
+    """Fail at once, in one line naming the path, if checkpoints cannot be written where `filepath` says.
+
+    The folder part before any `{...}` placeholder is created if missing (as Keras does) and tried with a
+    real temporary file; a `filepath` without placeholders that names a folder is refused.
+    """
+    if "{" not in filepath and os.path.isdir(filepath):
+        raise IsADirectoryError(f"ModelCheckpoint: {filepath} is a folder; give a file name")
+    folder = os.path.dirname(filepath.split("{", 1)[0]) or "."
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OSError(f"ModelCheckpoint: cannot write checkpoints in {folder}: {error.strerror or error}") from None

@@ -161,3 +161,29 @@ def test_callbacks_list_takes_duck_typed_objects_and_refuses_others():
     assert counter.epochs == 2
     with pytest.raises(TypeError, match="callbacks must be keras.callbacks.Callback instances"):
         model().fit(x, y, epochs=1, verbose=0, callbacks=[print])
+
+
+def test_model_checkpoint_refuses_an_unwritable_place_before_the_first_step(tmp_path):
+    """Issue 15: checkpoint paths are checked before training, not after the first epoch."""
+    import numpy as np
+
+    from minidl import Model
+    from minidl.callbacks import Callback, ModelCheckpoint
+    from minidl.layers import Dense
+
+    (tmp_path / "file").write_text("not a folder")
+    steps = []
+
+    class CountSteps(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append(batch)
+
+    model = Model([Dense(2, input_shape=(3,))], seed=0)
+    model.compile(loss="mse")
+    x, y = np.zeros((8, 3)), np.zeros((8, 2))
+    for bad, error in ((tmp_path / "file" / "ckpt-{epoch}.keras", OSError), (tmp_path, IsADirectoryError)):
+        with pytest.raises(error, match="ModelCheckpoint"):
+            model.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(bad), CountSteps()])
+    assert steps == []
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "new" / "m-{epoch}.keras")])
+    assert (tmp_path / "new" / "m-1.keras").is_file()
