@@ -24,15 +24,10 @@ import time
 from pathlib import Path
 
 import pytest
+from suite_helpers import real_mnist_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAININGS = ROOT / "trainings"
-MNIST_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
 TRAINING_SCRIPTS = ("training_feedforward.py", "training_convolve.py", "training_full.py")
 COMMON_FLAGS = (
     "--epochs",
@@ -87,17 +82,8 @@ ACCURACY_LINE = re.compile(
 
 # ----- helpers -----
 def data_dir_or_skip() -> str:
-    """$MINIDL_DATA_DIR if it holds the four MNIST files; skips the calling test (or fixture) otherwise."""
-    value = os.environ.get("MINIDL_DATA_DIR")
-    if not value:
-        pytest.skip(
-            "MINIDL_DATA_DIR is not set: point it at a folder holding the MNIST .gz files "
-            "(e.g. MINIDL_DATA_DIR=../shared/mnist)"
-        )
-    missing = [name for name in MNIST_FILES if not (Path(value) / name).is_file()]
-    if missing:
-        pytest.skip(f"MINIDL_DATA_DIR={value} lacks MNIST files: {', '.join(missing)}")
-    return value
+    """$MINIDL_DATA_DIR, resolved: skips when unset, fails loudly when set but incomplete (suite_helpers)."""
+    return str(real_mnist_dir())
 
 
 def script_env(data_dir=None, **extra) -> dict:
