@@ -48,18 +48,23 @@ def load_average() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
 def machine_lines(threads) -> list[str]:
     """What decides the speed: CPU, core count, BLAS library/kernel/threads, library versions, load."""
     import numpy as np
     from threadpoolctl import threadpool_info
 
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    lines = [f"machine: {cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}, NumPy {np.__version__}"]
+    lines = [
+        f"machine: {cpu_model()}, {os.cpu_count()} CPUs; Python {platform.python_version()}, NumPy {np.__version__}"
+    ]
     for pool in threadpool_info():
         lines.append(
             f"{pool['user_api']}: {pool['internal_api']} {pool.get('version') or ''} "

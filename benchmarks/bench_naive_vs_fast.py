@@ -315,14 +315,10 @@ def agree(name, expected, got):
 
 def machine(threads):
     """CPU model, cores, BLAS libraries and their thread counts, and the NumPy version."""
+    from bench_layers import cpu_model  # this folder: benchmarks are run as scripts
     from threadpoolctl import threadpool_info
 
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as info:
-            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    model = cpu_model()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     blas = ", ".join(
         f"{pool.get('internal_api')} {pool.get('version')} ({pool.get('threading_layer', '?')} threading, "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks
 from .losses import softmax as _softmax_last_axis
 
 abs = np.abs
@@ -86,6 +87,8 @@ def one_hot(x, num_classes, dtype="float32"):
 
 
 def top_k(x, k, sorted=True):
-    """(values, indices) of the `k` largest entries along the last axis, largest first."""
-    indices = np.argsort(-np.asarray(x), axis=-1, kind="stable")[..., :k]
+    """(values, indices) of the `k` largest entries along the last axis, always largest first (so
+    `sorted=False`, which lets Keras return them in any order, is satisfied too); ties keep index order."""
+    x = np.asarray(x)
+    indices = np.argsort(-x, axis=-1, kind="stable")[..., : checks.positive_int(k, "top_k: k")]
     return np.take_along_axis(x, indices, axis=-1), indices

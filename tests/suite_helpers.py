@@ -62,3 +62,11 @@ def build_lenet5(seed=0, dtype="float32"):
     model.add(Dense(84, activation="relu"))
     model.add(Dense(10, activation="softmax"))
     return model
+
+
+def still_in_dev_shm(names) -> list[str]:
+    """Which of the shared-memory segment `names` are still listed in /dev/shm (skips where there is none)."""
+    if not os.path.isdir("/dev/shm"):
+        pytest.skip("no /dev/shm on this system")
+    listing = set(os.listdir("/dev/shm"))
+    return [name for name in names if name in listing]

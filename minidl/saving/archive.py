@@ -287,8 +287,3 @@ def write_member(archive: zipfile.ZipFile, name: str, value):
     else:
         data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
         archive.writestr(name, data)
-
-
-def json_array(text: str) -> np.ndarray:
-    """A JSON string as a 0-d unicode array: how `.npz` files hold text (np.load reads it back)."""
-    return np.array(text)

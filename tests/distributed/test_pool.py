@@ -53,6 +53,7 @@ from parallel_helpers import (
     ReportThreadsInWorker,
     SleepInWorker,
 )
+from suite_helpers import still_in_dev_shm
 
 from minidl import Model
 from minidl.distributed import WorkerError, WorkerPool
@@ -92,14 +93,6 @@ def segments(monkeypatch):
 
     monkeypatch.setattr(shared_memory, "SharedMemory", Recorded)
     return created
-
-
-def still_in_dev_shm(names) -> list[str]:
-    """Which of `names` are still listed in /dev/shm (Linux's shared-memory folder)."""
-    if not os.path.isdir("/dev/shm"):
-        pytest.skip("no /dev/shm on this system")
-    listing = set(os.listdir("/dev/shm"))
-    return [name for name in names if name in listing]
 
 
 def in_shared_memory(array: np.ndarray) -> bool:

@@ -25,6 +25,7 @@ import numpy as np
 import parallel_helpers
 import pytest
 from parallel_helpers import AtStep
+from suite_helpers import still_in_dev_shm
 
 from minidl import Model
 from minidl.distributed import WorkerError, WorkerPool
@@ -58,13 +59,6 @@ def segment_names(monkeypatch):
 
     monkeypatch.setattr(shared_memory, "_make_filename", recording)
     return drawn
-
-
-def leaked(names) -> list[str]:
-    if not os.path.isdir("/dev/shm"):
-        pytest.skip("no /dev/shm on this system")
-    listing = set(os.listdir("/dev/shm"))
-    return [name for name in names if name in listing]
 
 
 def worker_processes():
@@ -130,7 +124,7 @@ def test_a_stopped_worker_is_reported_after_the_step_timeout_naming_it(segment_n
     assert "stopped (SIGSTOP" in message
     assert 1.5 <= waited < 4, f"reported after {waited:.1f} s"
     assert not worker_processes(), "the stopped worker must be killed with the pool"
-    assert not leaked(segment_names)
+    assert not still_in_dev_shm(segment_names)
     assert np.isfinite(model.predict(x)).all(), "the model keeps usable private weights"
 
 
@@ -194,7 +188,7 @@ def test_ctrl_c_ends_the_run_within_2_s_although_a_worker_is_stopped(segment_nam
         if pool:
             pool.close()
     assert not worker_processes()
-    assert not leaked(segment_names)
+    assert not still_in_dev_shm(segment_names)
 
 
 # ----- Ctrl-C at any moment -----
@@ -222,7 +216,7 @@ def test_ctrl_c_at_random_moments_of_predict_leaves_no_process_nor_segment(segme
         outcome = call_with_interrupt(lambda: model.predict(x, workers=2), random.uniform(0, 1.2 * length))
         outcomes.append(outcome)
         assert not worker_processes(), f"round {len(outcomes)}: a worker outlived the call"
-        assert not leaked(segment_names), f"round {len(outcomes)}: shared memory left behind"
+        assert not still_in_dev_shm(segment_names), f"round {len(outcomes)}: shared memory left behind"
     print(f"{outcomes.count('interrupted')} of {len(outcomes)} rounds interrupted; a round takes {length:.3f} s")
     assert outcomes.count("interrupted") >= 50, "too few rounds were really interrupted"
     np.testing.assert_allclose(model.predict(x, workers=2), expected, rtol=1e-5, atol=1e-7)
@@ -244,7 +238,7 @@ def test_ctrl_c_at_random_moments_leaves_a_callers_pool_usable_or_closed(segment
             )
             interrupted += outcome == "interrupted"
             if pool.is_closed:
-                assert not worker_processes() and not leaked(segment_names)
+                assert not worker_processes() and not still_in_dev_shm(segment_names)
                 pool, reopened = WorkerPool(2), reopened + 1
             else:
                 np.testing.assert_allclose(model.predict(x, workers=pool), expected, rtol=1e-5, atol=1e-7)
@@ -252,7 +246,7 @@ def test_ctrl_c_at_random_moments_leaves_a_callers_pool_usable_or_closed(segment
         assert interrupted >= 30, "too few rounds were really interrupted"
     finally:
         pool.close()
-    assert not worker_processes() and not leaked(segment_names)
+    assert not worker_processes() and not still_in_dev_shm(segment_names)
 
 
 # ----- what the training scripts print -----
