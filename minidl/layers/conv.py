@@ -5,15 +5,16 @@ Forward, x (N, H, W, C) -> y (N, OH, OW, F):
     y = activation(z)
 Backward, dY (N, OH, OW, F) -> dX (N, H, W, C), with dZ = dY * activation'(z):
     dkernel = patches.T @ dZ   (kh*kw*C, F);   dbias = ones @ dZ   (F,)
-    dX = the patch gradients dZ @ kernel.T added back onto the pixels each patch read ("col2im")
+    dX[n, y*sh + i, x*sw + j, c] += sum over f of dZ[n, y, x, f] * kernel[i, j, c, f]   (every i, j)
 
 The loops over pixels become matrix products: the patches under every output pixel form a matrix
 (rows (n, oh, ow), columns (i, j, c)) that matches `kernel.reshape(kh*kw*C, F)`. The batch is
 processed a chunk of images at a time (about 1 MB of patches, copied from a strided view in long
 contiguous runs into one reused buffer) so the product reads them while they are still in cache;
 bias and activation are applied to the chunk in place. Backward gathers each chunk's patches again
-rather than keeping them all, and computes the chunk's input gradient as one product followed by
-kh*kw slice-adds. The per-layer buffers are scratch space only: they are not pickled and are
+rather than keeping them all (measured: keeping them costs forward what it saves backward). The
+input gradient is one product per chunk of windows along image rows, then kh row-shifted adds
+(see `input_grad_chunk`). The per-layer buffers are scratch space only: they are not pickled and are
 recreated on demand for any dtype.
 """
 
@@ -32,8 +33,8 @@ from .base import Layer
 # Patch bytes per chunk of images: small enough to stay in the core's cache between copy and product.
 # Bounds measured on LeNet's, the two-convolution net's and the Keras convnet's shapes.
 _CHUNK_BYTES, _MIN_CHUNK, _MAX_CHUNK = 1 << 20, 4, 32
-# Patch-gradient bytes per chunk of the input gradient (measured: 32 images for LeNet's second
-# convolution, 8 for the 28x28x6 -> 24x24x16 one; 3 MB measured 2-5 % faster than 2 MB on both).
+# Gradient-window bytes per chunk of the input gradient: 2-4 MB measured alike on LeNet's, the
+# two-convolution net's and the Keras convnet's second convolutions, 1 and 6 MB slower.
 _INPUT_GRAD_CHUNK_BYTES = 3 << 20
 
 
@@ -190,12 +191,11 @@ class Conv2D(Layer):
 
     # ----- backward -----
     def backward(self, grad):
-        """dZ = activation'(dY); dK = sum over chunks of patches.T @ dZ; db = ones @ dZ; dX = col2im(K @ dZ.T).
+        """dZ = activation'(dY); dK = sum over chunks of patches.T @ dZ; db = ones @ dZ; then dX.
 
         dY (N, OH, OW, F) -> dX (N, H, W, C). Chunk by chunk: the activation's derivative, then the
-        patches gathered again (cheaper than keeping them all) for the kernel-gradient product while
-        they are in cache. The input gradient then runs over larger chunks of images (see
-        `input_grad_chunk`), where the slice-adds' runs are longer and Python calls fewer.
+        patches gathered again for the kernel-gradient product while they are in cache. The input
+        gradient then runs over its own chunks of images (see `input_grad_chunk`).
         """
         (oh, ow, f) = self.output_shape
         grad, outputs = grad.reshape(-1, f), self.activation.output
@@ -216,41 +216,47 @@ class Conv2D(Layer):
             bias_grad += partial_bias
         if not self.needs_input_grad:
             return None
-        n, (kh, kw), c = len(self.padded), self.kernel_size, self.input_shape[2]
-        per_image = kh * kw * c * oh * ow * np.dtype(self.dtype).itemsize
+        n, (kh, kw) = len(self.padded), self.kernel_size
+        per_image = oh * self.touched_width() * kw * f * np.dtype(self.dtype).itemsize
         size = min(_MAX_CHUNK, max(_MIN_CHUNK, _INPUT_GRAD_CHUNK_BYTES // per_image))
+        # Row (t, f) of a window times column (i, c) of this matrix is kernel[i, kw-1-t, c, f].
+        kernel_rows = self.params["kernel"][:, ::-1].transpose(0, 2, 1, 3).reshape(kh * self.input_shape[2], -1)
         dx = np.empty((n, *self.input_shape), dtype=grad.dtype)
         for start in range(0, n, size):
             stop = min(start + size, n)
-            self.input_grad_chunk(grad[start * oh * ow : stop * oh * ow], dx[start:stop])
+            self.input_grad_chunk(grad[start * oh * ow : stop * oh * ow], kernel_rows, dx[start:stop])
         return dx
 
-    def input_grad_chunk(self, grad_rows, dx):
+    def touched_width(self):
+        """Columns of the padded input that some kernel window covers: (OW-1)*sw + kw."""
+        return (self.output_shape[1] - 1) * self.strides[1] + self.kernel_size[1]
+
+    def input_grad_chunk(self, grad_rows, kernel_rows, dx):
         """Write d(loss)/d(input) of one chunk of m images into `dx` (m, H, W, C).
 
-        Batch-last: the chunk's gradient is transposed to (F, OH, OW, m), so the one product
-        K (kh*kw*C, F) @ it gives patch gradients (kh, kw, C, OH, OW, m), and the slice-add of each
-        kernel offset (i, j) onto the padded input gradient (C, H, W, m) runs over OW*m contiguous numbers.
+        dX_pad[n, y*sh + i, u, c] = sum over (x, j, f) with x*sw + j = u of dZ[n, y, x, f] * K[i, j, c, f].
+        The sum over (j, f) runs along one image row, so it is one matrix product: dZ is spread on a
+        zero row (dZ[x] at kw-1 + x*sw), every column u of the padded input reads the window of kw
+        positions starting at u (kw*F contiguous numbers), and `kernel_rows` (kh*C, kw*F) times these
+        windows gives, for each kernel row i, the gradient of input row y*sh + i. Left are kh row-shifted
+        adds of whole image rows, instead of kh*kw adds of scattered patches.
         """
-        (h, w, c), (oh, ow, f), (kh, kw) = self.input_shape, self.output_shape, self.kernel_size
+        (h, w, c), (oh, ow, f), (kh, kw), (sh, sw) = self.input_shape, self.output_shape, self.kernel_size, self.strides
         (top, bottom), (left, right) = self.pad_h, self.pad_w
-        m = len(dx)
-        grad_t = self.scratch("grad_t", (f, oh, ow, m))
-        np.copyto(grad_t, grad_rows.reshape(m, oh, ow, f).transpose(3, 1, 2, 0))
-        patch_grad = self.scratch("patch_grad", (kh, kw, c, oh, ow, m))
-        np.matmul(self.params["kernel"].reshape(-1, f), grad_t.reshape(f, -1), out=patch_grad.reshape(kh * kw * c, -1))
-        padded = self.scratch("padded_grad", (c, h + top + bottom, w + left + right, m))
+        m, touched = len(dx), self.touched_width()
+        spread = self.scratch("spread_grad", (m, oh, touched + kw - 1, f))
+        spread[...] = 0
+        spread[:, :, kw - 1 : kw - 1 + sw * (ow - 1) + 1 : sw] = grad_rows.reshape(m, oh, ow, f)
+        s_n, s_y, s_u, s_f = spread.strides
+        windows = self.scratch("grad_windows", (m, oh, touched, kw * f))
+        np.copyto(windows, as_strided(spread, (m, oh, touched, kw * f), (s_n, s_y, s_u, s_f), writeable=False))
+        rows = self.scratch("row_grads", (kh, c, m, oh, touched))
+        np.matmul(kernel_rows, windows.reshape(-1, kw * f).T, out=rows.reshape(kh * c, -1))
+        padded = self.scratch("padded_grad", (c, m, h + top + bottom, w + left + right))
         padded[...] = 0
-        for i, j, rows, columns in self.offsets():
-            padded[:, rows, columns] += patch_grad[i, j]
-        np.copyto(dx, padded[:, top : top + h, left : left + w].transpose(3, 1, 2, 0))
-
-    def offsets(self):
-        """For each kernel offset (i, j): the rows and columns of the padded input it reads."""
-        (oh, ow, _), (sh, sw) = self.output_shape, self.strides
-        for i in range(self.kernel_size[0]):
-            for j in range(self.kernel_size[1]):
-                yield i, j, slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw)
+        for i in range(kh):
+            padded[:, :, i : i + sh * (oh - 1) + 1 : sh, :touched] += rows[i]
+        np.copyto(dx, padded[:, :, top : top + h, left : left + w].transpose(1, 2, 3, 0))
 
     def get_config(self):
         return {
