@@ -186,16 +186,21 @@ def torch_available():
 
 
 # ----- trainers: each returns a function that trains one epoch over the given data -----
-def minidl_trainer(name, x, y, batch_size):
-    """A compiled minidl model (SGD 0.05, momentum 0.9), warmed up; returns `epoch()`."""
+def minidl_trainer(name, x, y, batch_size, threads=1):
+    """A compiled minidl model (SGD 0.05, momentum 0.9), warmed up; returns `epoch()`.
+
+    `threads` goes to `fit`, which sets the BLAS thread count itself (a limit set around the call
+    would be overridden by fit's own default of one thread).
+    """
     from minidl.optimizers import SGD
 
     model = build_minidl(name)
     model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"])
-    model.fit(x[: 4 * batch_size], y[: 4 * batch_size], batch_size=batch_size, verbose=0)  # warm-up
+    warm = slice(0, 4 * batch_size)
+    model.fit(x[warm], y[warm], batch_size=batch_size, verbose=0, threads=threads)
 
     def epoch():
-        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, threads=threads)
 
     epoch.model = model
     return epoch
@@ -246,10 +251,7 @@ def time_torch(name, x, y, batch_size, threads):
 
 def time_minidl(name, x, y, batch_size, threads):
     """Wall seconds of one minidl epoch with `threads` BLAS threads."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(threads):
-        return timed(minidl_trainer(name, x, y, batch_size))[0]
+    return timed(minidl_trainer(name, x, y, batch_size, threads))[0]
 
 
 # ----- the epoch table: alternated rounds in one process -----
@@ -260,7 +262,7 @@ def alternated(name, x, y, args):
 
     torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads):
-        ours = minidl_trainer(name, x, y, args.batch_size)
+        ours = minidl_trainer(name, x, y, args.batch_size, args.threads)
         theirs = torch_trainer(name, x, y, args.batch_size) if args.with_torch else None
         rounds = []
         for index in range(args.rounds):
@@ -491,9 +493,10 @@ def threads_table(x, args):
                     if args.with_torch:
                         torch.set_num_threads(threads)
                     with threadpool_limits(threads):
-                        trainer = (minidl_trainer if framework == "minidl" else torch_trainer)(
-                            "lenet", xs, ys, args.batch_size
-                        )
+                        if framework == "minidl":
+                            trainer = minidl_trainer("lenet", xs, ys, args.batch_size, threads)
+                        else:
+                            trainer = torch_trainer("lenet", xs, ys, args.batch_size)
                         wall, cpu = timed(trainer)
                     table.add_row(
                         "1 busy process" if contended else "none started",
@@ -524,7 +527,7 @@ def memory_child(args):
             torch.set_num_threads(args.threads)
             wall, cpu = timed(torch_trainer(args.models, x, y, args.batch_size))
         else:
-            wall, cpu = timed(minidl_trainer(args.models, x, y, args.batch_size))
+            wall, cpu = timed(minidl_trainer(args.models, x, y, args.batch_size, args.threads))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"peak_mb": peak_mb, "wall": wall, "cpu": cpu, "samples": len(x), "source": source}))
 

@@ -62,3 +62,16 @@ def test_per_layer_table_runs_without_torch():
     for layer in ("Conv2D (28, 28, 6)", "AvgPool2D (14, 14, 6)", "Conv2D (26, 26, 32)", "MaxPool2D (5, 5, 64)"):
         assert layer in out, out
     assert "fwd GFLOP/s" in out
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_minidl_trainer_runs_with_the_threads_it_is_given(threads):
+    """fit sets its own BLAS thread count, so the benchmark must pass it on, not limit around fit."""
+    import numpy as np
+
+    module = bench_layers()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 64)
+    epoch = module.minidl_trainer("feedforward", x, y, 16, threads=threads)
+    epoch()
+    assert epoch.model.history.params["threads_per_worker"] == threads
