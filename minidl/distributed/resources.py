@@ -35,8 +35,9 @@ def blas_threads() -> int:
     return max(counts) if counts else 1
 
 
-# Measured on LeNet-5 (batch 128) on a 2-core machine (issue 17): a second BLAS thread buys 10-20 %
-# when the machine is idle and costs up to 8x when other processes compete for the cores, because
+# Measured on LeNet-5 (batch 128) on the 2-vCPU machine (issue 17, `bench_layers.py --threads-table`
+# and `bench_parallel.py`): a second BLAS thread changed an idle machine's step by -10 % to +40 % from
+# run to run, and made it 3-3.7x slower when one other busy process competed for the cores, because
 # OpenBLAS threads spin while they wait. One thread per process is the safe choice.
 DEFAULT_THREADS = 1
 
