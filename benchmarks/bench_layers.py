@@ -257,10 +257,12 @@ def time_minidl(name, x, y, batch_size, threads):
 # ----- the epoch table: alternated rounds in one process -----
 def alternated(name, x, y, args):
     """Per round: minidl epoch then PyTorch epoch (order swapped every other round); medians."""
-    import torch
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(args.threads)
+    if args.with_torch:
+        import torch
+
+        torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads):
         ours = minidl_trainer(name, x, y, args.batch_size, args.threads)
         theirs = torch_trainer(name, x, y, args.batch_size) if args.with_torch else None
@@ -596,9 +598,10 @@ def main():
         console.print(f"data: {source}, {len(x)} samples", highlight=False)
         with threadpool_limits(args.threads):
             if args.per_layer:
-                import torch
+                if args.with_torch:
+                    import torch
 
-                torch.set_num_threads(args.threads)
+                    torch.set_num_threads(args.threads)
                 for name in names:
                     console.print(per_layer_table(name, x, args))
             elif args.threads_table:
