@@ -74,3 +74,24 @@ def test_rate_zero_is_identity(rng):
 def test_dropout_rejects_bad_rate(rate):
     with pytest.raises(ValueError, match="rate"):
         Dropout(rate)
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.1, 1 / 3, 0.7, 0.999, 2.0**-53])
+@pytest.mark.parametrize("seed, step", [(0, 0), (7, 123), (123456, 2**31 + 5)])
+def test_integer_keep_test_is_the_uniform_threshold(rate, seed, step):
+    """hashed_keep compares the hash's integers; it must keep exactly the units hashed_uniform >= rate keeps."""
+    from minidl.layers.dropout import hashed_keep, hashed_uniform
+
+    positions = np.arange(5, 69)
+    expected = hashed_uniform(seed, step, positions, 300) >= rate
+    np.testing.assert_array_equal(hashed_keep(seed, step, positions, 300, rate), expected)
+    assert 0 < expected.mean() < 1 or rate in (0.999, 2.0**-53)
+
+
+def test_hashed_uniform_is_uniform_and_fixed():
+    from minidl.layers.dropout import hashed_uniform
+
+    u = hashed_uniform(3, 9, np.arange(200), 500)
+    assert u.min() >= 0 and u.max() < 1 and abs(u.mean() - 0.5) < 0.005
+    np.testing.assert_array_equal(u, hashed_uniform(3, 9, np.arange(200), 500))
+    assert not np.array_equal(u, hashed_uniform(3, 10, np.arange(200), 500))
