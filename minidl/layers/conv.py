@@ -36,6 +36,9 @@ _CHUNK_BYTES, _MIN_CHUNK, _MAX_CHUNK = 1 << 20, 4, 32
 # Gradient-window bytes per chunk of the input gradient: 2-4 MB measured alike on LeNet's, the
 # two-convolution net's and the Keras convnet's second convolutions, 1 and 6 MB slower.
 _INPUT_GRAD_CHUNK_BYTES = 3 << 20
+# Up to this many input channels, the input gradient goes back to (N, H, W, C) one channel at a time
+# (6 channels: 2.2x faster); with 16 or more, one transposing copy is faster.
+_CHANNEL_LOOP_MAX = 8
 
 
 def conv_output_size(size, kernel, stride, padding):
@@ -259,7 +262,12 @@ class Conv2D(Layer):
         padded[...] = 0
         for i in range(kh):
             padded[:, :, i : i + sh * (oh - 1) + 1 : sh, :touched] += rows[i]
-        np.copyto(dx, padded[:, :, top : top + h, left : left + w].transpose(1, 2, 3, 0))
+        inside = padded[:, :, top : top + h, left : left + w]
+        if c <= _CHANNEL_LOOP_MAX:  # whole channel planes: measured 2.2x faster than one transposing copy
+            for channel in range(c):
+                dx[..., channel] = inside[channel]
+        else:
+            np.copyto(dx, inside.transpose(1, 2, 3, 0))
 
     def get_config(self):
         return {

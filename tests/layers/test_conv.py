@@ -53,6 +53,9 @@ CONFIGS = [
     ((6, 6, 3), (2, 2), 2, "same"),
     ((3, 2, 2), (5, 5), 1, "same"),
     ((5, 4, 1), (4, 2), (3, 2), "same"),
+    # More channels than conv._CHANNEL_LOOP_MAX: the input gradient's other way back to (N, H, W, C).
+    ((6, 5, 10), (3, 3), 1, "same"),
+    ((6, 6, 10), (3, 2), 2, "valid"),
 ]
 
 
