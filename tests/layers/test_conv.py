@@ -72,6 +72,15 @@ def test_conv_gradients(config, rng):
     check_gradients(layer, rng.standard_normal((2, *shape))).assert_ok()
 
 
+@pytest.mark.parametrize("channels", [conv._CHANNEL_LOOP_MAX, conv._CHANNEL_LOOP_MAX + 1])
+def test_conv_gradients_on_both_sides_of_the_channel_switch(channels, rng):
+    """The input gradient goes back to (N, H, W, C) one channel at a time up to a channel count and
+    in one transposing copy above it: both must give the same mathematics."""
+    layer = build(Conv2D(4, 3, padding="same", activation="relu"), (5, 4, channels))
+    layer.params["bias"][...] = rng.standard_normal(4) * 0.1
+    check_gradients(layer, rng.standard_normal((2, 5, 4, channels))).assert_ok()
+
+
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "softmax"])
 def test_conv_gradients_with_activation(activation, rng):
     layer = build(Conv2D(3, 3, padding="same", activation=activation), (5, 4, 2))
