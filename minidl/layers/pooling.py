@@ -131,10 +131,7 @@ class AvgPool2D(Pooling2D):
             out = _sum([rows[:, :, :, j] for j in range(self.pool_size[1])])
             return np.multiply(out, self.inverse_counts(out.dtype), out=out)
         x = self.pad(x, 0)
-        windows = list(self.windows())
-        out = x[windows[0]].copy() if len(windows) == 1 else np.add(x[windows[0]], x[windows[1]])
-        for window in windows[2:]:
-            out += x[window]
+        out = _sum([x[window] for window in self.windows()])
         return np.multiply(out, self.inverse_counts(out.dtype), out=out)
 
     def backward(self, grad):
