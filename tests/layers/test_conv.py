@@ -81,6 +81,34 @@ def test_conv_gradients_on_both_sides_of_the_channel_switch(channels, rng):
     check_gradients(layer, rng.standard_normal((2, 5, 4, channels))).assert_ok()
 
 
+@pytest.mark.parametrize("filters", [conv._WINDOWS_MAX_FILTERS, conv._WINDOWS_MAX_FILTERS + 1])
+@pytest.mark.parametrize("config", CONFIGS[4:9], ids=_ids)
+def test_conv_gradients_on_both_sides_of_the_filter_switch(filters, config, rng):
+    """Up to a filter count the kernel gradient comes from the input gradient's windows, above it
+    from the patches: both must pass the gradient check."""
+    shape, kernel, strides, padding = config
+    layer = build(Conv2D(filters, kernel, strides=strides, padding=padding, activation="relu"), shape)
+    layer.params["bias"][...] = rng.standard_normal(filters) * 0.1
+    check_gradients(layer, rng.standard_normal((2, *shape))).assert_ok()
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=_ids)
+def test_conv_kernel_gradient_by_windows_equals_by_patches(config, rng):
+    """A first layer (no input gradient) takes the kernel gradient from the patches; any other layer
+    with few filters from the input gradient's windows. Same inputs, same gradients."""
+    shape, kernel, strides, padding = config
+    layer = build(Conv2D(3, kernel, strides=strides, padding=padding, activation="tanh"), shape)
+    x, grad = rng.standard_normal((3, *shape)), rng.standard_normal((3, *layer.output_shape))
+    gradients = []
+    for needs_input_grad in (True, False):
+        layer.needs_input_grad = needs_input_grad
+        layer.forward(x, training=True)
+        layer.backward(grad.copy())
+        gradients.append({name: g.copy() for name, g in layer.grads.items()})
+    for name in ("kernel", "bias"):
+        np.testing.assert_allclose(gradients[0][name], gradients[1][name], rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "softmax"])
 def test_conv_gradients_with_activation(activation, rng):
     layer = build(Conv2D(3, 3, padding="same", activation=activation), (5, 4, 2))
