@@ -38,7 +38,7 @@ from .data import SharedDataCache
 from .faults import ATOMIC_MESSAGE_BYTES, POLL_SECONDS, WorkerError, is_stopped
 from .interrupts import deferred_signals
 from .pool_runner import PoolRunner
-from .resources import available_cpus, default_threads
+from .resources import available_cpus, default_threads, thread_limit
 from .worker import worker_main
 
 
@@ -85,6 +85,11 @@ class WorkerPool(RunnerSource):
             )
         self.workers, self.threads_per_worker = int(workers), int(threads_per_worker)
         self.timings = None
+        # This process computes too, so it takes the workers' thread count for the pool's life, and
+        # before any fork: a limit set after one makes OpenBLAS start its helper thread again, which
+        # spins for ~0.1 s against the workers (measured: the first steps of a pool 2-5x slower).
+        with deferred_signals():  # a limit set is a limit `close` restores
+            self.thread_limit = thread_limit(self.threads_per_worker)
         self.data = SharedDataCache()
         context = mp.get_context(start_method)
         # Training data (x, y) known when the pool starts: forked workers inherit it, copy-on-write,
@@ -244,6 +249,7 @@ class WorkerPool(RunnerSource):
                     self._stop_processes()
                 finally:
                     self.data.release()
+                    self.thread_limit.restore_original_limits()
 
     def _stop_processes(self):
         processes, connections = self.processes, self.connections

@@ -47,12 +47,25 @@ def default_threads() -> int:
     return DEFAULT_THREADS
 
 
+class _Unchanged:
+    """The limit that was not needed: nothing to restore."""
+
+    def restore_original_limits(self):
+        pass
+
+
 def thread_limit(threads):
     """Limit this process's BLAS (and OpenMP) libraries to `threads` (None: the default).
 
-    `.restore_original_limits()` on the result undoes it.
+    `.restore_original_limits()` on the result undoes it. Libraries already at `threads` are not
+    told again: after a fork, OpenBLAS answers any new thread count by starting its helper threads
+    afresh, and those spin for ~0.1 s against the other processes of a pool (measured here: the
+    first steps of a 2-process pool 2-5x slower).
     """
     from .. import checks
 
     threads = default_threads() if threads is None else checks.positive_int(threads, "threads")
-    return thread_controller().limit(limits=threads)
+    controller = thread_controller()
+    if all(pool.get("num_threads") == threads for pool in controller.info()):
+        return _Unchanged()
+    return controller.limit(limits=threads)

@@ -15,7 +15,7 @@ from multiprocessing import connection
 import numpy as np
 
 from . import replica
-from .resources import thread_controller
+from .resources import thread_limit
 from .shared import SharedArray
 
 
@@ -30,7 +30,7 @@ def worker_main(conn, index, threads, inherited=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     state = WorkerState(index, inherited)
-    state.limiter, state.threads = thread_controller().limit(limits=threads), threads
+    state.limiter, state.threads = thread_limit(threads), threads
     parent = mp.parent_process()
     while True:
         if parent is not None and conn not in connection.wait([conn, parent.sentinel]):
@@ -61,7 +61,7 @@ class WorkerState:
     def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec, threads):
         self.detach()
         if threads != self.threads:
-            self.limiter, self.threads = thread_controller().limit(limits=threads), threads
+            self.limiter, self.threads = thread_limit(threads), threads
         self.model = replica.from_blueprint(blueprint)
         parameters = self._open(parameters_spec).array
         gradients = self._open(gradients_spec).array[self.index]

@@ -667,3 +667,42 @@ def test_a_pool_started_by_fit_gives_its_workers_the_training_set_without_copyin
     expected = mlp()
     expected.fit(x, y, batch_size=100, verbose=0)
     np.testing.assert_allclose(model.parameters, expected.parameters, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in Linux's /proc")
+def test_no_blas_helper_thread_runs_beside_the_pool():
+    """After a fork, OpenBLAS answers any new thread count by starting its helper threads again, and
+    they spin for ~0.1 s against the workers. The pool sets the count before it forks and not again,
+    so while it trains, the parent and each worker run one thread each."""
+    script = textwrap.dedent(
+        """
+        import json, multiprocessing as mp, os
+        import numpy as np
+        from threadpoolctl import threadpool_info
+        from minidl import Model
+        from minidl.callbacks import Callback
+        from minidl.layers import Dense
+
+        default = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        a = np.ones((300, 300)); a @ a  # the BLAS library's default helper threads are up
+        tasks = lambda pid: len(os.listdir(f"/proc/{pid}/task"))
+        before = tasks(os.getpid())
+        seen = []
+
+        class Look(Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                seen.append([tasks(pid) for pid in (os.getpid(), *(p.pid for p in mp.active_children()))])
+
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((512, 12)), rng.integers(0, 4, 512)
+        model = Model([Dense(16, "relu", input_shape=(12,)), Dense(4, "softmax")], seed=0).compile("sgd")
+        model.fit(x, y, batch_size=64, verbose=0, workers=2, callbacks=[Look()])
+        print(json.dumps({"default": default, "before": before, "seen": seen}))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    if facts["default"] < 2 or facts["before"] < 2:
+        pytest.skip("this machine's BLAS library runs no helper thread to begin with")
+    assert facts["seen"] and all(counts == [1, 1] for counts in facts["seen"]), facts
