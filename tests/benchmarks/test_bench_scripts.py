@@ -75,3 +75,39 @@ def test_the_minidl_trainer_runs_with_the_threads_it_is_given(threads):
     epoch = module.minidl_trainer("feedforward", x, y, 16, threads=threads)
     epoch()
     assert epoch.model.history.params["threads_per_worker"] == threads
+
+
+def bench_floor():
+    spec = importlib.util.spec_from_file_location("bench_floor", BENCHMARKS / "bench_floor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bare_numpy_step_is_the_same_training_as_minidls():
+    """The floor is only a floor if it computes what minidl computes: same weights after 3 steps."""
+    import numpy as np
+
+    module = bench_floor()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((96, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 96)
+    model, weights = module.initial_weights()
+    model.compile(__import__("minidl").optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    bare = module.BareFeedForward(weights, np.float32, 32)
+    losses = [bare.step(x[i : i + 32].reshape(32, -1), y[i : i + 32]) for i in range(0, 96, 32)]
+    assert all(np.isfinite(losses))
+    np.testing.assert_allclose(bare.theta, model.parameters, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(bare.theta, np.concatenate([w.ravel() for w in weights])), "it trained"
+
+
+def test_floor_tables_run_without_torch():
+    out = run_script("bench_floor.py", "--no-torch", "--samples", "512", "--rounds", "1")
+    for text in ("bare NumPy", "minidl", "matrix products (8)", "whole bare step", "load average after"):
+        assert text in out, text
+
+
+def test_scenario_table_runs_and_shows_the_communication_free_bound():
+    out = run_script("bench_parallel.py", "--scenarios", "--workers", "2", "--samples", "512", "--no-torch")
+    for text in ("epoch+val", "60 steps", "speed-up, comm. free", "first step s", "Load average"):
+        assert text in out, text
