@@ -7,11 +7,14 @@ no callbacks, no logs. It is the floor of NumPy on this machine: the time no Num
 below on the same arithmetic. The three trainers run alternated in one process, one BLAS thread,
 one epoch per round; the table gives CPU and wall medians and each one's ratio to PyTorch.
 
-A second table splits the bare step into its parts (matrix products, tanh, batch gather, optimizer,
-the rest), timed one part at a time over the same batches; its sum shows which parts alone already
-use up a time budget.
+A second table, for any of bench_layers.py's models, times alone the parts every NumPy training step
+of that model must run: its matrix products (at their best chunking, without the copies that feed
+them), the hidden activations, the optimizer update over all weights and the batch gather. Their
+sum is a floor no NumPy implementation of the step goes below (softmax, loss, biases, derivatives
+and pooling come on top), shown as a share of PyTorch's step: a target below it cannot be met.
 
-    python benchmarks/bench_floor.py --rounds 7
+    python benchmarks/bench_floor.py --rounds 7                  # FeedForward and one conv, 60000 samples
+    python benchmarks/bench_floor.py --models conv1 --samples 12800
 """
 
 from __future__ import annotations
@@ -124,20 +127,20 @@ def bare_trainer(x, y, batch_size):
     return epoch
 
 
-def rounds_table(x, y, args):
-    """CPU and wall medians of bare NumPy, minidl and PyTorch epochs, alternated round by round."""
+def rounds_table(name, x, y, args):
+    """CPU and wall medians of (bare NumPy,) minidl and PyTorch epochs, alternated round by round."""
     from rich.table import Table
 
-    trainers = {"bare NumPy": bare_trainer(x, y, args.batch_size)}
-    trainers["minidl"] = bench_layers.minidl_trainer("feedforward", x, y, args.batch_size, args.threads)
+    trainers = {"bare NumPy": bare_trainer(x, y, args.batch_size)} if name == "feedforward" else {}
+    trainers["minidl"] = bench_layers.minidl_trainer(name, x, y, args.batch_size, args.threads)
     if args.with_torch:
-        trainers["PyTorch"] = bench_layers.torch_trainer("feedforward", x, y, args.batch_size)
+        trainers["PyTorch"] = bench_layers.torch_trainer(name, x, y, args.batch_size)
     rounds = []
     for index in range(args.rounds):
         labels = list(trainers) if index % 2 == 0 else list(reversed(trainers))
         rounds.append({label: bench_layers.timed(trainers[label]) for label in labels})
     table = Table(
-        title=f"FeedForward 784-120-84-10 tanh, {len(x)} samples, batch {args.batch_size}, "
+        title=f"{bench_layers.MODELS[name]}, {len(x)} samples, batch {args.batch_size}, "
         f"{args.threads} thread(s), median of {args.rounds} alternated rounds"
     )
     for column in ("trainer", "CPU s", "wall s", "ms / step (CPU)", "ratio CPU", "ratio wall"):
@@ -153,73 +156,120 @@ def rounds_table(x, y, args):
     return table, rounds
 
 
-def parts_table(x, y, args, torch_ms):
-    """The bare step split into parts, each timed alone over the same batches (CPU ms per step)."""
+def product_shapes(model, batch):
+    """Every matrix product a training step of `model` needs at least, as (label, (m, k), (k, n), chunks).
+
+    Dense: forward x W, kernel gradient xᵀ dZ, input gradient dZ Wᵀ (not for the first layer).
+    Conv2D, in im2col form with rows = batch * OH * OW and K = kh * kw * C: forward patches K,
+    kernel gradient patchesᵀ dZ and input gradient dZ Kᵀ, run in chunks of 16 images (this
+    machine's best for these shapes); the copies that build patches are left out.
+    """
+    import math
+
+    from minidl.layers import Conv2D, Dense
+
+    shapes = []
+    for layer in model.layers:
+        if isinstance(layer, Dense):
+            k, n, rows, chunks = math.prod(layer.input_shape), layer.units, batch, 1
+        elif isinstance(layer, Conv2D):
+            (oh, ow, n), (kh, kw) = layer.output_shape, layer.kernel_size
+            k, chunks = kh * kw * layer.input_shape[2], -(-batch // 16)
+            rows = min(batch, 16) * oh * ow
+        else:
+            continue
+        name = (
+            f"{type(layer).__name__} {'x'.join(map(str, layer.input_shape))}->{'x'.join(map(str, layer.output_shape))}"
+        )
+        shapes.append((f"{name} forward", (rows, k), (k, n), chunks))
+        shapes.append((f"{name} kernel gradient", (k, rows), (rows, n), chunks))
+        if layer.needs_input_grad:
+            shapes.append((f"{name} input gradient", (rows, n), (n, k), chunks))
+    return shapes
+
+
+def lower_bound_table(name, x, y, args, torch_ms, bare_ms=None):
+    """Parts every NumPy training step of the model must run, each timed alone: their sum is a floor.
+
+    The matrix products (at their best chunking, without the copies that feed them), the hidden
+    activations' forward pass, the optimizer update over all weights and the batch gather. A step
+    also needs softmax, loss, bias, activation derivatives and pooling, left out here, so the true
+    floor is higher than this sum.
+    """
     import numpy as np
     from rich.table import Table
 
-    _, weights = initial_weights()
-    # The parts run on one copy of the net (the optimizer part alone would drive its weights away),
-    # the whole step on another that trains as it should.
-    net, trained = (BareFeedForward(weights, x.dtype, args.batch_size) for _ in range(2))
-    flat_x, n = x.reshape(len(x), -1), args.batch_size
-    count = len(flat_x) // n
-    order = np.random.default_rng(1).permutation(len(flat_x))[: count * n].reshape(count, n)
-    batch = flat_x[order[0]]
-    w1, _, w2, _, w3, _ = net.w
-    dw1, _, dw2, _, dw3, _ = net.dw
-    h1, h2, p = batch @ w1, np.tanh(batch @ w1) @ w2, np.zeros((n, 10), x.dtype)
-    d1, d2 = np.empty_like(h1), np.empty_like(h2)
+    from minidl.layers import Conv2D, Dense
 
-    def products():
-        np.matmul(batch, w1, out=h1), np.matmul(h1, w2, out=h2), np.matmul(h2, w3, out=p)
-        np.matmul(h2.T, p, out=dw3), np.matmul(p, w3.T, out=d2), np.matmul(h1.T, d2, out=dw2)
-        np.matmul(d2, w2.T, out=d1), np.matmul(batch.T, d1, out=dw1)
+    model = bench_layers.build_minidl(name)
+    model.build((28, 28, 1))
+    rng = np.random.default_rng(0)
+    parts = {}
+    for label, (m, k), (k2, n), chunks in product_shapes(model, args.batch_size):
+        a, b = rng.random((m, k), dtype=np.float32), rng.random((k2, n), dtype=np.float32)
+        out = np.empty((m, n), np.float32)
 
-    def tanh():
-        np.tanh(h1, out=d1), np.tanh(h2, out=d2)
+        def product(a=a, b=b, out=out, chunks=chunks):
+            for _ in range(chunks):
+                np.matmul(a, b, out=out)
 
-    batches = itertools.cycle(order)
+        parts[label] = product
+    hidden = [layer for layer in model.layers if isinstance(layer, (Conv2D, Dense))][:-1]
+    outputs = [rng.standard_normal((args.batch_size, *layer.output_shape)).astype(np.float32) for layer in hidden]
 
-    def gather():
-        index = next(batches)
-        return flat_x[index], y[index]
+    def activations():
+        for layer, z in zip(hidden, outputs):
+            layer.activation.apply(z, z)
+
+    parts["hidden activations, forward"] = activations
+    theta, grad = (rng.random(model.count_params(), dtype=np.float32) for _ in range(2))
+    velocity, scaled = np.zeros_like(theta), np.empty_like(theta)
 
     def optimizer():
-        np.multiply(net.grad, net.learning_rate, out=net.scaled)
-        net.velocity *= net.momentum
-        net.velocity -= net.scaled
-        net.theta += net.velocity
+        np.multiply(grad, 0.05, out=scaled)
+        np.multiply(velocity, 0.9, out=velocity)
+        np.subtract(velocity, scaled, out=velocity)
+        np.add(theta, velocity, out=theta)
 
-    def whole():
-        trained.step(*gather())
+    parts[f"optimizer update ({model.count_params():,} weights)"] = optimizer
+    order = itertools.cycle(
+        rng.permutation(len(x))[: len(x) // args.batch_size * args.batch_size].reshape(-1, args.batch_size)
+    )
 
-    parts = {"matrix products (8)": products, "tanh (2 layers)": tanh, "batch gather": gather}
-    parts |= {"optimizer update": optimizer, "whole bare step": whole}
-    times = {}
-    for label, part in parts.items():
-        part()
-        samples = []
-        for _ in range(args.rounds):
-            started = time.process_time()
-            for _ in range(200):
-                part()
-            samples.append((time.process_time() - started) / 200 * 1000)
-        times[label] = statistics.median(samples)
-    table = Table(title="The bare step's parts, CPU ms per step (median), and their share of PyTorch's step")
+    def gather():
+        index = next(order)
+        return x[index], y[index]
+
+    parts["batch gather"] = gather
+    times = {label: median_ms(part, args.rounds) for label, part in parts.items()}
+    table = Table(title=f"{bench_layers.MODELS[name]}: parts every step needs, CPU ms per step (median)")
     for column in ("part", "ms / step", "x PyTorch step"):
         table.add_column(column, justify="left" if column == "part" else "right")
-    named = sum(v for k, v in times.items() if k != "whole bare step")
-    times_rest = times["whole bare step"] - named
-    rows = [*[(k, v) for k, v in times.items() if k != "whole bare step"], ("everything else", times_rest)]
-    rows += [("sum of the four named parts", named), ("whole bare step", times["whole bare step"])]
+    rows = [*times.items(), ("sum: a floor for any NumPy step", sum(times.values()))]
+    if bare_ms is not None:
+        rows += [("the whole bare NumPy step (table above)", bare_ms)]
     for label, ms in rows:
         table.add_row(label, f"{ms:.3f}", f"{ms / torch_ms:.3f}x" if torch_ms else "-")
     return table
 
 
+def median_ms(part, rounds, calls=50):
+    """Median over `rounds` of the CPU milliseconds per call of `part`, `calls` calls each."""
+    part()
+    samples = []
+    for _ in range(rounds):
+        started = time.process_time()
+        for _ in range(calls):
+            part()
+        samples.append((time.process_time() - started) / calls * 1000)
+    return statistics.median(samples)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--models", default="feedforward,conv1", help=f"comma-separated, from {list(bench_layers.MODELS)}"
+    )
     parser.add_argument("--samples", type=int, default=60000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
@@ -240,12 +290,13 @@ def main():
         import torch
 
         torch.set_num_threads(args.threads)
+    steps = -(-len(x) // args.batch_size)
     with threadpool_limits(args.threads):
-        table, rounds = rounds_table(x, y, args)
-        console.print(table)
-        steps = -(-len(x) // args.batch_size)
-        torch_ms = statistics.median(r["PyTorch"][1] for r in rounds) / steps * 1000 if args.with_torch else None
-        console.print(parts_table(x, y, args, torch_ms))
+        for name in args.models.split(","):
+            table, rounds = rounds_table(name, x, y, args)
+            console.print(table)
+            per_step = {label: statistics.median(r[label][1] for r in rounds) / steps * 1000 for label in rounds[0]}
+            console.print(lower_bound_table(name, x, y, args, per_step.get("PyTorch"), per_step.get("bare NumPy")))
     console.print(f"load average after: {bench_layers.load_average()}", highlight=False)
 
 
