@@ -59,9 +59,10 @@ class WorkerPool(RunnerSource):
 
     Use as `with WorkerPool(N) as pool: model.fit(..., workers=pool)` to reuse it across calls; the
     training set passed to several fits is placed in shared memory once. Every process limits its
-    BLAS library to `threads_per_worker` threads (default `resources.default_threads()`: 1) while it
-    computes, so N processes on N cores do not fight over them. `step_timeout` (seconds, default
-    None: max(30 s, 50 x the median step)) is how long a worker may take to answer before `WorkerError`.
+    BLAS library to `threads_per_worker` threads (default `resources.default_threads()`: 1), so N
+    processes on N cores do not fight over them; this process keeps that limit while the pool is open.
+    `step_timeout` (seconds, default None: max(30 s, 50 x the median step)) is how long a worker may
+    take to answer before `WorkerError`.
     `inherit` (x, y): training data forked workers take over from this process at start, copy-on-write
     (what `fit(workers=N)` does with the pool it starts: no copy into shared memory at all).
     """
