@@ -706,3 +706,12 @@ def test_no_blas_helper_thread_runs_beside_the_pool():
     if facts["default"] < 2 or facts["before"] < 2:
         pytest.skip("this machine's BLAS library runs no helper thread to begin with")
     assert facts["seen"] and all(counts == [1, 1] for counts in facts["seen"]), facts
+
+
+def test_a_pool_holds_its_thread_limit_in_this_process_until_it_closes():
+    from minidl.distributed import blas_threads
+
+    before = blas_threads()
+    with WorkerPool(2, threads_per_worker=1):
+        assert blas_threads() == 1, "this process computes a shard too: it takes the workers' limit"
+    assert blas_threads() == before, "closing the pool gives the process its own setting back"
