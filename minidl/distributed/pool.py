@@ -86,26 +86,26 @@ class WorkerPool(RunnerSource):
             )
         self.workers, self.threads_per_worker = int(workers), int(threads_per_worker)
         self.timings = None
-        # This process computes too, so it takes the workers' thread count for the pool's life, and
-        # before any fork: a limit set after one makes OpenBLAS start its helper thread again, which
-        # spins for ~0.1 s against the workers (measured: the first steps of a pool 2-5x slower).
-        with deferred_signals():  # a limit set is a limit `close` restores
-            self.thread_limit = thread_limit(self.threads_per_worker)
         self.data = SharedDataCache()
         context = mp.get_context(start_method)
         # Training data (x, y) known when the pool starts: forked workers inherit it, copy-on-write,
         # instead of it being copied into shared memory (a spawned worker would get it pickled: no).
         self.inherited = tuple(inherit) if inherit is not None and context.get_start_method() == "fork" else None
-        # Workers must share the parent's tracker of shared memory, or each would start its own and
-        # report the parent's segments as leaked when it exits.
-        resource_tracker.ensure_running()
         self.processes, self.connections = [], []
         self.attached = None
         # Workers sent a message whose answer was not read yet (also after a call cut short).
         self.unanswered: set[int] = set()
         self.broken: str | None = None
         self.is_closed = False
+        # This process computes too, so it takes the workers' thread count for the pool's life, and
+        # before any fork: a limit set after one makes OpenBLAS start its helper thread again, which
+        # spins for ~0.1 s against the workers (measured: the first steps of a pool 2-5x slower).
+        with deferred_signals():  # a limit set is a limit `close` restores
+            self.thread_limit = thread_limit(self.threads_per_worker)
         try:
+            # Workers must share the parent's tracker of shared memory, or each would start its own
+            # and report the parent's segments as leaked when it exits.
+            resource_tracker.ensure_running()
             for index in range(1, self.workers):
                 parent_end, child_end = context.Pipe()
                 process = context.Process(

@@ -14,8 +14,9 @@ contiguous runs into one reused buffer) so the product reads them while they are
 bias and activation are applied to the chunk in place. Backward gathers each chunk's patches again
 rather than keeping them all (measured: keeping them costs forward what it saves backward). The
 input gradient is one product per chunk of windows along image rows, then kh row-shifted adds
-(see `input_grad_from_windows`). The per-layer buffers are scratch space only: they are not pickled and are
-recreated on demand for any dtype.
+(see `input_grad_from_windows`); with 16 filters or fewer those windows give the kernel gradient
+too, and the patches are not gathered again (see `backward_by_windows`). The per-layer buffers are
+scratch space only: they are not pickled and are recreated on demand for any dtype.
 """
 
 from __future__ import annotations

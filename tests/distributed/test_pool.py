@@ -715,3 +715,6 @@ def test_a_pool_holds_its_thread_limit_in_this_process_until_it_closes():
     with WorkerPool(2, threads_per_worker=1):
         assert blas_threads() == 1, "this process computes a shard too: it takes the workers' limit"
     assert blas_threads() == before, "closing the pool gives the process its own setting back"
+    with pytest.raises(ValueError, match="bogus"):
+        WorkerPool(2, start_method="bogus")
+    assert blas_threads() == before, "a pool that fails to start leaves the setting alone"
