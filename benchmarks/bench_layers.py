@@ -195,7 +195,7 @@ def minidl_trainer(name, x, y, batch_size, threads=1):
     from minidl.optimizers import SGD
 
     model = build_minidl(name)
-    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", metrics=["accuracy"])
     warm = slice(0, 4 * batch_size)
     model.fit(x[warm], y[warm], batch_size=batch_size, verbose=0, threads=threads)
 
@@ -349,11 +349,11 @@ def minidl_layer_times(name, x, batch_size, repeat):
     """Per layer: (label, layer, forward ms, backward ms), CPU time, training mode."""
     import numpy as np
 
-    from minidl import data_checks
     from minidl.optimizers import SGD
+    from minidl.trainers import data as data_checks
 
     model = build_minidl(name)
-    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", [])
+    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", metrics=[])
     batch = data_checks.check_inputs(model, x[:batch_size])
     rows = []
     inputs = [batch]

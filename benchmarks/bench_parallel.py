@@ -79,7 +79,7 @@ def time_minidl(args, x, y):
     from minidl.optimizers import SGD
 
     model = bench_layers.build_minidl("lenet")
-    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", metrics=["accuracy"])
     warm = 4 * args.batch_size
     if args.kind == "pool":
         with WorkerPool(args.processes, threads_per_worker=args.threads) as pool:
@@ -131,7 +131,7 @@ def time_scenario(args, x, y):
     if args.scenario == "60 steps":
         x, y = x[: 60 * args.batch_size], y[: 60 * args.batch_size]
     model = bench_layers.build_minidl("lenet")
-    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.predict(x[:256])  # warm-up of this process's code paths, outside the timing
     runner_facts = {}
 

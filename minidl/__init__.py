@@ -11,23 +11,20 @@ from . import (
     callbacks,
     datasets,
     initializers,
-    keras_datasets,
     layers,
     losses,
     metrics,
     models,
     ops,
     optimizers,
+    saving,
     utils,
 )
-from .input import Input
-from .model import Model, Sequential, set_seed
+from .layers import Input
+from .models import Model, Sequential
+from .utils.rng import set_seed
 
-# Keras's `keras.datasets.mnist` / `fashion_mnist` modules, beside minidl's own loaders.
-datasets.mnist = keras_datasets.mnist
-datasets.fashion_mnist = keras_datasets.fashion_mnist
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "Input",
@@ -43,6 +40,7 @@ __all__ = [
     "models",
     "ops",
     "optimizers",
+    "saving",
     "utils",
     "__version__",
 ]

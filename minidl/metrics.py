@@ -181,13 +181,9 @@ def get(metric, loss) -> Metric:
     raise UnknownNameError(f"unknown metric(s) [{metric!r}]; known metrics: {sorted(METRICS)}")
 
 
-def sums(compiled, y_pred, y_true):
-    """Every compiled metric's sum over the batch: 0 for none, a float for one, an array for several."""
-    if not compiled:
-        return 0
-    if len(compiled) == 1:
-        return compiled[0].total(y_pred, y_true)
-    return np.array([m.total(y_pred, y_true) for m in compiled])
+def metric_sums(compiled, y_pred, y_true) -> np.ndarray:
+    """Every compiled metric's sum over the batch, as float64 (M,) (M = 0 without metrics): shards add up."""
+    return np.array([m.total(y_pred, y_true) for m in compiled], dtype=np.float64)
 
 
 def correct_count(y_pred, y_true) -> int:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
-from .losses import softmax as _softmax_last_axis
+from .utils import checks
 
 abs = np.abs
 absolute = np.abs
@@ -76,9 +75,19 @@ def sigmoid(x):
     return 0.5 * (np.tanh(0.5 * np.asarray(x)) + 1)
 
 
+def log_softmax(x, axis=-1):
+    """log softmax(x) along `axis`, without overflow: (x − max x) − log Σ exp(x − max x)."""
+    x = np.asarray(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
 def softmax(x, axis=-1):
-    """exp(x) / Σ exp(x) along `axis`, with the maximum subtracted first."""
-    return np.moveaxis(_softmax_last_axis(np.moveaxis(np.asarray(x), axis, -1)), -1, axis)
+    """exp(x) / Σ exp(x) along `axis`, with the maximum subtracted first (so nothing overflows)."""
+    x = np.asarray(x)
+    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+    shifted /= shifted.sum(axis=axis, keepdims=True)
+    return shifted
 
 
 def one_hot(x, num_classes, dtype="float32"):

@@ -39,8 +39,31 @@ def make_data(dtype="float64"):
 def make_model(dtype="float64"):
     """The issue's LeNet-5 (shared with the unit tests), seeded, with SGD and sparse cross-entropy."""
     model = build_lenet5(seed=11, dtype=dtype)
-    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+def regression_problem():
+    """A small weighted regression, float64: (x, y, sample weights) and the model, with metrics MAE and MSE.
+
+    Its metric sums are fractions, so a reduction that rounded them (as one once did) shows at once.
+    """
+    from minidl import Model
+    from minidl.layers import Dense
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((200, 6))
+    y = x @ rng.standard_normal((6, 2)) + 0.1 * rng.standard_normal((200, 2))
+    weights = rng.uniform(0.2, 2.0, 200)
+    model = Model([Dense(8, "tanh", input_shape=(6,)), Dense(2)], seed=3, dtype="float64")
+    model.compile(SGD(0.05), "mse", metrics=["mae", "mse"])
+    return x, y, weights, model
+
+
+def regression_fit(model, x, y, weights, **options):
+    """Two epochs of the weighted regression; the history's loss, mae and mse."""
+    history = model.fit(x, y, batch_size=32, epochs=2, sample_weight=weights, verbose=0, **options)
+    return np.array([history.history[key] for key in ("loss", "mae", "mse")])
 
 
 class FailOnRankOne(Callback):
@@ -69,7 +92,18 @@ def main():
     parser.add_argument("out_dir")
     parser.add_argument("--fail-at-step", type=int, default=None)
     parser.add_argument("--slow", action="store_true", help="train 100 slow epochs (to be interrupted)")
+    parser.add_argument("--regression", action="store_true", help="the weighted regression with MAE and MSE metrics")
     args = parser.parse_args()
+    if args.regression:
+        from mpi4py import MPI
+
+        x, y, weights, model = regression_problem()
+        figures = regression_fit(model, x, y, weights, backend="mpi")
+        rank = MPI.COMM_WORLD.Get_rank()
+        np.save(
+            os.path.join(args.out_dir, f"regression{rank}.npy"), np.concatenate([figures.ravel(), model.parameters])
+        )
+        return 0
     dtype = "float32" if args.slow else "float64"
     x, y = make_data(dtype)
     model = make_model(dtype)

@@ -1,5 +1,9 @@
-"""The house rules of issue 12, checked on the source: no import circles, no reaching into another
-module's private names, small modules, a slim Model.
+"""The rules of the house (docs/architecture.md), checked on the source.
+
+No import circles and no upward imports (each package imports only its own layer and those below it);
+`trainers/` never imports `models/`; no reaching into another module's private names; no sibling files
+(`X_base.py`, `more_X.py`, `keras_X.py`, `elementwise_X.py`); no function of one module bound as a
+method of another module's class.
 
 The import graph is read with `ast` from every `import` statement in `minidl/` — at module level and
 inside functions alike, since a lazy import that closes a circle is still a circle for a reader.
@@ -8,11 +12,25 @@ inside functions alike, since a lazy import that closes a circle is still a circ
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "minidl"
-MAX_MODULE_LINES = 400
-MAX_MODEL_LINES = 250
+
+# The layers of the house, lowest first: a module imports only from its own layer or the ones below.
+LAYERS = [
+    ("minidl.version", "minidl.errors", "minidl.flat", "minidl.utils"),
+    ("minidl.ops", "minidl.initializers"),
+    ("minidl.layers", "minidl.losses", "minidl.metrics", "minidl.optimizers", "minidl.reference", "minidl.datasets"),
+    ("minidl.saving",),
+    ("minidl.distributed", "minidl.callbacks"),
+    ("minidl.trainers",),
+    ("minidl.models",),
+    ("minidl.stats", "minidl.gradcheck", "minidl.plots"),
+]
+SIBLING_NAMES = re.compile(r"(_base|^more_|^keras_|^elementwise_)")
 
 
 def module_name(path: Path) -> str:
@@ -117,8 +135,90 @@ def test_no_module_imports_another_modules_private_names():
     assert not offenders, offenders
 
 
-def test_modules_stay_small_and_model_slim():
-    sizes = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
-    too_big = {name: lines for name, lines in sizes.items() if lines > MAX_MODULE_LINES}
-    assert not too_big, f"modules over {MAX_MODULE_LINES} lines: {too_big}"
-    assert sizes["minidl.model"] <= MAX_MODEL_LINES, f"model.py has {sizes['minidl.model']} lines"
+def layer_of(module: str) -> int:
+    if module == "minidl":
+        return len(LAYERS)
+    for rank, prefixes in enumerate(LAYERS):
+        if any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes):
+            return rank
+    raise AssertionError(f"{module} is in no layer of the house: add its package to LAYERS")
+
+
+def test_every_import_points_down_or_sideways():
+    upward = [
+        f"{name} (layer {layer_of(name)}) imports {target} (layer {layer_of(target)})"
+        for name, targets in import_graph().items()
+        for target in targets
+        if layer_of(target) > layer_of(name)
+    ]
+    assert not upward, upward
+
+
+def test_trainers_never_import_models():
+    graph = import_graph()
+    offenders = [
+        f"{name} imports {target}"
+        for name, targets in graph.items()
+        if name.startswith("minidl.trainers")
+        for target in targets
+        if target.startswith("minidl.models")
+    ]
+    assert not offenders, offenders
+
+
+def test_the_layer_check_sees_an_upward_import():
+    assert layer_of("minidl.trainers.loops") > layer_of("minidl.distributed.base")
+    assert layer_of("minidl.models.model") > layer_of("minidl.trainers.trainer")
+
+
+def test_no_sibling_files():
+    siblings = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py") if SIBLING_NAMES.search(path.stem)]
+    assert not siblings, f"split these along a family Keras or the mathematics names: {siblings}"
+
+
+def _functions_of(value):
+    """The plain functions behind a class attribute (a function, property, classmethod or staticmethod)."""
+    if isinstance(value, property):
+        return [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+    if isinstance(value, (classmethod, staticmethod)):
+        return [value.__func__]
+    return [value] if inspect.isfunction(value) else []
+
+
+def bound_from_elsewhere(cls) -> list[str]:
+    """Attributes of `cls` whose function was defined outside the class body."""
+    found = []
+    for attribute, value in vars(cls).items():
+        for function in _functions_of(value):
+            if function.__module__ == "collections" or function.__module__.startswith("namedtuple_"):
+                continue  # made by the standard library for a namedtuple
+            if function.__module__ != cls.__module__ or not function.__qualname__.startswith(cls.__qualname__ + "."):
+                found.append(
+                    f"{cls.__module__}.{cls.__qualname__}.{attribute} is {function.__module__}.{function.__qualname__}"
+                )
+    return found
+
+
+def test_no_function_is_bound_as_a_method_from_another_module():
+    offenders = []
+    for name in modules():
+        if name.endswith(".__main__"):
+            continue  # importing it would run the command
+        module = importlib.import_module(name)
+        for cls in vars(module).values():
+            if inspect.isclass(cls) and cls.__module__ == name:
+                offenders += bound_from_elsewhere(cls)
+    assert not offenders, offenders
+
+
+def test_the_binding_check_sees_a_bound_function():
+    class Bound:
+        method = helper_elsewhere
+        view = property(helper_elsewhere)
+
+    assert len(bound_from_elsewhere(Bound)) == 2
+
+
+def helper_elsewhere(self):
+    """A module-level function, bound into `Bound` above."""
+    return 1

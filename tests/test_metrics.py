@@ -56,7 +56,8 @@ def test_names_classes_and_errors():
 def test_sums_add_up_over_shards():
     compiled = [metrics.CategoricalAccuracy(), metrics.MeanSquaredError()]
     one_hot = np.eye(3)[LABELS]
-    whole = metrics.sums(compiled, P, one_hot)
-    parts = metrics.sums(compiled, P[:1], one_hot[:1]) + metrics.sums(compiled, P[1:], one_hot[1:])
+    whole = metrics.metric_sums(compiled, P, one_hot)
+    parts = metrics.metric_sums(compiled, P[:1], one_hot[:1]) + metrics.metric_sums(compiled, P[1:], one_hot[1:])
     np.testing.assert_allclose(whole, parts, rtol=1e-12)
-    assert metrics.sums([], P, LABELS) == 0
+    assert whole.dtype == np.float64 and whole.shape == (2,)
+    assert metrics.metric_sums([], P, LABELS).shape == (0,)

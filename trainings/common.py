@@ -564,8 +564,9 @@ def resume_callbacks(args, model) -> list:
     and drop out exactly as the interrupted run would have); without it, a backup left by an
     unfinished run is discarded with a note, so a plain run always starts afresh.
     """
-    from minidl import checks, saving
+    from minidl import saving
     from minidl.callbacks import BackupAndRestore
+    from minidl.utils import checks
 
     backup = BackupAndRestore(os.path.join(args.stats_dir, "backups", model.name))
     exists = os.path.exists(backup.path)

@@ -36,9 +36,9 @@ class _TimedLocalRunner(Runner):
         self.runner, self.timer = runner, timer
         self.workers, self.threads_per_worker = runner.workers, runner.threads_per_worker
 
-    def gradients(self, x, y, indices, step):
+    def gradients(self, x, y, sample_weight, indices, step):
         started = time.perf_counter()
-        result = self.runner.gradients(x, y, indices, step)
+        result = self.runner.gradients(x, y, sample_weight, indices, step)
         self.timer.add(time.perf_counter() - started)
         return result
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from .. import checks
+from ..utils import checks
 from .monitor import MonitorCallback
 
 

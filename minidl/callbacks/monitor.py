@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .. import checks
+from ..utils import checks
 from .base import Callback
 
 

@@ -12,19 +12,17 @@ One job per module:
   the cache (``~/.cache/minidl/<dataset>``), else a download; the mirrors and checksums.
 * `download` - a missing file fetched from the mirrors, checksum-verified, renamed into place.
 * `loaders` - `load_mnist` / `load_fashion_mnist`: the files verified, parsed, cross-checked
-  and shaped. (The name ``minidl.datasets.mnist`` is left free for a Keras-style ``load_data``.)
+  and shaped.
+* `mnist`, `fashion_mnist` - Keras's dataset modules: ``mnist.load_data()`` gives Keras's uint8
+  arrays, read through the loaders.
 
-The mirrors, the checksums and the file-size limit may be replaced on this package
-(``minidl.datasets.MNIST_MIRRORS = [...]``, as tests do): the assignment is forwarded to the
-module that reads them, so it takes effect as it did when this was one module.
+The mirrors and checksums are read from `locate` at each call, the file-size limit from `idx`:
+replace them there (``minidl.datasets.locate.MNIST_MIRRORS = [...]``).
 """
 
 from __future__ import annotations
 
-import sys
-import types
-
-from . import idx, locate
+from . import fashion_mnist, idx, locate, mnist  # noqa: F401 (the modules, as Keras has them)
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, MAX_FILE_BYTES, MAX_IDX_BYTES, DatasetError, read_idx
 from .loaders import IMAGE_SIZE, NUM_CLASSES, SUMS_FILE, load_fashion_mnist, load_mnist
 from .locate import (
@@ -42,6 +40,8 @@ from .locate import (
 
 __all__ = [
     "DatasetError",
+    "fashion_mnist",
+    "mnist",
     "load_mnist",
     "load_fashion_mnist",
     "read_idx",
@@ -63,24 +63,3 @@ __all__ = [
     "TRAIN_IMAGES",
     "TRAIN_LABELS",
 ]
-
-#: Settings that may be replaced on the package, and the module that reads each one at call time.
-_FORWARDED = {
-    "MNIST_MIRRORS": locate,
-    "FASHION_MNIST_MIRRORS": locate,
-    "MNIST_CHECKSUMS": locate,
-    "FASHION_MNIST_CHECKSUMS": locate,
-    "MAX_FILE_BYTES": idx,
-}
-
-
-class _Package(types.ModuleType):
-    """This package's module type: setting a forwarded setting also sets it where it is read."""
-
-    def __setattr__(self, name, value):
-        if name in _FORWARDED:
-            setattr(_FORWARDED[name], name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

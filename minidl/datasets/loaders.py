@@ -4,8 +4,10 @@ Each file may be gzipped (``train-images-idx3-ubyte.gz``) or not (``train-images
 the ``.gz`` one wins when both exist. Every file is validated structurally on every load (magic
 number, dimensions, exact byte length, gzip CRC, image/label counts, label range). Local files are
 additionally checksum-verified when a ``SHA256SUMS`` file sits beside them; that costs a few
-milliseconds. (Named `loaders`, not `mnist`: ``minidl.datasets.mnist`` is kept free for a
-Keras-style ``mnist.load_data()``.)
+milliseconds.
+
+`keras_arrays` gives the same data as Keras's ``load_data()`` does: uint8 images ``(N, 28, 28)`` and
+uint8 labels (the modules `mnist` and `fashion_mnist`).
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ def load_mnist(
     """
     return _load(
         locate.MNIST,
-        locate.MNIST_MIRRORS,  # read at each call: they may be replaced (`minidl.datasets` forwards that)
+        locate.MNIST_MIRRORS,  # read at each call: tests replace them
         locate.MNIST_CHECKSUMS,
         data_dir=data_dir,
         flatten=flatten,
@@ -233,3 +235,21 @@ def load_fashion_mnist(
         checksums=checksums,
         timeout=timeout,
     )
+
+
+_keras_cache: dict[str, tuple[Arrays, Arrays]] = {}
+
+
+def keras_arrays(name: str, loader) -> tuple[Arrays, Arrays]:
+    """Keras's `load_data()`: `(x_train, y_train), (x_test, y_test)`, uint8 images (N, 28, 28), uint8 labels.
+
+    Read through `loader` (same files, cache, checks and download); reading and checking takes seconds,
+    so the arrays are kept after the first call (55 MB for MNIST) and every call returns fresh copies,
+    which the caller may change freely.
+    """
+    if name not in _keras_cache:
+        # The loaders give float32 bytes / 255; times 255 and rounded, every byte comes back exactly.
+        _keras_cache[name] = tuple(
+            (np.rint(images[..., 0] * 255).astype(np.uint8), labels.astype(np.uint8)) for images, labels in loader()
+        )
+    return tuple(tuple(array.copy() for array in split) for split in _keras_cache[name])

@@ -1,10 +1,10 @@
 """The runner contract: what the fit / evaluate / predict loops may ask of whoever computes a batch.
 
-The loops in `minidl.training` never know whether the arithmetic runs in this process, in a pool of
+The loops in `minidl.trainers` never know whether the arithmetic runs in this process, in a pool of
 worker processes or across MPI ranks. They hold a `Runner` and ask it for two things only:
 
-- `gradients(x, y, indices, step)`: the mean gradient of the batch `x[indices], y[indices]` written into
-  `model.gradients`, returning the batch's loss sum and correct count;
+- `gradients(x, y, sample_weight, indices, step)`: the mean gradient of the batch `indices` of
+  (x, y, sample_weight) written into `model.gradients`, returning the batch's loss sum and metric sums;
 - `predict(x, batch_size)`: the model's outputs for `x`.
 
 Whatever the runner does, the mathematics is that of one process: the batch is cut into shards, each
@@ -38,11 +38,13 @@ class Runner(abc.ABC):
     first_step_seconds: float | None = None
 
     @abc.abstractmethod
-    def gradients(self, x, y, indices, step) -> tuple[float, int]:
-        """Mean gradient of batch `indices` of (x, y) into `model.gradients`; returns (loss sum, correct count).
+    def gradients(self, x, y, sample_weight, indices, step) -> tuple[float, np.ndarray]:
+        """Mean gradient of batch `indices` of (x, y, sample_weight) into `model.gradients`.
 
-        `step` is the optimizer's step number: layers with randomness (Dropout) draw from it, so a batch
-        gives the same masks however it is split.
+        Returns (loss sum, metric sums): the batch's Σ_i w_i · loss_i and, per compiled metric, its sum
+        over the batch (float64 (M,)); the loop divides both by the samples seen. `sample_weight` is
+        None or (N,) float64. `step` is the optimizer's step number: layers with randomness (Dropout)
+        draw from it, so a batch gives the same masks however it is split.
         """
 
     @abc.abstractmethod
@@ -62,22 +64,30 @@ class RunnerSource(abc.ABC):
 
     @abc.abstractmethod
     def runner(self, model, data=None) -> Runner:
-        """Attach `model` (and optionally the training data (x, y)) for one fit / evaluate / predict."""
+        """Attach `model` (and optionally the training data (x, y, sample_weight)) for one fit / evaluate / predict."""
 
 
 @dataclass
 class StepTimings:
-    """Where a parallel run's training steps spent their time, for the benchmark's overhead column."""
+    """Where a run's training steps spent their time: totals, and the last step process by process.
+
+    The trainer hands this object to the callbacks as `params["timings"]` (None when the runner
+    measures nothing), so a callback can read each step's figures in `on_train_batch_end`.
+    """
 
     steps: int = 0
     step_seconds: float = 0.0
     compute_seconds: float = 0.0  # per step, the slowest process's forward + backward
+    last_step_seconds: float = 0.0  # the last step, as the runner saw it (gradients summed)
+    last_compute_seconds: tuple = ()  # the last step's forward + backward, one entry per process
 
     def add(self, step_seconds, compute_seconds):
-        """Record one step."""
+        """Record one step: its seconds and each process's compute seconds (a number, or one per process)."""
+        per_process = tuple(compute_seconds) if isinstance(compute_seconds, (list, tuple)) else (compute_seconds,)
         self.steps += 1
         self.step_seconds += step_seconds
-        self.compute_seconds += compute_seconds
+        self.compute_seconds += max(per_process)
+        self.last_step_seconds, self.last_compute_seconds = step_seconds, per_process
 
     def communication_share(self) -> float:
         """Fraction of step time spent outside gradient computation (messages, waiting, reduction)."""

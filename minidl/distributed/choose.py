@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import weakref
 
-from .. import checks
+from ..utils import checks
+from ..utils.interrupts import deferred_signals
 from .base import Runner, RunnerSource
-from .interrupts import deferred_signals
 from .local import LocalRunner
 
 BACKENDS = ("pool", "mpi")
@@ -23,7 +23,7 @@ def make_runner(model, workers=1, backend="pool", data=None, threads=None, step_
     `workers` is a count (1: this process; N: a worker pool started for this call — or the open pool
     of that size the user passed to an earlier call on this model —, or N MPI ranks) or a
     `RunnerSource` the caller keeps across calls (a `WorkerPool` or an `MPIBackend`).
-    `data` is the training set (x, y), which a pool places in shared memory once. `threads`: BLAS
+    `data` is the training set (x, y, sample_weight), which a pool places in shared memory once. `threads`: BLAS
     threads per process (None: `resources.default_threads()`); `step_timeout`: seconds a pool's worker
     may take to answer (None: max(30 s, 50 x the median step)). `opened` (a list) receives, the moment
     they exist, the runner and a pool started for it, so a Ctrl-C at any point cannot orphan them.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from .base import Runner
-from .interrupts import deferred_signals
+from ..utils.interrupts import deferred_signals
+from .base import Runner, StepTimings
 from .resources import blas_threads, thread_limit
 
 
@@ -26,15 +26,18 @@ class LocalRunner(Runner):
             if opened is not None:
                 opened.append(self)
         self.threads_per_worker = blas_threads()
+        self.timings = StepTimings()
         self.startup_seconds = time.perf_counter() - started
 
-    def gradients(self, x, y, indices, step):
-        """Mean gradient of the batch `indices` into model.gradients; returns (loss sum, correct count)."""
-        if self.first_step_seconds is not None:
-            return self.model.forward_backward(x[indices], y[indices], len(indices), step)
+    def gradients(self, x, y, sample_weight, indices, step):
+        """Mean gradient of the batch `indices` into model.gradients; returns (loss sum, metric sums)."""
         started = time.perf_counter()
-        result = self.model.forward_backward(x[indices], y[indices], len(indices), step)
-        self.first_step_seconds = time.perf_counter() - started
+        weights = None if sample_weight is None else sample_weight[indices]
+        result = self.model.forward_backward(x[indices], y[indices], weights, len(indices), step)
+        seconds = time.perf_counter() - started
+        self.timings.add(seconds, seconds)
+        if self.first_step_seconds is None:
+            self.first_step_seconds = seconds
         return result
 
     def predict(self, x, batch_size):

@@ -2,9 +2,10 @@
 
 Start K copies of a script with `mpiexec -n K ...` and call `fit(..., backend="mpi")`. Every rank
 builds the same model from the same seed, loads the data itself and computes its shard of each batch;
-one in-place `Allreduce` (sum) over a single flat buffer — the gradients followed by the shard's loss
-sum and correct count — hands every rank the batch's mean gradient and metrics, and every rank takes
-the same optimizer step, so the replicas never drift apart. Only rank 0 prints and writes statistics.
+two in-place `Allreduce`s (sums), one over the flat gradient buffer and one over a small float64 buffer
+holding the shard's loss sum and metric sums, hand every rank the batch's mean gradient and exact
+metrics, and every rank takes the same optimizer step, so the replicas never drift apart. Only rank 0
+prints and writes statistics.
 
 Started without `mpiexec`, mpi4py would run the script alone as a one-rank "singleton" (and Open MPI
 leaves a 16 MB /dev/shm/sm_segment.* behind each time): `launch_problem` says how to launch instead,
@@ -123,11 +124,12 @@ class MPIRunner(Runner):
         self.threads_per_worker = blas_threads()
         self.model = model
         self.timings = StepTimings()
-        size = model.parameters.size
-        # One buffer, one reduction per step: [gradients..., loss sum, correct count].
-        self.buffer = np.zeros(size + 2, dtype=model.dtype)
+        # Two reductions per step, started together: the gradients (in the model's dtype) and the
+        # figures [loss sum, metric sums...] in float64, so sums of metrics such as MAE stay exact.
+        self.gradient_buffer = np.zeros(model.parameters.size, dtype=model.dtype)
+        self.figures = np.zeros(1 + len(model.metrics), dtype=np.float64)
         self.private_gradients = model.gradients
-        replica.bind(model, model.parameters, self.buffer[:size])
+        replica.bind(model, model.parameters, self.gradient_buffer)
         # Identical start and shuffling even if the ranks were seeded differently.
         model.seed = self.comm.bcast(model.seed, root=0)
         self.comm.Bcast(model.parameters, root=0)
@@ -137,26 +139,32 @@ class MPIRunner(Runner):
         while not request.Test():
             pass  # the interpreter runs signal handlers between two tests
 
-    def gradients(self, x, y, indices, step):
-        """The batch's mean gradient into model.gradients on every rank; returns (loss sum, correct)."""
+    def gradients(self, x, y, sample_weight, indices, step):
+        """The batch's mean gradient into model.gradients on every rank; returns (loss sum, metric sums)."""
         started = time.perf_counter()
         lo, hi = shard_bounds(len(indices), self.ranks)[self.rank]
-        loss_sum, correct = 0.0, 0
+        self.figures[...] = 0
         if hi > lo:
             shard = indices[lo:hi]
-            loss_sum, correct = self.model.forward_backward(
-                x[shard], y[shard], len(indices), step, positions=np.arange(lo, hi)
+            weights = None if sample_weight is None else sample_weight[shard]
+            loss_sum, sums = self.model.forward_backward(
+                x[shard], y[shard], weights, len(indices), step, positions=np.arange(lo, hi)
             )
+            self.figures[0], self.figures[1:] = loss_sum, sums
         else:
             self.model.gradients[...] = 0
-        self.buffer[-2:] = loss_sum, correct
         computed = time.perf_counter()
-        self.wait(self.comm.Iallreduce(self.MPI.IN_PLACE, self.buffer, op=self.MPI.SUM))
+        requests = [
+            self.comm.Iallreduce(self.MPI.IN_PLACE, self.gradient_buffer, op=self.MPI.SUM),
+            self.comm.Iallreduce(self.MPI.IN_PLACE, self.figures, op=self.MPI.SUM),
+        ]
+        for request in requests:
+            self.wait(request)
         seconds = time.perf_counter() - started
         self.timings.add(seconds, computed - started)
         if self.first_step_seconds is None:
             self.first_step_seconds = seconds
-        return float(self.buffer[-2]), int(round(float(self.buffer[-1])))
+        return float(self.figures[0]), self.figures[1:].copy()
 
     def predict(self, x, batch_size):
         """Every rank predicts its slice; all slices are gathered on every rank."""

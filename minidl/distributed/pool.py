@@ -32,11 +32,11 @@ import time
 import warnings
 from multiprocessing import connection, resource_tracker
 
-from .. import checks
+from ..utils import checks
+from ..utils.interrupts import deferred_signals
 from .base import RunnerSource
 from .data import SharedDataCache
 from .faults import ATOMIC_MESSAGE_BYTES, POLL_SECONDS, WorkerError, is_stopped
-from .interrupts import deferred_signals
 from .pool_runner import PoolRunner
 from .resources import available_cpus, default_threads, thread_limit
 from .worker import worker_main

@@ -17,10 +17,10 @@ from collections import deque
 
 import numpy as np
 
+from ..utils.interrupts import deferred_signals
 from . import replica
 from .base import Runner, StepTimings, shard_bounds
 from .faults import CLEANUP_SECONDS, CLOSE_SECONDS, WorkerError, pool_timeout
-from .interrupts import deferred_signals
 from .resources import thread_limit
 from .shared import SharedArray
 from .worker import shard_gradient
@@ -66,8 +66,7 @@ class PoolRunner(Runner):
                 self.bound = True
             data_specs, self.indices = None, None
             if data is not None:
-                inherited = pool.inherited is not None and all(a is b for a, b in zip(pool.inherited, data))
-                data_specs = "inherited" if inherited else [a.spec for a in pool.data.get("train", data)]
+                data_specs = self._data_specs(data)
                 self.indices = SharedArray((len(data[0]),), np.int64, keep=self.shared)
             pool.call_all(
                 [
@@ -91,6 +90,15 @@ class PoolRunner(Runner):
         own_start = pool.startup_seconds if owns_pool else 0.0
         self.startup_seconds = own_start + time.perf_counter() - started
 
+    def _data_specs(self, data):
+        """How the workers find the training data (x, y, sample weights or None): "inherited" when they
+        were forked holding these very arrays, else the specs of shared copies (None for no weights)."""
+        inherited = self.pool.inherited
+        if inherited is not None and len(inherited) == len(data) and all(a is b for a, b in zip(inherited, data)):
+            return "inherited"
+        shared = iter(self.pool.data.get("train", tuple(a for a in data if a is not None)))
+        return [None if a is None else next(shared).spec for a in data]
+
     def timeout_for(self, seconds) -> float:
         """How long to wait for the workers' answers to a step whose own shard took `seconds`."""
         if self.failing:
@@ -98,21 +106,21 @@ class PoolRunner(Runner):
         recent = [*self.recent_steps, seconds] if seconds else list(self.recent_steps)
         return pool_timeout(self.pool, self.step_timeout, statistics.median(recent) if recent else 0.0)
 
-    def gradients(self, x, y, indices, step):
-        """The batch's mean gradient into model.gradients (shard 0 here, the rest in the workers); (loss, correct)."""
+    def gradients(self, x, y, sample_weight, indices, step):
+        """The batch's mean gradient into model.gradients (shard 0 here, the rest in workers); (loss, metric sums)."""
         started = time.perf_counter()
         batch = len(indices)
         self.indices.array[:batch] = indices
         (lo, hi), *others = shard_bounds(batch, self.workers)
         wait = self.timeout_for(0.0)
         self.pool.send_all([("gradient", step, a, b, batch) for a, b in others], wait)
-        own = shard_gradient(self.model, x, y, indices[lo:hi], lo, batch, step)
+        own = shard_gradient(self.model, (x, y, sample_weight), indices[lo:hi], lo, batch, step)
         answers = [own, *self.pool.collect_all(self.timeout_for(own[2]))]
         rows = self.gradient_rows.array
         for row in rows[1:]:
             rows[0] += row
         seconds = time.perf_counter() - started
-        self.timings.add(seconds, max(a[2] for a in answers))
+        self.timings.add(seconds, [a[2] for a in answers])
         self.recent_steps.append(seconds)
         if self.first_step_seconds is None:
             self.first_step_seconds = seconds

@@ -62,7 +62,7 @@ def thread_limit(threads):
     afresh, and those spin for ~0.1 s against the other processes of a pool (measured here: the
     first steps of a 2-process pool 2-5x slower).
     """
-    from .. import checks
+    from ..utils import checks
 
     threads = default_threads() if threads is None else checks.positive_int(threads, "threads")
     controller = thread_controller()

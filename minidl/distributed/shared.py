@@ -6,7 +6,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from .interrupts import deferred_signals
+from ..utils.interrupts import deferred_signals
 
 
 class SharedArray:

@@ -53,7 +53,8 @@ class WorkerState:
 
     def __init__(self, index, inherited=None):
         self.index = index
-        self.inherited = inherited  # the training data (x, y) this forked worker was born with
+        self.inherited = inherited  # the training data (x, y, sample weights) this forked worker was born with
+        self.data = None
         self.model = None
         self.limiter, self.threads = None, None  # the BLAS thread limit of the current run
         self.attached: list[SharedArray] = []
@@ -67,14 +68,16 @@ class WorkerState:
         gradients = self._open(gradients_spec).array[self.index]
         replica.bind(self.model, parameters, gradients, keep_values=False)
         if data_specs == "inherited":
-            self.x, self.y = self.inherited
+            self.data = self.inherited
+        elif data_specs:
+            self.data = tuple(None if spec is None else self._open(spec).array for spec in data_specs)
         else:
-            self.x, self.y = (self._open(s).array for s in data_specs) if data_specs else (None, None)
+            self.data = None
         self.indices = self._open(indices_spec).array if indices_spec else None
 
     def gradient(self, step, lo, hi, batch):
-        """This worker's share of the batch's mean gradient, into its shared row; (loss, correct, seconds)."""
-        return shard_gradient(self.model, self.x, self.y, self.indices[lo:hi], lo, batch, step)
+        """This worker's share of the batch's mean gradient, into its shared row; (loss, metric sums, seconds)."""
+        return shard_gradient(self.model, self.data, self.indices[lo:hi], lo, batch, step)
 
     def predict(self, inputs_spec, outputs_spec, lo, hi, batch_size):
         inputs, outputs = SharedArray.attach(inputs_spec), SharedArray.attach(outputs_spec)
@@ -86,7 +89,7 @@ class WorkerState:
             outputs.release()
 
     def detach(self):
-        self.model = self.x = self.y = self.indices = None
+        self.model = self.data = self.indices = None
         for shared in self.attached:
             shared.release()
         self.attached = []
@@ -97,13 +100,23 @@ class WorkerState:
         return shared
 
 
-def shard_gradient(model, x, y, shard, first_position, batch, step):
-    """One shard's share of the batch's mean gradient into model.gradients; (loss sum, correct, seconds)."""
+def shard_gradient(model, data, shard, first_position, batch, step):
+    """One shard's share of the batch's mean gradient into model.gradients; (loss sum, metric sums, seconds).
+
+    `data` is (x, y, sample weights or None); `shard` the shard's sample indices, which begin at
+    `first_position` of a batch of `batch` samples.
+    """
     started = time.perf_counter()
     if len(shard) == 0:
         model.gradients[...] = 0
-        return 0.0, 0, 0.0
-    loss_sum, correct = model.forward_backward(
-        x[shard], y[shard], batch, step, positions=np.arange(first_position, first_position + len(shard))
+        return 0.0, np.zeros(len(model.metrics)), 0.0
+    x, y, weights = data
+    loss_sum, sums = model.forward_backward(
+        x[shard],
+        y[shard],
+        None if weights is None else weights[shard],
+        batch,
+        step,
+        positions=np.arange(first_position, first_position + len(shard)),
     )
-    return loss_sum, correct, time.perf_counter() - started
+    return loss_sum, sums, time.perf_counter() - started

@@ -6,9 +6,9 @@ import copy
 
 import numpy as np
 
-from .. import data_checks
 from .. import losses as losses_module
 from ..layers.base import Layer
+from ..trainers import data as data_checks
 from .copies import Replay, float64_copy, float64_model
 from .report import ATOL, EPS, RTOL, GradientCheckError, GradientReport, TensorReport, compare, numerical_gradient
 

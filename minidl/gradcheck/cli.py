@@ -31,7 +31,7 @@ def builtin_checks(seed: int = 0):
         Tanh,
         ZeroPadding2D,
     )
-    from ..model import Model
+    from ..models import Model
 
     rng = np.random.default_rng(seed)
     cases = [

@@ -62,7 +62,7 @@ def float64_copy(layer: Layer, input_shape, seed: int = 0) -> Layer:
 
 def float64_model(model):
     """A float64 twin of a minidl Model: the same layers (deep copies) and weights, not compiled."""
-    from ..model import Model
+    from ..models import Model
 
     twin = Model(name=model.name, seed=model.seed, dtype="float64")
     for layer in model.layers:

@@ -1,12 +1,12 @@
 """The layers a Model is built from, under their Keras names."""
 
-from ..input import Input  # keras.layers.Input, as Keras 3 also exports it there
 from .activations import Activation, ElementwiseActivation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer
 from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .global_pooling import GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D
+from .input import Input  # keras.layers.Input, as Keras 3 also exports it there
 from .normalization import BatchNormalization
 from .padding import ZeroPadding2D
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D

@@ -21,8 +21,9 @@ import warnings
 
 import numpy as np
 
-from ..checks import finite_number
+from .. import ops
 from ..errors import lookup
+from ..utils.checks import finite_number
 from .base import Layer
 
 
@@ -133,7 +134,7 @@ class Softmax(ElementwiseActivation):
         y_k = exp(x_k − m) / Σ_j exp(x_j − m),   m = max_j x_j          x, y: (N, ..., K)
         dy_j/dx_k = y_j (δ_jk − y_k),  so  dL/dx_k = y_k · (g_k − Σ_j g_j · y_j)
 
-    As a model's last layer before a cross-entropy, `minidl.losses.for_output` sets
+    As a model's last layer before a cross-entropy, the model (`Model.compile`) sets
     `backward_done_by_loss`: the loss then hands back the gradient with respect to this layer's input,
     `(p - y) / batch`, and this layer passes it through.
     """
@@ -143,10 +144,11 @@ class Softmax(ElementwiseActivation):
         self.backward_done_by_loss = False
 
     def apply(self, x, out):
-        shifted = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
-        np.exp(shifted, out=shifted)
-        shifted /= shifted.sum(axis=-1, keepdims=True)
-        return shifted
+        y = ops.softmax(x, axis=-1)
+        if out is None:
+            return y
+        out[...] = y
+        return out
 
     def derivative_times(self, grad, y):
         if self.backward_done_by_loss:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import initializers
 from ..errors import ShapeError
-from . import naming
+from ..utils import naming
 
 
 class Layer:

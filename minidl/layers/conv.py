@@ -26,8 +26,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .. import checks
 from ..errors import ShapeError
+from ..utils import checks
 from . import activations
 from .base import Layer
 

@@ -26,8 +26,8 @@ import numbers
 
 import numpy as np
 
-from ..checks import finite_number, positive_number
 from ..errors import ShapeError
+from ..utils.checks import finite_number, positive_number
 from .base import Layer
 
 

@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
-from .. import checks
 from ..errors import ShapeError
+from ..utils import checks
 from .base import Layer
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import checks
 from ..errors import ShapeError
+from ..utils import checks
 from .base import Layer
 from .conv import conv_output_size
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..checks import finite_number
+from ..utils.checks import finite_number
 from .base import Layer
 
 

@@ -20,7 +20,7 @@ _model_class = None
 
 
 def use_model_class(model_class):
-    """Tell `load_model(path)` which class to rebuild models as (minidl.model registers Model)."""
+    """Tell `load_model(path)` which class to rebuild models as (minidl.models registers Model)."""
     global _model_class
     _model_class = model_class
 

@@ -26,7 +26,7 @@ def training_state(model) -> dict:
     return {
         "version": STATE_VERSION,
         "seed": model.seed,
-        "epoch": int(getattr(model, "completed_epochs", 0)),
+        "epoch": completed_epochs(model),
         "optimizer": None if model.optimizer is None else {"name": model.optimizer.name, **model.optimizer.get_state()},
     }
 
@@ -76,6 +76,11 @@ def split_arrays(state: dict) -> tuple[dict, dict]:
 def record_epoch(model, completed_epochs: int):
     """Called by `fit` after each epoch: what `training_state` reports as the position."""
     model.completed_epochs = int(completed_epochs)
+
+
+def completed_epochs(model) -> int:
+    """How many epochs `model` has trained in all (its shuffle generator has drawn that many orders)."""
+    return int(getattr(model, "completed_epochs", 0))
 
 
 def request_resume(model, epoch: int):

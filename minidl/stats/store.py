@@ -28,7 +28,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from ..distributed.interrupts import deferred_signals
+from ..utils.interrupts import deferred_signals
 from .liveness import mark_killed
 from .summary import summarize
 from .validation import run_problem

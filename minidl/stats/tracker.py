@@ -328,7 +328,7 @@ def _blas_libraries() -> list:
 def _machine_settings() -> dict:
     import numpy as np
 
-    from .. import __version__
+    from ..version import __version__
 
     try:
         available = len(os.sched_getaffinity(0))

@@ -67,6 +67,29 @@ def test_two_ranks_match_one_process_and_each_other(tmp_path):
 
 
 @needs_mpi
+def test_weighted_metrics_and_loss_under_mpi_equal_one_process_exactly(tmp_path):
+    """Sample weights reach the loss as their own array on every rank, and MAE / MSE sums come back
+    exact (not rounded to integers), equal to one process and to a two-process pool in float64."""
+    result = run_mpiexec([JOB, str(tmp_path), "--regression"])
+    assert result.returncode == 0, result.stderr
+    rank0, rank1 = np.load(tmp_path / "regression0.npy"), np.load(tmp_path / "regression1.npy")
+    assert np.array_equal(rank0, rank1), "replicas drifted apart"
+
+    sys.path.insert(0, os.path.dirname(HERE))
+    import mpi_job
+
+    x, y, weights, model = mpi_job.regression_problem()
+    alone = mpi_job.regression_fit(model, x, y, weights)
+    expected = np.concatenate([alone.ravel(), model.parameters])
+    np.testing.assert_allclose(rank0, expected, rtol=1e-10, atol=1e-12)
+    x, y, weights, model = mpi_job.regression_problem()
+    pooled = mpi_job.regression_fit(model, x, y, weights, workers=2)
+    np.testing.assert_allclose(pooled, alone, rtol=1e-10)
+    unweighted = mpi_job.regression_problem()
+    assert not np.allclose(mpi_job.regression_fit(unweighted[3], *unweighted[:2], None), alone, rtol=1e-3)
+
+
+@needs_mpi
 @needs_mnist
 def test_a_failing_rank_stops_the_whole_job(tmp_path):
     started = time.monotonic()

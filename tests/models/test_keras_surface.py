@@ -141,3 +141,39 @@ def test_utils_ops_and_datasets(mnist_dir):
 def test_input_is_also_exported_from_layers_as_in_keras():
     model = minidl.Sequential([minidl.layers.Input(shape=(4,)), minidl.layers.Dense(2)])
     assert minidl.layers.Input is minidl.Input and model.output_shape == (2,)
+
+
+def test_keras_import_paths_work_with_minidl_in_keras_place():
+    """Every `from keras.X.Y import Z` of the house issue, and the old minidl paths users may have written."""
+    import inspect
+    import types
+
+    from minidl.datasets import load_mnist  # noqa: F401  (minidl's own loader, as before)
+    from minidl.losses import SparseCategoricalCrossentropy
+    from minidl.optimizers import SGD  # noqa: F401
+    from minidl.optimizers.schedules import ExponentialDecay
+
+    assert isinstance(keras.datasets.mnist, types.ModuleType)
+    assert isinstance(keras.datasets.fashion_mnist, types.ModuleType)
+    assert callable(keras.datasets.mnist.load_data)
+    assert keras.layers.Input is keras.Input
+    assert keras.models.Sequential is keras.Sequential is keras.Model is minidl.Model
+    assert keras.utils.to_categorical([1], 2).tolist() == [[0.0, 1.0]]
+    assert ExponentialDecay(0.1, 10, 0.5)(10) == pytest.approx(0.05)
+    assert SparseCategoricalCrossentropy(from_logits=True).from_logits
+    fit = list(inspect.signature(keras.Model.fit).parameters)
+    assert fit[1:17] == [
+        "x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data", "shuffle",
+        "class_weight", "sample_weight", "initial_epoch", "steps_per_epoch", "validation_steps",
+        "validation_batch_size", "validation_freq",
+    ]  # fmt: skip
+    assert fit[17:] == ["workers", "backend", "threads", "step_timeout"]
+    evaluate = list(inspect.signature(keras.Model.evaluate).parameters)
+    assert evaluate[1:9] == ["x", "y", "batch_size", "verbose", "sample_weight", "steps", "callbacks", "return_dict"]
+    assert "Args:" in keras.Model.fit.__doc__ and "Args:" in keras.Model.evaluate.__doc__
+
+
+def test_metrics_passed_third_positionally_are_named_as_keras_loss_weights():
+    model = keras.Sequential([layers.Dense(2, input_shape=(3,))])
+    with pytest.raises(TypeError, match="the third argument is loss_weights, as in Keras; pass the metrics by keyword"):
+        model.compile("sgd", "mse", ["mae"])

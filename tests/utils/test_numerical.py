@@ -1,11 +1,11 @@
-"""minidl.data_checks: the finite-values check that runs on every fit / evaluate / predict input."""
+"""minidl.utils.numerical: the finite-values check that runs on every fit / evaluate / predict input."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from minidl.data_checks import all_finite
+from minidl.utils.numerical import all_finite
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

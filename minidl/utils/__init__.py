@@ -1,4 +1,9 @@
-"""`minidl.utils`: Keras's small helpers — one-hot labels and seeding."""
+"""`minidl.utils`: Keras's small helpers (one-hot labels, seeding, normalising) and minidl's own.
+
+The modules here serve the whole package: `checks` (argument checks, one wording for every entry
+point), `naming` (Keras's automatic layer names), `interrupts` (Ctrl-C held back over short critical
+sections), `model_summary` (Keras's summary table), `numerical` (whole-array checks) and `rng` (seeds).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import random
 
 import numpy as np
 
-from . import checks
+from . import checks, rng
 
 
 def to_categorical(x, num_classes=None):
@@ -26,12 +31,10 @@ def to_categorical(x, num_classes=None):
 
 def set_random_seed(seed):
     """Seed Python's `random`, NumPy's global generator and every minidl model created afterwards."""
-    from .model import set_seed
-
     seed = checks.seed(seed, "set_random_seed: seed")
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    set_seed(seed)
+    rng.set_seed(seed)
 
 
 def normalize(x, axis=-1, order=2):

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl import losses
-from minidl.data_checks import check_targets
+from minidl import losses, ops
 from minidl.errors import ShapeError, UnknownNameError
 from minidl.gradcheck import assert_gradients_close, numerical_gradient
 from minidl.layers import Dense
+from minidl.trainers.data import check_targets
 
 
 def _probabilities(rng, n=4, classes=5):
@@ -103,7 +103,7 @@ def test_fused_softmax_cross_entropy_gradient(loss_name, labels, softmax_as_laye
     assert isinstance(model.training_loss, losses.SoftmaxCrossEntropy)
     x = rng.standard_normal((5, 4))
     y = check_targets(model, x, labels)
-    model.forward_backward(x, y, len(x))
+    model.forward_backward(x, y, None, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, f"fused {loss_name}")
@@ -124,7 +124,7 @@ def test_fused_categorical_gradient_with_any_targets(labels, rng):
     model.compile(optimizer="sgd", loss="categorical_crossentropy")
     x = rng.standard_normal((5, 4))
     y = check_targets(model, x, labels)
-    model.forward_backward(x, y, len(x))
+    model.forward_backward(x, y, None, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, "fused categorical, soft targets")
@@ -137,7 +137,7 @@ def test_unfused_softmax_with_mse_gradient(rng):
     model.compile(optimizer="sgd", loss="mse")
     assert model.training_loss is model.loss
     x, y = rng.standard_normal((5, 4)), np.eye(3)[[0, 1, 2, 1, 0]]
-    model.forward_backward(x, y, len(x))
+    model.forward_backward(x, y, None, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, "softmax + mse")
@@ -149,7 +149,7 @@ def test_recompiling_unfuses_the_softmax(rng):
     model.compile(loss="sparse_categorical_crossentropy")
     model.compile(loss="mse")
     x, y = rng.standard_normal((5, 4)), np.eye(3)[[0, 1, 2, 1, 0]]
-    model.forward_backward(x, y, len(x))
+    model.forward_backward(x, y, None, len(x))
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / len(x), model.parameters)
     assert_gradients_close(analytic, numeric, "recompiled softmax + mse")
@@ -224,7 +224,7 @@ def test_from_logits_gradient_is_p_minus_y_over_batch(loss_class, rng):
     y = labels if loss_class is losses.SparseCategoricalCrossentropy else np.eye(5)[labels]
     loss = loss_class(from_logits=True)
     _check_loss_gradient(loss, logits, y, 4)
-    expected = (losses.softmax(logits) - np.eye(5)[labels]) / 4
+    expected = (ops.softmax(logits) - np.eye(5)[labels]) / 4
     np.testing.assert_allclose(loss.gradient(logits, y, 4), expected, rtol=1e-12)
 
 
@@ -244,7 +244,7 @@ def test_logits_model_trains_like_the_softmax_model(rng):
         model = minidl.Model(dtype="float64", seed=3)
         model.add(Dense(3, activation=activation, input_shape=(4,)))
         model.compile(loss=loss or losses.SparseCategoricalCrossentropy(from_logits=True))
-        model.forward_backward(x, y, len(x))
+        model.forward_backward(x, y, None, len(x))
         grads.append(model.gradients.copy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-15)
 

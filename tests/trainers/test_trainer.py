@@ -154,3 +154,53 @@ def test_unsupported_inputs_name_the_feature():
     x, y = blobs(6)
     with pytest.raises(NotImplementedError, match="datasets or generators"):
         mlp().fit(x)
+
+
+def test_repeated_fit_calls_draw_new_shuffles_and_equal_one_longer_fit():
+    """`for i in range(3): fit(epochs=1)` continues the shuffle sequence (as Keras draws fresh orders)
+    and ends with the same weights, bit for bit, as one `fit(epochs=3)`."""
+    x, y = blobs(64)
+    one = Model([Dense(5, "relu", input_shape=(4,)), Dense(3, "softmax")], seed=2)
+    one.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    one.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    repeated = Model([Dense(5, "relu", input_shape=(4,)), Dense(3, "softmax")], seed=2)
+    repeated.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    for _ in range(3):
+        repeated.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    np.testing.assert_array_equal(repeated.parameters, one.parameters)
+    assert repeated.completed_epochs == 3
+
+    same_each_time = Model([Dense(5, "relu", input_shape=(4,)), Dense(3, "softmax")], seed=2)
+    same_each_time.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    orders = []
+    for _ in range(2):
+        same_each_time.completed_epochs = 0  # what every call saw before: the first epoch's order again
+        same_each_time.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        orders.append(same_each_time.parameters.copy())
+    assert not np.array_equal(orders[1], repeated.parameters)
+
+
+def test_save_with_overwrite_false_refuses_an_existing_file(tmp_path):
+    model = Model([Dense(3, input_shape=(4,))], seed=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    before = path.read_bytes()
+    other = Model([Dense(3, input_shape=(4,))], seed=1)
+    with pytest.raises(FileExistsError):
+        other.save(path, overwrite=False)
+    assert path.read_bytes() == before
+
+
+def test_sample_weights_reach_the_loss_equal_in_one_process_and_a_pool():
+    """The weights travel as their own array: a pool of two gives the one-process result (float64)."""
+    rng = np.random.default_rng(4)
+    x, y = blobs(60)
+    weights = rng.uniform(0.1, 3.0, len(x))
+    results = []
+    for workers in (1, 2):
+        model = Model([Dense(5, "relu", input_shape=(4,)), Dense(3, "softmax")], seed=2, dtype="float64")
+        model.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=16, epochs=2, sample_weight=weights, verbose=0, workers=workers)
+        results.append((model.parameters.copy(), history.history["loss"]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)

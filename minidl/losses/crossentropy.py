@@ -1,45 +1,18 @@
-"""Losses under Keras's names, as classes, strings and functions; the cross-entropies live here.
+"""The cross-entropies: categorical, sparse categorical and binary, on probabilities or logits.
 
 Each returns the *sum* of per-sample losses and a gradient scaled by a given denominator (see
-`minidl.loss_base`); the element-wise ones (MSE, MAE, Huber, binary cross-entropy) are in
-`minidl.elementwise_losses`. Keras's function forms, e.g.
-`losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=False)`, return per-sample losses.
-
-With predictions p (N, K), targets y and the denominator D (the whole batch size): `total` =
-Σ_n ℓ(p[n], y[n]) and `gradient` = dℓ/dp / D, of p's shape, so the gradients of a batch's shards add up
-to the gradient of the batch's mean loss.
+`minidl.losses.loss`). With predictions p (N, K), targets y and the denominator D (the whole batch
+size): `total` = Σ_n ℓ(p[n], y[n]) and `gradient` = dℓ/dp / D, of p's shape, so the gradients of a
+batch's shards add up to the gradient of the batch's mean loss.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .elementwise_losses import BinaryCrossentropy, Huber, MeanAbsoluteError, MeanSquaredError
-from .errors import ShapeError, lookup
-from .layers.activations import Softmax
-from .loss_base import EPSILON as _EPSILON
-from .loss_base import Loss
-
-__all__ = [
-    "Loss",
-    "CategoricalCrossentropy",
-    "SparseCategoricalCrossentropy",
-    "BinaryCrossentropy",
-    "MeanSquaredError",
-    "MeanAbsoluteError",
-    "Huber",
-]
-
-
-def log_softmax(logits):
-    """log softmax(z) over the last axis, computed without overflow: (z - max z) - log Σ exp(z - max z)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def softmax(logits):
-    """softmax(z) = exp(z) / Σ exp(z) over the last axis, with the maximum subtracted first."""
-    return np.exp(log_softmax(logits))
+from ..errors import ShapeError
+from ..ops import log_softmax, softmax
+from .loss import EPSILON, ElementwiseLoss, Loss
 
 
 class CrossEntropy(Loss):
@@ -63,7 +36,7 @@ class CrossEntropy(Loss):
         if self.from_logits:
             log_p = log_softmax(y_pred)
             return np.exp(log_p), log_p
-        return y_pred, np.log(np.clip(y_pred, _EPSILON, 1.0))
+        return y_pred, np.log(np.clip(y_pred, EPSILON, 1.0))
 
     def logit_gradient(self, p, y_true, denominator):
         """(p * Σ_k y_k - y) / denominator: the gradient with respect to the logits, given p = softmax(z)."""
@@ -113,7 +86,7 @@ class CategoricalCrossentropy(CrossEntropy):
         return (p * y_true.sum(axis=-1, keepdims=True) - y_true) / denominator
 
     def probability_gradient(self, p, y_true, denominator):
-        return -y_true / (np.clip(p, _EPSILON, 1.0) * denominator)
+        return -y_true / (np.clip(p, EPSILON, 1.0) * denominator)
 
 
 class SparseCategoricalCrossentropy(CrossEntropy):
@@ -155,7 +128,7 @@ class SparseCategoricalCrossentropy(CrossEntropy):
         rows = np.arange(len(y_true))
         if self.from_logits:
             return -log_softmax(y_pred)[rows, y_true]
-        return -np.log(np.clip(y_pred[rows, y_true], _EPSILON, 1.0))
+        return -np.log(np.clip(y_pred[rows, y_true], EPSILON, 1.0))
 
     def logit_gradient(self, p, y_true, denominator):
         grad = p / denominator
@@ -165,7 +138,7 @@ class SparseCategoricalCrossentropy(CrossEntropy):
     def probability_gradient(self, p, y_true, denominator):
         rows = np.arange(len(y_true))
         grad = np.zeros_like(p)
-        grad[rows, y_true] = -1.0 / (np.clip(p[rows, y_true], _EPSILON, 1.0) * denominator)
+        grad[rows, y_true] = -1.0 / (np.clip(p[rows, y_true], EPSILON, 1.0) * denominator)
         return grad
 
 
@@ -175,7 +148,8 @@ class SoftmaxCrossEntropy(Loss):
     The model computes p = softmax(z) as its output; this loss's value is the wrapped cross-entropy's
     on p, and its gradient is the one with respect to the *logits* z, (p * Σ y - y) / B (see
     `CrossEntropy`), so the final softmax passes it through unchanged. Exact where p underflows to 0,
-    and one subtraction instead of a division and a Jacobian product. Made only by `for_output`.
+    and one subtraction instead of a division and a Jacobian product. Made only by the model, when
+    it compiles (`Model.compile`).
     """
 
     def __init__(self, loss: CrossEntropy):
@@ -198,69 +172,35 @@ class SoftmaxCrossEntropy(Loss):
         return self.loss.get_config()
 
 
-def for_output(loss: Loss, layers) -> Loss:
-    """The loss to train `layers` with: the one place where a final softmax and a cross-entropy meet.
+class BinaryCrossentropy(ElementwiseLoss):
+    """ℓ = -(y log p + (1 - y) log(1 - p)) with p clipped to [ε, 1 - ε].
 
-    If the last layer ends in a softmax and `loss` is a cross-entropy on probabilities, returns a
-    `SoftmaxCrossEntropy` and tells that softmax its backward is done by the loss; every other softmax
-    keeps its own derivative. Otherwise returns `loss` unchanged.
+    With `from_logits=True` the outputs are logits z and p = sigmoid(z); then
+    ℓ = max(z, 0) - z y + log(1 + e^-|z|) (no overflow) and dℓ/dz = sigmoid(z) - y.
     """
-    softmaxes = [getattr(layer, "activation", layer) for layer in layers]
-    softmaxes = [s for s in softmaxes if isinstance(s, Softmax)]
-    for softmax_layer in softmaxes:
-        softmax_layer.backward_done_by_loss = False
-    last = getattr(layers[-1], "activation", layers[-1]) if layers else None
-    if isinstance(last, Softmax) and isinstance(loss, CrossEntropy) and not loss.from_logits:
-        last.backward_done_by_loss = True
-        return SoftmaxCrossEntropy(loss)
-    return loss
 
+    name = "binary_crossentropy"
 
-CLASSIFICATION_LOSSES = (CrossEntropy, BinaryCrossentropy, SoftmaxCrossEntropy)
+    def __init__(self, from_logits=False):
+        self.from_logits = bool(from_logits)
 
-LOSSES = {
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "binary_crossentropy": BinaryCrossentropy,
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "huber": Huber,
-}
+    def check_targets(self, y_true, output_shape):
+        y = super().check_targets(y_true, output_shape)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{self.name}: targets must be in [0, 1] (labels 0/1 or probabilities)")
+        return y
 
+    def elements(self, y_pred, y_true):
+        if self.from_logits:
+            return np.maximum(y_pred, 0) - y_pred * y_true + np.log1p(np.exp(-np.abs(y_pred)))
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p))
 
-def _per_sample_function(cls, name):
-    def function(y_true, y_pred, **options):
-        loss = cls(**options)
-        y_pred = np.asarray(y_pred)
-        return loss.per_sample(y_pred.astype(np.float64), loss.check_targets(y_true, y_pred.shape[1:]))
+    def derivative(self, y_pred, y_true):
+        if self.from_logits:
+            return 0.5 * (np.tanh(0.5 * y_pred) + 1) - y_true
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return (p - y_true) / (p * (1 - p))
 
-    function.__name__ = function.__qualname__ = name
-    function.__doc__ = f"Keras's function form of {cls.__name__}: the loss of every sample, shape (N,)."
-    function.loss_class = cls
-    return function
-
-
-categorical_crossentropy = _per_sample_function(CategoricalCrossentropy, "categorical_crossentropy")
-sparse_categorical_crossentropy = _per_sample_function(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")
-binary_crossentropy = _per_sample_function(BinaryCrossentropy, "binary_crossentropy")
-mean_squared_error = mse = _per_sample_function(MeanSquaredError, "mean_squared_error")
-mean_absolute_error = mae = _per_sample_function(MeanAbsoluteError, "mean_absolute_error")
-huber = _per_sample_function(Huber, "huber")
-
-
-def get(loss) -> Loss:
-    """A loss from a name, a class, an instance or one of the function forms above."""
-    if isinstance(loss, Loss):
-        return loss
-    if isinstance(loss, type) and issubclass(loss, Loss):
-        return loss()
-    if callable(loss):
-        if hasattr(loss, "loss_class"):
-            return loss.loss_class()
-        raise NotImplementedError(
-            f"custom loss function {getattr(loss, '__name__', loss)!r} is not supported by minidl "
-            f"(it has no automatic differentiation); use one of: {', '.join(sorted(LOSSES))}"
-        )
-    return lookup("loss", loss, LOSSES)()
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits}

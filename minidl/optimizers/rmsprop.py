@@ -1,10 +1,10 @@
-"""RMSprop and Adagrad, as Keras 3 computes them, on the model's flat parameter vector."""
+"""RMSprop: steps scaled by a running mean of the squared gradient (centered and with momentum)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .optimizer_base import Optimizer
+from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):
@@ -50,32 +50,4 @@ class RMSprop(Optimizer):
             "momentum": self.momentum,
             "epsilon": self.epsilon,
             "centered": self.centered,
-        }
-
-
-class Adagrad(Optimizer):
-    """a += g²; w -= lr g / sqrt(a + ε), with a starting at `initial_accumulator_value`."""
-
-    name = "adagrad"
-    state_names = ("accumulator",)
-
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
-        super().__init__(learning_rate)
-        self.initial_accumulator_value = self._check("initial_accumulator_value", initial_accumulator_value, minimum=0)
-        self.epsilon = self._check("epsilon", epsilon, minimum=0, open_minimum=True)
-        self.accumulator = None
-
-    def step(self, params, grads):
-        lr = self.learning_rate
-        self.iterations += 1
-        if self.accumulator is None:
-            self.accumulator = np.full_like(params, self.initial_accumulator_value)
-        self.accumulator += grads * grads
-        params -= lr * grads / np.sqrt(self.accumulator + self.epsilon)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "initial_accumulator_value": self.initial_accumulator_value,
-            "epsilon": self.epsilon,
         }

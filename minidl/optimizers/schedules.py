@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from . import checks
+from ..utils import checks
 
 
 class LearningRateSchedule:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks, schedules
+from ..utils import checks
+from . import schedules
 
 
 class Optimizer:

@@ -12,10 +12,10 @@ from rich.console import Console
 import minidl
 from minidl import Model, optimizers
 from minidl.callbacks import Callback
-from minidl.data_checks import check_inputs, check_targets
 from minidl.errors import NotCompiledError, ShapeError, UnknownNameError
 from minidl.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax
 from minidl.layers.context import TrainingContext
+from minidl.trainers.data import check_inputs, check_targets
 
 
 def blobs(n=60, features=4, classes=3, seed=0):
@@ -424,7 +424,7 @@ def test_whole_model_gradient_check(loss, rng):
     model.compile(loss=loss)
     x = rng.standard_normal((4, 7, 6, 1))
     y = check_targets(model, x, np.array([0, 2, 1, 2]) if loss != "mse" else rng.random((4, 3)))
-    model.forward_backward(x, y, len(x), step=5)
+    model.forward_backward(x, y, None, len(x), step=5)
     analytic = model.gradients.copy()
     # The same training context as forward_backward's fixes each Dropout's mask for the numerical side.
     context = TrainingContext(step=5, positions=np.arange(len(x)), seed=model.seed, layers=tuple(model.layers))
@@ -442,7 +442,7 @@ def test_float32_gradients_match_float64():
         model = Model.from_config({**config, "dtype": dtype})
         model.set_weights(weights)
         model.compile(loss="sparse_categorical_crossentropy")
-        model.forward_backward(check_inputs(model, x), np.array([0, 1, 2]), 3, step=1)
+        model.forward_backward(check_inputs(model, x), np.array([0, 1, 2]), None, 3, step=1)
         assert model.gradients.dtype == np.dtype(dtype)
         grads[dtype] = model.gradients.astype(np.float64)
     np.testing.assert_allclose(grads["float32"], grads["float64"], rtol=1e-3, atol=1e-6)
@@ -457,7 +457,7 @@ def test_adding_a_layer_after_compile_moves_the_fusion():
     model.add(Dense(3, activation="softmax"))
     assert not model.layers[0].activation.backward_done_by_loss and model.layers[1].activation.backward_done_by_loss
     x, y = np.random.default_rng(0).standard_normal((5, 3)), np.array([0, 1, 2, 1, 0])
-    model.forward_backward(x, y, 5)
+    model.forward_backward(x, y, None, 5)
     analytic = model.gradients.copy()
     numeric = numerical_gradient(lambda: model.loss.total(model.forward(x), y) / 5, model.parameters)
     assert_gradients_close(analytic, numeric, "softmax inside, fused softmax last")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
+from ..utils import checks
 
 FUNCTIONAL_API = (
     "the Functional API (calling layers on keras.Input / Model(inputs, outputs)) is not supported by "

@@ -89,8 +89,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("MINIDL_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(datasets, "MNIST_MIRRORS", [])
-    monkeypatch.setattr(datasets, "FASHION_MNIST_MIRRORS", [])
+    monkeypatch.setattr(datasets.locate, "MNIST_MIRRORS", [])
+    monkeypatch.setattr(datasets.locate, "FASHION_MNIST_MIRRORS", [])
 
 
 @pytest.fixture
@@ -258,7 +258,7 @@ def test_read_idx_claim_larger_than_the_file_is_refused_before_allocating(tmp_pa
 def test_read_idx_refuses_oversized_files_unread(tmp_path, monkeypatch):
     path = tmp_path / "x.idx"
     path.write_bytes(idx_bytes(np.zeros((3, 28, 28), np.uint8)))
-    monkeypatch.setattr(datasets, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(datasets.idx, "MAX_FILE_BYTES", 1000)
     with pytest.raises(DatasetError, match=r"x\.idx: 2368 bytes, larger than the 1000-byte limit"):
         read_idx(path)
 
@@ -621,8 +621,8 @@ def test_download_from_http_mirror_then_cached(tmp_path, mirror, tiny):
 
 def test_download_uses_module_tables(tmp_path, monkeypatch, mirror, tiny):
     mirror.files.update(tiny_files(tiny))
-    monkeypatch.setattr(datasets, "MNIST_MIRRORS", [mirror.url])
-    monkeypatch.setattr(datasets, "MNIST_CHECKSUMS", sha256_table(mirror.files))
+    monkeypatch.setattr(datasets.locate, "MNIST_MIRRORS", [mirror.url])
+    monkeypatch.setattr(datasets.locate, "MNIST_CHECKSUMS", sha256_table(mirror.files))
     (_, y_train), _ = load_mnist()
     np.testing.assert_array_equal(y_train, tiny.train_y)
 
@@ -631,8 +631,8 @@ def test_fashion_download_checks_md5_into_its_own_cache(tmp_path, monkeypatch, m
     files = tiny_files(make_tiny(8))
     mirror.files.update(files)
     md5 = {name: ("md5", hashlib.md5(content).hexdigest()) for name, content in files.items()}
-    monkeypatch.setattr(datasets, "FASHION_MNIST_MIRRORS", [mirror.url])
-    monkeypatch.setattr(datasets, "FASHION_MNIST_CHECKSUMS", md5)
+    monkeypatch.setattr(datasets.locate, "FASHION_MNIST_MIRRORS", [mirror.url])
+    monkeypatch.setattr(datasets.locate, "FASHION_MNIST_CHECKSUMS", md5)
     (_, y_train), _ = load_fashion_mnist()
     np.testing.assert_array_equal(y_train, make_tiny(8).train_y)
     assert _cache_listing(tmp_path, "fashion-mnist") == set(ALL_FILES)

@@ -1,10 +1,11 @@
-"""`minidl.models`: Keras's `models` namespace — Sequential, Model, load_model."""
+"""`minidl.models`: what the network is — `Model` / `Sequential`, `load_model`, `clone_model`."""
 
 from __future__ import annotations
 
 import os
 
-from . import saving
+from .. import saving
+from .cloning import clone_model
 from .model import Model, Sequential
 
 __all__ = ["Model", "Sequential", "load_model", "clone_model"]
@@ -14,11 +15,4 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Read a model written by `model.save(...)` (`minidl.saving.load_model`); never unpickles."""
     if custom_objects:
         raise NotImplementedError("load_model: custom_objects are not supported by minidl (no custom layers)")
-    return saving.load_model(os.fspath(filepath))
-
-
-def clone_model(model):
-    """A new model with the same architecture and fresh weights (Keras's `clone_model`)."""
-    config = model.get_config()
-    config = {**config, "loss": None}
-    return Model.from_config(config)
+    return saving.load_model(os.fspath(filepath), Model, compile=compile)

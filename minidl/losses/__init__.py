@@ -1,0 +1,82 @@
+"""`minidl.losses`: Keras's losses, as classes, names and functions.
+
+`loss.py` holds the contract (sums of per-sample losses, gradients over a denominator),
+`crossentropy.py` the cross-entropies and `regression.py` MSE, MAE and Huber. Keras's function forms,
+e.g. `losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=False)`, return the loss of
+every sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import lookup
+from .crossentropy import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    CrossEntropy,
+    SoftmaxCrossEntropy,
+    SparseCategoricalCrossentropy,
+)
+from .loss import Loss
+from .regression import Huber, MeanAbsoluteError, MeanSquaredError
+
+__all__ = [
+    "Loss",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "BinaryCrossentropy",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Huber",
+    "get",
+]
+
+CLASSIFICATION_LOSSES = (CrossEntropy, BinaryCrossentropy, SoftmaxCrossEntropy)
+
+LOSSES = {
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber,
+}
+
+
+def _per_sample_function(cls, name):
+    def function(y_true, y_pred, **options):
+        loss = cls(**options)
+        y_pred = np.asarray(y_pred)
+        return loss.per_sample(y_pred.astype(np.float64), loss.check_targets(y_true, y_pred.shape[1:]))
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"Keras's function form of {cls.__name__}: the loss of every sample, shape (N,)."
+    function.loss_class = cls
+    return function
+
+
+categorical_crossentropy = _per_sample_function(CategoricalCrossentropy, "categorical_crossentropy")
+sparse_categorical_crossentropy = _per_sample_function(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")
+binary_crossentropy = _per_sample_function(BinaryCrossentropy, "binary_crossentropy")
+mean_squared_error = mse = _per_sample_function(MeanSquaredError, "mean_squared_error")
+mean_absolute_error = mae = _per_sample_function(MeanAbsoluteError, "mean_absolute_error")
+huber = _per_sample_function(Huber, "huber")
+
+
+def get(loss) -> Loss:
+    """A loss from a name, a class, an instance or one of the function forms above."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, type) and issubclass(loss, Loss):
+        return loss()
+    if callable(loss):
+        if hasattr(loss, "loss_class"):
+            return loss.loss_class()
+        raise NotImplementedError(
+            f"custom loss function {getattr(loss, '__name__', loss)!r} is not supported by minidl "
+            f"(it has no automatic differentiation); use one of: {', '.join(sorted(LOSSES))}"
+        )
+    return lookup("loss", loss, LOSSES)()

@@ -1,0 +1,141 @@
+"""The loops behind `fit`, `evaluate` and `predict`: epochs of batches, each asked of a runner.
+
+Data flows one way: for every batch the loop asks a *runner* (see `minidl.distributed.base`) for the
+batch's gradient — computed in this process, in worker processes or on MPI ranks — and takes one
+optimizer step; callbacks observe. Every runner returns the batch's loss sum and metric sums and
+leaves the mean gradient in `model.gradients`, so the loop, the optimizer step and the callbacks are
+the same whatever runs the arithmetic.
+
+As in Keras, batch logs carry the running means of the epoch so far (plus `size`, the batch's
+sample count); epoch logs the epoch's means and the validation figures as `val_<name>`.
+
+Shuffling: the permutation of an epoch is the model's n-th draw of a generator seeded by the model's
+seed alone, n counting every epoch the model has trained (`completed_epochs`, kept by saved models).
+So a second `fit` call continues with new orders, as in Keras, and a resumed run replays exactly the
+orders an uninterrupted one would have drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..metrics import metric_sums
+from ..saving import state as resume
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """What `fit` was asked to run: epoch numbers, batches per epoch, validation."""
+
+    initial_epoch: int
+    epochs: int
+    batch_size: int
+    steps: int
+    shuffle: bool
+    validation: tuple | None  # (x, y, sample weights or None)
+    validation_batch_size: int
+    validation_freq: int
+
+
+def logs_of(metric_names, loss_total, sums, seen) -> dict:
+    """{"loss": mean loss, <metric name>: mean, ...} from sums over `seen` samples."""
+    logs = {"loss": loss_total / seen}
+    for name, value in zip(metric_names, sums):
+        logs[name] = float(value) / seen
+    return logs
+
+
+def train(model, runner, data, plan: EpochPlan, callback_list, nan_guard):
+    """Run the epochs of `plan` over `data` (x, y, sample weights or None), telling the callbacks."""
+    end_logs = {"status": "finished"}
+    samples = len(data[0])
+    try:
+        callback_list.on_train_begin({})
+        first = resume.start_epoch(model, plan.initial_epoch)  # BackupAndRestore may move it (and the seed)
+        # The model's own count of trained epochs: a second fit continues the shuffle sequence.
+        drawn = max(first, resume.completed_epochs(model))
+        order_rng = resume.shuffle_generator(model, samples, skip_epochs=drawn if plan.shuffle else 0)
+        for epoch in range(first, plan.epochs):
+            callback_list.on_epoch_begin(epoch, {})
+            order = order_rng.permutation(samples) if plan.shuffle else np.arange(samples)
+            epoch_logs = train_epoch(model, runner, data, order, plan, callback_list, nan_guard)
+            if plan.validation is not None and not model.stop_training and (epoch + 1) % plan.validation_freq == 0:
+                val_logs = evaluate_batches(model, runner, plan.validation, plan.validation_batch_size, callback_list)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            resume.record_epoch(model, drawn + epoch - first + 1)
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            if model.stop_training:
+                end_logs["status"] = "stopped"
+                end_logs["error"] = model.stop_reason
+                break
+    except KeyboardInterrupt:
+        end_logs = {"status": "interrupted", "error": "KeyboardInterrupt"}
+        raise
+    except BaseException as error:
+        end_logs = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+        raise
+    finally:
+        callback_list.on_train_end(end_logs)
+
+
+def train_epoch(model, runner, data, order, plan: EpochPlan, callback_list, nan_guard) -> dict:
+    """One epoch: `plan.steps` batches in `order`, one optimizer step each; the epoch's logs."""
+    x, y, weights = data
+    loss_total, sums, seen = 0.0, np.zeros(len(model.metrics)), 0
+    logs = {"loss": float("nan")}
+    for step in range(plan.steps):
+        indices = order[step * plan.batch_size : (step + 1) * plan.batch_size]
+        callback_list.on_train_batch_begin(step, {"size": len(indices)})
+        loss_sum, batch_sums = runner.gradients(x, y, weights, indices, model.optimizer.iterations)
+        model.optimizer.step(model.parameters, model.gradients)
+        loss_total, seen = loss_total + loss_sum, seen + len(indices)
+        sums += batch_sums
+        logs = logs_of(model.metrics, loss_total, sums, seen)
+        logs["size"] = len(indices)
+        callback_list.on_train_batch_end(step, logs)
+        if nan_guard.message:
+            break
+    logs.pop("size", None)
+    return logs
+
+
+def evaluate_batches(model, runner, data, batch_size, callback_list) -> dict:
+    """Loss and metrics over (x, y, sample weights or None), batch by batch through the test hooks."""
+    x, y, weights = data
+    callback_list.on_test_begin({})
+    # One prediction over all samples when processes share the work; batch by batch otherwise.
+    outputs = runner.predict(x, batch_size) if runner.workers > 1 else None
+    loss_total, sums, logs = 0.0, np.zeros(len(model.metrics)), {}
+    for step, start in enumerate(range(0, len(x), batch_size)):
+        stop = min(start + batch_size, len(x))
+        callback_list.on_test_batch_begin(step, {})
+        out = outputs[start:stop] if outputs is not None else runner.predict(x[start:stop], batch_size)
+        if weights is None:
+            loss_total += model.loss.total(out, y[start:stop])
+        else:
+            loss_total += float(model.loss.per_sample(out, y[start:stop]) @ weights[start:stop])
+        sums += metric_sums(model.compiled_metrics, out, y[start:stop])
+        logs = logs_of(model.metrics, loss_total, sums, stop)
+        callback_list.on_test_batch_end(step, logs)
+    callback_list.on_test_end(logs)
+    return logs
+
+
+def predict_batches(runner, x, batch_size, callback_list) -> np.ndarray:
+    """The outputs for `x`, batch by batch through the predict hooks."""
+    callback_list.on_predict_begin({})
+    whole = runner.predict(x, batch_size) if runner.workers > 1 else None
+    outputs = []
+    for step, start in enumerate(range(0, len(x), batch_size)):
+        callback_list.on_predict_batch_begin(step, {})
+        chunk = (
+            whole[start : start + batch_size]
+            if whole is not None
+            else runner.predict(x[start : start + batch_size], batch_size)
+        )
+        outputs.append(chunk)
+        callback_list.on_predict_batch_end(step, {"outputs": chunk})
+    callback_list.on_predict_end({})
+    return whole if whole is not None else np.concatenate(outputs)

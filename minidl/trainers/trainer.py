@@ -1,0 +1,334 @@
+"""Trainer: how a model learns — Keras's compile, fit, evaluate, predict and the *_on_batch calls.
+
+`Model` inherits it, as in Keras. The trainer knows the model only through what every model
+provides: `layers`, `built` / `build`, `input_shape` / `output_shape`, `dtype`, `seed`, the flat
+`parameters` and `gradients`, `forward_backward` and `predict_in_batches`; it never imports
+`minidl.models`. The loops themselves are in `loops.py`; the checks on what they are handed in
+`data.py`; where the arithmetic runs (this process, worker processes, MPI ranks) in
+`minidl.distributed`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from .. import losses, optimizers
+from .. import metrics as metric_objects
+from ..callbacks import CallbackList, History, TerminateOnNaN
+from ..callbacks.progbar_logger import ProgbarLogger
+from ..distributed import runner_for
+from ..utils import checks
+from . import data, loops
+
+DEFAULT_BATCH_SIZE = 32
+
+# Keras arguments that change nothing minidl computes, accepted so programs run unchanged.
+IGNORED_COMPILE = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")
+# Keras's hooks for custom training steps: each is written for one backend (TensorFlow, JAX or torch).
+CUSTOM_STEPS = ("train_step", "test_step", "predict_step", "call")
+
+
+def verbosity(verbose) -> int:
+    """Keras's verbose: "auto" (= 1), 0 (silent), 1 (progress bar) or 2 (one line per epoch)."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+class Trainer:
+    """Compile, fit, evaluate and predict, with Keras 3's explicit signatures (see each method)."""
+
+    def __init__(self):
+        self.optimizer = self.loss = self.training_loss = None
+        self.metrics, self.compiled_metrics = [], []
+        self.history = self.stop_reason = None
+        self.stop_training = False
+
+    # ----- compiling -----
+    def compile(
+        self,
+        optimizer="sgd",
+        loss="sparse_categorical_crossentropy",
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+    ):
+        """Choose the optimizer, loss and metrics, as in Keras.
+
+        Args:
+            optimizer: a name ("sgd", "adam", ...), an `Optimizer` or its class. Keras's default is
+                "rmsprop"; minidl's is "sgd".
+            loss: a name, a `Loss`, its class or a function form (`minidl.losses.mse`). Keras has no
+                default; minidl's is "sparse_categorical_crossentropy".
+            loss_weights, weighted_metrics: for models with several outputs (refused when given).
+            metrics: names ("accuracy", "mae", ...), `Metric` objects or classes. Without it, a
+                cross-entropy loss gets "accuracy" (minidl's default; Keras adds none).
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: Keras's execution
+                settings, accepted and ignored (minidl always runs NumPy eagerly).
+        """
+        self.refuse_custom_steps()
+        if isinstance(loss_weights, (list, tuple)) and any(isinstance(w, str) for w in loss_weights):
+            raise TypeError(
+                "compile: the third argument is loss_weights, as in Keras; pass the metrics by keyword: "
+                f"compile(optimizer, loss, metrics={list(loss_weights)!r})"
+            )
+        if loss_weights:
+            raise NotImplementedError("compile: loss_weights (models with several outputs) is not supported by minidl")
+        if weighted_metrics:
+            raise NotImplementedError("compile: weighted_metrics is not supported by minidl")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        self.compiled_metrics = self._resolve_metrics(metrics)
+        self.metrics = [m.name for m in self.compiled_metrics]
+        self.training_loss = self.loss_for_training(self.loss)
+        return self
+
+    def loss_for_training(self, loss):
+        """The loss `forward_backward` trains with; a model may fuse it with its last layer (Model does)."""
+        return loss
+
+    def _resolve_metrics(self, requested):
+        """The compiled metric objects; None means "accuracy" for a cross-entropy, nothing otherwise."""
+        if requested is None:
+            requested = ["accuracy"] if isinstance(self.loss, losses.CLASSIFICATION_LOSSES) else []
+        elif isinstance(requested, (str, metric_objects.Metric)) or (
+            callable(requested) and not isinstance(requested, type)
+        ):
+            requested = [requested]
+        if isinstance(requested, dict):
+            raise NotImplementedError(
+                "compile: metrics as a dict (models with several outputs) is not supported by minidl"
+            )
+        return [metric_objects.get(item, self.loss) for item in requested]
+
+    @property
+    def metrics_names(self):
+        """The order of `evaluate`'s list: `["loss", *metrics]`."""
+        return ["loss", *self.metrics]
+
+    def refuse_custom_steps(self):
+        """Subclasses overriding Keras's `train_step` / `test_step` / `predict_step` / `call` are refused."""
+        own = [base for base in type(self).__mro__ if not base.__module__.startswith("minidl.")]
+        for hook in CUSTOM_STEPS:
+            if any(hook in vars(base) for base in own):
+                what = "a subclassed model's own call()" if hook == "call" else f"a custom {hook}"
+                raise NotImplementedError(
+                    f"{what} is not supported by minidl (it has no automatic differentiation): "
+                    "build a Sequential model from minidl layers"
+                )
+
+    # ----- training -----
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+        *,
+        workers=1,
+        backend="pool",
+        threads=None,
+        step_timeout=None,
+    ):
+        """Train for `epochs` passes over (x, y); returns a `History` with per-epoch metrics.
+
+        Args:
+            x: inputs, an array of shape (N, *input_shape).
+            y: targets, as the loss wants them (integer labels, one-hot rows, values).
+            batch_size: samples per gradient step (default 32).
+            epochs: the epoch to stop at (counted from 0, so `initial_epoch` epochs are skipped).
+            verbose: "auto" or 1 (progress bar), 2 (one line per epoch), 0 (silent).
+            callbacks: `Callback` objects observing the run.
+            validation_split: the last fraction of (x, y) held out to validate on after each epoch.
+            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val); wins over the split.
+            shuffle: draw a new order of the samples every epoch (from the model's seed).
+            class_weight: {class: weight}, multiplying each sample's loss by its class's weight.
+            sample_weight: (N,) weights of the samples' losses.
+            initial_epoch: the epoch to start at (for resuming a run).
+            steps_per_epoch: batches per epoch (default: all of x).
+            validation_steps: validate on this many batches only.
+            validation_batch_size: batch size of validation (default `batch_size`).
+            validation_freq: validate after every this-many epochs.
+            workers: processes sharing each batch's gradient (same mathematics as one), or a
+                `minidl.distributed.WorkerPool` / `MPIBackend` the caller keeps.
+            backend: "pool" (worker processes on this machine) or "mpi" (ranks started by mpiexec).
+            threads: BLAS threads per process (default 1).
+            step_timeout: seconds a worker may take to answer (default max(30 s, 50 x the median step)).
+        """
+        self.refuse_custom_steps()
+        data.require_compiled(self, "fit")
+        data.require_arrays(x, y, "fit")
+        batch_size = checks.positive_int(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
+        epochs = checks.positive_int(epochs, "epochs")
+        initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
+        validation_freq = checks.positive_int(validation_freq, "validation_freq")
+        verbose = verbosity(verbose)
+        x = data.check_inputs(self, x)
+        y = data.check_targets(self, x, y)
+        weights = data.sample_weights(y, sample_weight, class_weight)
+        if validation_data is None:
+            (x, y, weights), validation = data.split_validation((x, y, weights), validation_split)
+        else:
+            validation = data.validation_arrays(self, validation_data)
+        if validation is not None and validation_steps is not None:
+            steps = checks.positive_int(validation_steps, "validation_steps")
+            validation = data.first(validation, steps * (validation_batch_size or batch_size))
+        batches = -(-len(x) // batch_size)
+        steps = batches if steps_per_epoch is None else checks.positive_int(steps_per_epoch, "steps_per_epoch")
+        if steps > batches:
+            raise ValueError(f"steps_per_epoch={steps} is more than the {batches} batches of {batch_size} in x")
+        plan = loops.EpochPlan(
+            initial_epoch, epochs, batch_size, steps, shuffle, validation, validation_batch_size or batch_size,
+            validation_freq,
+        )  # fmt: skip
+
+        history = History()
+        user_callbacks = list(callbacks or [])
+        nan_guard = next((c for c in user_callbacks if isinstance(c, TerminateOnNaN)), None) or TerminateOnNaN()
+        guard = [] if nan_guard in user_callbacks else [nan_guard]
+        self.stop_training, self.stop_reason = False, None
+        with runner_for(
+            self, workers, backend, data=(x, y, weights), threads=threads, step_timeout=step_timeout
+        ) as runner:
+            params = {
+                "epochs": epochs,
+                "steps": steps,
+                "batch_size": batch_size,
+                "samples": min(len(x), steps * batch_size),
+                "val_samples": len(validation[0]) if validation else 0,
+                "workers": runner.workers,
+                "threads_per_worker": runner.threads_per_worker,
+                "startup_seconds": runner.startup_seconds,
+                "backend": backend,
+                "ranks": runner.ranks,
+                "rank": runner.rank,
+                "seed": self.seed,
+                "verbose": verbose,
+                "timings": runner.timings,
+            }
+            progress = [ProgbarLogger(verbose)] if verbose and runner.rank == 0 else []
+            callback_list = CallbackList([*user_callbacks, *guard, history, *progress], self, params)
+            loops.train(self, runner, (x, y, weights), plan, callback_list, nan_guard)
+        if nan_guard.message:
+            warnings.warn(nan_guard.message, RuntimeWarning, stacklevel=2)
+        self.history = history
+        return history
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the batch's loss and metrics before the step.
+
+        Args:
+            x, y: one batch of inputs and targets.
+            sample_weight: (N,) weights of the samples' losses.
+            class_weight: {class: weight}.
+            return_dict: a dict {name: value} instead of `[loss, *metrics]` (the loss alone without metrics).
+        """
+        self.refuse_custom_steps()
+        data.require_compiled(self, "train_on_batch")
+        data.require_arrays(x, y, "train_on_batch")
+        x = data.check_inputs(self, x)
+        y = data.check_targets(self, x, y)
+        weights = data.sample_weights(y, sample_weight, class_weight)
+        loss_sum, sums = self.forward_backward(x, y, weights, len(x), self.optimizer.iterations)
+        self.optimizer.step(self.parameters, self.gradients)
+        return self._results(loops.logs_of(self.metrics, loss_sum, sums, len(x)), return_dict)
+
+    # ----- evaluating and predicting -----
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+        *,
+        workers=1,
+        threads=None,
+    ):
+        """Mean loss and metrics on (x, y).
+
+        Args:
+            x, y: inputs and targets.
+            batch_size: samples per batch (default 32; the size does not change the result).
+            verbose: "auto" or 1 (progress bar), 2 (one line), 0 (silent).
+            sample_weight: (N,) weights of the samples' losses.
+            steps: evaluate on this many batches only.
+            callbacks: `Callback` objects observing the test hooks.
+            return_dict: a dict {name: value} instead of `[loss, *metrics]` (the loss alone without metrics).
+            workers: processes sharing the work, or a `WorkerPool` / `MPIBackend`.
+            threads: BLAS threads per process.
+        """
+        data.require_compiled(self, "evaluate")
+        data.require_arrays(x, y, "evaluate")
+        x = data.check_inputs(self, x)
+        y = data.check_targets(self, x, y)
+        weights = data.sample_weights(y, sample_weight)
+        x, batch_size, callback_list = self._inference_setup(x, batch_size, steps, verbose, callbacks, workers, "test")
+        with runner_for(self, workers, threads=threads) as runner:
+            logs = loops.evaluate_batches(self, runner, data.first((x, y, weights), len(x)), batch_size, callback_list)
+        return self._results(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics of one batch, without training (`evaluate` on that batch)."""
+        return self.evaluate(x, y, len(x), 0, sample_weight=sample_weight, return_dict=return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, *, workers=1, threads=None):
+        """The model's outputs for `x`, computed in batches.
+
+        Args:
+            x: inputs, an array of shape (N, *input_shape).
+            batch_size: samples per batch (default 32; the size does not change the result).
+            verbose: "auto" or 1 (progress bar), 2 (one line), 0 (silent).
+            steps: predict this many batches only.
+            callbacks: `Callback` objects observing the predict hooks.
+            workers: processes sharing the work, or a `WorkerPool` / `MPIBackend`.
+            threads: BLAS threads per process.
+        """
+        x = data.check_inputs(self, x)
+        x, batch_size, callback_list = self._inference_setup(
+            x, batch_size, steps, verbose, callbacks, workers, "predict"
+        )
+        with runner_for(self, workers, threads=threads) as runner:
+            return loops.predict_batches(runner, x, batch_size, callback_list)
+
+    def predict_on_batch(self, x):
+        """The model's outputs for one batch."""
+        return self.predict(x, batch_size=len(x), verbose=0)
+
+    # ----- helpers -----
+    def _inference_setup(self, x, batch_size, steps, verbose, callbacks, workers, mode):
+        """(x cut to `steps` batches, batch size, the CallbackList with Keras's progress line if verbose)."""
+        batch_size = checks.positive_int(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
+        if steps is not None:
+            x = x[: checks.positive_int(steps, "steps") * batch_size]
+        verbose = verbosity(verbose)
+        params = {"samples": len(x), "batch_size": batch_size, "steps": -(-len(x) // batch_size), "verbose": verbose}
+        params["workers"] = workers if isinstance(workers, int) else getattr(workers, "workers", 1)
+        progress = [ProgbarLogger(verbose, mode=mode)] if verbose else []
+        return x, batch_size, CallbackList([*(callbacks or []), *progress], self, params)
+
+    def _results(self, logs, return_dict):
+        if return_dict:
+            return logs
+        return logs["loss"] if not self.metrics else [logs[k] for k in self.metrics_names]

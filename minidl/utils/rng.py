@@ -1,0 +1,27 @@
+"""Seeds: the one place a model's seed comes from.
+
+A model's seed fixes everything random about its training: the initial weights, the shuffle order of
+every epoch and Dropout's masks. `Model(seed=...)` gives it; without one, the seed set by `set_seed`
+(or Keras's `keras.utils.set_random_seed`) applies, and without that a fresh random one.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from . import checks
+
+_global_seed: int | None = None
+
+
+def set_seed(seed: int | None):
+    """Seed every model created afterwards without an explicit `seed=` (None: random again)."""
+    global _global_seed
+    _global_seed = checks.seed(seed, "set_seed: seed")
+
+
+def model_seed(seed=None, argument="Model: seed") -> int:
+    """`seed` checked, else the seed of `set_seed`, else a fresh random one (31 bits)."""
+    if seed is None:
+        seed = _global_seed if _global_seed is not None else secrets.randbits(31)
+    return checks.seed(seed, argument)
