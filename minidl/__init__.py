@@ -23,7 +23,6 @@ from . import (
 from .layers import Input
 from .models import Model, Sequential
 from .utils.rng import set_seed
-
 from .version import __version__
 
 __all__ = [
