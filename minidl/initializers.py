@@ -43,7 +43,30 @@ def ones(shape, fan_in, fan_out, rng, dtype):
     return np.ones(shape, dtype=dtype)
 
 
-INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros, ones)}
+def random_uniform(shape, fan_in, fan_out, rng, dtype, minval=-0.05, maxval=0.05):
+    """Uniform in [minval, maxval), ±0.05 by default (Keras's "uniform": Embedding's vectors)."""
+    return rng.uniform(minval, maxval, size=shape).astype(dtype)
+
+
+def orthogonal(shape, fan_in, fan_out, rng, dtype, gain=1.0):
+    """A matrix whose rows (or columns, whichever are fewer) are orthonormal, times `gain`.
+
+    Keras's default for recurrent kernels: multiplying a state by it again and again, step after
+    step, neither blows it up nor shrinks it. Q of the QR decomposition of a Gaussian matrix, each
+    column's sign taken from R's diagonal so that Q is uniformly distributed; shapes of more than two
+    axes are treated as (product of all but the last, last).
+    """
+    rows, cols = int(np.prod(shape[:-1])), shape[-1]
+    q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
+    q *= np.sign(np.diag(r))
+    return np.ascontiguousarray((gain * (q.T if rows < cols else q)).reshape(shape), dtype=dtype)
+
+
+INITIALIZERS = {
+    f.__name__: f
+    for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros, ones, random_uniform, orthogonal)
+}
+INITIALIZERS["uniform"] = random_uniform  # Keras's short name
 
 
 class Initializer:
@@ -68,6 +91,32 @@ HeUniform = _initializer_class("HeUniform", "he_uniform")
 HeNormal = _initializer_class("HeNormal", "he_normal")
 Zeros = _initializer_class("Zeros", "zeros")
 Ones = _initializer_class("Ones", "ones")
+
+
+class RandomUniform(Initializer):
+    """Keras's RandomUniform(minval=-0.05, maxval=0.05): see `random_uniform`."""
+
+    key = "random_uniform"
+
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        super().__init__(seed)
+        self.minval, self.maxval = float(minval), float(maxval)
+
+    def __call__(self, shape, fan_in, fan_out, rng, dtype):
+        return random_uniform(shape, fan_in, fan_out, rng, dtype, self.minval, self.maxval)
+
+
+class Orthogonal(Initializer):
+    """Keras's Orthogonal(gain=1.0): see `orthogonal`."""
+
+    key = "orthogonal"
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = float(gain)
+
+    def __call__(self, shape, fan_in, fan_out, rng, dtype):
+        return orthogonal(shape, fan_in, fan_out, rng, dtype, self.gain)
 
 
 def get(name_or_function):

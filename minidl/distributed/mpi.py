@@ -170,13 +170,14 @@ class MPIRunner(Runner):
         """Every rank predicts its slice; all slices are gathered on every rank."""
         bounds = shard_bounds(len(x), self.ranks)
         lo, hi = bounds[self.rank]
-        row = int(np.prod(self.model.output_shape))
+        shape = self.model.output_shape
+        if None in shape:  # a sequence's length: known from the inputs, so from one sample's output
+            shape = self.model.predict_in_batches(x[:1], 1).shape[1:]
+        row = int(np.prod(shape))
         mine = (
-            self.model.predict_in_batches(x[lo:hi], batch_size)
-            if hi > lo
-            else np.zeros((0, *self.model.output_shape), self.model.dtype)
+            self.model.predict_in_batches(x[lo:hi], batch_size) if hi > lo else np.zeros((0, *shape), self.model.dtype)
         )
-        out = np.empty((len(x), *self.model.output_shape), self.model.dtype)
+        out = np.empty((len(x), *shape), self.model.dtype)
         counts = [(b - a) * row for a, b in bounds]
         offsets = [a * row for a, _ in bounds]
         self.comm.Allgatherv(

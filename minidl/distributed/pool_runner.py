@@ -135,7 +135,10 @@ class PoolRunner(Runner):
         outputs: list[SharedArray] = []
         try:
             (inputs,) = self.pool.data.get("inputs", (x,))
-            out = SharedArray((len(x), *self.model.output_shape), self.model.dtype, keep=outputs)
+            shape = self.model.output_shape
+            if None in shape:  # a sequence's length: known from the inputs, so from one sample's output
+                shape = self.model.predict_in_batches(x[:1], 1).shape[1:]
+            out = SharedArray((len(x), *shape), self.model.dtype, keep=outputs)
             (lo, hi), *others = shard_bounds(len(x), self.workers)
             started = time.perf_counter()
             self.pool.send_all(

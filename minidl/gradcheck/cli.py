@@ -12,21 +12,36 @@ def builtin_checks(seed: int = 0):
     """(what, GradientReport) for every built-in layer in its main settings, the losses, and two
     small models (softmax fused with cross-entropy, and MSE), all in float64."""
     from ..layers import (
+        GRU,
+        LSTM,
+        RNN,
         Activation,
+        AveragePooling1D,
         AvgPool2D,
         BatchNormalization,
+        Bidirectional,
+        Conv1D,
         Conv2D,
         Dense,
         Dropout,
+        Embedding,
         Flatten,
+        GlobalAveragePooling1D,
         GlobalAveragePooling2D,
+        GlobalMaxPooling1D,
         GlobalMaxPooling2D,
+        GRUCell,
         LeakyReLU,
         Linear,
+        LSTMCell,
+        Masking,
         MaxPool2D,
+        MaxPooling1D,
         ReLU,
         Rescaling,
         Sigmoid,
+        SimpleRNN,
+        SimpleRNNCell,
         Softmax,
         Tanh,
         ZeroPadding2D,
@@ -67,6 +82,42 @@ def builtin_checks(seed: int = 0):
         ("Linear", Linear(), (6,)),
         ("LeakyReLU 0.3", LeakyReLU(0.3), (3, 4)),
         ("Activation('tanh')", Activation("tanh"), (3, 4)),
+        # sequences
+        ("Dense on sequences (last axis)", Dense(3, activation="tanh"), (4, 5)),
+        ("Embedding (tokens + 0.5)", Embedding(7, 3), (5,)),
+        ("Masking (no step masked here)", Masking(), (4, 3)),
+        ("Conv1D 3 valid", Conv1D(3, 3), (7, 2)),
+        ("Conv1D 3 same stride 2, relu", Conv1D(3, 3, strides=2, padding="same", activation="relu"), (7, 2)),
+        ("Conv1D 2 causal dilation 2, groups 2", Conv1D(4, 2, padding="causal", dilation_rate=2, groups=2), (6, 4)),
+        ("MaxPooling1D 2", MaxPooling1D(2), (6, 3)),
+        ("AveragePooling1D 3 stride 2 same", AveragePooling1D(3, strides=2, padding="same"), (6, 3)),
+        ("GlobalAveragePooling1D", GlobalAveragePooling1D(), (5, 3)),
+        ("GlobalMaxPooling1D", GlobalMaxPooling1D(), (5, 3)),
+        # recurrence
+        ("SimpleRNN", SimpleRNN(4), (5, 3)),
+        (
+            "SimpleRNN relu, return_sequences, go_backwards",
+            SimpleRNN(3, "relu", return_sequences=True, go_backwards=True),
+            (4, 3),
+        ),
+        ("LSTM", LSTM(4), (5, 3)),
+        (
+            "LSTM return_sequences, dropout 0.3, recurrent_dropout 0.3 (replayed)",
+            LSTM(3, return_sequences=True, dropout=0.3, recurrent_dropout=0.3),
+            (5, 3),
+        ),
+        ("GRU (reset_after)", GRU(4), (5, 3)),
+        (
+            "GRU reset_after=False, return_sequences, recurrent_dropout 0.3",
+            GRU(3, reset_after=False, return_sequences=True, recurrent_dropout=0.3),
+            (4, 3),
+        ),
+        ("RNN(SimpleRNNCell)", RNN(SimpleRNNCell(3)), (4, 2)),
+        ("LSTMCell in RNN, go_backwards", RNN(LSTMCell(3), go_backwards=True), (4, 2)),
+        ("GRUCell in RNN, return_sequences", RNN(GRUCell(3), return_sequences=True), (4, 2)),
+        ("SimpleRNNCell in RNN", RNN(SimpleRNNCell(3, activation="sigmoid")), (4, 2)),
+        ("Bidirectional(LSTM) concat", Bidirectional(LSTM(3)), (4, 2)),
+        ("Bidirectional(GRU, return_sequences) mul", Bidirectional(GRU(3, return_sequences=True), "mul"), (4, 2)),
     ]
     results = []
     for what, layer, shape in cases:
@@ -74,7 +125,10 @@ def builtin_checks(seed: int = 0):
         for name, value in layer.params.items():
             if name in ("bias", "beta", "gamma"):  # constants at initialisation: make them tell
                 value[...] += rng.standard_normal(value.shape) * 0.1
-        results.append((what, check_gradients(layer, rng.standard_normal((2, *shape)), seed=seed)))
+        x = rng.standard_normal((2, *shape))
+        if isinstance(layer, Embedding):  # tokens, kept away from whole numbers so ±eps stays on one token
+            x = rng.integers(0, 7, (2, *shape)) + 0.5
+        results.append((what, check_gradients(layer, x, seed=seed)))
 
     probabilities = np.exp(rng.standard_normal((4, 5)))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
@@ -102,6 +156,23 @@ def builtin_checks(seed: int = 0):
         model.add(Dense(3, activation="softmax"))
         what = "model: softmax fused with cross-entropy" if loss != "mse" else "model: softmax then MSE"
         results.append((what, check_model_gradients(model, rng.standard_normal((3, 6, 6, 1)), targets, loss=loss)))
+
+    # Masks: padded steps (token 0) skipped by the recurrent layers and left out of the average.
+    tokens = np.array([[0, 0, 3, 1, 4], [2, 5, 1, 0, 0], [1, 2, 3, 4, 5]]) + 0.5
+    for what, recurrent, pooled in (
+        ("model: Embedding(mask_zero) -> LSTM (masked steps)", LSTM(3), False),
+        ("model: Embedding(mask_zero) -> Bidirectional(GRU) -> GlobalAveragePooling1D (masked)",
+         Bidirectional(GRU(3, return_sequences=True)), True),
+    ):  # fmt: skip
+        model = Model(name="masked_sequences", seed=seed, dtype="float64")
+        model.add(Embedding(6, 4, mask_zero=True, input_shape=(5,)))
+        model.add(recurrent)
+        if pooled:
+            model.add(GlobalAveragePooling1D())
+        model.add(Dense(3, activation="softmax"))
+        results.append(
+            (what, check_model_gradients(model, tokens, np.array([0, 2, 1]), loss="sparse_categorical_crossentropy"))
+        )
     return results
 
 

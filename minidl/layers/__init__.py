@@ -2,15 +2,38 @@
 
 from .activations import Activation, ElementwiseActivation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer
+from .cells import GRUCell, LSTMCell, SimpleRNNCell
 from .conv import Conv2D
+from .conv1d import Conv1D, Convolution1D
 from .dense import Dense
 from .dropout import Dropout
-from .global_pooling import GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D
+from .embedding import Embedding
+from .global_pooling import (
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+)
 from .input import Input  # keras.layers.Input, as Keras 3 also exports it there
+from .masking import Masking
 from .normalization import BatchNormalization
 from .padding import ZeroPadding2D
-from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from .pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AvgPool1D,
+    AvgPool2D,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 from .preprocessing import Rescaling
+from .recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
 from .reshape import Flatten
 
 # Every class a saved architecture may name: by class name, plus Keras's alternative names.
@@ -35,6 +58,22 @@ LAYER_CLASSES = {
         Tanh,
         Softmax,
         Linear,
+        # sequences and recurrence
+        Embedding,
+        Masking,
+        Conv1D,
+        MaxPooling1D,
+        AveragePooling1D,
+        GlobalAveragePooling1D,
+        GlobalMaxPooling1D,
+        SimpleRNN,
+        LSTM,
+        GRU,
+        RNN,
+        SimpleRNNCell,
+        LSTMCell,
+        GRUCell,
+        Bidirectional,
     )
 }
 LAYER_CLASSES.update(
@@ -42,6 +81,11 @@ LAYER_CLASSES.update(
     AveragePooling2D=AveragePooling2D,
     GlobalAvgPool2D=GlobalAvgPool2D,
     GlobalMaxPool2D=GlobalMaxPool2D,
+    MaxPool1D=MaxPool1D,
+    AvgPool1D=AvgPool1D,
+    GlobalAvgPool1D=GlobalAvgPool1D,
+    GlobalMaxPool1D=GlobalMaxPool1D,
+    Convolution1D=Conv1D,
 )
 
 __all__ = [
@@ -71,4 +115,24 @@ __all__ = [
     "Linear",
     "LAYER_CLASSES",
     "Input",
+    "Embedding",
+    "Masking",
+    "Conv1D",
+    "Convolution1D",
+    "MaxPooling1D",
+    "AveragePooling1D",
+    "MaxPool1D",
+    "AvgPool1D",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
+    "GlobalAvgPool1D",
+    "GlobalMaxPool1D",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "RNN",
+    "SimpleRNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "Bidirectional",
 ]

@@ -33,6 +33,9 @@ class ElementwiseActivation(Layer):
     Subclasses give `apply` (f) and `derivative_times` (grad * f', written with the output y).
     """
 
+    takes_unknown_dims = True
+    supports_masking = True
+
     def __init__(self, name=None, input_shape=None, inplace=False):
         super().__init__(name=name, input_shape=input_shape)
         self.inplace = inplace
@@ -241,6 +244,9 @@ class Activation(Layer):
     A final `Activation("softmax")` fuses with a cross-entropy loss exactly as a Softmax layer does,
     because the model looks at a layer's `activation` attribute.
     """
+
+    takes_unknown_dims = True
+    supports_masking = True
 
     def __init__(self, activation, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)

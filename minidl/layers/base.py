@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import initializers
 from ..errors import ShapeError
-from ..utils import naming
+from ..utils import checks, naming
 
 
 class Layer:
@@ -51,6 +51,11 @@ class Layer:
     # True for layers whose training output for one sample depends on the other samples of the batch
     # (BatchNormalization): splitting a batch across workers would then change the mathematics.
     batch_dependent = False
+    # True for layers that take None (unknown, e.g. a sequence's length) in their input shape; the
+    # size is then read from each batch.
+    takes_unknown_dims = False
+    # Keras's masking: True for layers that pass their input's mask on (see `compute_mask`).
+    supports_masking = False
 
     def __init__(self, name: str | None = None, input_shape=None):
         self.name = name or naming.name_for(self)
@@ -67,7 +72,11 @@ class Layer:
     # ----- building -----
     def build(self, input_shape, rng: np.random.Generator | None = None, dtype=np.float32):
         """Fix the input shape, create the weights and return the output shape (batch axis excluded)."""
-        input_shape = tuple(int(d) for d in input_shape)
+        input_shape = tuple(None if d is None else int(d) for d in input_shape)
+        if None in input_shape and not self.takes_unknown_dims:
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}) needs every input dimension known, got {input_shape}"
+            )
         if self.input_shape is not None and self.input_shape != input_shape:
             raise ShapeError(
                 f"layer {self.name!r} was declared with input_shape={self.input_shape} but receives {input_shape}"
@@ -187,9 +196,16 @@ class Layer:
         """
         raise NotImplementedError
 
+    def compute_mask(self, inputs, previous_mask):
+        """Keras's: the mask of this layer's output, (N, T) booleans or None (minidl/layers/masking.py).
+
+        A layer that supports masking passes its input's mask on; any other drops it.
+        """
+        return previous_mask if self.supports_masking else None
+
     def check_input(self, x):
-        """Raise a ShapeError naming this layer if a batch does not match its input shape."""
-        if x.ndim != len(self.input_shape) + 1 or x.shape[1:] != self.input_shape:
+        """Raise a ShapeError naming this layer if a batch does not match its input shape (None: any size)."""
+        if not checks.shape_fits(x.shape[1:], self.input_shape):
             raise ShapeError(
                 f"layer {self.name!r} expects input of shape (batch, "
                 f"{', '.join(map(str, self.input_shape))}) but got {x.shape}"

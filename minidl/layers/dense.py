@@ -16,7 +16,12 @@ class Dense(Layer):
     Backward, dY (N, units) -> dX (N, in): dZ = dY * activation'(z); dkernel = x.T @ dZ;
     dbias = ones @ dZ; dX = dZ @ kernel.T (skipped for the model's first layer).
     Every product writes into its destination (`out=`), so a step allocates only z and dX.
+    On inputs of higher rank, (N, ..., in) -> (N, ..., units), it acts on the last axis as Keras's
+    Dense does: the same equations with the rows of x being its (N·...) vectors of `in` features.
     """
+
+    takes_unknown_dims = True
+    supports_masking = True
 
     def __init__(
         self,
@@ -35,32 +40,35 @@ class Dense(Layer):
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 1:
-            raise ShapeError(
-                f"layer {self.name!r} (Dense) needs flat input (features,), got {input_shape}; "
-                "add a Flatten() layer before it"
-            )
-        return (self.units,)
+        if not input_shape or input_shape[-1] is None:
+            raise ShapeError(f"layer {self.name!r} (Dense) needs its last input axis known, got {input_shape}")
+        return (*input_shape[:-1], self.units)
 
     def create_weights(self, input_shape):
-        fan_in = input_shape[0]
+        fan_in = input_shape[-1]
         self.add_weight("kernel", (fan_in, self.units), self.kernel_initializer, fan_in, self.units)
         self.add_weight("bias", (self.units,), self.bias_initializer, fan_in, self.units)
         self.activation.build(self.output_shape, dtype=self.dtype)
 
     def forward(self, x, training=False):
         self.check_input(x)
+        rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         if training:
-            self.x = x
-        z = x @ self.params["kernel"]
+            self.x = rows
+        z = rows @ self.params["kernel"]
         z += self.params["bias"]
-        return self.activation.forward(z, training)
+        y = self.activation.forward(z, training)
+        return y if x.ndim == 2 else y.reshape(*x.shape[:-1], self.units)
 
     def backward(self, grad):
-        grad = self.activation.backward(grad)
+        shape = grad.shape
+        grad = self.activation.backward(grad if grad.ndim == 2 else grad.reshape(-1, self.units))
         np.matmul(self.x.T, grad, out=self.grads["kernel"])
         np.matmul(self.ones(len(grad), grad.dtype), grad, out=self.grads["bias"])
-        return grad @ self.params["kernel"].T if self.needs_input_grad else None
+        if not self.needs_input_grad:
+            return None
+        dx = grad @ self.params["kernel"].T
+        return dx if len(shape) == 2 else dx.reshape(*shape[:-1], dx.shape[-1])
 
     def ones(self, count, dtype):
         """A vector of ones kept for the bias gradient (`ones @ dZ` measured 10x faster than a sum)."""

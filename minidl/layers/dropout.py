@@ -59,6 +59,9 @@ class Dropout(Layer):
     The scaling keeps the expected value unchanged, E[y] = x, so inference needs no correction.
     """
 
+    takes_unknown_dims = True
+    supports_masking = True
+
     def __init__(self, rate, seed=None, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         if not 0 <= rate < 1:

@@ -1,7 +1,8 @@
-"""GlobalAveragePooling2D and GlobalMaxPooling2D: one number per channel from a whole image.
+"""Global pooling: one number per channel from a whole image (2D) or a whole sequence (1D).
 
-Channels-last only, like the rest of minidl: input (N, H, W, C), output (N, C), or (N, 1, 1, C)
-with `keepdims=True`. Often used in place of Flatten before the classifier of a convnet.
+Channels-last only, like the rest of minidl: input (N, H, W, C) or (N, T, C), output (N, C), or
+(N, 1, 1, C) / (N, 1, C) with `keepdims=True`. Used in place of Flatten before the classifier of a
+convnet, or to turn a sequence (of any length) into one vector.
 """
 
 from __future__ import annotations
@@ -80,5 +81,80 @@ class GlobalMaxPooling2D(GlobalPooling2D):
         return dx.reshape(n, h, w, c)
 
 
+class GlobalPooling1D(Layer):
+    """Shared shape logic: reduce the time axis of (T, C) sequences; T may be unknown (None)."""
+
+    takes_unknown_dims = True
+
+    def __init__(self, data_format=None, keepdims=False, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        self.data_format = checks.channels_last(data_format, type(self).__name__)
+        self.keepdims = checks.flag(keepdims, f"{type(self).__name__}: keepdims")
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2 or input_shape[1] is None:
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}) needs sequences (steps, channels), got {input_shape}"
+            )
+        return (1, input_shape[1]) if self.keepdims else (input_shape[1],)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling1D(GlobalPooling1D):
+    """Mean over the steps of each channel; with a mask, over the real steps only (as Keras).
+
+    With m[n, t] = 1 for a real step, 0 for a masked one (all ones without a mask), M_n = Σ_t m[n, t]:
+    forward:  y[n, c] = Σ_t m[n, t] · x[n, t, c] / M_n                  x (N, T, C) -> y (N, C)
+    backward: dL/dx[n, t, c] = m[n, t] · g[n, c] / M_n
+    A sequence with every step masked averages to 0 (Keras divides 0 by 0 there).
+    """
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, previous_mask):
+        return None
+
+    def forward(self, x, training=False, mask=None):
+        self.check_input(x)
+        if mask is None:
+            weights = np.full((len(x), x.shape[1], 1), 1.0 / x.shape[1], dtype=x.dtype)
+        else:
+            kept = mask.astype(x.dtype).reshape(len(x), x.shape[1], 1)
+            weights = kept / np.maximum(kept.sum(axis=1, keepdims=True), 1)
+        if training:
+            self.weights_seen = weights
+        out = np.einsum("ntc,nt->nc", x, weights[..., 0])
+        return out.reshape(len(x), *self.output_shape)
+
+    def backward(self, grad):
+        return grad.reshape(len(grad), 1, -1) * self.weights_seen
+
+
+class GlobalMaxPooling1D(GlobalPooling1D):
+    """Maximum over the steps of each channel (a mask is not used, as in Keras).
+
+    forward:  y[n, c] = max_t x[n, t, c]                                 x (N, T, C) -> y (N, C)
+    backward: dL/dx[n, t, c] = g[n, c] at the first maximal step t of channel c, 0 elsewhere.
+    """
+
+    def forward(self, x, training=False):
+        self.check_input(x)
+        where = x.argmax(axis=1)
+        if training:
+            self.where, self.steps = where, x.shape[1]
+        out = np.take_along_axis(x, where[:, None, :], axis=1)
+        return out.reshape(len(x), *self.output_shape)
+
+    def backward(self, grad):
+        n, c = len(grad), self.where.shape[1]
+        dx = np.zeros((n, self.steps, c), dtype=grad.dtype)
+        np.put_along_axis(dx, self.where[:, None, :], grad.reshape(n, 1, c), axis=1)
+        return dx
+
+
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalMaxPool1D = GlobalMaxPooling1D

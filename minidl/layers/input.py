@@ -27,9 +27,10 @@ class Input:
         if shape is None:
             raise ValueError("Input: give shape=(...) without the batch axis, e.g. Input(shape=(28, 28, 1))")
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if not shape or any(d is None for d in shape):
-            raise NotImplementedError(f"Input: minidl needs every dimension of shape known, got {shape}")
-        self.input_shape = tuple(checks.positive_int(d, "Input: shape dimension") for d in shape)
+        if not shape:
+            raise ValueError("Input: shape must have at least one dimension, e.g. Input(shape=(784,))")
+        # None: a size known only from the data, e.g. the time axis of Input(shape=(None, 8)) for sequences.
+        self.input_shape = tuple(None if d is None else checks.positive_int(d, "Input: shape dimension") for d in shape)
         self.batch_size = batch_size
         self.dtype = np.dtype(dtype or "float32").name
         self.name = name or "input_layer"

@@ -206,6 +206,88 @@ class MaxPool2D(Pooling2D):
         return self.unpad(dx)
 
 
+class Pooling1D(Layer):
+    """MaxPooling1D / AveragePooling1D over (steps, features): the 2-D pooling of (1, steps, features).
+
+    y[n, t, c] = max (or mean) over j < pool_size of x[n, t·s + j, c] is the 2-D pooling above with a
+    window of 1 x pool_size on a picture one row high, so both directions run that code (`self.pool`,
+    rebuilt when a batch has a new number of steps). "same" pads as Keras; padded steps never win a
+    max and are not counted in a mean.
+    """
+
+    takes_unknown_dims = True
+    pool_class = None  # the 2-D layer doing the work
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        kind = type(self).__name__
+        self.data_format = checks.channels_last(data_format, kind)
+        size = checks.single_int(pool_size, f"{kind}: pool_size")
+        stride = size if strides is None else checks.single_int(strides, f"{kind}: strides")
+        self.pool = self.pool_class((1, size), (1, stride), padding, name=f"{self.name}_as_2d")
+        self.pool_size, self.strides, self.padding = size, stride, self.pool.padding
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2 or input_shape[1] is None:
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}) needs sequences (steps, features), got {input_shape}"
+            )
+        steps, features = input_shape
+        if steps is None:
+            return (None, features)
+        return (self.pool_for(steps, features).output_shape[1], features)
+
+    def pool_for(self, steps, features):
+        """The 2-D pooling built for (1, steps, features) (a ShapeError naming this layer if the pool does not fit)."""
+        if self.pool.built and self.pool.input_shape == (1, steps, features):
+            return self.pool
+        self.pool.input_shape = None
+        try:
+            self.pool.build((1, steps, features), dtype=self.dtype)
+        except ShapeError:
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}): pool_size {self.pool_size} is larger than {steps} steps"
+            ) from None
+        return self.pool
+
+    def forward(self, x, training=False):
+        self.check_input(x)
+        n, steps, features = x.shape
+        y = self.pool_for(steps, features).forward(x.reshape(n, 1, steps, features), training)
+        if training:
+            self.trained_steps = steps
+        return y.reshape(n, y.shape[2], features)
+
+    def backward(self, grad):
+        n, out, features = grad.shape
+        pool = self.pool_for(self.trained_steps, features)
+        return pool.backward(grad.reshape(n, 1, out, features)).reshape(n, self.trained_steps, features)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
+
+
+class MaxPooling1D(Pooling1D):
+    """Maximum of each window of `pool_size` steps (default 2); the gradient goes to the first maximal step."""
+
+    pool_class = MaxPool2D
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, input_shape=None):
+        super().__init__(pool_size, strides, padding, data_format, name=name, input_shape=input_shape)
+
+
+class AveragePooling1D(Pooling1D):
+    """Mean of each window of `pool_size` steps; each step of a window gets g / (its real steps)."""
+
+    pool_class = AvgPool2D
+
+
 def _sum(parts):
     """The element-wise sum of a list of equally shaped arrays, as a new array."""
     total = np.add(parts[0], parts[1]) if len(parts) > 1 else parts[0].copy()
@@ -216,3 +298,5 @@ def _sum(parts):
 
 MaxPooling2D = MaxPool2D
 AveragePooling2D = AvgPool2D
+MaxPool1D = MaxPooling1D
+AvgPool1D = AveragePooling1D

@@ -31,6 +31,14 @@ class CrossEntropy(Loss):
     def __init__(self, from_logits=False):
         self.from_logits = bool(from_logits)
 
+    def check_output(self, output_shape):
+        """The model must give one vector of class scores per sample (not one per step or pixel)."""
+        if len(tuple(output_shape)) != 1:
+            raise ShapeError(
+                f"{self.name} needs the model to output (N, classes), got (N, {', '.join(map(str, output_shape))}); "
+                "add Flatten() or a global pooling layer before the last Dense"
+            )
+
     def probabilities_and_log(self, y_pred):
         """(p, log p) from the model's outputs, whether they are logits or probabilities."""
         if self.from_logits:
@@ -66,6 +74,7 @@ class CategoricalCrossentropy(CrossEntropy):
     name = "categorical_crossentropy"
 
     def check_targets(self, y_true, output_shape):
+        self.check_output(output_shape)
         y = np.asarray(y_true)
         if y.ndim != 2 or y.shape[1:] != tuple(output_shape):
             raise ShapeError(
@@ -100,6 +109,7 @@ class SparseCategoricalCrossentropy(CrossEntropy):
     name = "sparse_categorical_crossentropy"
 
     def check_targets(self, y_true, output_shape):
+        self.check_output(output_shape)
         y = np.asarray(y_true)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]

@@ -22,9 +22,10 @@ from ..layers import Layer
 from ..layers.activations import Softmax
 from ..layers.context import TrainingContext
 from ..layers.input import FUNCTIONAL_API, Input
+from ..layers.masking import forward_with_mask
 from ..losses import CrossEntropy, SoftmaxCrossEntropy
 from ..trainers import Trainer
-from ..utils import model_summary, naming, rng
+from ..utils import checks, model_summary, naming, rng
 
 
 class Model(Trainer):
@@ -187,7 +188,7 @@ class Model(Trainer):
             raise TypeError(f"model {self.name!r} takes arrays of numbers, got dtype {x.dtype}")
         if not self.built:
             self.build(x.shape[1:])
-        if x.ndim != len(self.input_shape) + 1 or x.shape[1:] != self.input_shape:
+        if not checks.shape_fits(x.shape[1:], self.input_shape):
             raise ShapeError(f"model {self.name!r} expects input of shape (batch, *{self.input_shape}), got {x.shape}")
         x = x.astype(self.dtype, copy=False)
         if training:
@@ -198,9 +199,14 @@ class Model(Trainer):
         return self.forward(x, training)
 
     def forward(self, x, training=False):
-        """Run the layers on a batch and return the output (`training`: False, or a TrainingContext)."""
+        """Run the layers on a batch and return the output (`training`: False, or a TrainingContext).
+
+        A mask made by a layer (`Embedding(mask_zero=True)`) goes to the layers after it, as Keras
+        passes it (minidl/layers/masking.py); it lives only within this call.
+        """
+        mask = None
         for layer in self.layers:
-            x = layer.forward(x, training)
+            x, mask = forward_with_mask(layer, x, training, mask)
         return x
 
     def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None):
@@ -250,6 +256,8 @@ class Model(Trainer):
 
     def predict_in_batches(self, x, batch_size):
         """Outputs for `x` in batches, in this process (every runner's workers call this too)."""
+        if None in self.output_shape:  # a sequence's length, known from x: the batches' outputs joined
+            return np.concatenate([self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
         out = np.empty((len(x), *self.output_shape), self.dtype)
         for start in range(0, len(x), batch_size):
             out[start : start + batch_size] = self.forward(x[start : start + batch_size], training=False)

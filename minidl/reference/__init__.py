@@ -10,7 +10,7 @@ Shapes follow minidl's conventions: images are channels-last (N, H, W, C), a Con
 (kh, kw, C, F), a Dense kernel is (in, units). `g` always names dL/d(output) of the function.
 """
 
-from .conv import conv2d_backward, conv2d_forward, pad_same
+from .conv import conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward, pad_same
 from .dense import dense_backward, dense_forward
 from .pooling import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
 from .softmax import (
@@ -23,6 +23,8 @@ from .softmax import (
 )
 
 __all__ = [
+    "conv1d_forward",
+    "conv1d_backward",
     "conv2d_forward",
     "conv2d_backward",
     "pad_same",

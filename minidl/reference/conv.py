@@ -78,3 +78,60 @@ def conv2d_backward(x, W, g, strides=(1, 1), padding="valid"):
                     dW[:, :, :, f] += g[s, i, j, f] * xp[s, rows, cols, :]
                     dxp[s, rows, cols, :] += g[s, i, j, f] * W[:, :, :, f]
     return dxp[:, top : top + h, left : left + w, :], dW, db
+
+
+def conv1d_pads(steps, k, stride, dilation, padding):
+    """Output length and (left, right) zero padding of a 1-D convolution whose kernel spans d·(k − 1) + 1 steps.
+
+    "valid": none; "same": OT = ⌈T / s⌉, the odd step on the right; "causal": all d·(k − 1) on the left.
+    """
+    span = dilation * (k - 1) + 1
+    if padding == "causal":
+        pads = (span - 1, 0)
+    elif padding == "same":
+        total = max((math.ceil(steps / stride) - 1) * stride + span - steps, 0)
+        pads = (total // 2, total - total // 2)
+    else:
+        pads = (0, 0)
+    return (steps + pads[0] + pads[1] - span) // stride + 1, pads
+
+
+def conv1d_forward(x, W, b, stride=1, padding="valid", dilation=1, groups=1):
+    """y[n,t,f] = b[f] + Σ_{j,c'} xp[n, t·s + j·d, g·Cg + c'] · W[j,c',f], g = f // (F/G); y (N, OT, F)."""
+    n, steps, _ = x.shape
+    k, per_group, filters = W.shape
+    out, (left, right) = conv1d_pads(steps, k, stride, dilation, padding)
+    xp = np.zeros((n, steps + left + right, x.shape[2]), dtype=x.dtype)
+    xp[:, left : left + steps] = x
+    y = np.zeros((n, out, filters), dtype=x.dtype)
+    for s in range(n):
+        for t in range(out):
+            for f in range(filters):
+                g = f // (filters // groups)
+                total = b[f]
+                for j in range(k):
+                    for c in range(per_group):
+                        total += xp[s, t * stride + j * dilation, g * per_group + c] * W[j, c, f]
+                y[s, t, f] = total
+    return y
+
+
+def conv1d_backward(x, W, g, stride=1, padding="valid", dilation=1, groups=1):
+    """dL/dx, dL/dW, dL/db of `conv1d_forward`, given g = dL/dy (N, OT, F): each product above, by the chain rule."""
+    n, steps, _ = x.shape
+    k, per_group, filters = W.shape
+    out, (left, right) = conv1d_pads(steps, k, stride, dilation, padding)
+    xp = np.zeros((n, steps + left + right, x.shape[2]), dtype=x.dtype)
+    xp[:, left : left + steps] = x
+    dxp, dW, db = np.zeros_like(xp), np.zeros_like(W), np.zeros(filters, dtype=W.dtype)
+    for s in range(n):
+        for t in range(out):
+            for f in range(filters):
+                group = f // (filters // groups)
+                db[f] += g[s, t, f]
+                for j in range(k):
+                    for c in range(per_group):
+                        step, channel = t * stride + j * dilation, group * per_group + c
+                        dW[j, c, f] += g[s, t, f] * xp[s, step, channel]
+                        dxp[s, step, channel] += g[s, t, f] * W[j, c, f]
+    return dxp[:, left : left + steps], dW, db

@@ -45,7 +45,7 @@ def check_inputs(model, x, argument="x") -> np.ndarray:
         x = x.astype(model.dtype, copy=False)
     if not model.built:
         model.build(x.shape[1:])
-    if x.ndim != len(model.input_shape) + 1 or x.shape[1:] != model.input_shape:
+    if not checks.shape_fits(x.shape[1:], model.input_shape):
         raise ShapeError(
             f"model {model.name!r} expects {argument} of shape (N, "
             f"{', '.join(map(str, model.input_shape))}), got {x.shape}"
@@ -65,7 +65,13 @@ def check_targets(model, x, y, argument="y"):
     Float targets are cast to the model's dtype, so float64 one-hot labels do not turn a float32
     model's backward pass into float64.
     """
-    y = model.loss.check_targets(y, model.output_shape)
+    # A None in the output shape (a sequence's length) is the targets' own size along that axis.
+    given = np.shape(y)[1:]
+    if None in model.output_shape and len(given) == len(model.output_shape):
+        output_shape = tuple(g if d is None else d for d, g in zip(model.output_shape, given))
+    else:
+        output_shape = model.output_shape
+    y = model.loss.check_targets(y, output_shape)
     if y.dtype.kind == "f":
         y = y.astype(model.dtype, copy=False)
     if len(y) != len(x):

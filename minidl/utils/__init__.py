@@ -2,7 +2,8 @@
 
 The modules here serve the whole package: `checks` (argument checks, one wording for every entry
 point), `naming` (Keras's automatic layer names), `interrupts` (Ctrl-C held back over short critical
-sections), `model_summary` (Keras's summary table), `numerical` (whole-array checks) and `rng` (seeds).
+sections), `model_summary` (Keras's summary table), `numerical` (whole-array checks), `rng` (seeds)
+and `sequences` (Keras's `pad_sequences`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 import numpy as np
 
 from . import checks, rng
+from .sequences import pad_sequences as pad_sequences  # keras.utils.pad_sequences
 
 
 def to_categorical(x, num_classes=None):

@@ -30,6 +30,13 @@ def non_negative_int(value, argument: str) -> int:
     return int(value)
 
 
+def single_int(value, argument: str) -> int:
+    """A 1-D size or stride as Keras takes it, an int or a 1-tuple of one, as an int >= 1."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    return positive_int(value, argument)
+
+
 def int_pair(value, argument: str) -> tuple[int, int]:
     """An int or a pair of ints, each >= 1, as a pair (Keras accepts both for sizes and strides)."""
     pair = (value, value) if _is_int(value) else value
@@ -93,3 +100,22 @@ def channels_last(data_format, layer: str) -> str:
     if data_format == "channels_first":
         raise NotImplementedError(f"{layer}: data_format='channels_first' is not supported (channels-last only)")
     raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+
+
+def shape_fits(shape, declared) -> bool:
+    """True when `shape` is `declared`, a None in `declared` standing for any size (a sequence's length)."""
+    shape, declared = tuple(shape), tuple(declared)
+    return shape == declared or (len(shape) == len(declared) and all(d in (None, n) for d, n in zip(declared, shape)))
+
+
+def not_supported(value, argument: str, default=None):
+    """Refuse a Keras argument minidl does not implement when it is given (anything but `default`)."""
+    if value is not default and value != default:
+        raise NotImplementedError(f"{argument}={value!r} is not supported by minidl (only {default!r})")
+
+
+def flag(value, argument: str) -> bool:
+    """`value` if it is True or False (Keras's boolean switches)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{argument} must be True or False, got {value!r}")
+    return value

@@ -43,9 +43,24 @@ def test_dense_input_is_not_modified(rng):
     np.testing.assert_array_equal(x, before)
 
 
-def test_dense_rejects_images():
-    with pytest.raises(ShapeError, match=r"dense_x.*Flatten"):
-        build(Dense(3, name="dense_x"), (4, 4, 1))
+def test_dense_acts_on_the_last_axis_of_any_rank(rng):
+    """As Keras's Dense: (N, ..., in) -> (N, ..., units), every vector along the last axis alike."""
+    layer = build(Dense(3, activation="tanh", name="dense_x"), (4, 5, 2))
+    assert layer.output_shape == (4, 5, 3)
+    x = rng.standard_normal((2, 4, 5, 2))
+    flat = build(Dense(3, activation="tanh"), (2,))
+    flat.set_weights(layer.get_weights())
+    np.testing.assert_allclose(layer.forward(x), flat.forward(x.reshape(-1, 2)).reshape(2, 4, 5, 3), rtol=1e-12)
+    check_gradients(layer, rng.standard_normal((2, 4, 5, 2))).assert_ok()
+
+
+def test_dense_takes_an_unknown_time_axis(rng):
+    layer = build(Dense(3, name="dense_t"), (None, 2))
+    assert layer.output_shape == (None, 3)
+    assert layer.forward(rng.standard_normal((2, 7, 2))).shape == (2, 7, 3)
+    assert layer.forward(rng.standard_normal((2, 3, 2))).shape == (2, 3, 3)
+    with pytest.raises(ShapeError, match=r"dense_u.*last input axis"):
+        build(Dense(3, name="dense_u"), (2, None))
 
 
 def test_dense_rejects_wrong_batch_shape(rng):

@@ -13,7 +13,7 @@ import minidl
 from minidl import Model, optimizers
 from minidl.callbacks import Callback
 from minidl.errors import NotCompiledError, ShapeError, UnknownNameError
-from minidl.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax
+from minidl.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax, ZeroPadding2D
 from minidl.layers.context import TrainingContext
 from minidl.trainers.data import check_inputs, check_targets
 
@@ -484,11 +484,15 @@ def test_images_without_channel_axis_are_rejected(lenet5):
         lenet5().predict(np.zeros((2, 28, 28)))
 
 
-def test_dense_after_conv_without_flatten_fails_at_add():
+def test_dense_after_conv_without_flatten_is_refused_by_the_classification_loss():
+    """Dense acts on the channels as in Keras; a cross-entropy on one label per image then names Flatten."""
     model = Model(seed=0)
     model.add(Conv2D(4, 3, input_shape=(8, 8, 1), name="conv_a"))
-    with pytest.raises(ShapeError, match=r"dense_b.*\(6, 6, 4\).*Flatten"):
-        model.add(Dense(10, name="dense_b"))
+    model.add(Dense(10, name="dense_b"))
+    assert model.output_shape == (6, 6, 10)
+    model.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ShapeError, match=r"\(N, 6, 6, 10\).*Flatten"):
+        model.fit(np.zeros((2, 8, 8, 1)), np.zeros(2, int), verbose=0)
 
 
 def test_kernel_larger_than_input_fails_at_add():
@@ -504,7 +508,7 @@ def test_failed_add_leaves_the_model_unchanged():
     model.add(Conv2D(4, 3, input_shape=(8, 8, 1)))
     params = model.count_params()
     with pytest.raises(ShapeError):
-        model.add(Dense(10))
+        model.add(Conv2D(2, 7))  # a 7x7 kernel on a 6x6 picture
     assert len(model.layers) == 1 and model.count_params() == params
     model.add(Flatten())
     model.add(Dense(10))
@@ -517,21 +521,21 @@ def test_failed_add_leaves_the_model_unchanged():
 def test_a_rejected_layer_can_be_added_after_a_fix():
     model = Model(seed=0)
     model.add(Conv2D(4, 3, input_shape=(8, 8, 1)))
-    dense = Dense(10)
+    pool = MaxPool2D(8)
     with pytest.raises(ShapeError):
-        model.add(dense)
-    model.add(Flatten())
-    model.add(dense)
-    assert dense.input_shape == (144,) and model.count_params() == 40 + 1440 + 10
+        model.add(pool)  # an 8x8 pool on a 6x6 picture
+    model.add(ZeroPadding2D(1))
+    model.add(pool)
+    assert pool.input_shape == (8, 8, 4) and model.output_shape == (1, 1, 4) and model.count_params() == 40
 
 
 def test_wrong_first_data_does_not_break_a_deferred_build():
     model = Model(seed=0)
-    model.add(Dense(5))
-    model.add(Dense(2))
+    model.add(Conv2D(2, 3))
+    model.add(Flatten())
     with pytest.raises(ShapeError):
-        model.predict(np.zeros((3, 2, 2)))
-    assert model.predict(np.zeros((3, 7))).shape == (3, 2)
+        model.predict(np.zeros((3, 7)))
+    assert model.predict(np.zeros((3, 4, 4, 1))).shape == (3, 8)
 
 
 def test_adding_a_layer_twice_or_a_non_layer():
