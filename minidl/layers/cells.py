@@ -7,7 +7,7 @@ the previous state, the G blocks of U columns being the gates in Keras's order. 
 
     forward_sequence(xs (T, N, D), initial states [(N, U), ...], kept (T, N, 1) or None, keep, training)
         -> hs (T, N, U), the state h_t after every step, and the final states
-    backward_sequence(dhs (T, N, U), d final states) -> dxs (T, N, D), d initial states
+    backward_sequence(dhs (T, N, U) or None, d final states) -> dxs (T, N, D), d initial states
 
 What makes it fast is what docs/why-it-is-fast.md asks for: the input projections x_t W + b of
 all T steps are one matrix product before the loop, the weight gradients Σ_t x_tᵀ dz_t and
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import initializers
 from ..utils import checks
 from . import activations
 from .base import Layer
@@ -101,22 +102,43 @@ class RNNCell(Layer):
         self.add_weight("kernel", (features, size), self.kernel_initializer, features, size)
         self.add_weight("recurrent_kernel", (self.units, size), self.recurrent_initializer, self.units, size)
         if self.use_bias:
-            self.add_weight("bias", self.bias_shape(), self.bias_initializer, features, size)
+            self.add_weight("bias", self.bias_shape(), self.bias_init(), features, size)
+
+    def bias_init(self):
+        """The initializer of the bias."""
+        return self.bias_initializer
 
     def bias_shape(self):
         return (self.gates * self.units,)
 
     # ----- around the loop -----
+    def columns(self):
+        """For each gate column the loop computes, its column in Keras's layout (None: the same order)."""
+        return None
+
+    def weight(self, name):
+        """A weight with its gate columns in the loop's order (the array itself when that is Keras's)."""
+        columns = self.columns()
+        return self.params[name] if columns is None else self.params[name][..., columns]
+
+    def set_grad(self, name, value):
+        """Write a gradient whose gate columns are in the loop's order into grads[name], in Keras's layout."""
+        columns = self.columns()
+        if columns is None:
+            self.grads[name][...] = value
+        else:
+            self.grads[name][..., columns] = value
+
     def project(self, xs):
         """x_t W + b for every step at once: (T, N, D) -> (T, N, G·U), one matrix product."""
         steps, n, features = xs.shape
-        z = xs.reshape(steps * n, features) @ self.params["kernel"]
+        z = xs.reshape(steps * n, features) @ self.weight("kernel")
         if self.use_bias:
             z += self.input_bias()
         return z.reshape(steps, n, -1)
 
     def input_bias(self):
-        return self.params["bias"]
+        return self.weight("bias")
 
     @staticmethod
     def dropped(h, keep):
@@ -124,18 +146,18 @@ class RNNCell(Layer):
         return h if keep is None else h * keep
 
     def input_and_kernel_grads(self, xs, dz, needs_input_grad):
-        """dW = Σ_t x_tᵀ dz_t and db += Σ_t dz_t (one product each); returns dxs = dz Wᵀ (T, N, D) or None."""
+        """dW = Σ_t x_tᵀ dz_t (one product); returns dxs = dz Wᵀ (T, N, D), or None when not needed."""
         steps, n, features = xs.shape
         rows = dz.reshape(steps * n, -1)
-        np.matmul(xs.reshape(steps * n, features).T, rows, out=self.grads["kernel"])
+        self.set_grad("kernel", xs.reshape(steps * n, features).T @ rows)
         if not needs_input_grad:
             return None
-        return (rows @ self.params["kernel"].T).reshape(steps, n, features)
+        return (rows @ self.weight("kernel").T).reshape(steps, n, features)
 
     def recurrent_grad(self, previous, dz):
         """dU = Σ_t (dropped h_{t−1})ᵀ dz_t: previous (T, N, U), dz (T, N, G·U), one product."""
         rows = self.dropped(previous, self.keep).reshape(-1, self.units)
-        np.matmul(rows.T, dz.reshape(len(rows), -1), out=self.grads["recurrent_kernel"])
+        self.set_grad("recurrent_kernel", rows.T @ dz.reshape(len(rows), -1))
 
     def keep_steps(self, kept, t, new, old, out):
         """out = new where step t is kept, old where it is masked (exactly, no arithmetic)."""
@@ -194,12 +216,13 @@ class SimpleRNNCell(RNNCell):
         return h[1:], [h[steps]]
 
     def backward_sequence(self, dhs, dstates, needs_input_grad=True):
-        steps = len(dhs)
+        steps = len(self.z)
         recurrent_t = self.params["recurrent_kernel"].T
         dz = np.empty_like(self.z)
-        dh = np.zeros_like(dhs[0]) if dstates[0] is None else dstates[0].copy()
+        dh = np.zeros_like(self.h[0]) if dstates[0] is None else dstates[0].copy()
         for t in reversed(range(steps)):
-            dh += dhs[t]  # everything that reaches h_t
+            if dhs is not None:
+                dh += dhs[t]  # everything that reaches h_t: from the output at t and from step t+1
             carried = None if self.kept is None else np.where(self.kept[t], 0, dh)  # to h_{t−1}, step masked
             if self.kept is not None:
                 dh *= self.kept[t]
@@ -209,7 +232,7 @@ class SimpleRNNCell(RNNCell):
                 dh += carried
         self.recurrent_grad(self.h[:-1], dz)
         if self.use_bias:
-            self.grads["bias"][...] = dz.reshape(-1, self.units).sum(axis=0)
+            self.set_grad("bias", dz.reshape(-1, self.units).sum(axis=0))
         return self.input_and_kernel_grads(self.xs, dz, needs_input_grad), [dh]
 
 
@@ -229,6 +252,8 @@ class LSTMCell(RNNCell):
         dh_{t−1} = dz_t Uᵀ      dc_{t−1} = dc ⊙ f
     then dW = Σ_t x_tᵀ dz_t,  dU = Σ_t h_{t−1}ᵀ dz_t,  db = Σ_t Σ_n dz_t,  dx_t = dz_t Wᵀ.
     `unit_forget_bias` starts the forget gate's bias at 1 (the rest from bias_initializer), as Keras.
+    The weights keep Keras's layout; the loop takes their gate columns as [i | f | o | c] so that the
+    three σ gates are one block (one call each way instead of two) — see `columns`.
     """
 
     gates = 4
@@ -263,60 +288,69 @@ class LSTMCell(RNNCell):
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = checks.flag(unit_forget_bias, "LSTMCell: unit_forget_bias")
 
-    def create_weights(self, input_shape):
-        super().create_weights(input_shape)
-        if self.use_bias and self.unit_forget_bias:
-            self.params["bias"][self.units : 2 * self.units] = 1
+    def bias_init(self):
+        return UnitForgetBias(self.bias_initializer, self.units) if self.unit_forget_bias else self.bias_initializer
+
+    def columns(self):
+        # The loop keeps the gates as [i | f | o | c]: the three σ gates are then one block, one call.
+        u = self.units
+        return np.r_[0 : 2 * u, 3 * u : 4 * u, 2 * u : 3 * u]
 
     def forward_sequence(self, xs, states, kept, keep=None, training=False):
         steps, n, _ = xs.shape
-        u, recurrent = self.units, self.params["recurrent_kernel"]
+        u, recurrent = self.units, self.weight("recurrent_kernel")
         sigma, act = self.recurrent_activation, self.activation
-        gates = self.project(xs)  # (T, N, 4U): x_t W + b for every t
+        gates = self.project(xs)  # (T, N, 4U): x_t W + b for every t, columns [i | f | o | c]
         h = np.empty((steps + 1, n, u), dtype=gates.dtype)  # h[t + 1] = h_t
         c = np.empty((steps + 1, n, u), dtype=gates.dtype)  # c[t + 1] = c_t
         act_c = np.empty((steps, n, u), dtype=gates.dtype)  # act(c_t) before masking
         h[0], c[0] = states
+        product, cell = np.empty((n, 4 * u), dtype=gates.dtype), np.empty((n, u), dtype=gates.dtype)
         for t in range(steps):
             z = gates[t]
-            z += self.dropped(h[t], keep) @ recurrent  # z_t = x_t W + b + h_{t−1} U
-            sigma.apply(z[:, : 2 * u], z[:, : 2 * u])  # i, f   (gates keeps the activations)
-            act.apply(z[:, 2 * u : 3 * u], z[:, 2 * u : 3 * u])  # g
-            sigma.apply(z[:, 3 * u :], z[:, 3 * u :])  # o
-            i, f, g, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
-            cell = f * c[t]
-            cell += i * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
-            act.apply(cell, act_c[t])
-            self.keep_steps(kept, t, cell, c[t], c[t + 1])
-            self.keep_steps(kept, t, o * act_c[t], h[t], h[t + 1])  # h_t = o ⊙ act(c_t)
+            z += np.matmul(self.dropped(h[t], keep), recurrent, out=product)  # z_t = x_t W + b + h_{t−1} U
+            sigma.apply(z[:, : 3 * u], z[:, : 3 * u])  # i, f, o   (gates keeps the activations)
+            act.apply(z[:, 3 * u :], z[:, 3 * u :])  # g
+            i, f, o, g = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+            new_c = c[t + 1] if kept is None else cell
+            np.multiply(f, c[t], out=new_c)
+            new_c += i * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
+            act.apply(new_c, act_c[t])
+            if kept is None:
+                np.multiply(o, act_c[t], out=h[t + 1])  # h_t = o ⊙ act(c_t)
+            else:  # skipped steps carry both states over
+                self.keep_steps(kept, t, new_c, c[t], c[t + 1])
+                self.keep_steps(kept, t, o * act_c[t], h[t], h[t + 1])
         if training:
             self.kept, self.keep, self.xs, self.h, self.c, self.gates = kept, keep, xs, h, c, gates
             self.act_c = act_c
         return h[1:], [h[steps], c[steps]]
 
     def backward_sequence(self, dhs, dstates, needs_input_grad=True):
-        steps, u = len(dhs), self.units
+        steps, u = len(self.gates), self.units
         sigma, act = self.recurrent_activation, self.activation
-        recurrent_t = self.params["recurrent_kernel"].T
-        dz = np.empty_like(self.gates)
-        dh = np.zeros_like(dhs[0]) if dstates[0] is None else dstates[0].copy()
-        dc = np.zeros_like(dhs[0]) if dstates[1] is None else dstates[1].copy()
+        recurrent_t = self.weight("recurrent_kernel").T
+        dz = np.empty_like(self.gates)  # columns [i | f | o | c], as the loop keeps them
+        dh = np.zeros_like(self.h[0]) if dstates[0] is None else dstates[0].copy()
+        dc = np.zeros_like(self.h[0]) if dstates[1] is None else dstates[1].copy()
+        through_h = np.empty_like(dh)
         for t in reversed(range(steps)):
-            dh += dhs[t]  # everything that reaches h_t
+            if dhs is not None:
+                dh += dhs[t]  # everything that reaches h_t: from the output at t and from step t+1
             z, d = self.gates[t], dz[t]
-            i, f, g, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
-            if self.kept is not None:  # a masked step passes its gradients on to the carried states
+            i, f, o, g = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+            if self.kept is not None:  # a skipped step passes its gradients on to the carried states
                 carried_h, carried_c = np.where(self.kept[t], 0, dh), np.where(self.kept[t], 0, dc)
                 dh *= self.kept[t]
                 dc *= self.kept[t]
-            np.multiply(dh, self.act_c[t], out=d[:, 3 * u :])  # do = dh ⊙ act(c_t)
-            dc += act.derivative_times(dh * o, self.act_c[t])  # dc += dh ⊙ o ⊙ act'(c_t)
+            np.multiply(dh, self.act_c[t], out=d[:, 2 * u : 3 * u])  # do = dh ⊙ act(c_t)
+            np.multiply(dh, o, out=through_h)
+            dc += act.derivative_times(through_h, self.act_c[t])  # dc += dh ⊙ o ⊙ act'(c_t)
             np.multiply(dc, g, out=d[:, :u])  # di = dc ⊙ g
             np.multiply(dc, self.c[t], out=d[:, u : 2 * u])  # df = dc ⊙ c_{t−1}
-            np.multiply(dc, i, out=d[:, 2 * u : 3 * u])  # dg = dc ⊙ i
-            _times_derivative(sigma, d[:, : 2 * u], z[:, : 2 * u])  # dz_i, dz_f
-            _times_derivative(act, d[:, 2 * u : 3 * u], g)  # dz_c
-            _times_derivative(sigma, d[:, 3 * u :], o)  # dz_o
+            np.multiply(dc, i, out=d[:, 3 * u :])  # dg = dc ⊙ i
+            _times_derivative(sigma, d[:, : 3 * u], z[:, : 3 * u])  # dz_i, dz_f, dz_o
+            _times_derivative(act, d[:, 3 * u :], g)  # dz_c
             dc *= f  # dc_{t−1} = dc ⊙ f
             dh = self.dropped(d @ recurrent_t, self.keep)  # dh_{t−1} = dz_t Uᵀ
             if self.kept is not None:
@@ -324,7 +358,7 @@ class LSTMCell(RNNCell):
                 dc += carried_c
         self.recurrent_grad(self.h[:-1], dz)
         if self.use_bias:
-            self.grads["bias"][...] = dz.reshape(-1, 4 * u).sum(axis=0)
+            self.set_grad("bias", dz.reshape(-1, 4 * u).sum(axis=0))
         return self.input_and_kernel_grads(self.xs, dz, needs_input_grad), [dh, dc]
 
     def get_config(self):
@@ -426,14 +460,15 @@ class GRUCell(RNNCell):
         return h[1:], [h[steps]]
 
     def backward_sequence(self, dhs, dstates, needs_input_grad=True):
-        steps, u = len(dhs), self.units
+        steps, u = len(self.gates), self.units
         sigma, act = self.recurrent_activation, self.activation
         kernel = self.params["recurrent_kernel"]
         dx_side = np.empty_like(self.gates)  # [dz | dr | dâ]: the gradients of x_t W + b_in
         d_rec = np.empty_like(self.gates) if self.reset_after else None  # [dz | dr | dâ ⊙ r]: of h_{t−1} U + b_rec
-        dh = np.zeros_like(dhs[0]) if dstates[0] is None else dstates[0].copy()
+        dh = np.zeros_like(self.h[0]) if dstates[0] is None else dstates[0].copy()
         for t in reversed(range(steps)):
-            dh += dhs[t]
+            if dhs is not None:
+                dh += dhs[t]
             gate, d, previous = self.gates[t], dx_side[t], self.h[t]
             update, reset, candidate = gate[:, :u], gate[:, u : 2 * u], gate[:, 2 * u :]
             if self.kept is not None:
@@ -486,6 +521,18 @@ class GRUCell(RNNCell):
             "recurrent_activation": activations.name_of(self.recurrent_activation) or "linear",
             "reset_after": self.reset_after,
         }
+
+
+class UnitForgetBias:
+    """The LSTM bias's initializer with `unit_forget_bias`: `initializer`'s values, the forget block (U..2U) at 1."""
+
+    def __init__(self, initializer, units):
+        self.initializer, self.units = initializer, units
+
+    def __call__(self, shape, fan_in, fan_out, rng, dtype):
+        bias = initializers.get(self.initializer)(shape, fan_in, fan_out, rng, dtype)
+        bias[self.units : 2 * self.units] = 1
+        return bias
 
 
 def _times_derivative(activation, grad, y):

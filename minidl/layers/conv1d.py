@@ -219,4 +219,5 @@ class Conv1D(Layer):
             "use_bias": self.use_bias,
         }
 
+
 Convolution1D = Conv1D

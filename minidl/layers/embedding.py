@@ -60,8 +60,13 @@ class Embedding(Layer):
     def create_weights(self, input_shape):
         self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
         if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            self.initial_weights = None
+            given, self.initial_weights = self.initial_weights, None
+            if len(given) != 1 or given[0].shape != (self.input_dim, self.output_dim):
+                raise ValueError(
+                    f"layer {self.name!r} (Embedding): weights must be [an array of shape "
+                    f"{(self.input_dim, self.output_dim)}], got shapes {[np.shape(w) for w in given]}"
+                )
+            self.params["embeddings"][...] = given[0]
 
     def compute_mask(self, inputs, previous_mask):
         return inputs.astype(np.intp) != 0 if self.mask_zero else None  # the tokens, truncated as `tokens` does

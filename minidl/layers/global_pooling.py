@@ -125,7 +125,7 @@ class GlobalAveragePooling1D(GlobalPooling1D):
             weights = kept / np.maximum(kept.sum(axis=1, keepdims=True), 1)
         if training:
             self.weights_seen = weights
-        out = np.einsum("ntc,nt->nc", x, weights[..., 0])
+        out = np.matmul(weights.transpose(0, 2, 1), x)  # (N, 1, T) @ (N, T, C): the weighted sum over t
         return out.reshape(len(x), *self.output_shape)
 
     def backward(self, grad):

@@ -177,15 +177,13 @@ class RNN(Layer):
         grad_states = [None] * cell.state_count
         if self.return_state:
             grad, *grad_states = grad
-        steps, n, units = cell.h.shape[0] - 1, cell.h.shape[1], cell.units
-        dhs = np.zeros((steps, n, units), dtype=cell.h.dtype)
+        states = [None if g is None else np.array(g, dtype=cell.h.dtype) for g in grad_states]
+        dhs = None  # dL/dh_t from the outputs at every step (return_sequences)
         if grad is not None and self.return_sequences:
-            dhs[...] = grad.transpose(1, 0, 2)
-            if self.scale is not None:
-                dhs *= self.scale
-        elif grad is not None:
-            dhs[-1] = grad if self.scale is None else grad * self.scale[-1]
-        states = [None if g is None else np.asarray(g, dtype=dhs.dtype) for g in grad_states]
+            dhs = grad.transpose(1, 0, 2) if self.scale is None else grad.transpose(1, 0, 2) * self.scale
+        elif grad is not None:  # the output is the last state h_T: its gradient joins h_T's
+            last = grad if self.scale is None else grad * self.scale[-1]
+            states[0] = last if states[0] is None else states[0] + last
         needs = self.needs_input_grad
         dxs, d_initial = cell.backward_sequence(dhs, states, needs_input_grad=needs)
         dx = None
@@ -402,8 +400,15 @@ class Bidirectional(Layer):
             for name in each.params:
                 self.params[f"{prefix}_{name}"], self.grads[f"{prefix}_{name}"] = each.params[name], each.grads[name]
         if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            self.initial_weights = None
+            given, self.initial_weights = self.initial_weights, None
+            shapes = [array.shape for array in self.params.values()]
+            if [np.shape(w) for w in given] != shapes:
+                raise ValueError(
+                    f"layer {self.name!r} (Bidirectional): weights must have the shapes {shapes}, "
+                    f"got {[np.shape(w) for w in given]}"
+                )
+            for array, new in zip(self.params.values(), given):
+                array[...] = new
 
     def linked(self):
         """The two layers, their weights made the views this layer holds (a model may have moved them)."""

@@ -117,6 +117,11 @@ class Model(Trainer):
             # A layer built for this shape (one of a nested model's) keeps its weights.
             if not (layer.built and layer.input_shape == tuple(input_shape) and layer.dtype == self.dtype):
                 layer.build(input_shape, rng=self._init_rng, dtype=self.dtype)
+            if layer.output_shape and isinstance(layer.output_shape[0], tuple):
+                raise ShapeError(
+                    f"layer {layer.name!r} returns several tensors (return_state=True or merge_mode=None): "
+                    "a Sequential model passes one tensor from layer to layer; call that layer on its own"
+                )
         except ShapeError as error:
             position = next(i for i, existing in enumerate(self.layers, 1) if existing is layer)
             raise ShapeError(f"cannot add layer {position} to model {self.name!r}: {error}") from None

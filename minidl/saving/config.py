@@ -10,6 +10,7 @@ architecture before a single weight is allocated.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -18,7 +19,7 @@ import numpy as np
 
 from .. import losses, optimizers
 from ..errors import ModelFileError, UnknownNameError
-from ..layers import LAYER_CLASSES
+from ..layers import LAYER_CLASSES, Layer
 
 FORMAT = "minidl-model-1"
 TOP_LEVEL_KEYS = {"format", "name", "seed", "dtype", "layers", "optimizer", "loss", "metrics"}
@@ -29,16 +30,27 @@ MAX_STRING = 200
 
 # The kinds of value the known constructor arguments take; an argument not listed here (a new layer's)
 # may hold a JSON scalar or a short list of them.
-SIZES = ("kernel_size", "strides", "pool_size")
-COUNTS = ("units", "filters")
-TEXTS = ("name", "activation", "kernel_initializer", "bias_initializer", "data_format")
+SIZES = ("kernel_size", "strides", "pool_size", "dilation_rate")
+COUNTS = ("units", "filters", "input_dim", "output_dim", "groups")
+TEXTS = ("name", "activation", "kernel_initializer", "bias_initializer", "data_format", "recurrent_activation")
 FLAGS = (
     "inplace",
     "nesterov",
     "use_bias",
     "center",
     "keepdims",
+    "mask_zero",
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "unroll",
+    "zero_output_for_mask",
+    "unit_forget_bias",
+    "reset_after",
 )  # not "scale": a flag in BatchNormalization, a number in Rescaling
+# Layers inside a layer's config, each {"class", "config"}: Bidirectional's layer(s) and an RNN's cell.
+NESTED_LAYERS = ("layer", "backward_layer", "cell")
+MAX_NESTING = 2
 
 
 def model_config(model) -> dict:
@@ -74,13 +86,22 @@ def model_from_config(model_class, config: dict):
     """Rebuild (and compile, if it was) a model from `model_config`; weights are fresh."""
     model = model_class(name=config["name"], seed=config["seed"], dtype=config.get("dtype", "float32"))
     for entry in config["layers"]:
-        if entry["class"] not in LAYER_CLASSES:
-            raise UnknownNameError(f"unknown layer class {entry['class']!r}; known: {sorted(LAYER_CLASSES)}")
-        model.add(LAYER_CLASSES[entry["class"]](**entry["config"]))
+        model.add(layer_from_entry(entry))
     if config.get("loss"):
         loss = _loss_from_config(config["loss"])
         model.compile(optimizer=config["optimizer"], loss=loss, metrics=config.get("metrics"))
     return model
+
+
+def layer_from_entry(entry):
+    """The layer of {"class", "config"}, building the layers nested in its config (NESTED_LAYERS) first."""
+    if entry["class"] not in LAYER_CLASSES:
+        raise UnknownNameError(f"unknown layer class {entry['class']!r}; known: {sorted(LAYER_CLASSES)}")
+    config = {
+        key: layer_from_entry(value) if key in NESTED_LAYERS and isinstance(value, dict) else value
+        for key, value in entry["config"].items()
+    }
+    return LAYER_CLASSES[entry["class"]](**config)
 
 
 # ----- checking an untrusted config -----
@@ -110,7 +131,7 @@ def check_config(config, where: str) -> dict:
     return config
 
 
-def _check_layer(entry, where):
+def _check_layer(entry, where, depth=0):
     if not isinstance(entry, dict) or set(entry) != {"class", "config"}:
         raise ModelFileError(f"{where} must be an object with exactly 'class' and 'config', got {entry!r:.80}")
     name = entry["class"]
@@ -124,7 +145,12 @@ def _check_layer(entry, where):
     if unknown:
         raise ModelFileError(f"{where} ({name}): unknown argument(s) {unknown}; {name} takes {sorted(allowed)}")
     for key, value in arguments.items():
-        _check_argument(key, value, f"{where} ({name}) argument {key!r}")
+        if key in NESTED_LAYERS and value is not None:
+            if depth >= MAX_NESTING:
+                raise ModelFileError(f"{where} ({name}) argument {key!r}: layers nested over {MAX_NESTING} deep")
+            _check_layer(value, f"{where} ({name}) argument {key!r}", depth + 1)
+        else:
+            _check_argument(key, value, f"{where} ({name}) argument {key!r}")
 
 
 def _argument_names(cls) -> set[str]:
@@ -136,8 +162,11 @@ def _check_argument(key, value, where):
     if key == "input_shape":
         if value is None:
             return
-        if not isinstance(value, list) or not 1 <= len(value) <= 4 or not all(_dimension(d) for d in value):
-            raise ModelFileError(f"{where} must be a list of 1 to 4 dimensions in [1, 2**31), got {value!r:.80}")
+        known = [d for d in value if d is not None] if isinstance(value, list) else None  # None: a sequence's length
+        if known is None or not 1 <= len(value) <= 4 or not all(_dimension(d) for d in known):
+            raise ModelFileError(
+                f"{where} must be a list of 1 to 4 dimensions in [1, 2**31) or null, got {value!r:.80}"
+            )
     elif key in COUNTS:
         if not _dimension(value):
             raise ModelFileError(f"{where} must be an integer in [1, 2**31), got {value!r:.80}")
@@ -237,7 +266,7 @@ def expected_weight_shapes(config, where: str) -> list[tuple[str, str, tuple]]:
     shape = None
     for index, entry in enumerate(config["layers"], 1):
         try:
-            layer = LAYER_CLASSES[entry["class"]](**entry["config"])
+            layer = layer_from_entry(entry)
         except Exception as error:  # a layer's own argument check, whatever it raises: named, not a traceback
             raise ModelFileError(f"{where}: layer {index} ({entry['class']}): {error}") from None
         shape = layer.input_shape if index == 1 else shape
@@ -246,18 +275,20 @@ def expected_weight_shapes(config, where: str) -> list[tuple[str, str, tuple]]:
         recorded = []
 
         def record(
-            name, weight_shape, initializer=None, fan_in=1, fan_out=1, trainable=True, _layer=layer, _recorded=recorded
-        ):
+            name, weight_shape, initializer=None, fan_in=1, fan_out=1, trainable=True, *, owner, _recorded=recorded,
+            _top=layer.name,
+        ):  # fmt: skip
             weight_shape = tuple(int(d) for d in weight_shape)
-            _recorded.append((not trainable, _layer.name, name, weight_shape))
+            _recorded.append((not trainable, _top, name, weight_shape))
             placeholder = np.broadcast_to(np.zeros((), dtype), weight_shape)
             if trainable:
-                _layer.params[name], _layer.grads[name] = placeholder, placeholder
+                owner.params[name], owner.grads[name] = placeholder, placeholder
             else:
-                _layer.states[name] = placeholder
+                owner.states[name] = placeholder
             return placeholder
 
-        layer.add_weight = record
+        for each in _with_nested(layer):  # an RNN's cell and Bidirectional's layers create weights too
+            each.add_weight = functools.partial(record, owner=each)
         try:
             shape = layer.build(shape, rng=np.random.default_rng(0), dtype=dtype)
         except Exception as error:  # ShapeError above all; any other failure of the layer's build too
@@ -272,3 +303,15 @@ def expected_weight_shapes(config, where: str) -> list[tuple[str, str, tuple]]:
                 )
         shapes += recorded
     return shapes
+
+
+def _with_nested(layer) -> list:
+    """`layer` and every layer it holds as an attribute, at any depth."""
+    found, stack = [], [layer]
+    while stack:
+        each = stack.pop()
+        if any(each is seen for seen in found):
+            continue
+        found.append(each)
+        stack += [value for value in vars(each).values() if isinstance(value, Layer)]
+    return found

@@ -6,7 +6,16 @@ import pytest
 from minidl.errors import ShapeError
 from minidl.gradcheck import build_float64 as build
 from minidl.gradcheck import check_gradients, check_layer_state
-from minidl.layers import GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D
+from minidl.layers import (
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+)
 
 POOLS = [GlobalAveragePooling2D, GlobalMaxPooling2D]
 
@@ -94,3 +103,39 @@ def test_global_pool_config(cls):
 @pytest.mark.parametrize("cls", POOLS)
 def test_global_pool_backward_uses_last_training_forward(cls, rng):
     check_layer_state(build(cls(), (3, 4, 2)), rng)
+
+
+# ----- over the steps of sequences -----
+@pytest.mark.parametrize("cls, reduce", [(GlobalAveragePooling1D, np.mean), (GlobalMaxPooling1D, np.max)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_pool1d_matches_naive_and_gradients(cls, reduce, keepdims, rng):
+    layer = build(cls(keepdims=keepdims), (None, 3))
+    x = rng.permutation(2 * 5 * 3).reshape(2, 5, 3) * 0.1
+    out = layer.forward(x)
+    np.testing.assert_allclose(out.reshape(2, 3), reduce(x, axis=1), rtol=1e-12)
+    assert out.shape == ((2, 1, 3) if keepdims else (2, 3))
+    check_gradients(build(cls(keepdims=keepdims), (5, 3)), x).assert_ok()
+    check_layer_state(build(cls(), (5, 3)), rng)
+
+
+def test_global_average_pool1d_averages_the_real_steps_only(rng):
+    layer = build(GlobalAveragePooling1D(), (4, 2))
+    x = rng.standard_normal((3, 4, 2))
+    mask = np.array([[1, 1, 0, 0], [0, 1, 1, 1], [0, 0, 0, 0]], dtype=bool)
+    out = layer.forward(x, training=True, mask=mask)
+    np.testing.assert_allclose(out[0], x[0, :2].mean(axis=0))
+    np.testing.assert_allclose(out[1], x[1, 1:].mean(axis=0))
+    np.testing.assert_array_equal(out[2], 0)  # nothing real to average
+    dx = layer.backward(np.ones((3, 2)))
+    np.testing.assert_allclose(dx[:, :, 0], [[0.5, 0.5, 0, 0], [0, 1 / 3, 1 / 3, 1 / 3], [0, 0, 0, 0]])
+    assert layer.compute_mask(x, mask) is None and layer.supports_masking
+
+
+def test_global_pool1d_aliases_and_errors():
+    assert GlobalAvgPool1D is GlobalAveragePooling1D and GlobalMaxPool1D is GlobalMaxPooling1D
+    with pytest.raises(ShapeError, match=r"gp_img.*\(steps, channels\)"):
+        build(GlobalMaxPooling1D(name="gp_img"), (4, 4, 1))
+    with pytest.raises(ValueError, match="keepdims"):
+        GlobalAveragePooling1D(keepdims="no")
+    with pytest.raises(NotImplementedError, match="channels_first"):
+        GlobalMaxPooling1D(data_format="channels_first")

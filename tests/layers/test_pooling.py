@@ -6,7 +6,16 @@ import pytest
 from minidl.errors import ShapeError
 from minidl.gradcheck import build_float64 as build
 from minidl.gradcheck import check_gradients, check_layer_state
-from minidl.layers import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from minidl.layers import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AvgPool1D,
+    AvgPool2D,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 
 POOLS = [MaxPool2D, AvgPool2D]
 CONFIGS = [
@@ -215,3 +224,57 @@ def test_maxpool_float32_matches_float64(rng):
 def test_maxpool_rejects_pools_of_more_than_255_cells():
     with pytest.raises(ValueError, match="255"):
         MaxPool2D(16)
+
+
+# ----- 1-D pooling over (steps, features) -----
+def naive_pool1d(x, size, stride, reduce, padding="valid"):
+    """Windows of `size` steps moved by `stride`; "same" pads as Keras and leaves padded steps out."""
+    n, steps, c = x.shape
+    if padding == "same":
+        out = -(-steps // stride)
+        left = max((out - 1) * stride + size - steps, 0) // 2
+    else:
+        out, left = (steps - size) // stride + 1, 0
+    y = np.zeros((n, out, c))
+    for t in range(out):
+        start = t * stride - left
+        window = x[:, max(start, 0) : start + size]
+        y[:, t] = reduce(window, axis=1)
+    return y
+
+
+POOLS_1D = [(MaxPooling1D, np.max), (AveragePooling1D, np.mean)]
+
+
+@pytest.mark.parametrize("cls, reduce", POOLS_1D)
+@pytest.mark.parametrize("size, stride, padding", [(2, None, "valid"), (3, 1, "valid"), (3, 2, "same"), (2, 2, "same")])
+def test_pool1d_matches_naive_and_gradients(cls, reduce, size, stride, padding, rng):
+    layer = build(cls(size, strides=stride, padding=padding), (7, 3))
+    x = rng.permutation(2 * 7 * 3).reshape(2, 7, 3) * 0.1  # distinct values: no ties in a max
+    np.testing.assert_allclose(layer.forward(x), naive_pool1d(x, size, stride or size, reduce, padding), rtol=1e-12)
+    check_gradients(layer, x).assert_ok()
+
+
+@pytest.mark.parametrize("cls, reduce", POOLS_1D)
+def test_pool1d_unknown_length(cls, reduce, rng):
+    layer = build(cls(2), (None, 3))
+    assert layer.output_shape == (None, 3)
+    for steps in (6, 9):
+        x = rng.standard_normal((2, steps, 3))
+        np.testing.assert_allclose(layer.forward(x, training=True), naive_pool1d(x, 2, 2, reduce), rtol=1e-12)
+        assert layer.backward(np.ones((2, steps // 2, 3))).shape == x.shape
+    with pytest.raises(ShapeError, match="pool_size 2 is larger than 1 steps"):
+        layer.forward(rng.standard_normal((2, 1, 3)))
+
+
+def test_pool1d_defaults_aliases_and_errors():
+    assert MaxPooling1D().pool_size == 2 and MaxPool1D is MaxPooling1D and AvgPool1D is AveragePooling1D
+    with pytest.raises(TypeError):
+        AveragePooling1D()  # Keras's AveragePooling1D has no default pool_size
+    with pytest.raises(ValueError, match="MaxPooling1D: pool_size"):
+        MaxPooling1D(0)
+    with pytest.raises(ShapeError, match=r"p_img.*\(steps, features\)"):
+        build(MaxPooling1D(name="p_img"), (4, 4, 1))
+    layer = AveragePooling1D(3, strides=2, padding="same")
+    assert AveragePooling1D(**layer.get_config()).get_config() == layer.get_config()
+    check_layer_state(build(MaxPooling1D(2), (6, 2)), np.random.default_rng(0))
