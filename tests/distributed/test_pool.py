@@ -718,3 +718,50 @@ def test_a_pool_holds_its_thread_limit_in_this_process_until_it_closes():
     with pytest.raises(ValueError, match="bogus"):
         WorkerPool(2, start_method="bogus")
     assert blas_threads() == before, "a pool that fails to start leaves the setting alone"
+
+
+def text_model():
+    """Embedding(mask_zero) -> LSTM with both dropouts -> Dense, a None time axis, float64."""
+    from minidl import Input
+    from minidl.layers import LSTM, Embedding, GlobalAveragePooling1D
+
+    model = Model(seed=4, dtype="float64")
+    for layer in (
+        Input(shape=(None,)),
+        Embedding(20, 5, mask_zero=True),
+        LSTM(4, return_sequences=True, dropout=0.3, recurrent_dropout=0.3),
+        GlobalAveragePooling1D(),
+        Dense(3, activation="softmax"),
+    ):
+        model.add(layer)
+    model.compile(SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
+    return model
+
+
+def test_masked_recurrent_model_with_dropout_trains_as_one_process():
+    """Masks and both recurrent dropouts are the same whatever shard a sample is computed in."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 20, (60, 9))
+    x[::3, :4] = 0  # padded steps, masked
+    y = rng.integers(0, 3, 60)
+    runs = []
+    for workers in (1, 2):
+        model = text_model()
+        history = model.fit(x, y, batch_size=20, epochs=2, verbose=0, workers=workers)
+        runs.append((model.get_weights(), history.history["loss"], model.predict(x[:, :5], workers=workers)))
+    for ours, theirs in zip(runs[1][0], runs[0][0], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-9)
+    np.testing.assert_allclose(runs[1][2], runs[0][2], rtol=1e-9)
+
+
+def test_predict_of_sequences_of_unknown_length_with_workers():
+    from minidl import Input
+    from minidl.layers import GRU
+
+    model = Model(seed=1)
+    model.add(Input(shape=(None, 2)))
+    model.add(GRU(3, return_sequences=True))
+    for steps in (4, 7):
+        x = np.random.default_rng(steps).standard_normal((9, steps, 2)).astype("float32")
+        np.testing.assert_array_equal(model.predict(x, batch_size=4, workers=2), model.predict(x, batch_size=4))

@@ -696,3 +696,16 @@ def test_bad_seeds_are_refused_naming_the_argument(seed):
     with pytest.raises(ValueError, match="set_seed: seed must be None or an integer"):
         minidl.set_seed(seed)
     assert Model(seed=np.int64(7)).seed == 7
+
+
+def test_unknown_dimensions_only_where_a_layer_takes_them():
+    from minidl import Input
+
+    with pytest.raises(ShapeError, match=r"conv_n.*needs every input dimension known.*\(None, None, 1\)"):
+        Model([Input(shape=(None, None, 1)), Conv2D(2, 3, name="conv_n")])
+    model = Model([Input(shape=(None, 4)), Dense(2)])
+    assert model.input_shape == (None, 4) and model.output_shape == (None, 2)
+    with pytest.raises(ValueError, match="Input: shape"):
+        Input(shape=())
+    with pytest.raises(ValueError, match="Input: shape dimension"):
+        Input(shape=(None, 0))

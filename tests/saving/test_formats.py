@@ -251,3 +251,53 @@ def test_a_loss_on_logits_stays_on_logits(tmp_path):
     assert loaded.loss.get_config() == {"name": "sparse_categorical_crossentropy", "from_logits": True}
     x, y = np.ones((2, 4), np.float32), np.array([0, 2])
     assert loaded.evaluate(x, y) == model.evaluate(x, y)
+
+
+def sequence_models(seed):
+    """Every sequence and recurrent layer, with a None time axis and nested configs (Bidirectional, RNN)."""
+    from minidl import Input
+    from minidl.layers import LAYER_CLASSES as kinds
+
+    text = Model(name="text", seed=seed)
+    for layer in (
+        Input(shape=(None,)),
+        kinds["Embedding"](12, 4, mask_zero=True),
+        kinds["Bidirectional"](kinds["GRU"](3, return_sequences=True, reset_after=False), merge_mode="sum"),
+        kinds["Conv1D"](4, 3, padding="causal", dilation_rate=2, activation="relu"),
+        kinds["MaxPooling1D"](2, padding="same"),
+        kinds["LSTM"](3, return_sequences=True, go_backwards=True, dropout=0.2),
+        kinds["RNN"](kinds["SimpleRNNCell"](3), return_sequences=True),
+        kinds["AveragePooling1D"](2),
+        kinds["GlobalAveragePooling1D"](),
+        Dense(3, activation="softmax"),
+    ):
+        text.add(layer)
+    series = Model(name="series", seed=seed)
+    for layer in (
+        Input(shape=(None, 2)),
+        kinds["Masking"](0.0),
+        kinds["SimpleRNN"](3, return_sequences=True),
+        kinds["GlobalMaxPooling1D"](),
+        Dense(3, activation="softmax"),
+    ):
+        series.add(layer)
+    for model in (text, series):
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return text, series
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".npz"])
+def test_sequence_and_recurrent_layers_round_trip(suffix, tmp_path):
+    rng = np.random.default_rng(0)
+    data = [rng.integers(0, 12, (10, 9)), rng.standard_normal((10, 7, 2)).astype("float32")]
+    y = np.arange(10) % 3
+    for model, x in zip(sequence_models(2), data):
+        model.fit(x, y, batch_size=5, epochs=1, verbose=0)
+        model.save(tmp_path / f"{model.name}{suffix}")
+        loaded = saving.load_model(tmp_path / f"{model.name}{suffix}")
+        assert loaded.get_config() == model.get_config()
+        assert loaded.input_shape == model.input_shape and None in loaded.input_shape
+        for ours, theirs in zip(loaded.get_weights(), model.get_weights(), strict=True):
+            np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+        np.testing.assert_array_equal(loaded.predict(x[:, :5], verbose=0), model.predict(x[:, :5], verbose=0))

@@ -196,3 +196,100 @@ def test_edited_architecture_is_refused(edit, message, tmp_path):
     path = hostile.write(tmp_path / "edited.npz", text, hostile.weight_members(hostile.weights()))
     with pytest.raises(ModelFileError, match=message):
         saving.load_model(path)
+
+
+def recurrent_config(layer):
+    """A one-layer architecture around `layer` ({"class", "config"}), as minidl writes it."""
+    config = hostile.config()
+    config["layers"] = [layer]
+    return config
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (  # a huge LSTM: its cell's weights must be counted from placeholders, not allocated
+            {"class": "LSTM", "config": {"name": "l", "input_shape": [None, 8], "units": 2**16}},
+            "over 2,147,483,648 parameters",
+        ),
+        (  # a huge cell inside a Bidirectional inside a file
+            {
+                "class": "Bidirectional",
+                "config": {
+                    "name": "b",
+                    "input_shape": [5, 8],
+                    "layer": {
+                        "class": "RNN",
+                        "config": {"name": "r", "cell": {"class": "GRUCell", "config": {"units": 2**15}}},
+                    },
+                },
+            },
+            "over 2,147,483,648 parameters",
+        ),
+        (
+            {
+                "class": "Bidirectional",
+                "config": {
+                    "name": "b",
+                    "input_shape": [5, 8],
+                    "layer": {
+                        "class": "Bidirectional",
+                        "config": {
+                            "name": "c",
+                            "layer": {
+                                "class": "Bidirectional",
+                                "config": {"name": "d", "layer": {"class": "LSTM", "config": {}}},
+                            },
+                        },
+                    },
+                },
+            },
+            "nested over 2 deep",
+        ),
+        (
+            {
+                "class": "Bidirectional",
+                "config": {"name": "b", "input_shape": [5, 8], "layer": {"class": "Lambda", "config": {}}},
+            },
+            "unknown layer class 'Lambda'",
+        ),
+        (
+            {
+                "class": "RNN",
+                "config": {
+                    "name": "r",
+                    "input_shape": [5, 8],
+                    "cell": {"class": "LSTMCell", "config": {"units": 2, "exec": 1}},
+                },
+            },
+            r"unknown argument\(s\) \['exec'\]",
+        ),
+        (
+            {"class": "LSTM", "config": {"name": "l", "input_shape": [5, 8], "units": 3, "return_sequences": "yes"}},
+            "must be true or false",
+        ),
+        (
+            {"class": "Embedding", "config": {"name": "e", "input_shape": [None, 0], "input_dim": 3, "output_dim": 2}},
+            "dimensions",
+        ),
+    ],
+    ids=[
+        "huge_lstm",
+        "huge_nested_cell",
+        "deep_nesting",
+        "unknown_nested",
+        "unknown_cell_argument",
+        "bad_flag",
+        "zero_dim",
+    ],
+)
+def test_hostile_recurrent_architectures_are_refused_cheaply(layer, message, tmp_path):
+    path = hostile.write(tmp_path / "recurrent.npz", json.dumps(recurrent_config(layer)), {})
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match=message):
+            saving.load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20, f"refusing the file allocated {peak / 2**20:.0f} MB"
