@@ -92,7 +92,7 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (default 0,1,2,3,4)")
     parser.add_argument("--samples", type=int, default=8000, help="training reviews (default 8000; test: a quarter)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs (default 2)")
-    parser.add_argument("--learning-rate", type=float, default=0.001, help="Adam's learning rate (default 0.001, Keras's)")
+    parser.add_argument("--learning-rate", type=float, default=0.001, help="Adam's learning rate (default 0.001)")
     parser.add_argument("--no-keras", action="store_true", help="minidl only")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
