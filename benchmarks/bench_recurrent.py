@@ -198,11 +198,14 @@ def layer_table(args):
         for size in args.sizes:
             with threadpool_limits(args.threads):
                 forward, backward, torch_forward, torch_backward = layer_runners(cell, size)
-                for warm_up in (forward, backward, torch_forward, torch_backward):
-                    warm_up()
-                parts = alternated(
-                    [("mf", forward), ("mb", backward), ("tf", torch_forward), ("tb", torch_backward)], args.rounds * 5
-                )
+                pairs = [("m", forward, backward), ("t", torch_forward, torch_backward)]
+                parts = {label + part: [] for label, _, _ in pairs for part in "fb"}
+                for index in range(args.rounds * 5 + 1):  # the first round warms up and is left out
+                    for label, forward_pass, backward_pass in pairs if index % 2 else pairs[::-1]:
+                        timings = bench_layers.timed(forward_pass), bench_layers.timed(backward_pass)
+                        if index:
+                            parts[label + "f"].append(timings[0])
+                            parts[label + "b"].append(timings[1])
             cpu = {label: statistics.median(r[1] for r in rows) * 1000 for label, rows in parts.items()}
             batch, steps, features, units = size
             table.add_row(

@@ -296,25 +296,39 @@ class LSTMCell(RNNCell):
         u = self.units
         return np.r_[0 : 2 * u, 3 * u : 4 * u, 2 * u : 3 * u]
 
+    def fused(self):
+        """True for Keras's default activations: σ(z) = (1 + tanh(z / 2)) / 2 lets one tanh do all four gates."""
+        return type(self.recurrent_activation) is activations.Sigmoid and type(self.activation) is activations.Tanh
+
     def forward_sequence(self, xs, states, kept, keep=None, training=False):
         steps, n, _ = xs.shape
-        u, recurrent = self.units, self.weight("recurrent_kernel")
-        sigma, act = self.recurrent_activation, self.activation
-        gates = self.project(xs)  # (T, N, 4U): x_t W + b for every t, columns [i | f | o | c]
+        u, sigma, act = self.units, self.recurrent_activation, self.activation
+        # The gates of step t are gates[t] (4, N, U): [i, f, o, c], each an (N, U) block in one piece.
+        gates = np.ascontiguousarray(self.project(xs).reshape(steps, n, 4, u).transpose(0, 2, 1, 3))
+        recurrent = np.ascontiguousarray(self.weight("recurrent_kernel").reshape(u, 4, u).transpose(1, 0, 2))
+        fused = self.fused()
+        if fused:  # the σ gates' pre-activations halved once, here, instead of at every step
+            gates[:, :3] *= 0.5
+            recurrent[:3] *= 0.5
         h = np.empty((steps + 1, n, u), dtype=gates.dtype)  # h[t + 1] = h_t
         c = np.empty((steps + 1, n, u), dtype=gates.dtype)  # c[t + 1] = c_t
         act_c = np.empty((steps, n, u), dtype=gates.dtype)  # act(c_t) before masking
         h[0], c[0] = states
-        product, cell = np.empty((n, 4 * u), dtype=gates.dtype), np.empty((n, u), dtype=gates.dtype)
+        product, cell = np.empty((4, n, u), dtype=gates.dtype), np.empty((2, n, u), dtype=gates.dtype)
         for t in range(steps):
             z = gates[t]
             z += np.matmul(self.dropped(h[t], keep), recurrent, out=product)  # z_t = x_t W + b + h_{t−1} U
-            sigma.apply(z[:, : 3 * u], z[:, : 3 * u])  # i, f, o   (gates keeps the activations)
-            act.apply(z[:, 3 * u :], z[:, 3 * u :])  # g
-            i, f, o, g = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
-            new_c = c[t + 1] if kept is None else cell
+            if fused:
+                np.tanh(z, out=z)
+                z[:3] *= 0.5
+                z[:3] += 0.5  # i, f, o = σ(z),  g = tanh(z_c)   (gates keeps the activations)
+            else:
+                sigma.apply(z[:3], z[:3])
+                act.apply(z[3], z[3])
+            i, f, o, g = z
+            new_c = c[t + 1] if kept is None else cell[0]
             np.multiply(f, c[t], out=new_c)
-            new_c += i * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
+            new_c += np.multiply(i, g, out=cell[1])  # c_t = f ⊙ c_{t−1} + i ⊙ g
             act.apply(new_c, act_c[t])
             if kept is None:
                 np.multiply(o, act_c[t], out=h[t + 1])  # h_t = o ⊙ act(c_t)
@@ -329,30 +343,36 @@ class LSTMCell(RNNCell):
     def backward_sequence(self, dhs, dstates, needs_input_grad=True):
         steps, u = len(self.gates), self.units
         sigma, act = self.recurrent_activation, self.activation
-        recurrent_t = self.weight("recurrent_kernel").T
-        dz = np.empty_like(self.gates)  # columns [i | f | o | c], as the loop keeps them
+        gates, c, act_c = self.gates, self.c, self.act_c
+        recurrent_t = self.weight("recurrent_kernel").T  # (4U, U), rows in the loop's order
+        # What does not depend on the gradient flowing back is computed for all steps at once, before
+        # the loop: the gates' derivatives σ'(z) and act'(z_c) (from their outputs), and o ⊙ act'(c_t).
+        slopes = np.empty_like(gates)
+        slopes[:, :3] = sigma.derivative_times(np.ones_like(gates[:, :3]), gates[:, :3])
+        slopes[:, 3] = act.derivative_times(np.ones_like(act_c), gates[:, 3])
+        o_slope = act.derivative_times(gates[:, 2].copy(), act_c)  # o ⊙ act'(c_t)
+        n = len(self.h[0])
+        dz = np.empty((steps, n, 4 * u), dtype=gates.dtype)  # dz_t as rows (N, 4U): [i | f | o | c]
         dh = np.zeros_like(self.h[0]) if dstates[0] is None else dstates[0].copy()
         dc = np.zeros_like(self.h[0]) if dstates[1] is None else dstates[1].copy()
-        through_h = np.empty_like(dh)
+        through_h, d = np.empty_like(dh), np.empty((4, n, u), dtype=dh.dtype)
         for t in reversed(range(steps)):
             if dhs is not None:
                 dh += dhs[t]  # everything that reaches h_t: from the output at t and from step t+1
-            z, d = self.gates[t], dz[t]
-            i, f, o, g = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+            i, f, _, g = gates[t]
             if self.kept is not None:  # a skipped step passes its gradients on to the carried states
                 carried_h, carried_c = np.where(self.kept[t], 0, dh), np.where(self.kept[t], 0, dc)
                 dh *= self.kept[t]
                 dc *= self.kept[t]
-            np.multiply(dh, self.act_c[t], out=d[:, 2 * u : 3 * u])  # do = dh ⊙ act(c_t)
-            np.multiply(dh, o, out=through_h)
-            dc += act.derivative_times(through_h, self.act_c[t])  # dc += dh ⊙ o ⊙ act'(c_t)
-            np.multiply(dc, g, out=d[:, :u])  # di = dc ⊙ g
-            np.multiply(dc, self.c[t], out=d[:, u : 2 * u])  # df = dc ⊙ c_{t−1}
-            np.multiply(dc, i, out=d[:, 3 * u :])  # dg = dc ⊙ i
-            _times_derivative(sigma, d[:, : 3 * u], z[:, : 3 * u])  # dz_i, dz_f, dz_o
-            _times_derivative(act, d[:, 3 * u :], g)  # dz_c
+            np.multiply(dh, act_c[t], out=d[2])  # do = dh ⊙ act(c_t)
+            dc += np.multiply(dh, o_slope[t], out=through_h)  # dc += dh ⊙ o ⊙ act'(c_t)
+            np.multiply(dc, g, out=d[0])  # di = dc ⊙ g
+            np.multiply(dc, c[t], out=d[1])  # df = dc ⊙ c_{t−1}
+            np.multiply(dc, i, out=d[3])  # dg = dc ⊙ i
+            # dz_t = [di ⊙ σ'(z_i) | df ⊙ σ'(z_f) | do ⊙ σ'(z_o) | dg ⊙ act'(z_c)], written as its (N, 4U) rows
+            np.multiply(d, slopes[t], out=dz[t].reshape(n, 4, u).transpose(1, 0, 2))
             dc *= f  # dc_{t−1} = dc ⊙ f
-            dh = self.dropped(d @ recurrent_t, self.keep)  # dh_{t−1} = dz_t Uᵀ
+            dh = self.dropped(dz[t] @ recurrent_t, self.keep)  # dh_{t−1} = dz_t Uᵀ
             if self.kept is not None:
                 dh += carried_h
                 dc += carried_c
