@@ -96,13 +96,20 @@ def conv1d_pads(steps, k, stride, dilation, padding):
     return (steps + pads[0] + pads[1] - span) // stride + 1, pads
 
 
+def _padded1d(x, k, stride, dilation, padding):
+    """(output length, x zero-padded on the time axis) of a 1-D convolution."""
+    steps = x.shape[1]
+    out, (left, right) = conv1d_pads(steps, k, stride, dilation, padding)
+    xp = np.zeros((len(x), steps + left + right, x.shape[2]), dtype=x.dtype)
+    xp[:, left : left + steps] = x
+    return out, xp
+
+
 def conv1d_forward(x, W, b, stride=1, padding="valid", dilation=1, groups=1):
     """y[n,t,f] = b[f] + Σ_{j,c'} xp[n, t·s + j·d, g·Cg + c'] · W[j,c',f], g = f // (F/G); y (N, OT, F)."""
     n, steps, _ = x.shape
     k, per_group, filters = W.shape
-    out, (left, right) = conv1d_pads(steps, k, stride, dilation, padding)
-    xp = np.zeros((n, steps + left + right, x.shape[2]), dtype=x.dtype)
-    xp[:, left : left + steps] = x
+    out, xp = _padded1d(x, k, stride, dilation, padding)
     y = np.zeros((n, out, filters), dtype=x.dtype)
     for s in range(n):
         for t in range(out):
@@ -120,9 +127,8 @@ def conv1d_backward(x, W, g, stride=1, padding="valid", dilation=1, groups=1):
     """dL/dx, dL/dW, dL/db of `conv1d_forward`, given g = dL/dy (N, OT, F): each product above, by the chain rule."""
     n, steps, _ = x.shape
     k, per_group, filters = W.shape
-    out, (left, right) = conv1d_pads(steps, k, stride, dilation, padding)
-    xp = np.zeros((n, steps + left + right, x.shape[2]), dtype=x.dtype)
-    xp[:, left : left + steps] = x
+    out, xp = _padded1d(x, k, stride, dilation, padding)
+    left = conv1d_pads(steps, k, stride, dilation, padding)[1][0]
     dxp, dW, db = np.zeros_like(xp), np.zeros_like(W), np.zeros(filters, dtype=W.dtype)
     for s in range(n):
         for t in range(out):

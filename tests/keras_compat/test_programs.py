@@ -66,12 +66,19 @@ def run_program(name, folder, monkeypatch, strip_saving=False):
 
 
 @pytest.fixture
-def run(mnist_dir, tmp_path, monkeypatch):
+def run_offline(tmp_path, monkeypatch):
+    """Runs a program in a fresh folder: `run_offline(name)` (programs that make their own data)."""
     if not REAL_KERAS:
         import minidl
 
         minidl.set_seed(0)
     return lambda name, **options: run_program(name, tmp_path, monkeypatch, **options)
+
+
+@pytest.fixture
+def run(mnist_dir, run_offline):
+    """`run_offline` for the programs that read MNIST (skipped without it)."""
+    return run_offline
 
 
 def test_convnet_with_keras_input(run, capsys):
@@ -222,3 +229,18 @@ def test_modern_convnet_with_batch_normalization(run):
     # The moving statistics moved away from their start (0 and 1) during training.
     assert np.abs(g["moving_mean"]).max() > 1e-3 and np.abs(g["moving_variance"] - 1).max() > 1e-3
     assert [tuple(w.shape) for w in g["model"].non_trainable_weights] == [(16,), (16,), (32,), (32,)]
+
+
+def test_bidirectional_lstm_on_imdb_shaped_reviews(run_offline, capsys):
+    g = run_offline("text_lstm")
+    out = capsys.readouterr().out
+    assert "bidirectional" in out and "Total params:" in out
+    assert set(g["history"].history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert g["accuracy"] > 0.85, g["accuracy"]  # classes are balanced: chance is about 0.5
+    assert g["history"].history["loss"][-1] < g["history"].history["loss"][0]
+
+
+def test_timeseries_classification_with_conv1d(run_offline):
+    g = run_offline("timeseries_conv1d")
+    assert g["test_accuracy"] > 0.85, g["test_accuracy"]  # two classes: chance is 0.5
+    assert g["history"].history["loss"][-1] < g["history"].history["loss"][0]

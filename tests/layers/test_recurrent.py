@@ -377,6 +377,17 @@ def keras_outputs(keras_layer, x, grad, mask=None):
     return output.detach().numpy(), inputs.grad.numpy(), [w.value.grad.numpy() for w in keras_layer.trainable_weights]
 
 
+def assert_same_as_keras(ours, theirs, x, grad, mask):
+    """Our layer, given the Keras layer's weights, gives its output, input gradient and weight gradients."""
+    out, dx, dw = keras_outputs(theirs, x, grad, mask)
+    ours.build(x.shape[1:])
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours.forward(x, training=True, mask=mask), out, atol=2e-6)
+    np.testing.assert_allclose(ours.backward(grad.copy()), dx, atol=2e-6)
+    for ours_grad, theirs_grad in zip(ours.grads.values(), dw, strict=True):
+        np.testing.assert_allclose(ours_grad, theirs_grad, atol=5e-6)
+
+
 KERAS_CASES = [
     ("LSTM", {}),
     ("LSTM", {"return_sequences": True, "go_backwards": True}),
@@ -396,13 +407,7 @@ def test_keras_weights_give_keras_outputs_and_gradients(keras, name, options, ma
     ours = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN}[name](5, **options)
     units_out = (3, 6, 5) if options.get("return_sequences") else (3, 5)
     grad = rng.standard_normal(units_out).astype(np.float32)
-    out, dx, dw = keras_outputs(theirs, x, grad, mask)
-    ours.build((6, 4))
-    ours.set_weights(theirs.get_weights())
-    np.testing.assert_allclose(ours.forward(x, training=True, mask=mask), out, atol=2e-6)
-    np.testing.assert_allclose(ours.backward(grad.copy()), dx, atol=2e-6)
-    for ours_grad, theirs_grad in zip(ours.grads.values(), dw):
-        np.testing.assert_allclose(ours_grad, theirs_grad, atol=5e-6)
+    assert_same_as_keras(ours, theirs, x, grad, mask)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -412,11 +417,4 @@ def test_keras_bidirectional_with_a_mask(keras, merge_mode, rng):
     mask = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1]], bool)
     theirs = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True), merge_mode=merge_mode)
     grad = rng.standard_normal((2, 5, 8 if merge_mode == "concat" else 4)).astype(np.float32)
-    out, dx, dw = keras_outputs(theirs, x, grad, mask)
-    ours = Bidirectional(LSTM(4, return_sequences=True), merge_mode=merge_mode)
-    ours.build((5, 3))
-    ours.set_weights(theirs.get_weights())
-    np.testing.assert_allclose(ours.forward(x, training=True, mask=mask), out, atol=2e-6)
-    np.testing.assert_allclose(ours.backward(grad.copy()), dx, atol=2e-6)
-    for ours_grad, theirs_grad in zip(ours.grads.values(), dw):
-        np.testing.assert_allclose(ours_grad, theirs_grad, atol=5e-6)
+    assert_same_as_keras(Bidirectional(LSTM(4, return_sequences=True), merge_mode=merge_mode), theirs, x, grad, mask)
