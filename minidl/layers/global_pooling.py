@@ -98,6 +98,11 @@ class GlobalPooling1D(Layer):
             )
         return (1, input_shape[1]) if self.keepdims else (input_shape[1],)
 
+    def check_input(self, x):
+        super().check_input(x)
+        if not x.shape[1]:
+            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) needs at least one step, got {x.shape}")
+
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
 

@@ -104,6 +104,8 @@ class RNN(Layer):
         """x (N, T, D) -> (N, U), (N, T, U) with return_sequences, or [that, *final states] with return_state."""
         self.check_input(x)
         n, steps, _ = x.shape
+        if not steps:
+            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) needs at least one time step, got {x.shape}")
         cell = self.cell
         xs = x.transpose(1, 0, 2)  # time-major: (T, N, D), step t is xs[t]
         kept = None

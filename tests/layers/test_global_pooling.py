@@ -137,5 +137,8 @@ def test_global_pool1d_aliases_and_errors():
         build(GlobalMaxPooling1D(name="gp_img"), (4, 4, 1))
     with pytest.raises(ValueError, match="keepdims"):
         GlobalAveragePooling1D(keepdims="no")
+    for cls in (GlobalAveragePooling1D, GlobalMaxPooling1D):
+        with pytest.raises(ShapeError, match="at least one step"):
+            build(cls(), (None, 2)).forward(np.zeros((3, 0, 2)))
     with pytest.raises(NotImplementedError, match="channels_first"):
         GlobalMaxPooling1D(data_format="channels_first")

@@ -342,6 +342,8 @@ def test_shape_errors_name_the_layer(rng):
         layer.forward(rng.standard_normal((2, 5, 3)))
     with pytest.raises(ShapeError, match="mask"):
         layer.forward(rng.standard_normal((2, 5, 2)), mask=np.ones((2, 4), bool))
+    with pytest.raises(ShapeError, match=r"lstm_c.*at least one time step"):
+        build(LSTM(3, name="lstm_c"), (None, 2)).forward(np.zeros((2, 0, 2)))
 
 
 def test_config_rebuilds_the_layer():
