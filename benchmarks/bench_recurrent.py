@@ -10,7 +10,7 @@ time, and the median over rounds of minidl's time divided by PyTorch's in the sa
 shared machine the CPU-time ratio of alternated rounds is the figure to trust; the load average is
 printed before and after.
 
-    python benchmarks/bench_recurrent.py                            # LSTM, 3 sizes, 5 rounds
+    python benchmarks/bench_recurrent.py                            # LSTM, 4 sizes, 5 rounds
     python benchmarks/bench_recurrent.py --cells lstm,gru --rounds 9
     python benchmarks/bench_recurrent.py --sizes 32x100x64x128      # batch x steps x features x units
     python benchmarks/bench_recurrent.py --layer                    # the recurrent layer alone, fwd / bwd
@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 import bench_layers  # noqa: E402  (load average, machine description, timing)
 import numpy as np  # noqa: E402
 
-DEFAULT_SIZES = "32x50x32x64,64x100x32x128,32x200x16x32"
+DEFAULT_SIZES = "64x60x16x32,32x50x32x64,64x100x32x128,32x200x16x32"  # the first: bench_lstm_keras.py's model
 CLASSES = 10
 
 
@@ -191,7 +191,7 @@ def layer_table(args):
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
-    table = Table(title=f"Recurrent layer alone, ms per call (CPU), median of {args.rounds} alternated rounds")
+    table = Table(title=f"Recurrent layer alone, ms per call (CPU), median of {args.rounds * 5} alternated rounds")
     for column in ("layer", "minidl fwd", "torch fwd", "minidl bwd", "torch bwd", "ratio fwd+bwd"):
         table.add_column(column, justify="left" if column == "layer" else "right")
     for cell in args.cells:

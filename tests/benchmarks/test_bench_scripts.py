@@ -117,3 +117,17 @@ def test_scenario_table_runs_and_shows_the_communication_free_bound():
     out = run_script("bench_parallel.py", "--scenarios", "--workers", "2", "--samples", "512", "--no-torch")
     for text in ("epoch+val", "60 steps", "speed-up, comm. free", "first step s", "Load average"):
         assert text in out, text
+
+
+def test_recurrent_step_and_layer_tables():
+    pytest.importorskip("torch")
+    out = run_script("bench_recurrent.py", "--sizes", "4x5x3x4", "--rounds", "1", "--steps", "2", "--cells", "lstm,gru")
+    assert "LSTM(4) on 4x5x3" in out and "GRU(4) on 4x5x3" in out and "ratio CPU" in out
+    assert "load average before" in out and "load average after" in out
+    out = run_script("bench_recurrent.py", "--sizes", "4x5x3x4", "--rounds", "1", "--layer")
+    assert "minidl bwd" in out and "torch bwd" in out
+
+
+def test_lstm_task_runs_without_keras():
+    out = run_script("bench_lstm_keras.py", "--no-keras", "--seeds", "0", "--samples", "200", "--epochs", "1")
+    assert "minidl test accuracy" in out and "median" in out
