@@ -49,6 +49,7 @@ import step_split  # noqa: E402
 
 from minidl import datasets  # noqa: E402
 from minidl.optimizers import SGD, Adam  # noqa: E402
+from minidl.utils.interrupts import Terminated  # noqa: E402  (SIGTERM as a Ctrl-C: recorded alike)
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
@@ -255,11 +256,6 @@ def _folder_problem(folder, creatable):
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"cannot be created: {parent!r} is not writable"
     return None
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a batch scheduler, `timeout`, `kill`) turned into an interrupt, so it is handled like Ctrl-C:
-    `fit` stops its workers and records the run as interrupted, with "SIGTERM" as the reason."""
 
 
 #: How long an interrupt during training may wait for the next step boundary before it is raised anyway.

@@ -29,6 +29,7 @@ import traceback
 
 import numpy as np
 
+from ..utils.interrupts import raise_terminated
 from . import replica
 from .base import Runner, RunnerSource, StepTimings, shard_bounds
 from .resources import blas_threads, thread_limit
@@ -95,18 +96,6 @@ def import_mpi():
     return MPI
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM (how mpiexec passes Ctrl-C on) as a KeyboardInterrupt; `exit_code` is 128 + the signal."""
-
-    def __init__(self, signum):
-        super().__init__(f"terminated by signal {signum}")
-        self.exit_code = 128 + signum
-
-
-def _interrupt(signum, frame):
-    raise Interrupted(signum)
-
-
 class MPIRunner(Runner):
     """Computes each batch's gradient with every MPI rank doing its shard (see the module docstring)."""
 
@@ -116,7 +105,7 @@ class MPIRunner(Runner):
         # handles SIGTERM itself), so that rank 0 records the run as interrupted before the job ends.
         self.previous_sigterm = signal.getsignal(signal.SIGTERM)
         if self.previous_sigterm in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGTERM, _interrupt)
+            signal.signal(signal.SIGTERM, raise_terminated)
         self.MPI = import_mpi()
         self.comm = comm or self.MPI.COMM_WORLD
         self.rank, self.ranks = self.comm.Get_rank(), self.comm.Get_size()

@@ -125,9 +125,9 @@ class Layer:
         """Trainable weights, then non-trainable ones: Keras's order."""
         return self.trainable_weights + self.non_trainable_weights
 
-    def _weight_slots(self):
-        """(dictionary, name) of every weight, in `weights` order."""
-        return [(self.params, name) for name in self.params] + [(self.states, name) for name in self.states]
+    def weight_items(self) -> list[tuple[str, np.ndarray]]:
+        """(name, live array) of every weight, in `weights` order: the one list every weight copy walks."""
+        return [*self.params.items(), *self.states.items()]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, trainable then non-trainable (BatchNormalization: gamma, beta,
@@ -136,27 +136,27 @@ class Layer:
 
     def set_weights(self, weights):
         """Overwrite the weights in place from a list shaped like `get_weights()`; checked first."""
-        slots = self._weight_slots()
+        slots = self.weight_items()
         weights = list(weights)
         if not self.built:
             raise ValueError(f"layer {self.name!r} is not built yet: call it on data (or add it to a model) first")
         if len(weights) != len(slots):
-            names = ", ".join(name for _, name in slots) or "none"
+            names = ", ".join(name for name, _ in slots) or "none"
             raise ValueError(
                 f"layer {self.name!r} has {len(slots)} weight arrays ({names}) but set_weights got {len(weights)}"
             )
-        arrays = []
-        for (table, name), new in zip(slots, weights):
-            new = np.asarray(new)
-            if new.shape != table[name].shape:
-                raise ShapeError(
-                    f"weight {name!r} of layer {self.name!r} has shape {table[name].shape}, got {new.shape}"
-                )
-            if new.dtype.kind not in "fiub":
-                raise TypeError(f"weight {name!r} of layer {self.name!r} must hold numbers, got dtype {new.dtype}")
-            arrays.append(new)
-        for (table, name), new in zip(slots, arrays):
-            table[name][...] = new
+        arrays = [self.checked_weight(name, current, new) for (name, current), new in zip(slots, weights)]
+        for (_, current), new in zip(slots, arrays):
+            current[...] = new
+
+    def checked_weight(self, name, current, new) -> np.ndarray:
+        """`new` as an array that may replace weight `name` (of `current`'s shape), or a clear error."""
+        new = np.asarray(new)
+        if new.shape != current.shape:
+            raise ShapeError(f"weight {name!r} of layer {self.name!r} has shape {current.shape}, got {new.shape}")
+        if new.dtype.kind not in "fiub":
+            raise TypeError(f"weight {name!r} of layer {self.name!r} must hold numbers, got dtype {new.dtype}")
+        return new
 
     # ----- computing -----
     def __call__(self, x, training=False):

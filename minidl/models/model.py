@@ -23,7 +23,7 @@ from ..layers.activations import Softmax
 from ..layers.context import TrainingContext
 from ..layers.input import FUNCTIONAL_API, Input
 from ..losses import CrossEntropy, SoftmaxCrossEntropy
-from ..trainers import Trainer
+from ..trainers import Trainer, data
 from ..utils import model_summary, naming, rng
 
 
@@ -182,14 +182,7 @@ class Model(Trainer):
     # ----- one step -----
     def __call__(self, x, training=False):
         """Keras's `model(x)`: the outputs for a batch, inference by default (`training=True` allowed)."""
-        x = np.asarray(x)
-        if x.dtype.kind not in "fiub":
-            raise TypeError(f"model {self.name!r} takes arrays of numbers, got dtype {x.dtype}")
-        if not self.built:
-            self.build(x.shape[1:])
-        if x.ndim != len(self.input_shape) + 1 or x.shape[1:] != self.input_shape:
-            raise ShapeError(f"model {self.name!r} expects input of shape (batch, *{self.input_shape}), got {x.shape}")
-        x = x.astype(self.dtype, copy=False)
+        x = data.check_inputs(self, x, "input")
         if training:
             step = self.optimizer.iterations if self.optimizer else 0
             training = TrainingContext(
@@ -281,16 +274,12 @@ class Model(Trainer):
 
     def set_weights(self, weights):
         """Replace all weights in place; the count and every shape are checked before anything changes."""
-        slots = [(layer, key, array) for layer in self.layers for key, array in _weight_items(layer)]
+        slots = [(layer, key, array) for layer in self.layers for key, array in layer.weight_items()]
         weights = list(weights)
         if len(weights) != len(slots):
             raise ValueError(f"model {self.name!r} has {len(slots)} weight arrays, got {len(weights)}")
-        for (layer, key, current), new in zip(slots, weights):
-            if np.shape(new) != current.shape:
-                raise ShapeError(
-                    f"weight {key!r} of layer {layer.name!r} has shape {current.shape}, got {np.shape(new)}"
-                )
-        for (_, _, current), new in zip(slots, weights):
+        arrays = [layer.checked_weight(key, current, new) for (layer, key, current), new in zip(slots, weights)]
+        for (_, _, current), new in zip(slots, arrays):
             current[...] = new
 
     def save_weights(self, filepath, overwrite=True):
@@ -333,11 +322,6 @@ class Model(Trainer):
     def load(cls, filepath) -> Model:
         """Read a model written by `save`; files holding pickled objects are refused."""
         return saving.load_model(filepath, cls)
-
-
-def _weight_items(layer):
-    """(name, live array) of a layer's weights in Keras's order: trainable, then non-trainable."""
-    return [*layer.params.items(), *layer.states.items()]
 
 
 Sequential = Model
