@@ -29,6 +29,7 @@ import traceback
 
 import numpy as np
 
+from .. import metrics
 from ..utils.interrupts import raise_terminated
 from . import replica
 from .base import Runner, RunnerSource, StepTimings, shard_bounds
@@ -116,7 +117,7 @@ class MPIRunner(Runner):
         # Two reductions per step, started together: the gradients (in the model's dtype) and the
         # figures [loss sum, metric sums...] in float64, so sums of metrics such as MAE stay exact.
         self.gradient_buffer = np.zeros(model.parameters.size, dtype=model.dtype)
-        self.figures = np.zeros(1 + len(model.metrics), dtype=np.float64)
+        self.figures = np.zeros(1 + metrics.statistics_size(model.compiled_metrics), dtype=np.float64)
         self.private_gradients = model.gradients
         replica.bind(model, model.parameters, self.gradient_buffer)
         # Identical start and shuffling even if the ranks were seeded differently.

@@ -70,7 +70,7 @@ def builtin_checks(seed: int = 0):
     ]
     results = []
     for what, layer, shape in cases:
-        layer.build(shape, rng=np.random.default_rng(seed), dtype=np.float64)
+        layer.build_weights(shape, rng=np.random.default_rng(seed), dtype=np.float64)
         for name, value in layer.params.items():
             if name in ("bias", "beta", "gamma"):  # constants at initialisation: make them tell
                 value[...] += rng.standard_normal(value.shape) * 0.1

@@ -12,7 +12,7 @@ from ..layers.base import Layer
 
 def build_float64(layer: Layer, input_shape, seed: int = 0) -> Layer:
     """Build `layer` itself in float64 with a seeded generator (for tests that then use it directly)."""
-    layer.build(tuple(input_shape), rng=np.random.default_rng(seed), dtype=np.float64)
+    layer.build_weights(tuple(input_shape), rng=np.random.default_rng(seed), dtype=np.float64)
     return layer
 
 

@@ -6,7 +6,7 @@ from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .global_pooling import GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D
-from .input import Input  # keras.layers.Input, as Keras 3 also exports it there
+from .input import Input, InputLayer  # keras.layers.Input, as Keras 3 also exports it there
 from .normalization import BatchNormalization
 from .padding import ZeroPadding2D
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
@@ -71,4 +71,5 @@ __all__ = [
     "Linear",
     "LAYER_CLASSES",
     "Input",
+    "InputLayer",
 ]

@@ -246,8 +246,8 @@ class Activation(Layer):
         super().__init__(name=name, input_shape=input_shape)
         self.activation = get(activation)
 
-    def create_weights(self, input_shape):
-        self.activation.build(input_shape, dtype=self.dtype)
+    def build(self, input_shape):
+        self.activation.build_weights(input_shape, dtype=self.dtype)
 
     def forward(self, x, training=False):
         self.check_input(x)

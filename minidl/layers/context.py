@@ -8,6 +8,7 @@ the whole batch* it is computing, not on which process runs it. The model passes
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,3 +36,21 @@ class TrainingContext:
             if candidate is layer:
                 return self.seed * 1000 + index
         return self.seed
+
+
+_current: list[TrainingContext] = []
+
+
+def current() -> TrainingContext | None:
+    """The context of the training step being computed, or None outside one."""
+    return _current[-1] if _current else None
+
+
+@contextlib.contextmanager
+def stepping(context: TrainingContext):
+    """Make `context` current for the block (one training step's forward pass)."""
+    _current.append(context)
+    try:
+        yield context
+    finally:
+        _current.pop()

@@ -122,14 +122,16 @@ class BatchNormalization(Layer):
         self._trailing = kept == tuple(range(rank - len(kept), rank))
         return input_shape
 
-    def create_weights(self, input_shape):
+    def build(self, input_shape):
         shape = self._param_shape
         if self.scale:
-            self.add_weight("gamma", shape, self.gamma_initializer)
+            self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer)
         if self.center:
-            self.add_weight("beta", shape, self.beta_initializer)
-        self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
-        self.add_weight("moving_variance", shape, self.moving_variance_initializer, trainable=False)
+            self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer)
+        self.add_weight(name="moving_mean", shape=shape, initializer=self.moving_mean_initializer, trainable=False)
+        self.add_weight(
+            name="moving_variance", shape=shape, initializer=self.moving_variance_initializer, trainable=False
+        )
 
     def _sum(self, a):
         """Sum of `a` over the reduced axes, shaped to broadcast against the input."""

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..metrics import metric_sums
+from ..metrics import metric_sums, statistics_size
+from ..metrics import results as metric_results
 from ..saving import state as resume
 
 
@@ -39,12 +40,9 @@ class EpochPlan:
     validation_freq: int
 
 
-def logs_of(metric_names, loss_total, sums, seen) -> dict:
-    """{"loss": mean loss, <metric name>: mean, ...} from sums over `seen` samples."""
-    logs = {"loss": loss_total / seen}
-    for name, value in zip(metric_names, sums):
-        logs[name] = float(value) / seen
-    return logs
+def logs_of(compiled_metrics, loss_total, sums, seen) -> dict:
+    """{"loss": mean loss, <metric name>: figure, ...} from the loss sum and metric statistics of `seen` samples."""
+    return {"loss": loss_total / seen, **metric_results(compiled_metrics, sums, seen)}
 
 
 def train(model, runner, data, plan: EpochPlan, callback_list, nan_guard):
@@ -83,7 +81,7 @@ def train(model, runner, data, plan: EpochPlan, callback_list, nan_guard):
 def train_epoch(model, runner, data, order, plan: EpochPlan, callback_list, nan_guard) -> dict:
     """One epoch: `plan.steps` batches in `order`, one optimizer step each; the epoch's logs."""
     x, y, weights = data
-    loss_total, sums, seen = 0.0, np.zeros(len(model.metrics)), 0
+    loss_total, sums, seen = 0.0, np.zeros(statistics_size(model.compiled_metrics)), 0
     logs = {"loss": float("nan")}
     for step in range(plan.steps):
         indices = order[step * plan.batch_size : (step + 1) * plan.batch_size]
@@ -92,7 +90,7 @@ def train_epoch(model, runner, data, order, plan: EpochPlan, callback_list, nan_
         model.optimizer.step(model.parameters, model.gradients)
         loss_total, seen = loss_total + loss_sum, seen + len(indices)
         sums += batch_sums
-        logs = logs_of(model.metrics, loss_total, sums, seen)
+        logs = logs_of(model.compiled_metrics, loss_total, sums, seen)
         logs["size"] = len(indices)
         callback_list.on_train_batch_end(step, logs)
         if nan_guard.message:
@@ -107,7 +105,7 @@ def evaluate_batches(model, runner, data, batch_size, callback_list) -> dict:
     callback_list.on_test_begin({})
     # One prediction over all samples when processes share the work; batch by batch otherwise.
     outputs = runner.predict(x, batch_size) if runner.workers > 1 else None
-    loss_total, sums, logs = 0.0, np.zeros(len(model.metrics)), {}
+    loss_total, sums, logs = 0.0, np.zeros(statistics_size(model.compiled_metrics)), {}
     for step, start in enumerate(range(0, len(x), batch_size)):
         stop = min(start + batch_size, len(x))
         callback_list.on_test_batch_begin(step, {})
@@ -117,7 +115,7 @@ def evaluate_batches(model, runner, data, batch_size, callback_list) -> dict:
         else:
             loss_total += float(model.loss.per_sample(out, y[start:stop]) @ weights[start:stop])
         sums += metric_sums(model.compiled_metrics, out, y[start:stop])
-        logs = logs_of(model.metrics, loss_total, sums, stop)
+        logs = logs_of(model.compiled_metrics, loss_total, sums, stop)
         callback_list.on_test_batch_end(step, logs)
     callback_list.on_test_end(logs)
     return logs

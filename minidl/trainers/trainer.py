@@ -25,7 +25,7 @@ DEFAULT_BATCH_SIZE = 32
 # Keras arguments that change nothing minidl computes, accepted so programs run unchanged.
 IGNORED_COMPILE = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")
 # Keras's hooks for custom training steps: each is written for one backend (TensorFlow, JAX or torch).
-CUSTOM_STEPS = ("train_step", "test_step", "predict_step", "call")
+CUSTOM_STEPS = ("train_step", "test_step", "predict_step", "compute_loss")
 
 
 def verbosity(verbose) -> int:
@@ -113,14 +113,15 @@ class Trainer:
         return ["loss", *self.metrics]
 
     def refuse_custom_steps(self):
-        """Subclasses overriding Keras's `train_step` / `test_step` / `predict_step` / `call` are refused."""
+        """Subclasses overriding Keras's `train_step` / `test_step` / `predict_step` / `compute_loss` are
+        refused: in Keras 3 each is written for one backend (TensorFlow, JAX or torch), with its own
+        tensors and gradient tape, so no portable program has one."""
         own = [base for base in type(self).__mro__ if not base.__module__.startswith("minidl.")]
         for hook in CUSTOM_STEPS:
             if any(hook in vars(base) for base in own):
-                what = "a subclassed model's own call()" if hook == "call" else f"a custom {hook}"
                 raise NotImplementedError(
-                    f"{what} is not supported by minidl (it has no automatic differentiation): "
-                    "build a Sequential model from minidl layers"
+                    f"a custom {hook} is not supported by minidl (Keras 3 writes it for one backend's tensors "
+                    "and tape): put the computation in call() and a loss, and use compile / fit"
                 )
 
     # ----- training -----
@@ -249,7 +250,7 @@ class Trainer:
         weights = data.sample_weights(y, sample_weight, class_weight)
         loss_sum, sums = self.forward_backward(x, y, weights, len(x), self.optimizer.iterations)
         self.optimizer.step(self.parameters, self.gradients)
-        return self._results(loops.logs_of(self.metrics, loss_sum, sums, len(x)), return_dict)
+        return self._results(loops.logs_of(self.compiled_metrics, loss_sum, sums, len(x)), return_dict)
 
     # ----- evaluating and predicting -----
     def evaluate(
