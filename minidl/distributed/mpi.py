@@ -30,6 +30,7 @@ import traceback
 import numpy as np
 
 from .. import metrics
+from ..utils import arrays
 from ..utils.interrupts import raise_terminated
 from . import replica
 from .base import Runner, RunnerSource, StepTimings, shard_bounds
@@ -138,7 +139,7 @@ class MPIRunner(Runner):
             shard = indices[lo:hi]
             weights = None if sample_weight is None else sample_weight[shard]
             loss_sum, sums = self.model.forward_backward(
-                x[shard], y[shard], weights, len(indices), step, positions=np.arange(lo, hi)
+                arrays.take(x, shard), y[shard], weights, len(indices), step, positions=np.arange(lo, hi)
             )
             self.figures[0], self.figures[1:] = loss_sum, sums
         else:
@@ -158,15 +159,15 @@ class MPIRunner(Runner):
 
     def predict(self, x, batch_size):
         """Every rank predicts its slice; all slices are gathered on every rank."""
-        bounds = shard_bounds(len(x), self.ranks)
+        bounds = shard_bounds(arrays.count(x), self.ranks)
         lo, hi = bounds[self.rank]
         row = int(np.prod(self.model.output_shape))
         mine = (
-            self.model.predict_in_batches(x[lo:hi], batch_size)
+            self.model.predict_in_batches(arrays.take(x, slice(lo, hi)), batch_size)
             if hi > lo
             else np.zeros((0, *self.model.output_shape), self.model.dtype)
         )
-        out = np.empty((len(x), *self.model.output_shape), self.model.dtype)
+        out = np.empty((arrays.count(x), *self.model.output_shape), self.model.dtype)
         counts = [(b - a) * row for a, b in bounds]
         offsets = [a * row for a, _ in bounds]
         self.comm.Allgatherv(

@@ -1,12 +1,41 @@
 """The layers a Model is built from, under their Keras names."""
 
-from .activations import Activation, ElementwiseActivation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .activations import (
+    ELU,
+    GELU,
+    Activation,
+    ElementwiseActivation,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from .base import Layer
 from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .global_pooling import GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D
 from .input import Input, InputLayer  # keras.layers.Input, as Keras 3 also exports it there
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .normalization import BatchNormalization
 from .padding import ZeroPadding2D
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
@@ -35,6 +64,14 @@ LAYER_CLASSES = {
         Tanh,
         Softmax,
         Linear,
+        InputLayer,
+        Add,
+        Subtract,
+        Multiply,
+        Average,
+        Maximum,
+        Minimum,
+        Concatenate,
     )
 }
 LAYER_CLASSES.update(
@@ -72,4 +109,22 @@ __all__ = [
     "LAYER_CLASSES",
     "Input",
     "InputLayer",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "maximum",
+    "minimum",
+    "concatenate",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Softplus",
 ]

@@ -455,7 +455,7 @@ class Layer(Operation):
         return {
             key: value
             for key, value in self.__dict__.items()
-            if not isinstance(value, (np.ndarray, Tensor, Tape)) and key not in ("added_losses", "flat_owner")
+            if not _cache(value) and key not in ("added_losses", "flat_owner")
         }
 
     def __setstate__(self, state):
@@ -514,6 +514,11 @@ def placeholder_weights(limit):
 def placeholders_active() -> bool:
     """Whether weights are being made as placeholders now."""
     return bool(_placeholders)
+
+
+def _cache(value) -> bool:
+    """Whether an attribute holds what a forward pass kept (arrays, tensors, a tape) — not a weight's handle."""
+    return isinstance(value, (np.ndarray, Tape)) or (isinstance(value, Tensor) and not isinstance(value, Variable))
 
 
 def _as_list(inputs):

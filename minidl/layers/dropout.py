@@ -26,8 +26,8 @@ class Dropout(Layer):
     The scaling keeps the expected value unchanged, E[y] = x, so inference needs no correction.
     """
 
-    def __init__(self, rate, seed=None, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, rate, seed=None, name=None, input_shape=None, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         if not 0 <= rate < 1:
             raise ValueError(f"Dropout: rate must be in [0, 1), got {rate!r}")
         self.rate = float(rate)

@@ -73,8 +73,9 @@ class BatchNormalization(Layer):
         synchronized=False,
         name=None,
         input_shape=None,
+        **kwargs,
     ):
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.axis = _axes_argument(axis)
         self.momentum = finite_number(momentum, "BatchNormalization: momentum", minimum=0, maximum=1)
         self.epsilon = positive_number(epsilon, "BatchNormalization: epsilon")

@@ -206,7 +206,7 @@ class Model(Trainer, Layer):
         with training_contexts.stepping(training) if training else _nothing():
             return value_of(self.call(x, training=training))
 
-    def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None):
+    def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None, input_gradient=False):
         """One batch (or shard of a batch) through the network and back; returns (loss sum, metric sums).
 
         Leaves in `self.gradients` d(Σ_i w_i · loss_i)/d(weights) / `denominator` (w_i = 1 without
@@ -215,7 +215,8 @@ class Model(Trainer, Layer):
         batch's gradient — which is how the distributed runners split a batch. `positions` are the
         samples' places in the whole batch (default 0..len(x)-1), `step` the optimizer step: with the
         model's seed they fix random draws (Dropout) however the batch is split. Metric sums: float64,
-        additive over shards (see `minidl.metrics`).
+        additive over shards (see `minidl.metrics`). With `input_gradient` (for gradient checks), dL/dx is
+        returned too, as a third value.
         """
         self.own_storage()
         n = arrays.count(x)
@@ -223,7 +224,8 @@ class Model(Trainer, Layer):
         context = self.training_context(step, positions)
         self.gradients[...] = 0
         tape = Tape()
-        inputs = tuple(Tensor(part, requires_grad=False) for part in x) if isinstance(x, tuple) else Tensor(x, False)
+        wanted = bool(input_gradient)
+        inputs = tuple(Tensor(part, wanted) for part in x) if isinstance(x, tuple) else Tensor(x, wanted)
         with recording(tape), training_contexts.stepping(context):
             self.clear_losses()
             output = self.call(inputs, training=context)
@@ -236,10 +238,13 @@ class Model(Trainer, Layer):
             outputs.append(term)
             seeds.append(np.full(np.shape(value_of(term)), n / denominator))
         pairs = [(t, s) for t, s in zip(outputs, seeds) if isinstance(t, Tensor)]
-        if pairs:
-            tape.backward([t for t, _ in pairs], [s for _, s in pairs])
+        found = tape.backward([t for t, _ in pairs], [s for _, s in pairs]) if pairs else {}
         loss_sum += self.penalties(n, denominator)
         self.freeze_gradients()
+        if input_gradient:
+            parts = inputs if isinstance(inputs, tuple) else (inputs,)
+            grads = tuple(found.get(id(t), np.zeros_like(t.value)) for t in parts)
+            return loss_sum, sums, grads if isinstance(inputs, tuple) else grads[0]
         return loss_sum, sums
 
     def penalties(self, samples, denominator) -> float:

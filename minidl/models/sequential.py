@@ -192,9 +192,11 @@ class Sequential(Model, kind="sequential"):
             x = layer.forward(x, training)
         return x
 
-    def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None):
+    def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None, input_gradient=False):
         """One batch (or shard of a batch) through the stack and back; see `Model.forward_backward`."""
         self.own_storage()
+        if input_gradient and self._layers:
+            first, self._layers[0].needs_input_grad = self._layers[0].needs_input_grad, True
         positions = np.arange(len(x)) if positions is None else positions
         context = self.training_context(step, positions)
         out = self.forward(x, training=context)
@@ -212,4 +214,7 @@ class Sequential(Model, kind="sequential"):
                 break
         loss_sum += self.penalties(len(x), denominator)
         self.freeze_gradients()
+        if input_gradient:
+            self._layers[0].needs_input_grad = first
+            return loss_sum, sums, grad
         return loss_sum, sums

@@ -423,6 +423,31 @@ class Equal(_Constant):
         return np.equal(x, y)
 
 
+class Greater(_Constant):
+    def forward(self, x, y):
+        return np.greater(x, y)
+
+
+class GreaterEqual(_Constant):
+    def forward(self, x, y):
+        return np.greater_equal(x, y)
+
+
+class Less(_Constant):
+    def forward(self, x, y):
+        return np.less(x, y)
+
+
+class LessEqual(_Constant):
+    def forward(self, x, y):
+        return np.less_equal(x, y)
+
+
+class NotEqual(_Constant):
+    def forward(self, x, y):
+        return np.not_equal(x, y)
+
+
 class All(_Constant):
     def forward(self, x, axis=None, keepdims=False):
         return np.all(x, axis=axis, keepdims=keepdims)
@@ -640,6 +665,31 @@ def equal(x1, x2):
     return Equal()(x1, x2)
 
 
+def greater(x1, x2):
+    """x1 > x2, entry by entry."""
+    return Greater()(x1, x2)
+
+
+def greater_equal(x1, x2):
+    """x1 >= x2, entry by entry."""
+    return GreaterEqual()(x1, x2)
+
+
+def less(x1, x2):
+    """x1 < x2, entry by entry."""
+    return Less()(x1, x2)
+
+
+def less_equal(x1, x2):
+    """x1 <= x2, entry by entry."""
+    return LessEqual()(x1, x2)
+
+
+def not_equal(x1, x2):
+    """x1 != x2, entry by entry."""
+    return NotEqual()(x1, x2)
+
+
 def all(x, axis=None, keepdims=False):
     """Whether every entry along `axis` is true."""
     return All()(x, axis=axis, keepdims=keepdims)
@@ -713,7 +763,8 @@ def top_k(x, k, sorted=True):
 
 OPERATORS.update(
     add=add, subtract=subtract, multiply=multiply, divide=divide, matmul=matmul, power=power, negative=negative,
-    get_item=get_item, transpose=transpose, reshape=reshape,
+    get_item=get_item, transpose=transpose, reshape=reshape, greater=greater, greater_equal=greater_equal, less=less,
+    less_equal=less_equal,
 )  # fmt: skip
 
 __all__ = [name for name in dir() if not name.startswith("_") and name.islower() and name not in ("annotations", "np")]

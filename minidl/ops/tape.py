@@ -63,6 +63,18 @@ class Arithmetic:
     def __neg__(self):
         return OPERATORS["negative"](self)
 
+    def __gt__(self, other):
+        return OPERATORS["greater"](self, other)
+
+    def __ge__(self, other):
+        return OPERATORS["greater_equal"](self, other)
+
+    def __lt__(self, other):
+        return OPERATORS["less"](self, other)
+
+    def __le__(self, other):
+        return OPERATORS["less_equal"](self, other)
+
     def __getitem__(self, key):
         return OPERATORS["get_item"](self, key)
 

@@ -395,7 +395,7 @@ def _check_graph(config, where):
         for reference in _references(node.get("args")) + _references(node.get("kwargs")):
             if tuple(reference) not in made:
                 raise ModelFileError(f"{here}: takes tensor {reference!r:.40}, which no earlier node made")
-        if not _small_argument(node.get("args"), 4) or not _small_argument(node.get("kwargs"), 4):
+        if not _small_argument(node.get("args"), 6) or not _small_argument(node.get("kwargs"), 6):
             raise ModelFileError(f"{here}: arguments must be tensors, numbers, texts and short lists")
         made |= {(j, index) for index in range(8)}
     outputs = config.get("outputs")

@@ -24,6 +24,7 @@ import numpy as np
 from ..metrics import metric_sums, statistics_size
 from ..metrics import results as metric_results
 from ..saving import state as resume
+from ..utils import arrays
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def logs_of(compiled_metrics, loss_total, sums, seen) -> dict:
 def train(model, runner, data, plan: EpochPlan, callback_list, nan_guard):
     """Run the epochs of `plan` over `data` (x, y, sample weights or None), telling the callbacks."""
     end_logs = {"status": "finished"}
-    samples = len(data[0])
+    samples = arrays.count(data[0])
     try:
         callback_list.on_train_begin({})
         first = resume.start_epoch(model, plan.initial_epoch)  # BackupAndRestore may move it (and the seed)
@@ -106,10 +107,14 @@ def evaluate_batches(model, runner, data, batch_size, callback_list) -> dict:
     # One prediction over all samples when processes share the work; batch by batch otherwise.
     outputs = runner.predict(x, batch_size) if runner.workers > 1 else None
     loss_total, sums, logs = 0.0, np.zeros(statistics_size(model.compiled_metrics)), {}
-    for step, start in enumerate(range(0, len(x), batch_size)):
-        stop = min(start + batch_size, len(x))
+    for step, start in enumerate(range(0, arrays.count(x), batch_size)):
+        stop = min(start + batch_size, arrays.count(x))
         callback_list.on_test_batch_begin(step, {})
-        out = outputs[start:stop] if outputs is not None else runner.predict(x[start:stop], batch_size)
+        out = (
+            outputs[start:stop]
+            if outputs is not None
+            else runner.predict(arrays.take(x, slice(start, stop)), batch_size)
+        )
         if weights is None:
             loss_total += model.loss.total(out, y[start:stop])
         else:
@@ -126,12 +131,12 @@ def predict_batches(runner, x, batch_size, callback_list) -> np.ndarray:
     callback_list.on_predict_begin({})
     whole = runner.predict(x, batch_size) if runner.workers > 1 else None
     outputs = []
-    for step, start in enumerate(range(0, len(x), batch_size)):
+    for step, start in enumerate(range(0, arrays.count(x), batch_size)):
         callback_list.on_predict_batch_begin(step, {})
         chunk = (
             whole[start : start + batch_size]
             if whole is not None
-            else runner.predict(x[start : start + batch_size], batch_size)
+            else runner.predict(arrays.take(x, slice(start, start + batch_size)), batch_size)
         )
         outputs.append(chunk)
         callback_list.on_predict_batch_end(step, {"outputs": chunk})

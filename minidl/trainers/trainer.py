@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from .. import losses, optimizers
 from .. import metrics as metric_objects
 from ..callbacks import CallbackList, History, TerminateOnNaN
 from ..callbacks.progbar_logger import ProgbarLogger
 from ..distributed import runner_for
-from ..utils import checks
+from ..utils import arrays, checks
 from . import data, loops
 
 DEFAULT_BATCH_SIZE = 32
@@ -192,7 +194,7 @@ class Trainer:
         if validation is not None and validation_steps is not None:
             steps = checks.positive_int(validation_steps, "validation_steps")
             validation = data.first(validation, steps * (validation_batch_size or batch_size))
-        batches = -(-len(x) // batch_size)
+        batches = -(-arrays.count(x) // batch_size)
         steps = batches if steps_per_epoch is None else checks.positive_int(steps_per_epoch, "steps_per_epoch")
         if steps > batches:
             raise ValueError(f"steps_per_epoch={steps} is more than the {batches} batches of {batch_size} in x")
@@ -213,7 +215,7 @@ class Trainer:
                 "epochs": epochs,
                 "steps": steps,
                 "batch_size": batch_size,
-                "samples": min(len(x), steps * batch_size),
+                "samples": min(arrays.count(x), steps * batch_size),
                 "val_samples": len(validation[0]) if validation else 0,
                 "workers": runner.workers,
                 "threads_per_worker": runner.threads_per_worker,
@@ -248,9 +250,10 @@ class Trainer:
         x = data.check_inputs(self, x)
         y = data.check_targets(self, x, y)
         weights = data.sample_weights(y, sample_weight, class_weight)
-        loss_sum, sums = self.forward_backward(x, y, weights, len(x), self.optimizer.iterations)
+        n = arrays.count(x)
+        loss_sum, sums = self.forward_backward(x, y, weights, n, self.optimizer.iterations)
         self.optimizer.step(self.parameters, self.gradients)
-        return self._results(loops.logs_of(self.compiled_metrics, loss_sum, sums, len(x)), return_dict)
+        return self._results(loops.logs_of(self.compiled_metrics, loss_sum, sums, n), return_dict)
 
     # ----- evaluating and predicting -----
     def evaluate(
@@ -287,12 +290,13 @@ class Trainer:
         weights = data.sample_weights(y, sample_weight)
         x, batch_size, callback_list = self._inference_setup(x, batch_size, steps, verbose, callbacks, workers, "test")
         with runner_for(self, workers, threads=threads) as runner:
-            logs = loops.evaluate_batches(self, runner, data.first((x, y, weights), len(x)), batch_size, callback_list)
+            batches = data.first((x, y, weights), arrays.count(x))
+            logs = loops.evaluate_batches(self, runner, batches, batch_size, callback_list)
         return self._results(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics of one batch, without training (`evaluate` on that batch)."""
-        return self.evaluate(x, y, len(x), 0, sample_weight=sample_weight, return_dict=return_dict)
+        return self.evaluate(x, y, _count(x), 0, sample_weight=sample_weight, return_dict=return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, *, workers=1, threads=None):
         """The model's outputs for `x`, computed in batches.
@@ -315,16 +319,17 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """The model's outputs for one batch."""
-        return self.predict(x, batch_size=len(x), verbose=0)
+        return self.predict(x, batch_size=_count(x), verbose=0)
 
     # ----- helpers -----
     def _inference_setup(self, x, batch_size, steps, verbose, callbacks, workers, mode):
         """(x cut to `steps` batches, batch size, the CallbackList with Keras's progress line if verbose)."""
         batch_size = checks.positive_int(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
         if steps is not None:
-            x = x[: checks.positive_int(steps, "steps") * batch_size]
+            x = arrays.take(x, slice(None, checks.positive_int(steps, "steps") * batch_size))
         verbose = verbosity(verbose)
-        params = {"samples": len(x), "batch_size": batch_size, "steps": -(-len(x) // batch_size), "verbose": verbose}
+        n = arrays.count(x)
+        params = {"samples": n, "batch_size": batch_size, "steps": -(-n // batch_size), "verbose": verbose}
         params["workers"] = workers if isinstance(workers, int) else getattr(workers, "workers", 1)
         progress = [ProgbarLogger(verbose, mode=mode)] if verbose else []
         return x, batch_size, CallbackList([*(callbacks or []), *progress], self, params)
@@ -333,3 +338,10 @@ class Trainer:
         if return_dict:
             return logs
         return logs["loss"] if not self.metrics else [logs[k] for k in self.metrics_names]
+
+
+def _count(x) -> int:
+    """Samples in x as given by the user (an array, a list / tuple of arrays, or a dict of them)."""
+    if isinstance(x, dict):
+        x = list(x.values())
+    return len(x[0]) if isinstance(x, (list, tuple)) and len(x) and np.ndim(x[0]) > 0 else len(x)
