@@ -2,7 +2,7 @@
 
 `save_model` / `load_model` write and read whole models (`.keras`, Keras 3's layout, or `.npz`);
 `save_weights` / `load_weights` only the weights and optimizer state (`.weights.npz`, or `.weights.h5`
-with the optional h5py). Files are written atomically and read as untrusted: see `files` for the checks,
+Keras's name). Files are written atomically and read as untrusted: see `files` for the checks,
 `state` for what makes a resumed training continue bit for bit.
 """
 
@@ -56,7 +56,7 @@ def load_model(filepath, model_class=None, *, custom_objects=None, compile=True,
 
 
 def save_weights(model, filepath, overwrite=True):
-    """Write the weights and the optimizer state: `x.weights.npz`, or `x.weights.h5` (needs h5py)."""
+    """Write the weights and the optimizer state: `x.weights.h5` (Keras's format name), or `x.weights.npz`."""
     filepath = os.fspath(filepath)
     if filepath.endswith(".h5"):
         if not overwrite and os.path.exists(filepath):
