@@ -26,8 +26,29 @@ def require_compiled(model, what: str):
         )
 
 
+FOREIGN = {
+    "tensorflow": "TensorFlow's tensors and tf.data datasets",
+    "torch": "PyTorch's tensors and DataLoaders",
+    "jax": "JAX's arrays",
+    "jaxlib": "JAX's arrays",
+}
+
+
+def refuse_foreign(value, argument: str):
+    """A backend's own tensors or datasets get one line saying so: minidl computes with NumPy."""
+    for part in value if isinstance(value, (list, tuple)) else [value]:
+        package = type(part).__module__.partition(".")[0]
+        if package in FOREIGN:
+            raise NotImplementedError(
+                f"{argument}: {FOREIGN[package]} are not supported by minidl, which computes with NumPy: "
+                "pass NumPy arrays (e.g. tensor.numpy())"
+            )
+
+
 def require_arrays(x, y, what: str):
     """Refuse datasets and generators (no `y`): minidl trains on arrays."""
+    refuse_foreign(x, f"{what}: x")
+    refuse_foreign(y, f"{what}: y")
     if x is None or y is None:
         raise NotImplementedError(
             f"{what} needs arrays x and y: datasets or generators yielding (x, y) batches are not supported by minidl"
@@ -42,6 +63,7 @@ def check_inputs(model, x, argument="x"):
     """
     if not model.layers:
         raise ValueError(f"model {model.name!r} has no layers: add some before using it")
+    refuse_foreign(x, argument)
     names = model.input_names
     if isinstance(x, dict):
         missing, unknown = [n for n in names if n not in x], [k for k in x if k not in names]

@@ -84,6 +84,11 @@ class Trainer:
             raise NotImplementedError("compile: loss_weights (models with several outputs) is not supported by minidl")
         if weighted_metrics:
             raise NotImplementedError("compile: weighted_metrics is not supported by minidl")
+        if isinstance(getattr(self, "output_shape", None), list):
+            raise NotImplementedError(
+                f"compile: model {self.name!r} has {len(self.output_shape)} outputs; training models with several "
+                "outputs is not supported by minidl (predict works): make one model per output, or concatenate them"
+            )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         self.compiled_metrics = self._resolve_metrics(metrics)

@@ -204,3 +204,14 @@ def test_sample_weights_reach_the_loss_equal_in_one_process_and_a_pool():
         results.append((model.parameters.copy(), history.history["loss"]))
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+
+
+def test_a_backends_tensors_are_refused_in_one_line():
+    torch = pytest.importorskip("torch")
+    model = Model([Dense(2, input_shape=(3,))], seed=0).compile("sgd", "mse")
+    for call in (
+        lambda: model.fit(torch.zeros(4, 3), np.zeros((4, 2)), verbose=0),
+        lambda: model.predict(torch.zeros(4, 3)),
+    ):
+        with pytest.raises(NotImplementedError, match="PyTorch's tensors and DataLoaders are not supported by minidl"):
+            call()
