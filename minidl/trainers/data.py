@@ -161,6 +161,83 @@ def class_labels(y):
     return y.reshape(len(y), -1).argmax(axis=1)
 
 
+def is_batch_source(x) -> bool:
+    """Whether `x` yields whole batches — a PyDataset, a generator or another iterator — not one array."""
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict)):
+        return False
+    return hasattr(x, "__getitem__") and hasattr(x, "__len__") or hasattr(x, "__next__")
+
+
+class BatchSource:
+    """A PyDataset or a generator of `(x, y)` / `(x, y, sample_weight)` batches, as the loops read it.
+
+    Every batch is checked as arrays are (shapes, numbers, labels). A PyDataset has a length (batches
+    per epoch) and is read from its start each epoch; a generator is read on, epoch after epoch, and
+    `exhausted` says when it ran out.
+    """
+
+    def __init__(self, source, model, argument="x", targets=True):
+        self.source, self.model, self.argument, self.targets = source, model, argument, targets
+        self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        self.iterator = None if self.indexed else iter(source)
+        self.exhausted = False
+        self.held = None  # a generator's batch read ahead (to build the model), given out first
+
+    def build_model(self):
+        """Build the model from the first batch's shape (a generator's batch is kept for the first step)."""
+        if self.indexed:
+            if len(self.source) == 0:
+                raise ValueError(f"{self.argument}: the dataset has no batches (len() is 0)")
+            self.checked(self.source[0], 0)
+            return
+        try:
+            self.held = next(self.iterator)
+        except StopIteration:
+            raise ValueError(f"{self.argument}: the generator yields no batches") from None
+        self.checked(self.held, 0)
+
+    @property
+    def steps(self) -> int | None:
+        """Batches in one epoch (None for a generator, read until it runs out)."""
+        return len(self.source) if self.indexed else None
+
+    def epoch(self, steps=None):
+        """The batches of one epoch, each as checked (x, y, sample weights or None)."""
+        if self.indexed and hasattr(self.source, "on_epoch_begin"):
+            self.source.on_epoch_begin()
+        count = steps if steps is not None else self.steps
+        step = 0
+        while count is None or step < count:
+            if self.indexed:
+                if step >= len(self.source):
+                    break
+                batch = self.source[step]
+            elif self.held is not None:
+                batch, self.held = self.held, None
+            else:
+                try:
+                    batch = next(self.iterator)
+                except StopIteration:
+                    self.exhausted = True
+                    break
+            yield self.checked(batch, step)
+            step += 1
+        if self.indexed and hasattr(self.source, "on_epoch_end"):
+            self.source.on_epoch_end()
+
+    def checked(self, batch, step):
+        where = f"{self.argument} batch {step}"
+        if not self.targets:
+            batch = batch[0] if isinstance(batch, tuple) and len(batch) in (1, 2, 3) else batch
+            return check_inputs(self.model, batch, where), None, None
+        if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+            raise ValueError(f"{where}: a batch must be (x, y) or (x, y, sample_weight), got {type(batch).__name__}")
+        x = check_inputs(self.model, batch[0], f"{where}: x")
+        y = check_targets(self.model, x, batch[1], f"{where}: y")
+        weights = sample_weights(y, batch[2], argument=f"{where}: sample_weight") if len(batch) == 3 else None
+        return x, y, weights
+
+
 def split_validation(data, validation_split):
     """((x, y, w) to train on, (x, y, w) to validate on, or None): the last `validation_split` of the samples."""
     validation_split = checks.probability(validation_split, "validation_split")

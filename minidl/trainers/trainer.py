@@ -183,6 +183,11 @@ class Trainer:
         """
         self.refuse_custom_steps()
         data.require_compiled(self, "fit")
+        if data.is_batch_source(x):
+            return self._fit_batches(
+                x, y, epochs, verbose, callbacks, validation_split, validation_data, class_weight, sample_weight,
+                initial_epoch, steps_per_epoch, validation_freq, workers, backend, threads, step_timeout,
+            )  # fmt: skip
         data.require_arrays(x, y, "fit")
         batch_size = checks.positive_int(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
         epochs = checks.positive_int(epochs, "epochs")
@@ -207,21 +212,60 @@ class Trainer:
             initial_epoch, epochs, batch_size, steps, shuffle, validation, validation_batch_size or batch_size,
             validation_freq,
         )  # fmt: skip
+        return self._run_fit((x, y, weights), plan, verbose, callbacks, workers, backend, threads, step_timeout)
 
+    def _fit_batches(self, source, y, epochs, verbose, callbacks, validation_split, validation_data, class_weight,
+                     sample_weight, initial_epoch, steps_per_epoch, validation_freq, workers, backend, threads,
+                     step_timeout):  # fmt: skip
+        """`fit` on a PyDataset or a generator: its batches, one optimizer step each."""
+        for name, value in (("y", y), ("sample_weight", sample_weight), ("class_weight", class_weight)):
+            if value is not None:
+                raise ValueError(
+                    f"fit: {name} must not be given with a dataset or generator: its batches are (x, y) or "
+                    "(x, y, sample_weight)"
+                )
+        if validation_split:
+            raise ValueError("fit: validation_split needs arrays; give validation_data (arrays or a dataset)")
+        if not (workers == 1 or backend == "mpi"):
+            raise NotImplementedError(
+                "fit on a dataset or generator with workers > 1 is not supported by minidl yet: pass arrays, "
+                "or workers=1"
+            )
+        epochs = checks.positive_int(epochs, "epochs")
+        initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
+        batches = data.BatchSource(source, self, "x")
+        batches.build_model()
+        steps = batches.steps if steps_per_epoch is None else checks.positive_int(steps_per_epoch, "steps_per_epoch")
+        if validation_data is not None and data.is_batch_source(validation_data):
+            validation = data.BatchSource(validation_data, self, "validation_data")
+        else:
+            validation = None if validation_data is None else data.validation_arrays(self, validation_data)
+        plan = loops.EpochPlan(
+            initial_epoch, epochs, None, steps, False, validation, DEFAULT_BATCH_SIZE,
+            checks.positive_int(validation_freq, "validation_freq"),
+        )  # fmt: skip
+        return self._run_fit(batches, plan, verbose, callbacks, workers, backend, threads, step_timeout)
+
+    def _run_fit(self, training, plan, verbose, callbacks, workers, backend, threads, step_timeout):
+        """The run shared by arrays and datasets: the runner, the callbacks, the epochs."""
+        verbose = verbosity(verbose)
+        arrays_given = not isinstance(training, data.BatchSource)
+        validation = plan.validation
         history = History()
         user_callbacks = list(callbacks or [])
         nan_guard = next((c for c in user_callbacks if isinstance(c, TerminateOnNaN)), None) or TerminateOnNaN()
         guard = [] if nan_guard in user_callbacks else [nan_guard]
         self.stop_training, self.stop_reason = False, None
         with runner_for(
-            self, workers, backend, data=(x, y, weights), threads=threads, step_timeout=step_timeout
+            self, workers, backend, data=training if arrays_given else None, threads=threads, step_timeout=step_timeout
         ) as runner:
+            samples = min(arrays.count(training[0]), plan.steps * plan.batch_size) if arrays_given else None
             params = {
-                "epochs": epochs,
-                "steps": steps,
-                "batch_size": batch_size,
-                "samples": min(arrays.count(x), steps * batch_size),
-                "val_samples": len(validation[0]) if validation else 0,
+                "epochs": plan.epochs,
+                "steps": plan.steps,
+                "batch_size": plan.batch_size,
+                "samples": samples,
+                "val_samples": arrays.count(validation[0]) if isinstance(validation, tuple) else 0,
                 "workers": runner.workers,
                 "threads_per_worker": runner.threads_per_worker,
                 "startup_seconds": runner.startup_seconds,
@@ -234,7 +278,7 @@ class Trainer:
             }
             progress = [ProgbarLogger(verbose)] if verbose and runner.rank == 0 else []
             callback_list = CallbackList([*user_callbacks, *guard, history, *progress], self, params)
-            loops.train(self, runner, (x, y, weights), plan, callback_list, nan_guard)
+            loops.train(self, runner, training, plan, callback_list, nan_guard)
         if nan_guard.message:
             warnings.warn(nan_guard.message, RuntimeWarning, stacklevel=2)
         self.history = history
@@ -289,6 +333,14 @@ class Trainer:
             threads: BLAS threads per process.
         """
         data.require_compiled(self, "evaluate")
+        if data.is_batch_source(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError("evaluate: y and sample_weight must not be given with a dataset or generator")
+            batches = data.BatchSource(x, self, "x")
+            batches.build_model()
+            callback_list = self._inference_callbacks(0, batches.steps, verbose, callbacks, workers, "test")
+            with runner_for(self, workers, threads=threads) as runner:
+                return self._results(loops.evaluate_batches(self, runner, batches, None, callback_list), return_dict)
         data.require_arrays(x, y, "evaluate")
         x = data.check_inputs(self, x)
         y = data.check_targets(self, x, y)
@@ -315,6 +367,12 @@ class Trainer:
             workers: processes sharing the work, or a `WorkerPool` / `MPIBackend`.
             threads: BLAS threads per process.
         """
+        if data.is_batch_source(x):
+            batches = data.BatchSource(x, self, "x", targets=False)
+            batches.build_model()
+            callback_list = self._inference_callbacks(0, batches.steps, verbose, callbacks, workers, "predict")
+            with runner_for(self, workers, threads=threads) as runner:
+                return loops.predict_batches(runner, batches, None, callback_list)
         x = data.check_inputs(self, x)
         x, batch_size, callback_list = self._inference_setup(
             x, batch_size, steps, verbose, callbacks, workers, "predict"
@@ -332,12 +390,16 @@ class Trainer:
         batch_size = checks.positive_int(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
         if steps is not None:
             x = arrays.take(x, slice(None, checks.positive_int(steps, "steps") * batch_size))
-        verbose = verbosity(verbose)
         n = arrays.count(x)
-        params = {"samples": n, "batch_size": batch_size, "steps": -(-n // batch_size), "verbose": verbose}
+        return x, batch_size, self._inference_callbacks(n, -(-n // batch_size), verbose, callbacks, workers, mode)
+
+    def _inference_callbacks(self, samples, steps, verbose, callbacks, workers, mode):
+        """The CallbackList of evaluate / predict, with Keras's progress line if verbose."""
+        verbose = verbosity(verbose)
+        params = {"samples": samples, "batch_size": None, "steps": steps, "verbose": verbose}
         params["workers"] = workers if isinstance(workers, int) else getattr(workers, "workers", 1)
         progress = [ProgbarLogger(verbose, mode=mode)] if verbose else []
-        return x, batch_size, CallbackList([*(callbacks or []), *progress], self, params)
+        return CallbackList([*(callbacks or []), *progress], self, params)
 
     def _results(self, logs, return_dict):
         if return_dict:
