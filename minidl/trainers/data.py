@@ -165,6 +165,7 @@ def is_batch_source(x) -> bool:
     """Whether `x` yields whole batches — a PyDataset, a generator or another iterator — not one array."""
     if x is None or isinstance(x, (np.ndarray, list, tuple, dict)):
         return False
+    refuse_foreign(x, "x")
     return hasattr(x, "__getitem__") and hasattr(x, "__len__") or hasattr(x, "__next__")
 
 
