@@ -22,6 +22,7 @@ def builtin_checks(seed: int = 0):
         GlobalAveragePooling2D,
         GlobalMaxPooling2D,
         InputLayer,
+        LayerNormalization,
         LeakyReLU,
         Linear,
         MaxPool2D,
@@ -69,6 +70,7 @@ def builtin_checks(seed: int = 0):
         ("LeakyReLU 0.3", LeakyReLU(0.3), (3, 4)),
         ("Activation('tanh')", Activation("tanh"), (3, 4)),
         ("InputLayer (the identity)", InputLayer(shape=(3, 4)), (3, 4)),
+        ("LayerNormalization (per position)", LayerNormalization(), (3, 4)),
     ]
     results = []
     for what, layer, shape in cases:
@@ -113,7 +115,7 @@ def builtin_checks(seed: int = 0):
 def op_checks(rng, seed=0):
     """(what, GradientReport) for every differentiable op of `minidl.ops` and every merge layer."""
     from .. import ops
-    from ..layers import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+    from ..layers import Add, Average, Concatenate, Maximum, Minimum, MultiHeadAttention, Multiply, Subtract
 
     def normal(*shape):
         return rng.standard_normal(shape)
@@ -174,6 +176,10 @@ def op_checks(rng, seed=0):
         merge = cls(dtype="float64")
         report = check_op_gradients(lambda a, b, merge=merge: merge([a, b]), normal(3, 4), normal(3, 4), seed=seed)
         results.append((f"{cls.__name__} (merge layer)", report))
+    attention = MultiHeadAttention(2, 3, dropout=0.2, dtype="float64")
+    mask = rng.random((2, 4, 3)) > 0.3
+    report = check_op_gradients(lambda q, v: attention(q, v, attention_mask=mask), normal(2, 4, 5), normal(2, 3, 5))
+    results.append(("MultiHeadAttention (2 heads, mask, dropout)", report))
     return results
 
 

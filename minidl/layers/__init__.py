@@ -14,6 +14,7 @@ from .activations import (
     Softplus,
     Tanh,
 )
+from .attention import MultiHeadAttention
 from .base import Layer
 from .conv import Conv2D
 from .dense import Dense
@@ -36,7 +37,7 @@ from .merging import (
     multiply,
     subtract,
 )
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, LayerNormalization
 from .padding import ZeroPadding2D
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from .preprocessing import Rescaling
@@ -57,6 +58,8 @@ LAYER_CLASSES = {
         ZeroPadding2D,
         Rescaling,
         BatchNormalization,
+        LayerNormalization,
+        MultiHeadAttention,
         Activation,
         ReLU,
         LeakyReLU,
@@ -99,6 +102,8 @@ __all__ = [
     "ZeroPadding2D",
     "Rescaling",
     "BatchNormalization",
+    "LayerNormalization",
+    "MultiHeadAttention",
     "Dropout",
     "ReLU",
     "LeakyReLU",
