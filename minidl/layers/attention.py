@@ -10,13 +10,13 @@ Forward (einsum letters: n sample, t query position, s value position, h head, d
     Q = q·W_q + b_q   (N, T, H, K)       K_ = k·W_k + b_k   (N, S, H, K)       V_ = v·W_v + b_v  (N, S, H, V)
     scores[n,h,t,s] = Σ_k Q[n,t,h,k] · K_[n,s,h,k] / √K        masked positions set to −10⁹
     A = softmax over s of scores            (N, H, T, S)     (then dropout on A while training)
-    O[n,t,h,v] = Σ_s A[n,h,t,s] · V_[n,s,h,v]
-    y[n,t,e]  = Σ_{h,v} O[n,t,h,v] · W_o[h,v,e] + b_o
+    M[n,t,h,v] = Σ_s A[n,h,t,s] · V_[n,s,h,v]              (`mixed`: each head's mix of the values)
+    y[n,t,e]  = Σ_{h,v} M[n,t,h,v] · W_o[h,v,e] + b_o
 
 Backward, from G = dL/dy (N, T, E):
 
-    dW_o = Σ_{n,t} O ⊗ G,  db_o = Σ_{n,t} G,  dO = G · W_oᵀ
-    dA[n,h,t,s] = Σ_v dO[n,t,h,v] · V_[n,s,h,v]          dV_[n,s,h,v] = Σ_t A[n,h,t,s] · dO[n,t,h,v]
+    dW_o = Σ_{n,t} M ⊗ G,  db_o = Σ_{n,t} G,  dM = G · W_oᵀ
+    dA[n,h,t,s] = Σ_v dM[n,t,h,v] · V_[n,s,h,v]          dV_[n,s,h,v] = Σ_t A[n,h,t,s] · dM[n,t,h,v]
     dscores = A ⊙ (dA − Σ_s dA ⊙ A) / √K                 (the softmax's Jacobian; 0 where masked)
     dQ = dscores · K_,   dK_ = dscoresᵀ · Q
     and through each projection: dW = Σ_{n,t} input ⊗ d(projection), db = Σ d(projection),
@@ -148,10 +148,10 @@ class MultiHeadAttention(Layer):
         A /= A.sum(axis=-1, keepdims=True)
         keep = self._dropout_mask(A.shape, training)
         A_used = A if keep is None else A * keep
-        O = np.einsum("nhts,nshv->nthv", A_used, V)
-        y = np.einsum("nthv,hve->nte", O, p["output_kernel"]) + p["output_bias"]
+        mixed = np.einsum("nhts,nshv->nthv", A_used, V)
+        y = np.einsum("nthv,hve->nte", mixed, p["output_kernel"]) + p["output_bias"]
         if training:
-            self.cache = (q, v, k, Q, K, V, A, keep, O)
+            self.cache = (q, v, k, Q, K, V, A, keep, mixed)
         return y.astype(q.dtype, copy=False)
 
     def _allowed(self, xs, shape):
@@ -181,14 +181,14 @@ class MultiHeadAttention(Layer):
         return keep / (1.0 - self.dropout)
 
     def backward(self, grad):
-        q, v, k, Q, K, V, A, keep, O = self.cache
+        q, v, k, Q, K, V, A, keep, mixed = self.cache
         p, g = self.params, self.grads
         A_used = A if keep is None else A * keep
         g["output_bias"][...] = grad.sum(axis=(0, 1))
-        g["output_kernel"][...] = np.einsum("nthv,nte->hve", O, grad)
-        dO = np.einsum("nte,hve->nthv", grad, p["output_kernel"])
-        dA = np.einsum("nthv,nshv->nhts", dO, V)
-        dV = np.einsum("nhts,nthv->nshv", A_used, dO)
+        g["output_kernel"][...] = np.einsum("nthv,nte->hve", mixed, grad)
+        d_mixed = np.einsum("nte,hve->nthv", grad, p["output_kernel"])
+        dA = np.einsum("nthv,nshv->nhts", d_mixed, V)
+        dV = np.einsum("nhts,nthv->nshv", A_used, d_mixed)
         if keep is not None:
             dA *= keep
         dscores = A * (dA - (dA * A).sum(axis=-1, keepdims=True)) / math.sqrt(self.key_dim)
