@@ -233,8 +233,18 @@ def graph_checks(rng, seed=0):
 
 def main(argv=None) -> int:
     """Print the table of every built-in check; exit status 1 if any gradient is wrong."""
+    import argparse
+
     from rich.console import Console
     from rich.table import Table
+
+    argparse.ArgumentParser(
+        prog="python -m minidl.gradcheck",
+        description=(
+            "Check every built-in layer, op, loss and a few whole models: each backward pass against "
+            "central differences, in float64. Prints one table row per tensor; exits 1 if any is wrong."
+        ),
+    ).parse_args([] if argv is None else argv)
 
     table = Table(title="minidl gradient check: backward vs central differences (float64, eps=1e-6)")
     for column, justify in (

@@ -17,7 +17,6 @@ orders an uninterrupted one would have drawn.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +25,7 @@ from ..metrics import metric_sums, statistics_size
 from ..metrics import results as metric_results
 from ..saving import state as resume
 from ..utils import arrays
+from ..utils.warn import warn
 from .data import BatchSource
 
 
@@ -70,11 +70,9 @@ def train(model, runner, data, plan: EpochPlan, callback_list, nan_guard):
             epoch_logs = train_epoch(model, runner, batches, callback_list, nan_guard)
             if source is not None and source.exhausted:
                 if epoch + 1 < plan.epochs:
-                    warnings.warn(
+                    warn(
                         f"the generator ran out of data during epoch {epoch + 1} of {plan.epochs}: training stops "
-                        "here (give steps_per_epoch, or a generator that repeats, or a keras.utils.PyDataset)",
-                        RuntimeWarning,
-                        stacklevel=4,
+                        "here (give steps_per_epoch, or a generator that repeats, or a keras.utils.PyDataset)"
                     )
                 model.stop_training = True
             if plan.validation is not None and not model.stop_training and (epoch + 1) % plan.validation_freq == 0:

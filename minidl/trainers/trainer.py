@@ -10,16 +10,15 @@ provides: `layers`, `built` / `build`, `input_shape` / `output_shape`, `dtype`, 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .. import losses, optimizers
 from .. import metrics as metric_objects
-from ..callbacks import CallbackList, History, TerminateOnNaN
+from ..callbacks import CallbackList, DivergenceGuard, History, TerminateOnNaN
 from ..callbacks.progbar_logger import ProgbarLogger
 from ..distributed import runner_for
 from ..utils import arrays, checks
+from ..utils.warn import warn
 from . import data, loops
 
 DEFAULT_BATCH_SIZE = 32
@@ -254,7 +253,8 @@ class Trainer:
         history = History()
         user_callbacks = list(callbacks or [])
         nan_guard = next((c for c in user_callbacks if isinstance(c, TerminateOnNaN)), None) or TerminateOnNaN()
-        guard = [] if nan_guard in user_callbacks else [nan_guard]
+        divergence = DivergenceGuard()
+        guard = ([] if nan_guard in user_callbacks else [nan_guard]) + [divergence]
         self.stop_training, self.stop_reason = False, None
         with runner_for(
             self, workers, backend, data=training if arrays_given else None, threads=threads, step_timeout=step_timeout
@@ -277,10 +277,17 @@ class Trainer:
                 "timings": runner.timings,
             }
             progress = [ProgbarLogger(verbose)] if verbose and runner.rank == 0 else []
+            if arrays_given and runner.workers > plan.batch_size:
+                warn(
+                    f"{runner.workers} workers for batches of {plan.batch_size} samples: "
+                    f"{runner.workers - plan.batch_size} of them have nothing to compute at every step "
+                    f"(use at most {plan.batch_size} workers, or larger batches)"
+                )
             callback_list = CallbackList([*user_callbacks, *guard, history, *progress], self, params)
             loops.train(self, runner, training, plan, callback_list, nan_guard)
-        if nan_guard.message:
-            warnings.warn(nan_guard.message, RuntimeWarning, stacklevel=2)
+        for message in (nan_guard.message, divergence.message if not nan_guard.message else None):
+            if message:
+                warn(message)
         self.history = history
         return history
 

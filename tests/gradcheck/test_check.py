@@ -210,3 +210,14 @@ def test_command_line_table_passes_for_every_builtin(capsys):
     missing = {cls.__name__ for cls in LAYER_CLASSES.values()} - checked
     assert not missing, f"built-in layers missing from the table: {missing}"
     assert {"CategoricalCrossentropy", "SparseCategoricalCrossentropy", "MeanSquaredError"} <= checked
+
+
+def test_the_command_has_help():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "minidl.gradcheck", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "usage: python -m minidl.gradcheck" in result.stdout
+    assert "central differences" in result.stdout and "table" not in result.stderr
