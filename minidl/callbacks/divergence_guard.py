@@ -4,8 +4,9 @@ A learning rate far too large rarely ends in NaN (cross-entropy on clipped proba
 finite): the loss just stays high, or climbs, and the accuracy sits at chance. This callback, on in
 every `fit` (like TerminateOnNaN), watches for the two signs and says so once:
 
-- after the model's first epoch of at least 8 steps, its mean loss is not below the loss of its first
-  batch (in shorter epochs the first batch says too little: then only 3x above it counts);
+- after the model's first epoch of at least 8 steps, its mean loss is above the loss of its first batch
+  (by 5 %: a loss that merely stays level, as on labels that cannot be learned, is not named; in shorter
+  epochs the first batch says too little, and only 3x above it counts);
 - at any step the epoch's running loss is 10x the first batch's.
 """
 
@@ -17,7 +18,7 @@ from .base import Callback
 
 GROWTH = 10.0
 STEPS_TO_JUDGE = 8  # an epoch shorter than this is judged only on a clear rise
-SHORT_EPOCH_GROWTH = 3.0
+EPOCH_GROWTH, SHORT_EPOCH_GROWTH = 1.05, 3.0
 
 
 class DivergenceGuard(Callback):
@@ -45,10 +46,9 @@ class DivergenceGuard(Callback):
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
         if self.fresh and not self.message and self.first_loss is not None and loss is not None and math.isfinite(loss):
-            if loss >= self.first_loss * (1 if self.steps >= STEPS_TO_JUDGE else SHORT_EPOCH_GROWTH):
+            if loss >= self.first_loss * (EPOCH_GROWTH if self.steps >= STEPS_TO_JUDGE else SHORT_EPOCH_GROWTH):
                 self.message = self._say(
-                    f"the loss has not fallen during the first epoch (first batch {self.first_loss:.4g}, "
-                    f"epoch mean {loss:.4g})"
+                    f"the loss rose during the first epoch (first batch {self.first_loss:.4g}, epoch mean {loss:.4g})"
                 )
         self.fresh = False
 

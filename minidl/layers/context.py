@@ -8,7 +8,6 @@ the whole batch* it is computing, not on which process runs it. The model passes
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,11 +45,16 @@ def current() -> TrainingContext | None:
     return _current[-1] if _current else None
 
 
-@contextlib.contextmanager
-def stepping(context: TrainingContext):
+class stepping:
     """Make `context` current for the block (one training step's forward pass)."""
-    _current.append(context)
-    try:
-        yield context
-    finally:
+
+    def __init__(self, context: TrainingContext):
+        self.context = context
+
+    def __enter__(self):
+        _current.append(self.context)
+        return self.context
+
+    def __exit__(self, *exc_info):
         _current.pop()
+        return False

@@ -185,6 +185,14 @@ class Model(Trainer, Layer):
         outputs[0].node = node
         return outputs[0]
 
+    def loss_holders(self) -> list[Layer]:
+        """The layers that may add a loss term in `call`: the custom ones (and the model itself), found once."""
+        found = getattr(self, "_loss_holders", None)
+        if found is None or getattr(self, "_loss_holders_of", None) != len(self.all_layers()):
+            found = [layer for layer in self.reachable_layers() if layer.custom or layer is self]
+            self._loss_holders, self._loss_holders_of = found, len(self.all_layers())
+        return found
+
     def training_context(self, step, positions) -> TrainingContext:
         """The identity of one training step: what random layers draw from."""
         return TrainingContext(step=step, positions=positions, seed=self.seed, layers=tuple(self.all_layers()))
@@ -226,11 +234,13 @@ class Model(Trainer, Layer):
         tape = Tape()
         wanted = bool(input_gradient)
         inputs = tuple(Tensor(part, wanted) for part in x) if isinstance(x, tuple) else Tensor(x, wanted)
+        holders = self.loss_holders()
         with recording(tape), training_contexts.stepping(context):
-            self.clear_losses()
+            for layer in holders:
+                layer.added_losses = []
             output = self.call(inputs, training=context)
             loss_sum, seed = self.training_loss.sum_and_gradient(output, y, sample_weight, denominator)
-            added = self.added_loss_terms()
+            added = [term for layer in holders for term in layer.added_losses]
         sums = metrics.metric_sums(self.compiled_metrics, value_of(output), y)
         outputs, seeds = [output], [seed]
         for term in added:

@@ -78,8 +78,14 @@ def substitute(structure, values: dict):
 
 
 def any_symbolic(structure) -> bool:
-    """Whether a KerasTensor is among the leaves of `structure`."""
-    return any(isinstance(leaf, KerasTensor) for leaf in flatten(structure))
+    """Whether a KerasTensor is among the leaves of `structure` (every op and layer call asks: kept cheap)."""
+    if isinstance(structure, KerasTensor):
+        return True
+    if isinstance(structure, (list, tuple)):
+        return any(any_symbolic(item) for item in structure)
+    if isinstance(structure, dict):
+        return any(any_symbolic(item) for item in structure.values())
+    return False
 
 
 # Sizes standing in for unknown dimensions when an op's output shape is found by running it on zeros:
