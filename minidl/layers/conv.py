@@ -17,6 +17,17 @@ input gradient is one product per chunk of windows along image rows, then kh row
 (see `input_grad_from_windows`); with 16 filters or fewer those windows give the kernel gradient
 too, and the patches are not gathered again (see `backward_by_windows`). The per-layer buffers are
 scratch space only: they are not pickled and are recreated on demand for any dtype.
+
+Dilation and groups (`dilation_rate=(dh, dw)`, `groups=G`) take the general path
+(`forward_general`): kernel offset (i, j) reads x_pad[n, y*sh + i*dh, x*sw + j*dw, :], and with G
+groups the C channels and F filters are cut into G blocks of C/G and F/G, block g of the output
+reading only block g of the input, so the kernel is (kh, kw, C/G, F):
+    z[n, y, x, g*F/G + f] = sum over (i, j, c < C/G) of
+                            x_pad[n, y*sh + i*dh, x*sw + j*dw, g*C/G + c] * kernel[i, j, c, g*F/G + f] + bias
+The patches are gathered chunk by chunk as on the fast path, one block per group, and the G products
+run as one stacked matmul (G, rows, kh*kw*C/G) @ (G, kh*kw*C/G, F/G). Backward is the same per block:
+dkernel = patches.T @ dZ and dpatches = dZ @ kernel.T, added back onto the pixels one kernel offset
+at a time (`add_patches`, "col2im": kh*kw slice-adds over the whole chunk).
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import constraints
 from ..errors import ShapeError
 from ..utils import checks
 from . import activations
@@ -46,59 +58,137 @@ _CHANNEL_LOOP_MAX = 8
 _WINDOWS_MAX_FILTERS = 16
 
 
-def conv_output_size(size, kernel, stride, padding):
-    """Output length and (before, after) padding of one spatial axis, as Keras computes them."""
+def conv_output_size(size, kernel, stride, padding, dilation=1):
+    """Output length and (before, after) padding of one spatial axis, as Keras computes them.
+
+    A dilated kernel spans (kernel - 1) * dilation + 1 pixels.
+    """
+    span = (kernel - 1) * dilation + 1
     if padding == "same":
         out = math.ceil(size / stride)
-        total = max((out - 1) * stride + kernel - size, 0)
+        total = max((out - 1) * stride + span - size, 0)
         return out, (total // 2, total - total // 2)
-    return (size - kernel) // stride + 1, (0, 0)
+    return (size - span) // stride + 1, (0, 0)
+
+
+def patch_windows(padded, out_size, kernel_size, strides, dilation):
+    """A read-only view (N, OH, OW, kh, kw, C) of every patch: [n, y, x, i, j] = padded[n, y*sh + i*dh, x*sw + j*dw]."""
+    (oh, ow), (kh, kw), (sh, sw), (dh, dw) = out_size, kernel_size, strides, dilation
+    s_n, s_h, s_w, s_c = padded.strides
+    shape = (len(padded), oh, ow, kh, kw, padded.shape[3])
+    return as_strided(padded, shape, (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c), writeable=False)
+
+
+def add_patches(target, patch_grads, strides, dilation):
+    """col2im: target[n, y*sh + i*dh, x*sw + j*dw, :] += patch_grads[n, y, x, i, j, :] for every (y, x, i, j).
+
+    One slice-add over the whole batch per kernel offset (i, j); `patch_grads` is (N, OH, OW, kh, kw, C).
+    """
+    _, oh, ow, kh, kw, _ = patch_grads.shape
+    (sh, sw), (dh, dw) = strides, dilation
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            columns = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            target[:, rows, columns] += patch_grads[:, :, :, i, j]
+
+
+def unsupported(owner, **arguments):
+    """Refuse Keras arguments minidl does not implement (regularizers) unless they are None."""
+    for argument, value in arguments.items():
+        if value is not None:
+            raise NotImplementedError(f"{owner}: {argument} is not supported by minidl (leave it None)")
+
+
+def flag(value, argument):
+    """`value` if it is True or False, else a one-line error naming `argument`."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{argument} must be True or False, got {value!r}")
+    return value
 
 
 class Conv2D(Layer):
-    """2-D convolution: `filters` kernels of `kernel_size`, kernel `(kh, kw, in, filters)`, bias `(filters,)`."""
+    """2-D convolution: `filters` kernels of `kernel_size`, kernel `(kh, kw, in/groups, filters)`, bias `(filters,)`.
+
+    Keras 3's arguments; regularizers must stay None, data_format channels-last. Constraints
+    (`kernel_constraint`, `bias_constraint`) are applied after every optimizer step.
+    """
 
     def __init__(
         self,
         filters,
         kernel_size,
-        strides=1,
+        strides=(1, 1),
         padding="valid",
+        data_format=None,
+        dilation_rate=(1, 1),
+        groups=1,
         activation=None,
+        use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         name=None,
         input_shape=None,
     ):
         super().__init__(name=name, input_shape=input_shape)
-        if not isinstance(filters, (int, np.integer)) or filters < 1:
-            raise ValueError(f"Conv2D: filters must be a positive integer, got {filters!r}")
-        if padding not in ("valid", "same"):
-            raise ValueError(f"Conv2D: padding must be 'valid' or 'same', got {padding!r}")
-        self.filters = int(filters)
+        self.filters = checks.positive_int(filters, "Conv2D: filters")
         self.kernel_size = checks.int_pair(kernel_size, "Conv2D: kernel_size")
         self.strides = checks.int_pair(strides, "Conv2D: strides")
-        self.padding = padding
+        self.padding = checks.one_of(padding, "Conv2D: padding", ("valid", "same"))
+        self.data_format = checks.channels_last(data_format, "Conv2D")
+        self.dilation_rate = checks.int_pair(dilation_rate, "Conv2D: dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                f"Conv2D: strides > 1 cannot be combined with dilation_rate > 1 (as in Keras), got "
+                f"strides={self.strides} and dilation_rate={self.dilation_rate}"
+            )
+        self.groups = checks.positive_int(groups, "Conv2D: groups")
+        if self.filters % self.groups:
+            raise ValueError(f"Conv2D: filters ({self.filters}) must be divisible by groups ({self.groups})")
         self.activation = activations.get(activation, inplace=True)
+        self.use_bias = flag(use_bias, "Conv2D: use_bias")
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        unsupported(
+            "Conv2D",
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+        )
+        self.kernel_constraint = constraints.get(kernel_constraint, "Conv2D: kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, "Conv2D: bias_constraint")
+        # {weight name: constraint}, projected by `minidl.constraints.apply` after each optimizer step.
+        self.weight_constraints = constraints.of(
+            kernel=self.kernel_constraint, bias=self.bias_constraint if self.use_bias else None
+        )
+        # Dilation and groups take the general patch path; everything else the tuned one below.
+        self.general = self.dilation_rate != (1, 1) or self.groups != 1
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ShapeError(f"layer {self.name!r} (Conv2D) needs images (height, width, channels), got {input_shape}")
-        (h, w, _), (kh, kw), (sh, sw) = input_shape, self.kernel_size, self.strides
+        (h, w, c), (kh, kw), (sh, sw), (dh, dw) = input_shape, self.kernel_size, self.strides, self.dilation_rate
+        if c % self.groups:
+            raise ShapeError(
+                f"layer {self.name!r} (Conv2D): input channels ({c}) must be divisible by groups ({self.groups})"
+            )
         (oh, self.pad_h), (ow, self.pad_w) = (
-            conv_output_size(h, kh, sh, self.padding),
-            conv_output_size(w, kw, sw, self.padding),
+            conv_output_size(h, kh, sh, self.padding, dh),
+            conv_output_size(w, kw, sw, self.padding, dw),
         )
         if oh < 1 or ow < 1:
             raise ShapeError(
-                f"layer {self.name!r} (Conv2D): kernel {self.kernel_size} does not fit "
-                f"input {input_shape} with padding={self.padding!r}"
+                f"layer {self.name!r} (Conv2D): kernel {self.kernel_size} (dilation {self.dilation_rate}) does not "
+                f"fit input {input_shape} with padding={self.padding!r}"
             )
         return (oh, ow, self.filters)
 
     def create_weights(self, input_shape):
-        (kh, kw), channels = self.kernel_size, input_shape[2]
+        (kh, kw), channels = self.kernel_size, input_shape[2] // self.groups
         self.add_weight(
             "kernel",
             (kh, kw, channels, self.filters),
@@ -106,7 +196,8 @@ class Conv2D(Layer):
             kh * kw * channels,
             kh * kw * self.filters,
         )
-        self.add_weight("bias", (self.filters,), self.bias_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer)
         self.activation.build(self.output_shape, dtype=self.dtype)
 
     # ----- forward -----
@@ -120,16 +211,21 @@ class Conv2D(Layer):
         self.check_input(x)
         n, (oh, ow, f) = len(x), self.output_shape
         padded = self.pad(x)
-        kernel = self.params["kernel"].reshape(-1, f)
-        out = np.empty((n * oh * ow, f), dtype=kernel.dtype)
-        # The bias repeated over a chunk's rows: adding it is then a flat add, 3-6x faster than broadcasting.
-        bias_rows = self.scratch("bias_rows", (min(n, self.chunk_size()) * oh * ow, f))
-        np.copyto(bias_rows, self.params["bias"])
-        for start, stop, patches in self.chunks_of_patches(padded):
-            rows = out[start * oh * ow : stop * oh * ow]
-            np.matmul(patches, kernel, out=rows)
-            rows += bias_rows[: len(rows)]
-            self.activation.apply(rows, rows)
+        if self.general:
+            out = self.forward_general(padded)
+        else:
+            kernel = self.params["kernel"].reshape(-1, f)
+            out = np.empty((n * oh * ow, f), dtype=kernel.dtype)
+            if self.use_bias:
+                # The bias repeated over a chunk's rows: adding it is then a flat add, 3-6x faster than broadcasting.
+                bias_rows = self.scratch("bias_rows", (min(n, self.chunk_size()) * oh * ow, f))
+                np.copyto(bias_rows, self.params["bias"])
+            for start, stop, patches in self.chunks_of_patches(padded):
+                rows = out[start * oh * ow : stop * oh * ow]
+                np.matmul(patches, kernel, out=rows)
+                if self.use_bias:
+                    rows += bias_rows[: len(rows)]
+                self.activation.apply(rows, rows)
         if training:
             self.padded, self.activation.output = padded, out
         return out.reshape(n, oh, ow, f)
@@ -209,19 +305,24 @@ class Conv2D(Layer):
         """
         (oh, ow, f) = self.output_shape
         grad = grad.reshape(-1, f)
-        self.grads["kernel"][...], self.grads["bias"][...] = 0, 0
+        if self.general:
+            return self.backward_general(grad)
+        self.grads["kernel"][...] = 0
+        if self.use_bias:
+            self.grads["bias"][...] = 0
         if self.needs_input_grad and f <= _WINDOWS_MAX_FILTERS:
             return self.backward_by_windows(grad)
-        kernel_grad, bias_grad = self.grads["kernel"].reshape(-1, f), self.grads["bias"]
+        kernel_grad, bias_grad = self.grads["kernel"].reshape(-1, f), self.grads.get("bias")
         partial = self.scratch("kernel_grad", (kernel_grad.size + f,))
         partial_kernel, partial_bias = partial[:-f].reshape(kernel_grad.shape), partial[-f:]
         ones = self.ones(self.chunk_size() * oh * ow)
         for start, stop, patches in self.chunks_of_patches(self.padded):
             chunk = self.derivative_rows(grad, start, stop)
             np.matmul(patches.T, chunk, out=partial_kernel)
-            np.matmul(ones[: len(chunk)], chunk, out=partial_bias)
             kernel_grad += partial_kernel
-            bias_grad += partial_bias
+            if bias_grad is not None:
+                np.matmul(ones[: len(chunk)], chunk, out=partial_bias)
+                bias_grad += partial_bias
         if not self.needs_input_grad:
             return None
         kernel_rows = self.kernel_rows()
@@ -244,11 +345,12 @@ class Conv2D(Layer):
         (oh, ow, f), (kh, kw), c = self.output_shape, self.kernel_size, self.input_shape[2]
         kernel_rows, size = self.kernel_rows(), self.input_grad_chunk_size()
         by_rows = self.scratch("kernel_grad_by_rows", (2, kh * c, kw * f))
-        by_rows[0], ones, bias_grad = 0, self.ones(size * oh * ow), self.grads["bias"]
+        by_rows[0], ones, bias_grad = 0, self.ones(size * oh * ow), self.grads.get("bias")
         dx = np.empty((len(self.padded), *self.input_shape), dtype=grad.dtype)
         for start, stop in self.input_grad_chunks():
             chunk = self.derivative_rows(grad, start, stop)
-            bias_grad += ones[: len(chunk)] @ chunk
+            if bias_grad is not None:
+                bias_grad += ones[: len(chunk)] @ chunk
             windows = self.gradient_windows(chunk, stop - start)
             np.matmul(self.input_rows(start, stop), windows.reshape(-1, kw * f), out=by_rows[1])
             by_rows[0] += by_rows[1]
@@ -351,6 +453,78 @@ class Conv2D(Layer):
         else:
             np.copyto(dx, inside.transpose(1, 2, 3, 0))
 
+    # ----- the general path: dilation and groups -----
+    def grouped_kernel(self):
+        """The kernel as G stacked matrices (G, kh*kw*C/G, F/G): block g holds the filters of group g."""
+        (kh, kw), g = self.kernel_size, self.groups
+        kernel = self.params["kernel"]
+        return kernel.reshape(kh * kw * kernel.shape[2], g, -1).transpose(1, 0, 2)
+
+    def grouped_patches(self, windows, start, stop):
+        """The patches of images start..stop as G stacked matrices (G, rows, kh*kw*C/G), in a reused buffer."""
+        (oh, ow, _), (kh, kw), g, c = self.output_shape, self.kernel_size, self.groups, self.input_shape[2]
+        m = stop - start
+        patches = self.scratch("patches", (g, m, oh, ow, kh, kw, c // g))
+        np.copyto(patches, windows[start:stop].reshape(m, oh, ow, kh, kw, g, c // g).transpose(5, 0, 1, 2, 3, 4, 6))
+        return patches.reshape(g, m * oh * ow, -1)
+
+    def forward_general(self, padded):
+        """Chunk by chunk: patches (G, rows, kh*kw*C/G) @ kernel blocks (G, kh*kw*C/G, F/G), bias, activation.
+
+        Returns z (then y, in place) as (N*OH*OW, F); filter g*F/G + f is column f of block g.
+        """
+        n, (oh, ow, f), g = len(padded), self.output_shape, self.groups
+        windows = patch_windows(padded, (oh, ow), self.kernel_size, self.strides, self.dilation_rate)
+        kernel, out = self.grouped_kernel(), np.empty((n * oh * ow, f), dtype=self.dtype)
+        for start in range(0, n, self.chunk_size()):
+            stop = min(start + self.chunk_size(), n)
+            rows = out[start * oh * ow : stop * oh * ow]
+            products = np.matmul(self.grouped_patches(windows, start, stop), kernel)  # (G, rows, F/G)
+            rows.reshape(len(rows), g, f // g)[...] = products.transpose(1, 0, 2)
+            if self.use_bias:
+                rows += self.params["bias"]
+            self.activation.apply(rows, rows)
+        return out
+
+    def backward_general(self, grad):
+        """dZ per chunk; dkernel blocks += patchesᵀ @ dZ blocks; dX_pad += col2im(dZ blocks @ kernel blocksᵀ).
+
+        grad (N*OH*OW, F) -> dX (N, H, W, C); the kernel gradient (G, kh*kw*C/G, F/G) is put back
+        as (kh, kw, C/G, F).
+        """
+        (oh, ow, f), (kh, kw), g, (h, w, c) = self.output_shape, self.kernel_size, self.groups, self.input_shape
+        n = len(self.padded)
+        windows = patch_windows(self.padded, (oh, ow), self.kernel_size, self.strides, self.dilation_rate)
+        kernel = self.grouped_kernel()
+        kernel_grad = np.zeros(kernel.shape, dtype=self.dtype)
+        dx_pad = np.zeros(self.padded.shape, dtype=self.dtype) if self.needs_input_grad else None
+        if self.use_bias:
+            self.grads["bias"][...] = 0
+        for start in range(0, n, self.chunk_size()):
+            stop = min(start + self.chunk_size(), n)
+            chunk = self.derivative_rows(grad, start, stop)  # (rows, F)
+            blocks = chunk.reshape(len(chunk), g, f // g).transpose(1, 0, 2)  # (G, rows, F/G)
+            patches = self.grouped_patches(windows, start, stop)
+            kernel_grad += np.matmul(patches.transpose(0, 2, 1), blocks)
+            if self.use_bias:
+                self.grads["bias"] += self.ones(len(chunk)) @ chunk
+            if dx_pad is not None:
+                patch_grads = np.matmul(blocks, kernel.transpose(0, 2, 1))  # (G, rows, kh*kw*C/G)
+                patch_grads = patch_grads.reshape(g, stop - start, oh, ow, kh, kw, c // g).transpose(
+                    1, 2, 3, 4, 5, 0, 6
+                )
+                add_patches(
+                    dx_pad[start:stop],
+                    patch_grads.reshape(stop - start, oh, ow, kh, kw, c),
+                    self.strides,
+                    self.dilation_rate,
+                )
+        self.grads["kernel"][...] = kernel_grad.transpose(1, 0, 2).reshape(self.grads["kernel"].shape)
+        if dx_pad is None:
+            return None
+        (top, _), (left, _) = self.pad_h, self.pad_w
+        return np.ascontiguousarray(dx_pad[:, top : top + h, left : left + w])
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -358,5 +532,11 @@ class Conv2D(Layer):
             "kernel_size": list(self.kernel_size),
             "strides": list(self.strides),
             "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": list(self.dilation_rate),
+            "groups": self.groups,
             "activation": activations.name_of(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }

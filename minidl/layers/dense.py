@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import constraints
 from ..errors import ShapeError
 from . import activations
 from .base import Layer
@@ -24,6 +25,8 @@ class Dense(Layer):
         activation=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_constraint=None,
+        bias_constraint=None,
         name=None,
         input_shape=None,
     ):
@@ -33,6 +36,10 @@ class Dense(Layer):
         self.units = int(units)
         self.activation = activations.get(activation, inplace=True)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_constraint = constraints.get(kernel_constraint, "Dense: kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, "Dense: bias_constraint")
+        # {weight name: constraint}, projected by `minidl.constraints.apply` after each optimizer step.
+        self.weight_constraints = constraints.of(kernel=self.kernel_constraint, bias=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:
@@ -70,4 +77,10 @@ class Dense(Layer):
         return ones
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": activations.name_of(self.activation)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.name_of(self.activation),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        }

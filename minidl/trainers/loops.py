@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import constraints
 from ..metrics import metric_sums
 from ..saving import state as resume
 
@@ -90,6 +91,7 @@ def train_epoch(model, runner, data, order, plan: EpochPlan, callback_list, nan_
         callback_list.on_train_batch_begin(step, {"size": len(indices)})
         loss_sum, batch_sums = runner.gradients(x, y, weights, indices, model.optimizer.iterations)
         model.optimizer.step(model.parameters, model.gradients)
+        constraints.apply(model.layers)
         loss_total, seen = loss_total + loss_sum, seen + len(indices)
         sums += batch_sums
         logs = logs_of(model.metrics, loss_total, sums, seen)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 
-from .. import losses, optimizers
+from .. import constraints, losses, optimizers
 from .. import metrics as metric_objects
 from ..callbacks import CallbackList, History, TerminateOnNaN
 from ..callbacks.progbar_logger import ProgbarLogger
@@ -249,6 +249,7 @@ class Trainer:
         weights = data.sample_weights(y, sample_weight, class_weight)
         loss_sum, sums = self.forward_backward(x, y, weights, len(x), self.optimizer.iterations)
         self.optimizer.step(self.parameters, self.gradients)
+        constraints.apply(self.layers)
         return self._results(loops.logs_of(self.metrics, loss_sum, sums, len(x)), return_dict)
 
     # ----- evaluating and predicting -----
