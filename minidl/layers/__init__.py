@@ -12,6 +12,7 @@ from .padding import ZeroPadding2D
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from .preprocessing import Rescaling
 from .reshape import Flatten
+from .separable_conv import DepthwiseConv2D, SeparableConv2D
 
 # Every class a saved architecture may name: by class name, plus Keras's alternative names.
 LAYER_CLASSES = {
@@ -35,6 +36,8 @@ LAYER_CLASSES = {
         Tanh,
         Softmax,
         Linear,
+        DepthwiseConv2D,
+        SeparableConv2D,
     )
 }
 LAYER_CLASSES.update(
@@ -71,4 +74,6 @@ __all__ = [
     "Linear",
     "LAYER_CLASSES",
     "Input",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
 ]

@@ -71,6 +71,30 @@ def conv_output_size(size, kernel, stride, padding, dilation=1):
     return (size - span) // stride + 1, (0, 0)
 
 
+def pad_images(x, pad_h, pad_w, dtype):
+    """x (N, H, W, C) contiguous in `dtype`, with zero rows pad_h = (top, bottom) and columns pad_w = (left, right)."""
+    (top, bottom), (left, right) = pad_h, pad_w
+    if top == bottom == left == right == 0:
+        return np.ascontiguousarray(x, dtype=dtype)
+    n, h, w, c = x.shape
+    padded = np.zeros((n, h + top + bottom, w + left + right, c), dtype=dtype)
+    padded[:, top : top + h, left : left + w] = x
+    return padded
+
+
+def scratch_array(owner, name, shape, dtype):
+    """A contiguous array of `shape` carved from a buffer kept on `owner` and reused across steps.
+
+    The buffer grows when needed and is recreated when missing (an ndarray attribute: not pickled).
+    """
+    key, size = f"_{name}_buffer", math.prod(shape)
+    flat = getattr(owner, key, None)
+    if flat is None or flat.size < size or flat.dtype != dtype:
+        flat = np.empty(size, dtype=dtype)
+        setattr(owner, key, flat)
+    return flat[:size].reshape(shape)
+
+
 def patch_windows(padded, out_size, kernel_size, strides, dilation):
     """A read-only view (N, OH, OW, kh, kw, C) of every patch: [n, y, x, i, j] = padded[n, y*sh + i*dh, x*sw + j*dw]."""
     (oh, ow), (kh, kw), (sh, sw), (dh, dw) = out_size, kernel_size, strides, dilation
@@ -232,13 +256,7 @@ class Conv2D(Layer):
 
     def pad(self, x):
         """The input, contiguous and zero-padded on the spatial axes for padding="same"."""
-        (top, bottom), (left, right) = self.pad_h, self.pad_w
-        if top == bottom == left == right == 0:
-            return np.ascontiguousarray(x, dtype=self.dtype)
-        n, h, w, c = x.shape
-        padded = np.zeros((n, h + top + bottom, w + left + right, c), dtype=self.dtype)
-        padded[:, top : top + h, left : left + w] = x
-        return padded
+        return pad_images(x, self.pad_h, self.pad_w, self.dtype)
 
     def windows(self, padded):
         """A read-only view of every patch of the padded input, without copying.
@@ -286,12 +304,7 @@ class Conv2D(Layer):
 
         The buffer grows when needed and is recreated when missing (it is not pickled).
         """
-        key, size = f"_{name}_buffer", math.prod(shape)
-        flat = getattr(self, key, None)
-        if flat is None or flat.size < size or flat.dtype != self.dtype:
-            flat = np.empty(size, dtype=self.dtype)
-            setattr(self, key, flat)
-        return flat[:size].reshape(shape)
+        return scratch_array(self, name, shape, self.dtype)
 
     # ----- backward -----
     def backward(self, grad):
