@@ -3,6 +3,7 @@
 from .activations import Activation, ElementwiseActivation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer
 from .conv import Conv2D
+from .conv_transpose import Conv2DTranspose
 from .dense import Dense
 from .dropout import Dropout
 from .global_pooling import GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D
@@ -38,6 +39,7 @@ LAYER_CLASSES = {
         Linear,
         DepthwiseConv2D,
         SeparableConv2D,
+        Conv2DTranspose,
     )
 }
 LAYER_CLASSES.update(
@@ -76,4 +78,5 @@ __all__ = [
     "Input",
     "DepthwiseConv2D",
     "SeparableConv2D",
+    "Conv2DTranspose",
 ]
