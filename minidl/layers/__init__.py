@@ -9,11 +9,12 @@ from .dropout import Dropout
 from .global_pooling import GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D
 from .input import Input  # keras.layers.Input, as Keras 3 also exports it there
 from .normalization import BatchNormalization
-from .padding import ZeroPadding2D
+from .padding import Cropping2D, ZeroPadding2D
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from .preprocessing import Rescaling
-from .reshape import Flatten
+from .reshape import Flatten, Permute, RepeatVector, Reshape
 from .separable_conv import DepthwiseConv2D, SeparableConv2D
+from .upsampling import UpSampling2D
 
 # Every class a saved architecture may name: by class name, plus Keras's alternative names.
 LAYER_CLASSES = {
@@ -40,6 +41,11 @@ LAYER_CLASSES = {
         DepthwiseConv2D,
         SeparableConv2D,
         Conv2DTranspose,
+        Reshape,
+        Permute,
+        RepeatVector,
+        Cropping2D,
+        UpSampling2D,
     )
 }
 LAYER_CLASSES.update(
@@ -79,4 +85,9 @@ __all__ = [
     "DepthwiseConv2D",
     "SeparableConv2D",
     "Conv2DTranspose",
+    "Reshape",
+    "Permute",
+    "RepeatVector",
+    "Cropping2D",
+    "UpSampling2D",
 ]
