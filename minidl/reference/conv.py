@@ -43,7 +43,8 @@ def pad_same(h, w, kh, kw, sh, sw, padding, dh=1, dw=1):
     return oh, ow, (pad_h // 2, pad_h - pad_h // 2, pad_w // 2, pad_w - pad_w // 2)
 
 
-def _padded(x, pads):
+def zero_pad(x, pads):
+    """x (N, H, W, C) with pads = (top, bottom, left, right) rows and columns of zeros around it."""
     top, bottom, left, right = pads
     n, h, w, c = x.shape
     xp = np.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
@@ -57,7 +58,7 @@ def conv2d_forward(x, W, b, strides=(1, 1), padding="valid", dilation=(1, 1), gr
     kh, kw, group_channels, filters = W.shape
     (sh, sw), (dh, dw) = strides, dilation
     oh, ow, pads = pad_same(h, w, kh, kw, sh, sw, padding, dh, dw)
-    xp = _padded(x, pads)
+    xp = zero_pad(x, pads)
     y = np.zeros((n, oh, ow, filters), dtype=x.dtype)
     for s in range(n):
         for i in range(oh):
@@ -77,7 +78,7 @@ def conv2d_backward(x, W, g, strides=(1, 1), padding="valid", dilation=(1, 1), g
     (sh, sw), (dh, dw) = strides, dilation
     oh, ow, pads = pad_same(h, w, kh, kw, sh, sw, padding, dh, dw)
     top, left = pads[0], pads[2]
-    xp = _padded(x, pads)
+    xp = zero_pad(x, pads)
     dxp, dW, db = np.zeros_like(xp), np.zeros_like(W), np.zeros(filters, dtype=W.dtype)
     for s in range(n):
         for i in range(oh):
