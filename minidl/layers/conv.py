@@ -18,16 +18,22 @@ input gradient is one product per chunk of windows along image rows, then kh row
 too, and the patches are not gathered again (see `backward_by_windows`). The per-layer buffers are
 scratch space only: they are not pickled and are recreated on demand for any dtype.
 
-Dilation and groups (`dilation_rate=(dh, dw)`, `groups=G`) take the general path
-(`forward_general`): kernel offset (i, j) reads x_pad[n, y*sh + i*dh, x*sw + j*dw, :], and with G
-groups the C channels and F filters are cut into G blocks of C/G and F/G, block g of the output
-reading only block g of the input, so the kernel is (kh, kw, C/G, F):
+Groups (`groups=G`) cut the C channels and F filters into G blocks of C/G and F/G, block g of the
+output reading only block g of the input, so the kernel is (kh, kw, C/G, F):
     z[n, y, x, g*F/G + f] = sum over (i, j, c < C/G) of
-                            x_pad[n, y*sh + i*dh, x*sw + j*dw, g*C/G + c] * kernel[i, j, c, g*F/G + f] + bias
-The patches are gathered chunk by chunk as on the fast path, one block per group, and the G products
-run as one stacked matmul (G, rows, kh*kw*C/G) @ (G, kh*kw*C/G, F/G). Backward is the same per block:
-dkernel = patches.T @ dZ and dpatches = dZ @ kernel.T, added back onto the pixels one kernel offset
-at a time (`add_patches`, "col2im": kh*kw slice-adds over the whole chunk).
+                            x_pad[n, y*sh + i, x*sw + j, g*C/G + c] * kernel[i, j, c, g*F/G + f] + bias
+minidl runs them as an ordinary convolution with the block-diagonal (kh, kw, C, F) kernel that has
+zeros between the groups (`dense_kernel`), and keeps only the diagonal blocks of its gradient. That
+is G times the multiply-adds, but one wide product instead of G thin ones and no transposing copies:
+measured at batch 32 on 14x14 images (forward + backward, 3x3 "same"), C = F = 16 with G = 4 or 16
+runs 2.4-3.2x faster than G stacked products; at C = F = 64 it ranges from 1.4x slower (G = 4) to
+1.4x faster (G = 16).
+
+Dilation (`dilation_rate=(dh, dw)`) takes the general path (`forward_general`): kernel offset (i, j)
+reads x_pad[n, y*sh + i*dh, x*sw + j*dw, :]. Its patches are gathered chunk by chunk as on the tuned
+path and multiplied by the kernel; backward is dkernel = patches.T @ dZ and dpatches = dZ @ kernel.T,
+added back onto the pixels one kernel offset at a time (`add_patches`, "col2im": kh*kw slice-adds
+over the whole chunk).
 """
 
 from __future__ import annotations
@@ -106,9 +112,10 @@ def patch_windows(padded, out_size, kernel_size, strides, dilation):
 def add_patches(target, patch_grads, strides, dilation):
     """col2im: target[n, y*sh + i*dh, x*sw + j*dw, :] += patch_grads[n, y, x, i, j, :] for every (y, x, i, j).
 
-    One slice-add over the whole batch per kernel offset (i, j); `patch_grads` is (N, OH, OW, kh, kw, C).
+    One slice-add over the whole batch per kernel offset (i, j); `patch_grads` is (N, OH, OW, kh, kw, ...)
+    and `target` (N, H_pad, W_pad, ...), the channels possibly split over several axes alike.
     """
-    _, oh, ow, kh, kw, _ = patch_grads.shape
+    _, oh, ow, kh, kw = patch_grads.shape[:5]
     (sh, sw), (dh, dw) = strides, dilation
     for i in range(kh):
         for j in range(kw):
@@ -189,8 +196,8 @@ class Conv2D(Layer):
         self.weight_constraints = constraints.of(
             kernel=self.kernel_constraint, bias=self.bias_constraint if self.use_bias else None
         )
-        # Dilation and groups take the general patch path; everything else the tuned one below.
-        self.general = self.dilation_rate != (1, 1) or self.groups != 1
+        # Dilation takes the general patch path; everything else the tuned one below.
+        self.general = self.dilation_rate != (1, 1)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -238,7 +245,7 @@ class Conv2D(Layer):
         if self.general:
             out = self.forward_general(padded)
         else:
-            kernel = self.params["kernel"].reshape(-1, f)
+            kernel = self.dense_kernel().reshape(-1, f)
             out = np.empty((n * oh * ow, f), dtype=kernel.dtype)
             if self.use_bias:
                 # The bias repeated over a chunk's rows: adding it is then a flat add, 3-6x faster than broadcasting.
@@ -318,14 +325,20 @@ class Conv2D(Layer):
         """
         (oh, ow, f) = self.output_shape
         grad = grad.reshape(-1, f)
-        if self.general:
-            return self.backward_general(grad)
-        self.grads["kernel"][...] = 0
+        dx = self.backward_general(grad) if self.general else self.backward_tuned(grad)
+        if self.groups > 1:  # keep the diagonal blocks of the dense kernel's gradient
+            self.grads["kernel"][...] = self.diagonal_blocks(self.dense_kernel_grad())
+        return dx
+
+    def backward_tuned(self, grad):
+        """The tuned path's backward (see `backward`): fills the dense kernel gradient and the bias gradient."""
+        (oh, ow, f) = self.output_shape
+        self.dense_kernel_grad()[...] = 0
         if self.use_bias:
             self.grads["bias"][...] = 0
         if self.needs_input_grad and f <= _WINDOWS_MAX_FILTERS:
             return self.backward_by_windows(grad)
-        kernel_grad, bias_grad = self.grads["kernel"].reshape(-1, f), self.grads.get("bias")
+        kernel_grad, bias_grad = self.dense_kernel_grad().reshape(-1, f), self.grads.get("bias")
         partial = self.scratch("kernel_grad", (kernel_grad.size + f,))
         partial_kernel, partial_bias = partial[:-f].reshape(kernel_grad.shape), partial[-f:]
         ones = self.ones(self.chunk_size() * oh * ow)
@@ -368,7 +381,7 @@ class Conv2D(Layer):
             np.matmul(self.input_rows(start, stop), windows.reshape(-1, kw * f), out=by_rows[1])
             by_rows[0] += by_rows[1]
             self.input_grad_from_windows(windows, kernel_rows, dx[start:stop])
-        self.grads["kernel"][...] = by_rows[0].reshape(kh, c, kw, f)[:, :, ::-1].transpose(0, 2, 1, 3)
+        self.dense_kernel_grad()[...] = by_rows[0].reshape(kh, c, kw, f)[:, :, ::-1].transpose(0, 2, 1, 3)
         return dx
 
     def derivative_rows(self, grad, start, stop):
@@ -389,7 +402,7 @@ class Conv2D(Layer):
     def kernel_rows(self):
         """The kernel as (kh*C, kw*F), flipped in width: row (i, c), column (t, f) is kernel[i, kw-1-t, c, f]."""
         kh, c = self.kernel_size[0], self.input_shape[2]
-        return self.params["kernel"][:, ::-1].transpose(0, 2, 1, 3).reshape(kh * c, -1)
+        return self.dense_kernel()[:, ::-1].transpose(0, 2, 1, 3).reshape(kh * c, -1)
 
     def input_grad_chunk_size(self):
         """Images per input-gradient chunk: about `_INPUT_GRAD_CHUNK_BYTES` of windows, within 4..32."""
@@ -466,73 +479,73 @@ class Conv2D(Layer):
         else:
             np.copyto(dx, inside.transpose(1, 2, 3, 0))
 
-    # ----- the general path: dilation and groups -----
-    def grouped_kernel(self):
-        """The kernel as G stacked matrices (G, kh*kw*C/G, F/G): block g holds the filters of group g."""
-        (kh, kw), g = self.kernel_size, self.groups
+    # ----- groups: the block-diagonal kernel -----
+    def dense_kernel(self):
+        """The kernel as (kh, kw, C, F): the weights themselves, or with groups the block-diagonal expansion."""
         kernel = self.params["kernel"]
-        return kernel.reshape(kh * kw * kernel.shape[2], g, -1).transpose(1, 0, 2)
+        if self.groups == 1:
+            return kernel
+        (kh, kw, cg, f), g = kernel.shape, self.groups
+        dense = np.zeros((kh, kw, g, cg, g, f // g), dtype=kernel.dtype)
+        diagonal = np.arange(g)
+        dense[:, :, diagonal, :, diagonal, :] = kernel.reshape(kh, kw, cg, g, f // g).transpose(3, 0, 1, 2, 4)
+        return dense.reshape(kh, kw, g * cg, f)
 
-    def grouped_patches(self, windows, start, stop):
-        """The patches of images start..stop as G stacked matrices (G, rows, kh*kw*C/G), in a reused buffer."""
-        (oh, ow, _), (kh, kw), g, c = self.output_shape, self.kernel_size, self.groups, self.input_shape[2]
-        m = stop - start
-        patches = self.scratch("patches", (g, m, oh, ow, kh, kw, c // g))
-        np.copyto(patches, windows[start:stop].reshape(m, oh, ow, kh, kw, g, c // g).transpose(5, 0, 1, 2, 3, 4, 6))
-        return patches.reshape(g, m * oh * ow, -1)
+    def dense_kernel_grad(self):
+        """Where backward writes dL/d(dense kernel) (kh, kw, C, F): the gradient itself without groups."""
+        if self.groups == 1:
+            return self.grads["kernel"]
+        (kh, kw, _, f), c = self.grads["kernel"].shape, self.input_shape[2]
+        return self.scratch("dense_kernel_grad", (kh, kw, c, f))
+
+    def diagonal_blocks(self, dense):
+        """The inverse of `dense_kernel`: the (kh, kw, C/G, F) weights of the G diagonal blocks of `dense`."""
+        (kh, kw, c, f), g = dense.shape, self.groups
+        blocks = dense.reshape(kh, kw, g, c // g, g, f // g)[:, :, np.arange(g), :, np.arange(g), :]
+        return blocks.transpose(1, 2, 3, 0, 4).reshape(kh, kw, c // g, f)
+
+    # ----- the general path: dilation -----
+    def dilated_patches(self, windows, start, stop):
+        """The patches of images start..stop as a (rows, kh*kw*C) matrix, in a reused buffer."""
+        (oh, ow, _), (kh, kw), c = self.output_shape, self.kernel_size, self.input_shape[2]
+        patches = self.scratch("patches", (stop - start, oh, ow, kh, kw, c))
+        np.copyto(patches, windows[start:stop])
+        return patches.reshape(-1, kh * kw * c)
 
     def forward_general(self, padded):
-        """Chunk by chunk: patches (G, rows, kh*kw*C/G) @ kernel blocks (G, kh*kw*C/G, F/G), bias, activation.
-
-        Returns z (then y, in place) as (N*OH*OW, F); filter g*F/G + f is column f of block g.
-        """
-        n, (oh, ow, f), g = len(padded), self.output_shape, self.groups
+        """Chunk by chunk: patches (rows, kh*kw*C) @ kernel (kh*kw*C, F), bias, activation; z as (N*OH*OW, F)."""
+        n, (oh, ow, f) = len(padded), self.output_shape
         windows = patch_windows(padded, (oh, ow), self.kernel_size, self.strides, self.dilation_rate)
-        kernel, out = self.grouped_kernel(), np.empty((n * oh * ow, f), dtype=self.dtype)
+        kernel, out = self.dense_kernel().reshape(-1, f), np.empty((n * oh * ow, f), dtype=self.dtype)
         for start in range(0, n, self.chunk_size()):
             stop = min(start + self.chunk_size(), n)
             rows = out[start * oh * ow : stop * oh * ow]
-            products = np.matmul(self.grouped_patches(windows, start, stop), kernel)  # (G, rows, F/G)
-            rows.reshape(len(rows), g, f // g)[...] = products.transpose(1, 0, 2)
+            np.matmul(self.dilated_patches(windows, start, stop), kernel, out=rows)
             if self.use_bias:
                 rows += self.params["bias"]
             self.activation.apply(rows, rows)
         return out
 
     def backward_general(self, grad):
-        """dZ per chunk; dkernel blocks += patchesᵀ @ dZ blocks; dX_pad += col2im(dZ blocks @ kernel blocksᵀ).
-
-        grad (N*OH*OW, F) -> dX (N, H, W, C); the kernel gradient (G, kh*kw*C/G, F/G) is put back
-        as (kh, kw, C/G, F).
-        """
-        (oh, ow, f), (kh, kw), g, (h, w, c) = self.output_shape, self.kernel_size, self.groups, self.input_shape
+        """Per chunk: dZ; dkernel += patchesᵀ @ dZ; dX_pad += col2im(dZ @ kernelᵀ). grad (N*OH*OW, F) -> dX."""
+        (oh, ow, f), (kh, kw), (h, w, c) = self.output_shape, self.kernel_size, self.input_shape
         n = len(self.padded)
         windows = patch_windows(self.padded, (oh, ow), self.kernel_size, self.strides, self.dilation_rate)
-        kernel = self.grouped_kernel()
-        kernel_grad = np.zeros(kernel.shape, dtype=self.dtype)
+        kernel, kernel_grad = self.dense_kernel().reshape(-1, f), self.dense_kernel_grad().reshape(-1, f)
+        kernel_grad[...] = 0
         dx_pad = np.zeros(self.padded.shape, dtype=self.dtype) if self.needs_input_grad else None
         if self.use_bias:
             self.grads["bias"][...] = 0
         for start in range(0, n, self.chunk_size()):
             stop = min(start + self.chunk_size(), n)
             chunk = self.derivative_rows(grad, start, stop)  # (rows, F)
-            blocks = chunk.reshape(len(chunk), g, f // g).transpose(1, 0, 2)  # (G, rows, F/G)
-            patches = self.grouped_patches(windows, start, stop)
-            kernel_grad += np.matmul(patches.transpose(0, 2, 1), blocks)
+            patches = self.dilated_patches(windows, start, stop)
+            kernel_grad += patches.T @ chunk
             if self.use_bias:
                 self.grads["bias"] += self.ones(len(chunk)) @ chunk
             if dx_pad is not None:
-                patch_grads = np.matmul(blocks, kernel.transpose(0, 2, 1))  # (G, rows, kh*kw*C/G)
-                patch_grads = patch_grads.reshape(g, stop - start, oh, ow, kh, kw, c // g).transpose(
-                    1, 2, 3, 4, 5, 0, 6
-                )
-                add_patches(
-                    dx_pad[start:stop],
-                    patch_grads.reshape(stop - start, oh, ow, kh, kw, c),
-                    self.strides,
-                    self.dilation_rate,
-                )
-        self.grads["kernel"][...] = kernel_grad.transpose(1, 0, 2).reshape(self.grads["kernel"].shape)
+                patch_grads = (chunk @ kernel.T).reshape(stop - start, oh, ow, kh, kw, c)
+                add_patches(dx_pad[start:stop], patch_grads, self.strides, self.dilation_rate)
         if dx_pad is None:
             return None
         (top, _), (left, _) = self.pad_h, self.pad_w
