@@ -1,6 +1,7 @@
 """The layers a Model is built from, under their Keras names."""
 
 from .activations import Activation, ElementwiseActivation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import Layer
 from .conv import Conv2D
 from .conv_transpose import Conv2DTranspose
@@ -11,7 +12,7 @@ from .input import Input  # keras.layers.Input, as Keras 3 also exports it there
 from .normalization import BatchNormalization
 from .padding import Cropping2D, ZeroPadding2D
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
-from .preprocessing import Rescaling
+from .preprocessing import Normalization, Rescaling
 from .reshape import Flatten, Permute, RepeatVector, Reshape
 from .separable_conv import DepthwiseConv2D, SeparableConv2D
 from .upsampling import UpSampling2D
@@ -46,6 +47,12 @@ LAYER_CLASSES = {
         RepeatVector,
         Cropping2D,
         UpSampling2D,
+        Normalization,
+        RandomFlip,
+        RandomRotation,
+        RandomTranslation,
+        RandomZoom,
+        RandomContrast,
     )
 }
 LAYER_CLASSES.update(
@@ -90,4 +97,10 @@ __all__ = [
     "RepeatVector",
     "Cropping2D",
     "UpSampling2D",
+    "Normalization",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "RandomContrast",
 ]
