@@ -228,8 +228,8 @@ def _check_compile(config, where):
         if key == "learning_rate" and isinstance(value, dict):
             if value.get("class") not in schedules.SCHEDULES:
                 raise ModelFileError(
-                    f"{where}: unknown learning-rate schedule {value.get('class')!r:.80}; "
-                    f"known: {sorted(schedules.SCHEDULES)}"
+                    f"{where}: unknown learning-rate schedule {value.get('class')!r:.80}; known: "
+                    f"{sorted(schedules.SCHEDULES)} (a schedule of your own: load with compile=False, then compile)"
                 )
             _check_settings(
                 value, schedules.SCHEDULES[value["class"]], "class", f"{where}: learning_rate", MAX_SCHEDULE_LIST
