@@ -56,15 +56,16 @@ class UpSampling2D(Layer):
         (h, w, c), (sh, sw) = input_shape, self.size
         return (h * sh, w * sw, c)
 
-    def create_weights(self, input_shape):
-        if self.interpolation == "bilinear":  # fixed matrices, not weights: kept as constants of the layer
-            (h, w, _), (sh, sw) = input_shape, self.size
-            self.rows_matrix, self.columns_matrix = linear_weights(h, sh, self.dtype), linear_weights(w, sw, self.dtype)
-
     def matrices(self):
-        """A_h and A_w; recomputed after unpickling (arrays on a layer are not pickled)."""
-        if getattr(self, "rows_matrix", None) is None:
-            self.create_weights(self.input_shape)
+        """A_h and A_w for this layer's input size and dtype, made on first use (not weights: constants).
+
+        Made here rather than when building, so that checking a model file (which builds its layers)
+        allocates nothing; arrays on a layer are not pickled, so they are remade after unpickling too.
+        """
+        (h, w, _), (sh, sw) = self.input_shape, self.size
+        rows = getattr(self, "rows_matrix", None)
+        if rows is None or rows.shape != (h * sh, h) or rows.dtype != self.dtype:
+            self.rows_matrix, self.columns_matrix = linear_weights(h, sh, self.dtype), linear_weights(w, sw, self.dtype)
         return self.rows_matrix, self.columns_matrix
 
     def forward(self, x, training=False):
