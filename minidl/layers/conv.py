@@ -124,21 +124,80 @@ def add_patches(target, patch_grads, strides, dilation):
             target[:, rows, columns] += patch_grads[:, :, :, i, j]
 
 
-def unsupported(owner, **arguments):
-    """Refuse Keras arguments minidl does not implement (regularizers) unless they are None."""
-    for argument, value in arguments.items():
-        if value is not None:
-            raise NotImplementedError(f"{owner}: {argument} is not supported by minidl (leave it None)")
+class Convolution(Layer):
+    """What every convolution shares: Keras's kernel_size, strides, padding, data_format, dilation_rate,
+    activation and use_bias, checked; regularizers refused; constraints kept for after each optimizer step.
+
+    Messages name the concrete class (`Conv2D: strides must be ...`).
+    """
+
+    def __init__(
+        self, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias, name, input_shape
+    ):
+        super().__init__(name=name, input_shape=input_shape)
+        owner = type(self).__name__
+        self.kernel_size = checks.int_pair(kernel_size, f"{owner}: kernel_size")
+        self.strides = checks.int_pair(strides, f"{owner}: strides")
+        self.padding = checks.one_of(padding, f"{owner}: padding", ("valid", "same"))
+        self.data_format = checks.channels_last(data_format, owner)
+        self.dilation_rate = checks.int_pair(dilation_rate, f"{owner}: dilation_rate")
+        self.activation = activations.get(activation, inplace=True)
+        self.use_bias = checks.boolean(use_bias, f"{owner}: use_bias")
+
+    def refuse_strides_with_dilation(self):
+        """Keras's rule for Conv2D and Conv2DTranspose: not both strides > 1 and dilation_rate > 1."""
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                f"{type(self).__name__}: strides > 1 cannot be combined with dilation_rate > 1 (as in Keras), got "
+                f"strides={self.strides} and dilation_rate={self.dilation_rate}"
+            )
+
+    def keep_constraints(self, **by_weight):
+        """Take each weight's constraint, `weight=(argument name, value)`, as the attribute `argument name`.
+
+        `weight_constraints` ({weight name: constraint}) then lists those that are set, for
+        `minidl.constraints.apply` after each optimizer step (a bias without use_bias has none).
+        """
+        self.weight_constraints = {}
+        for weight, (argument, value) in by_weight.items():
+            constraint = constraints.get(value, f"{type(self).__name__}: {argument}")
+            setattr(self, argument, constraint)
+            if constraint is not None and (weight != "bias" or self.use_bias):
+                self.weight_constraints[weight] = constraint
+        self.constraint_arguments = tuple(argument for argument, _ in by_weight.values())
+
+    def spatial_output(self, input_shape):
+        """(OH, OW) of a convolution of images `input_shape`, setting the padding (pad_h, pad_w) Keras uses."""
+        owner = type(self).__name__
+        if len(input_shape) != 3:
+            raise ShapeError(f"layer {self.name!r} ({owner}) needs images (height, width, channels), got {input_shape}")
+        (h, w, _), (kh, kw), (sh, sw), (dh, dw) = input_shape, self.kernel_size, self.strides, self.dilation_rate
+        (oh, self.pad_h), (ow, self.pad_w) = (
+            conv_output_size(h, kh, sh, self.padding, dh),
+            conv_output_size(w, kw, sw, self.padding, dw),
+        )
+        if oh < 1 or ow < 1:
+            raise ShapeError(
+                f"layer {self.name!r} ({owner}): kernel {self.kernel_size} (dilation {self.dilation_rate}) does not "
+                f"fit input {input_shape} with padding={self.padding!r}"
+            )
+        return oh, ow
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": list(self.dilation_rate),
+            "activation": activations.name_of(self.activation),
+            "use_bias": self.use_bias,
+            **{argument: constraints.serialize(getattr(self, argument)) for argument in self.constraint_arguments},
+        }
 
 
-def flag(value, argument):
-    """`value` if it is True or False, else a one-line error naming `argument`."""
-    if not isinstance(value, bool):
-        raise ValueError(f"{argument} must be True or False, got {value!r}")
-    return value
-
-
-class Conv2D(Layer):
+class Conv2D(Convolution):
     """2-D convolution: `filters` kernels of `kernel_size`, kernel `(kh, kw, in/groups, filters)`, bias `(filters,)`.
 
     Keras 3's arguments; regularizers must stay None, data_format channels-last. Constraints
@@ -166,55 +225,33 @@ class Conv2D(Layer):
         name=None,
         input_shape=None,
     ):
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(
+            kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias, name, input_shape
+        )
+        self.refuse_strides_with_dilation()
         self.filters = checks.positive_int(filters, "Conv2D: filters")
-        self.kernel_size = checks.int_pair(kernel_size, "Conv2D: kernel_size")
-        self.strides = checks.int_pair(strides, "Conv2D: strides")
-        self.padding = checks.one_of(padding, "Conv2D: padding", ("valid", "same"))
-        self.data_format = checks.channels_last(data_format, "Conv2D")
-        self.dilation_rate = checks.int_pair(dilation_rate, "Conv2D: dilation_rate")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
-                f"Conv2D: strides > 1 cannot be combined with dilation_rate > 1 (as in Keras), got "
-                f"strides={self.strides} and dilation_rate={self.dilation_rate}"
-            )
         self.groups = checks.positive_int(groups, "Conv2D: groups")
         if self.filters % self.groups:
             raise ValueError(f"Conv2D: filters ({self.filters}) must be divisible by groups ({self.groups})")
-        self.activation = activations.get(activation, inplace=True)
-        self.use_bias = flag(use_bias, "Conv2D: use_bias")
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        unsupported(
+        checks.unsupported(
             "Conv2D",
             kernel_regularizer=kernel_regularizer,
             bias_regularizer=bias_regularizer,
             activity_regularizer=activity_regularizer,
         )
-        self.kernel_constraint = constraints.get(kernel_constraint, "Conv2D: kernel_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "Conv2D: bias_constraint")
-        # {weight name: constraint}, projected by `minidl.constraints.apply` after each optimizer step.
-        self.weight_constraints = constraints.of(
-            kernel=self.kernel_constraint, bias=self.bias_constraint if self.use_bias else None
+        self.keep_constraints(
+            kernel=("kernel_constraint", kernel_constraint), bias=("bias_constraint", bias_constraint)
         )
         # Dilation takes the general patch path; everything else the tuned one below.
         self.general = self.dilation_rate != (1, 1)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ShapeError(f"layer {self.name!r} (Conv2D) needs images (height, width, channels), got {input_shape}")
-        (h, w, c), (kh, kw), (sh, sw), (dh, dw) = input_shape, self.kernel_size, self.strides, self.dilation_rate
-        if c % self.groups:
+        oh, ow = self.spatial_output(input_shape)
+        if input_shape[2] % self.groups:
             raise ShapeError(
-                f"layer {self.name!r} (Conv2D): input channels ({c}) must be divisible by groups ({self.groups})"
-            )
-        (oh, self.pad_h), (ow, self.pad_w) = (
-            conv_output_size(h, kh, sh, self.padding, dh),
-            conv_output_size(w, kw, sw, self.padding, dw),
-        )
-        if oh < 1 or ow < 1:
-            raise ShapeError(
-                f"layer {self.name!r} (Conv2D): kernel {self.kernel_size} (dilation {self.dilation_rate}) does not "
-                f"fit input {input_shape} with padding={self.padding!r}"
+                f"layer {self.name!r} (Conv2D): input channels ({input_shape[2]}) must be divisible by groups "
+                f"({self.groups})"
             )
         return (oh, ow, self.filters)
 
@@ -552,17 +589,4 @@ class Conv2D(Layer):
         return np.ascontiguousarray(dx_pad[:, top : top + h, left : left + w])
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": list(self.dilation_rate),
-            "groups": self.groups,
-            "activation": activations.name_of(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
+        return {**super().get_config(), "filters": self.filters, "groups": self.groups}

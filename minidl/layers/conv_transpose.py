@@ -25,12 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import constraints
 from ..errors import ShapeError
 from ..utils import checks
-from . import activations
-from .base import Layer
-from .conv import add_patches, flag, patch_windows, scratch_array, unsupported
+from .conv import Convolution, add_patches, patch_windows, scratch_array
 
 # Patch bytes per chunk of images, as Conv2D's forward chunks (stays in the core's cache).
 _CHUNK_BYTES, _MIN_CHUNK, _MAX_CHUNK = 1 << 20, 4, 32
@@ -49,7 +46,7 @@ def transpose_output_size(size, kernel, stride, padding, output_padding, dilatio
     return (size - 1) * stride + before + after - span + 2, span - 1 - before
 
 
-class Conv2DTranspose(Layer):
+class Conv2DTranspose(Convolution):
     """Transposed 2-D convolution ("deconvolution"); the equations are in the module doc."""
 
     def __init__(
@@ -73,18 +70,11 @@ class Conv2DTranspose(Layer):
         name=None,
         input_shape=None,
     ):
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(
+            kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias, name, input_shape
+        )
+        self.refuse_strides_with_dilation()
         self.filters = checks.positive_int(filters, "Conv2DTranspose: filters")
-        self.kernel_size = checks.int_pair(kernel_size, "Conv2DTranspose: kernel_size")
-        self.strides = checks.int_pair(strides, "Conv2DTranspose: strides")
-        self.padding = checks.one_of(padding, "Conv2DTranspose: padding", ("valid", "same"))
-        self.data_format = checks.channels_last(data_format, "Conv2DTranspose")
-        self.dilation_rate = checks.int_pair(dilation_rate, "Conv2DTranspose: dilation_rate")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
-                f"Conv2DTranspose: strides > 1 cannot be combined with dilation_rate > 1 (as in Keras), got "
-                f"strides={self.strides} and dilation_rate={self.dilation_rate}"
-            )
         self.output_padding = None
         if output_padding is not None:
             pair = (output_padding, output_padding) if isinstance(output_padding, int) else output_padding
@@ -94,20 +84,15 @@ class Conv2DTranspose(Layer):
                     f"Conv2DTranspose: output_padding must be an int or a pair, each smaller than its stride "
                     f"{self.strides}, got {output_padding!r}"
                 )
-        self.activation = activations.get(activation, inplace=True)
-        self.use_bias = flag(use_bias, "Conv2DTranspose: use_bias")
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        unsupported(
+        checks.unsupported(
             "Conv2DTranspose",
             kernel_regularizer=kernel_regularizer,
             bias_regularizer=bias_regularizer,
             activity_regularizer=activity_regularizer,
         )
-        self.kernel_constraint = constraints.get(kernel_constraint, "Conv2DTranspose: kernel_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "Conv2DTranspose: bias_constraint")
-        # {weight name: constraint}, projected by `minidl.constraints.apply` after each optimizer step.
-        self.weight_constraints = constraints.of(
-            kernel=self.kernel_constraint, bias=self.bias_constraint if use_bias else None
+        self.keep_constraints(
+            kernel=("kernel_constraint", kernel_constraint), bias=("bias_constraint", bias_constraint)
         )
 
     def compute_output_shape(self, input_shape):
@@ -193,17 +178,5 @@ class Conv2DTranspose(Layer):
         return None if dx is None else dx.reshape(n, h, w, c)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-            "output_padding": None if self.output_padding is None else list(self.output_padding),
-            "data_format": self.data_format,
-            "dilation_rate": list(self.dilation_rate),
-            "activation": activations.name_of(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
+        output_padding = None if self.output_padding is None else list(self.output_padding)
+        return {**super().get_config(), "filters": self.filters, "output_padding": output_padding}

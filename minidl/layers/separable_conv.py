@@ -22,12 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import constraints
-from ..errors import ShapeError
 from ..utils import checks
-from . import activations
-from .base import Layer
-from .conv import conv_output_size, flag, pad_images, scratch_array, unsupported
+from .conv import Convolution, pad_images, scratch_array
 
 
 def _offsets(kernel_size, strides, dilation, out_size):
@@ -70,36 +66,26 @@ def depthwise_backward(owner, padded, kernel, grad, strides, dilation, kernel_gr
     return dx_pad
 
 
-class DepthwiseConvolution(Layer):
-    """What DepthwiseConv2D and SeparableConv2D share: arguments, output shape, padding (see the module doc)."""
+class DepthwiseConvolution(Convolution):
+    """What DepthwiseConv2D and SeparableConv2D share: depth_multiplier, output shape, padding (see the module doc)."""
 
     def __init__(
-        self, owner, kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, name, input_shape
+        self,
+        kernel_size,
+        strides,
+        padding,
+        depth_multiplier,
+        data_format,
+        dilation_rate,
+        activation,
+        use_bias,
+        name,
+        input_shape,
     ):
-        super().__init__(name=name, input_shape=input_shape)
-        self.kernel_size = checks.int_pair(kernel_size, f"{owner}: kernel_size")
-        self.strides = checks.int_pair(strides, f"{owner}: strides")
-        self.padding = checks.one_of(padding, f"{owner}: padding", ("valid", "same"))
-        self.depth_multiplier = checks.positive_int(depth_multiplier, f"{owner}: depth_multiplier")
-        self.data_format = checks.channels_last(data_format, owner)
-        self.dilation_rate = checks.int_pair(dilation_rate, f"{owner}: dilation_rate")
-
-    def depthwise_shape(self, input_shape):
-        """(OH, OW) of the depthwise step, setting the padding; ShapeError when the kernel does not fit."""
-        owner = type(self).__name__
-        if len(input_shape) != 3:
-            raise ShapeError(f"layer {self.name!r} ({owner}) needs images (height, width, channels), got {input_shape}")
-        (h, w, _), (kh, kw), (sh, sw), (dh, dw) = input_shape, self.kernel_size, self.strides, self.dilation_rate
-        (oh, self.pad_h), (ow, self.pad_w) = (
-            conv_output_size(h, kh, sh, self.padding, dh),
-            conv_output_size(w, kw, sw, self.padding, dw),
+        super().__init__(
+            kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias, name, input_shape
         )
-        if oh < 1 or ow < 1:
-            raise ShapeError(
-                f"layer {self.name!r} ({owner}): kernel {self.kernel_size} (dilation {self.dilation_rate}) does not "
-                f"fit input {input_shape} with padding={self.padding!r}"
-            )
-        return oh, ow
+        self.depth_multiplier = checks.positive_int(depth_multiplier, f"{type(self).__name__}: depth_multiplier")
 
     def input_grad(self, dx_pad):
         """dL/dx from dL/dx_pad: the padding cut off."""
@@ -109,15 +95,7 @@ class DepthwiseConvolution(Layer):
         return np.ascontiguousarray(dx_pad[:, top : top + h, left : left + w])
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-            "depth_multiplier": self.depth_multiplier,
-            "data_format": self.data_format,
-            "dilation_rate": list(self.dilation_rate),
-        }
+        return {**super().get_config(), "depth_multiplier": self.depth_multiplier}
 
 
 class DepthwiseConv2D(DepthwiseConvolution):
@@ -148,34 +126,30 @@ class DepthwiseConv2D(DepthwiseConvolution):
         input_shape=None,
     ):
         super().__init__(
-            "DepthwiseConv2D",
             kernel_size,
             strides,
             padding,
             depth_multiplier,
             data_format,
             dilation_rate,
+            activation,
+            use_bias,
             name,
             input_shape,
         )
-        self.activation = activations.get(activation, inplace=True)
-        self.use_bias = flag(use_bias, "DepthwiseConv2D: use_bias")
         self.depthwise_initializer, self.bias_initializer = depthwise_initializer, bias_initializer
-        unsupported(
+        checks.unsupported(
             "DepthwiseConv2D",
             depthwise_regularizer=depthwise_regularizer,
             bias_regularizer=bias_regularizer,
             activity_regularizer=activity_regularizer,
         )
-        self.depthwise_constraint = constraints.get(depthwise_constraint, "DepthwiseConv2D: depthwise_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "DepthwiseConv2D: bias_constraint")
-        # {weight name: constraint}, projected by `minidl.constraints.apply` after each optimizer step.
-        self.weight_constraints = constraints.of(
-            kernel=self.depthwise_constraint, bias=self.bias_constraint if use_bias else None
+        self.keep_constraints(
+            kernel=("depthwise_constraint", depthwise_constraint), bias=("bias_constraint", bias_constraint)
         )
 
     def compute_output_shape(self, input_shape):
-        return (*self.depthwise_shape(input_shape), input_shape[2] * self.depth_multiplier)
+        return (*self.spatial_output(input_shape), input_shape[2] * self.depth_multiplier)
 
     def create_weights(self, input_shape):
         (kh, kw), c, m = self.kernel_size, input_shape[2], self.depth_multiplier
@@ -216,15 +190,6 @@ class DepthwiseConv2D(DepthwiseConvolution):
         )
         return self.input_grad(dx_pad)
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "activation": activations.name_of(self.activation),
-            "use_bias": self.use_bias,
-            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
-
 
 class SeparableConv2D(DepthwiseConvolution):
     """Depthwise convolution then a 1x1 convolution to `filters` channels (the module doc's equations).
@@ -257,40 +222,35 @@ class SeparableConv2D(DepthwiseConvolution):
         input_shape=None,
     ):
         super().__init__(
-            "SeparableConv2D",
             kernel_size,
             strides,
             padding,
             depth_multiplier,
             data_format,
             dilation_rate,
+            activation,
+            use_bias,
             name,
             input_shape,
         )
         self.filters = checks.positive_int(filters, "SeparableConv2D: filters")
-        self.activation = activations.get(activation, inplace=True)
-        self.use_bias = flag(use_bias, "SeparableConv2D: use_bias")
         self.depthwise_initializer, self.pointwise_initializer = depthwise_initializer, pointwise_initializer
         self.bias_initializer = bias_initializer
-        unsupported(
+        checks.unsupported(
             "SeparableConv2D",
             depthwise_regularizer=depthwise_regularizer,
             pointwise_regularizer=pointwise_regularizer,
             bias_regularizer=bias_regularizer,
             activity_regularizer=activity_regularizer,
         )
-        self.depthwise_constraint = constraints.get(depthwise_constraint, "SeparableConv2D: depthwise_constraint")
-        self.pointwise_constraint = constraints.get(pointwise_constraint, "SeparableConv2D: pointwise_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "SeparableConv2D: bias_constraint")
-        # {weight name: constraint}, projected by `minidl.constraints.apply` after each optimizer step.
-        self.weight_constraints = constraints.of(
-            depthwise_kernel=self.depthwise_constraint,
-            pointwise_kernel=self.pointwise_constraint,
-            bias=self.bias_constraint if use_bias else None,
+        self.keep_constraints(
+            depthwise_kernel=("depthwise_constraint", depthwise_constraint),
+            pointwise_kernel=("pointwise_constraint", pointwise_constraint),
+            bias=("bias_constraint", bias_constraint),
         )
 
     def compute_output_shape(self, input_shape):
-        return (*self.depthwise_shape(input_shape), self.filters)
+        return (*self.spatial_output(input_shape), self.filters)
 
     def create_weights(self, input_shape):
         (kh, kw), c, m, f = self.kernel_size, input_shape[2], self.depth_multiplier, self.filters
@@ -335,12 +295,4 @@ class SeparableConv2D(DepthwiseConvolution):
         return self.input_grad(dx_pad)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "activation": activations.name_of(self.activation),
-            "use_bias": self.use_bias,
-            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
-            "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
+        return {**super().get_config(), "filters": self.filters}
