@@ -148,6 +148,11 @@ def serialize(constraint):
     return getattr(constraint, "__name__", type(constraint).__name__)
 
 
+def config_of(**arguments) -> dict:
+    """The constraint arguments of a layer's config, serialized: only those that are set (None is the default)."""
+    return {argument: serialize(value) for argument, value in arguments.items() if value is not None}
+
+
 def deserialize(config, argument="constraint"):
     """A constraint from `serialize`'s dict (the built-in classes only)."""
     name = config.get("class_name")

@@ -193,7 +193,7 @@ class Convolution(Layer):
             "dilation_rate": list(self.dilation_rate),
             "activation": activations.name_of(self.activation),
             "use_bias": self.use_bias,
-            **{argument: constraints.serialize(getattr(self, argument)) for argument in self.constraint_arguments},
+            **constraints.config_of(**{argument: getattr(self, argument) for argument in self.constraint_arguments}),
         }
 
 

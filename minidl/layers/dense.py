@@ -81,6 +81,5 @@ class Dense(Layer):
             **super().get_config(),
             "units": self.units,
             "activation": activations.name_of(self.activation),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **constraints.config_of(kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint),
         }
