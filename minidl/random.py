@@ -71,7 +71,7 @@ class SeedGenerator:
 
     def next_key(self):
         """(seed, counter) of the next draw; in a training step the counter restarts every step."""
-        context = training_contexts.current()
+        context = training_contexts.training_step()
         seed = self.seed if self.seed is not None else (context.seed if context is not None else 0)
         if context is not None and context.step != self.step:
             self.step, self.draws = context.step, 0
@@ -84,7 +84,7 @@ _default = SeedGenerator()
 
 def _per_sample(shape):
     """The training step's context when `shape`'s first axis is its batch (or shard), else None."""
-    context = training_contexts.current()
+    context = training_contexts.training_step()
     if context is not None and len(shape) >= 1 and shape[0] == len(context.positions):
         return context
     return None

@@ -84,3 +84,8 @@ def serialize(regularizer) -> dict | None:
         return None
     regularizer = get(regularizer)
     return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+
+
+def config_of(**by_argument) -> dict:
+    """{argument: serialized regularizer} of those set (a layer's config leaves unset ones out)."""
+    return {argument: serialize(value) for argument, value in by_argument.items() if value is not None}

@@ -70,3 +70,24 @@ def still_in_dev_shm(names) -> list[str]:
         pytest.skip("no /dev/shm on this system")
     listing = set(os.listdir("/dev/shm"))
     return [name for name in names if name in listing]
+
+
+def saved_and_loaded(model, folder: Path):
+    """`model` written with `save` to `folder` and read back with `load_model` (through the untrusted-file checks)."""
+    import minidl
+
+    path = Path(folder) / f"{model.name}.keras"
+    model.save(path)
+    return minidl.models.load_model(path)
+
+
+def assert_round_trip(model, x, folder: Path):
+    """Saving and loading keeps the architecture (configs), the weights and the predictions of `model`."""
+    import numpy as np
+
+    loaded = saved_and_loaded(model, folder)
+    assert [layer.get_config() for layer in loaded.layers] == [layer.get_config() for layer in model.layers]
+    for ours, theirs in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    return loaded

@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minidl"
 # The layers of the house, lowest first: a module imports only from its own layer or the ones below.
 LAYERS = [
     ("minidl.version", "minidl.errors", "minidl.flat", "minidl.utils"),
-    ("minidl.ops", "minidl.initializers", "minidl.regularizers"),
+    ("minidl.ops", "minidl.activations", "minidl.initializers", "minidl.regularizers", "minidl.constraints"),
     (
         "minidl.layers",
         "minidl.random",

@@ -15,8 +15,10 @@ from .activations import (
     Tanh,
 )
 from .attention import MultiHeadAttention
+from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import Layer
 from .conv import Conv2D
+from .conv_transpose import Conv2DTranspose
 from .dense import Dense
 from .dropout import Dropout
 from .global_pooling import GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D
@@ -38,10 +40,12 @@ from .merging import (
     subtract,
 )
 from .normalization import BatchNormalization, LayerNormalization
-from .padding import ZeroPadding2D
+from .padding import Cropping2D, ZeroPadding2D
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
-from .preprocessing import Rescaling
-from .reshape import Flatten
+from .preprocessing import Normalization, Rescaling
+from .reshape import Flatten, Permute, RepeatVector, Reshape
+from .separable_conv import DepthwiseConv2D, SeparableConv2D
+from .upsampling import UpSampling2D
 
 # Every class a saved architecture may name: by class name, plus Keras's alternative names.
 LAYER_CLASSES = {
@@ -75,6 +79,20 @@ LAYER_CLASSES = {
         Maximum,
         Minimum,
         Concatenate,
+        DepthwiseConv2D,
+        SeparableConv2D,
+        Conv2DTranspose,
+        Reshape,
+        Permute,
+        RepeatVector,
+        Cropping2D,
+        UpSampling2D,
+        Normalization,
+        RandomFlip,
+        RandomRotation,
+        RandomTranslation,
+        RandomZoom,
+        RandomContrast,
     )
 }
 LAYER_CLASSES.update(
@@ -132,4 +150,18 @@ __all__ = [
     "GELU",
     "SiLU",
     "Softplus",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
+    "Conv2DTranspose",
+    "Reshape",
+    "Permute",
+    "RepeatVector",
+    "Cropping2D",
+    "UpSampling2D",
+    "Normalization",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "RandomContrast",
 ]

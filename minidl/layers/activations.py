@@ -217,25 +217,33 @@ class OpActivation(ElementwiseActivation):
 class GELU(OpActivation):
     """Gaussian error linear unit, y = x Φ(x), exact (Keras's `activation="gelu"`); see `minidl.ops.gelu`."""
 
-    function = staticmethod(functions.gelu)
+    @staticmethod
+    def function(x):
+        return functions.gelu(x)
 
 
 class ELU(OpActivation):
     """y = x for x > 0, eˣ − 1 below; see `minidl.ops.elu`."""
 
-    function = staticmethod(functions.elu)
+    @staticmethod
+    def function(x):
+        return functions.elu(x)
 
 
 class SiLU(OpActivation):
     """y = x · sigmoid(x) (swish); see `minidl.ops.silu`."""
 
-    function = staticmethod(functions.silu)
+    @staticmethod
+    def function(x):
+        return functions.silu(x)
 
 
 class Softplus(OpActivation):
     """y = log(1 + eˣ); see `minidl.ops.softplus`."""
 
-    function = staticmethod(functions.softplus)
+    @staticmethod
+    def function(x):
+        return functions.softplus(x)
 
 
 # Keras's activation function "leaky_relu" has slope 0.2, while its LeakyReLU layer defaults to 0.3.

@@ -63,6 +63,8 @@ class Layer(Operation):
     # True for layers whose training output for one sample depends on the other samples of the batch
     # (BatchNormalization): splitting a batch across workers would then change the mathematics.
     batch_dependent = False
+    # What `training` is when the layer is called on its own, outside a model, without it (Keras's default).
+    training_default = False
 
     def __init__(self, name: str | None = None, input_shape=None, trainable=True, dtype=None, **kwargs):
         for key in kwargs:
@@ -329,7 +331,7 @@ class Layer(Operation):
     # ----- the three ways a layer is called (see minidl.ops.operation) -----
     def eager_call(self, inputs, *args, training=None, mask=None, **kwargs):
         """Keras's `layer(x)` on arrays or tensors: build from the input's shape on first use, then run."""
-        training = _resolve_training(training)
+        training = _resolve_training(training, self.training_default)
         if not self.built:  # in the layer's dtype (float32 unless given), inputs cast to it, as in Keras
             shapes = [np.shape(value_of(x))[1:] for x in _as_list(inputs)]
             self.build_weights(shapes if isinstance(inputs, (list, tuple)) else shapes[0])
@@ -544,12 +546,14 @@ def _same_shape(declared, actual) -> bool:
     return len(declared) == len(actual) and all(d is None or d == a for d, a in zip(declared, actual))
 
 
-def _resolve_training(training):
-    """Keras's rule: `training=None` inherits the step's (inside a training step: True, with its context)."""
+def _resolve_training(training, default=False):
+    """Keras's rule: `training=None` inherits the model's (inside a training step: True, with its context;
+    inside an inference pass: False); a layer called on its own gets its class's default (False, except
+    for the random augmentation layers, True as in Keras)."""
     current = training_contexts.current()
     if training is None:
-        return current if current is not None else False
-    if training is True and current is not None:
+        return default if current is None else (current or False)
+    if training is True and current:
         return current
     return training
 

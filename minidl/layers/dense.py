@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import constraints, regularizers
 from ..errors import ShapeError
 from . import activations
 from .base import Layer
@@ -26,6 +27,8 @@ class Dense(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         name=None,
         input_shape=None,
         **kwargs,
@@ -37,6 +40,10 @@ class Dense(Layer):
         self.activation = activations.get(activation, inplace=True)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.kernel_constraint = constraints.get(kernel_constraint, "Dense: kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, "Dense: bias_constraint")
+        # {weight name: constraint}, projected by `minidl.constraints.apply` after each optimizer step.
+        self.weight_constraints = constraints.of(kernel=self.kernel_constraint, bias=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:
@@ -80,4 +87,12 @@ class Dense(Layer):
         return ones
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": activations.name_of(self.activation)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.name_of(self.activation),
+            **constraints.config_of(kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint),
+            **regularizers.config_of(
+                kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer
+            ),
+        }

@@ -94,12 +94,14 @@ class Average(Add):
 
 
 class Maximum(Merge):
-    pick = staticmethod(np.argmax)
+    def pick(self, stacked):
+        """Which input holds each entry's largest value (the first, on ties)."""
+        return np.argmax(stacked, axis=0)
 
     def forward(self, xs, training=False):
         self.check_input(xs)
         stacked = np.stack(xs)
-        self.winner = self.pick(stacked, axis=0)
+        self.winner = self.pick(stacked)
         return np.take_along_axis(stacked, self.winner[None], axis=0)[0]
 
     def backward(self, grad):
@@ -107,7 +109,9 @@ class Maximum(Merge):
 
 
 class Minimum(Maximum):
-    pick = staticmethod(np.argmin)
+    def pick(self, stacked):
+        """Which input holds each entry's smallest value (the first, on ties)."""
+        return np.argmin(stacked, axis=0)
 
 
 class Concatenate(Layer):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import Layer
+from ..layers import context as training_contexts
 from ..layers.input import InputLayer, is_input
 from ..ops.symbolic import KerasTensor
 from ..ops.tape import value_of
@@ -136,9 +137,8 @@ class Functional(Model, kind="functional"):
         return [np.concatenate([b[i] for b in batches]) for i in range(len(self.outputs))]
 
     def forward(self, x, training=False):
-        if not training:
-            return _values(self.call(x, training=False))
-        return super().forward(x, training)
+        with training_contexts.stepping(training if training else training_contexts.INFERENCE):
+            return _values(self.call(x, training=training))
 
     # ----- describing -----
     def connections(self) -> dict[int, list[str]]:

@@ -211,7 +211,7 @@ class Model(Trainer, Layer):
 
     def forward(self, x, training=False):
         """The outputs for a batch (`training`: False, or a TrainingContext)."""
-        with training_contexts.stepping(training) if training else _nothing():
+        with training_contexts.stepping(training if training else training_contexts.INFERENCE):
             return value_of(self.call(x, training=training))
 
     def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None, input_gradient=False):
@@ -414,11 +414,3 @@ class Model(Trainer, Layer):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False

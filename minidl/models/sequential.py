@@ -183,13 +183,9 @@ class Sequential(Model, kind="sequential"):
 
     def forward(self, x, training=False):
         """Run the layers on a batch and return the output (`training`: False, or a TrainingContext)."""
-        if training:
-            with training_contexts.stepping(training):
-                for layer in self._layers:
-                    x = layer.forward(x, training)
-            return x
-        for layer in self._layers:
-            x = layer.forward(x, training)
+        with training_contexts.stepping(training if training else training_contexts.INFERENCE):
+            for layer in self._layers:
+                x = layer.forward(x, training)
         return x
 
     def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None, input_gradient=False):

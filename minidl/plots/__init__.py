@@ -17,12 +17,14 @@ One module per family:
 * `folder` - `plot_statistics`: a statistics folder -> all the pictures above.
 * `inside` - `filters` and `feature_maps` of a trained network.
 * `grid` - `classification_grid` (and `tile_digits`, its pure NumPy part).
+* `augmentation` - `augmentations`: one image as each random augmentation layer changes it.
 
 ``import minidl.plots`` never needs matplotlib; each drawing function raises `MissingMatplotlib`
 (an ImportError) with the install hint when it is absent. Every picture has a title, axis labels
 with units and legends; a model has the same colour in every picture, and so has a worker count.
 """
 
+from .augmentation import augmentations
 from .comparison import compare
 from .figures import (
     DPI,
@@ -42,6 +44,7 @@ from .speed import TIME_PARTS, scaling, speedup, time_split
 from .training import curves
 
 __all__ = [
+    "augmentations",
     "TIME_PARTS",
     "scaling",
     "time_split",

@@ -20,11 +20,12 @@ import numbers
 
 import numpy as np
 
-from .. import losses, ops, optimizers
+from .. import constraints, losses, ops, optimizers
 from ..errors import ModelFileError, UnknownNameError
 from ..layers import LAYER_CLASSES
 from ..layers.base import placeholder_weights
 from ..ops.symbolic import KerasTensor
+from ..optimizers import schedules
 from .object_registration import get_registered_name, get_registered_object
 
 FORMAT = "minidl-model-1"
@@ -41,9 +42,9 @@ MAX_DEPTH = 4  # models inside models inside ...
 
 # The kinds of value the known constructor arguments take; an argument not listed here (a new layer's)
 # may hold a JSON scalar or a short list of them.
-SIZES = ("kernel_size", "strides", "pool_size")
-COUNTS = ("units", "filters")
-TEXTS = ("name", "activation", "kernel_initializer", "bias_initializer", "data_format")
+SIZES = ("kernel_size", "strides", "pool_size", "dilation_rate", "size")
+COUNTS = ("units", "filters", "groups", "depth_multiplier", "n")
+TEXTS = ("name", "activation", "kernel_initializer", "bias_initializer", "data_format", "interpolation", "fill_mode")
 FLAGS = (
     "inplace",
     "nesterov",
@@ -51,10 +52,14 @@ FLAGS = (
     "center",
     "keepdims",
     "trainable",
+    "invert",
 )  # not "scale": a flag in BatchNormalization, a number in Rescaling
 REGULARIZER_ARGUMENTS = ("kernel_regularizer", "bias_regularizer")
 # The ops a functional graph may call (Keras's names), rebuilt by name.
 GRAPH_OPS = frozenset(name for name in ops.__all__ if name.islower() and callable(getattr(ops, name)))
+# Normalization's `mean` / `variance`: a number or a (nested) list of up to this many numbers.
+STATISTICS, MAX_STATISTICS = ("mean", "variance"), 1 << 16
+MAX_SCHEDULE_LIST = 1_000  # PiecewiseConstantDecay's boundaries and values
 
 
 # ----- writing -----
@@ -497,10 +502,41 @@ def _check_argument(key, value, where):
     elif key in FLAGS:
         if not isinstance(value, bool):
             raise ModelFileError(f"{where} must be true or false, got {value!r:.80}")
+    elif key.endswith("_constraint"):
+        _check_constraint(value, where)
+    elif key in STATISTICS:
+        if not _numbers(value, MAX_STATISTICS):
+            raise ModelFileError(f"{where} must be null, a number or a list of up to {MAX_STATISTICS} numbers")
     elif not _small_value(value, depth=2):
         raise ModelFileError(
             f"{where} must be a number, text, true/false, null or a short list of them, got {value!r:.80}"
         )
+
+
+def _check_constraint(value, where):
+    """None, a known constraint name, or {"class_name": known class, "config": {its arguments: small values}}."""
+    if value is None or (isinstance(value, str) and (value in constraints.CONSTRAINTS or value in constraints.NAMES)):
+        return
+    known = sorted(constraints.CONSTRAINTS)
+    if not isinstance(value, dict) or value.get("class_name") not in constraints.CONSTRAINTS:
+        raise ModelFileError(f"{where} must be null, a constraint name or {{'class_name': one of {known}, ...}}")
+    _check_settings(value, constraints.CONSTRAINTS[value["class_name"]], "class_name", where, 8)
+
+
+def _check_settings(entry, cls, name_key, where, longest):
+    """`entry` is {name_key: ..., "config": {argument of cls: a small value}} (plus Keras's module keys)."""
+    extra = sorted(set(entry) - {name_key, "config", "module", "registered_name"})
+    settings = entry.get("config", {})
+    if extra or not isinstance(settings, dict):
+        raise ModelFileError(f"{where}: unexpected keys {extra} or a 'config' that is not an object")
+    unknown = sorted(set(settings) - _argument_names(cls))
+    if unknown:
+        raise ModelFileError(
+            f"{where}: unknown argument(s) {unknown}; {cls.__name__} takes {sorted(_argument_names(cls))}"
+        )
+    for key, value in settings.items():
+        if not _small_value(value, depth=1, longest=longest):
+            raise ModelFileError(f"{where}: argument {key!r} must be a number, text, true/false or a short list")
 
 
 def _check_compile(config, where, custom_objects=None):
@@ -542,7 +578,16 @@ def _check_compile(config, where, custom_objects=None):
             f"{where}: unknown optimizer argument(s) {unknown}; {cls.__name__} takes {sorted(allowed)}"
         )
     for key, value in optimizer.items():
-        if key != "name" and not _scalar(value):
+        if key == "learning_rate" and isinstance(value, dict):
+            if value.get("class") not in schedules.SCHEDULES:
+                raise ModelFileError(
+                    f"{where}: unknown learning-rate schedule {value.get('class')!r:.80}; known: "
+                    f"{sorted(schedules.SCHEDULES)} (a schedule of your own: load with compile=False, then compile)"
+                )
+            _check_settings(
+                value, schedules.SCHEDULES[value["class"]], "class", f"{where}: learning_rate", MAX_SCHEDULE_LIST
+            )
+        elif key != "name" and not _scalar(value):
             raise ModelFileError(
                 f"{where}: optimizer argument {key!r} must be a number or true/false, got {value!r:.80}"
             )
@@ -572,11 +617,31 @@ def _scalar(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and abs(value) < 2**63
 
 
-def _small_value(value, depth) -> bool:
-    """A JSON scalar, or (to `depth` levels) a list of at most 8 of them: e.g. ZeroPadding2D's ((1, 2), (3, 4))."""
+def _small_value(value, depth, longest=8) -> bool:
+    """A JSON scalar, or (to `depth` levels) a list of at most `longest` of them: ZeroPadding2D's ((1, 2), (3, 4))."""
     if isinstance(value, list):
-        return depth > 0 and len(value) <= 8 and all(_small_value(v, depth - 1) for v in value)
+        return depth > 0 and len(value) <= longest and all(_small_value(v, depth - 1, longest) for v in value)
     return _scalar(value)
+
+
+def _numbers(value, limit, depth=4) -> bool:
+    """None, a finite number, or nested lists (to `depth` levels) holding at most `limit` finite numbers."""
+    stack, count = [(value, depth)], 0
+    while stack:
+        item, levels = stack.pop()
+        if isinstance(item, list):
+            if levels == 0 or len(item) > limit:
+                return False
+            stack.extend((v, levels - 1) for v in item)
+        elif item is None and levels == depth:
+            return True
+        elif isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+            return False
+        else:
+            count += 1
+            if count > limit:
+                return False
+    return True
 
 
 def _text(value, where):

@@ -117,9 +117,10 @@ def load_model(model_class, path, allow_nonfinite=False, compile=True, custom_ob
             metadata = archive.read_json(layout.metadata)
             if not isinstance(metadata, dict) or metadata.get("format") != KERAS_FORMAT:
                 raise ModelFileError(f"{where}: metadata.json does not name format {KERAS_FORMAT!r}")
-        config = check_config(archive.read_json(layout.config), where, custom_objects)
-        if not compile:
+        config = archive.read_json(layout.config)
+        if not compile and isinstance(config, dict):  # the training setup is neither used nor checked
             config = {**config, "loss": None, "optimizer": None}
+        config = check_config(config, where, custom_objects)
         expected = expected_weight_shapes(config, where, model_class, custom_objects)
         headers = _weight_headers(archive, layout, [entry[2] for entry in expected], config["dtype"], expected)
         trainable = sum(math.prod(shape) for _, _, shape, is_trainable in expected if is_trainable)

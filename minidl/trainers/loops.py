@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import constraints
 from ..metrics import metric_sums, statistics_size
 from ..metrics import results as metric_results
 from ..saving import state as resume
@@ -109,6 +110,7 @@ def train_epoch(model, runner, batches, callback_list, nan_guard) -> dict:
         callback_list.on_train_batch_begin(step, {"size": len(indices)})
         loss_sum, batch_sums = runner.gradients(x, y, weights, indices, model.optimizer.iterations)
         model.optimizer.step(model.parameters, model.gradients)
+        constraints.apply(model.weight_layers())
         loss_total, seen = loss_total + loss_sum, seen + len(indices)
         sums += batch_sums
         logs = logs_of(model.compiled_metrics, loss_total, sums, seen)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import losses, optimizers
+from .. import constraints, losses, optimizers
 from .. import metrics as metric_objects
 from ..callbacks import CallbackList, DivergenceGuard, History, TerminateOnNaN
 from ..callbacks.progbar_logger import ProgbarLogger
@@ -309,6 +309,7 @@ class Trainer:
         n = arrays.count(x)
         loss_sum, sums = self.forward_backward(x, y, weights, n, self.optimizer.iterations)
         self.optimizer.step(self.parameters, self.gradients)
+        constraints.apply(self.weight_layers())
         return self._results(loops.logs_of(self.compiled_metrics, loss_sum, sums, n), return_dict)
 
     # ----- evaluating and predicting -----

@@ -117,3 +117,23 @@ def test_scenario_table_runs_and_shows_the_communication_free_bound():
     out = run_script("bench_parallel.py", "--scenarios", "--workers", "2", "--samples", "512", "--no-torch")
     for text in ("epoch+val", "60 steps", "speed-up, comm. free", "first step s", "Load average"):
         assert text in out, text
+
+
+def test_naive_vs_fast_checks_and_prints_both_tables():
+    """Every fast layer is checked against its loop twin before timing (tiny batch: the loops are slow)."""
+    out = run_script("bench_naive_vs_fast.py", "--batch", "2", "--repeat", "1")
+    for row in (
+        "LeNet-5 training step",
+        "Conv2D 16×3×3 dilation 2",
+        "DepthwiseConv2D",
+        "SeparableConv2D",
+        "Conv2DTranspose",
+        "UpSampling2D 2 bilinear",
+        "Cropping2D",
+        "Reshape",
+        "Permute",
+        "RepeatVector",
+        "GlobalMaxPooling2D",
+    ):
+        assert f"| {row}" in out or f"| **{row}" in out, (row, out[-2000:])
+    assert "Load average" in out
