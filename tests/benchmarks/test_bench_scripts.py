@@ -117,3 +117,13 @@ def test_scenario_table_runs_and_shows_the_communication_free_bound():
     out = run_script("bench_parallel.py", "--scenarios", "--workers", "2", "--samples", "512", "--no-torch")
     for text in ("epoch+val", "60 steps", "speed-up, comm. free", "first step s", "Load average"):
         assert text in out, text
+
+
+def test_tensorboard_cost_table_runs():
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    out = run_script("bench_tensorboard.py", "--samples", "256", "--rounds", "1")
+    assert "load average before" in out and "load average after" in out
+    assert "one epoch of 256 samples (2 steps of 128)" in out
+    for row in ("no callback", "TensorBoard()", 'TensorBoard(update_freq="batch")', "tracker"):
+        assert row in out, out
+    assert "< 2 %" in out and "< 5 %" in out and "tracker + trainings' --tensorboard" in out
