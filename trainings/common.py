@@ -164,6 +164,13 @@ def make_parser(description, defaults) -> OneLineParser:
     )
     add("--data-dir", default=None, help="folder with the MNIST .gz files (default: $MINIDL_DATA_DIR or the cache)")
     add("--stats-dir", default="stats_out", help="folder for <model>.json and averages.txt")
+    add(
+        "--tensorboard",
+        metavar="DIR",
+        default=None,
+        help="watch the run live: write it for `tensorboard --logdir DIR`, step by step, into "
+        "DIR/<model>_<backend>_<N>workers_<T>threads_<date>/ (needs the tensorboard extra; default: off)",
+    )
     add("--save", metavar="PATH", default=None, help="save the trained model to this .npz file")
     add("--plot", action="store_true", help="draw the statistics charts after the run (needs the plot extra)")
     add(
@@ -221,6 +228,16 @@ def check_outputs(parser, args):
     problem = _folder_problem(args.stats_dir, creatable=True)
     if problem:
         parser.error(f"--stats-dir {args.stats_dir!r}: {problem}")
+    if getattr(args, "tensorboard", None) is not None:
+        from minidl.callbacks.tensorboard import tensorboard_modules
+
+        try:
+            tensorboard_modules()
+        except ImportError as error:
+            parser.error(f"--tensorboard: {error}")
+        problem = _folder_problem(args.tensorboard, creatable=True)
+        if problem:
+            parser.error(f"--tensorboard {args.tensorboard!r}: {problem}")
     save = getattr(args, "save", None)
     if save:
         if os.path.isdir(save):
@@ -505,7 +522,11 @@ def train(args, build_model):
     quiet = args.quiet or rank != 0
     if not quiet:
         model.summary()
-    tracker = recording(StatisticsTracker(model.name, out_dir=args.stats_dir, dataset="mnist", verbose=not quiet))
+    watch = tensorboard_callbacks(args, model, rank)
+    tracker = StatisticsTracker(
+        model.name, out_dir=args.stats_dir, dataset="mnist", verbose=not quiet, tensorboard_dir=watch["folder"]
+    )
+    recording(tracker)
     started = time.perf_counter()
     try:
         with step_split.timed_workers(args.workers, args.backend, args.threads) as timer:
@@ -521,7 +542,13 @@ def train(args, build_model):
                 verbose=0 if quiet else 1,
                 # The split goes first: it adds to the run record before the tracker saves it. The interrupt
                 # check goes last, so every other callback has seen a step before a pending Ctrl-C stops there.
-                callbacks=[step_split.RecordSplit(timer, tracker), tracker, *backup, InterruptAtStepBoundary()],
+                callbacks=[
+                    step_split.RecordSplit(timer, tracker),
+                    tracker,
+                    *watch["callbacks"],
+                    *backup,
+                    InterruptAtStepBoundary(),
+                ],
             )
     except KeyboardInterrupt as interrupt:
         interrupt.rank = rank  # rank 0 alone reports an MPI job's interrupt
@@ -541,6 +568,32 @@ def train(args, build_model):
         "val_samples": len(x_test),
         "x_test": x_test,
     }
+
+
+def tensorboard_callbacks(args, model, rank) -> dict:
+    """With --tensorboard DIR: this run's TensorBoard folder (named as `python -m minidl.stats tensorboard`
+    names recorded runs) and its TensorBoard callback, writing every step, the weights' histograms and
+    the first layer's filters every epoch. {"folder": None, "callbacks": []} without the flag."""
+    if getattr(args, "tensorboard", None) is None:
+        return {"folder": None, "callbacks": []}
+    import datetime
+
+    from minidl.callbacks import TensorBoard
+    from minidl.distributed.resources import default_threads
+    from minidl.stats.tensorboard import run_name
+
+    processes = args.workers
+    if args.backend == "mpi":
+        from minidl.distributed import import_mpi
+
+        processes = import_mpi().COMM_WORLD.Get_size()
+    threads = args.threads or default_threads()
+    name = run_name(model.name, args.backend, processes, threads, datetime.datetime.now())
+    folder = os.path.join(args.tensorboard, name)
+    if rank == 0 and not args.quiet:
+        print(f"TensorBoard: writing {folder} (watch it: tensorboard --logdir {args.tensorboard})")
+    board = TensorBoard(log_dir=folder, histogram_freq=1, write_images=True, update_freq="batch")
+    return {"folder": folder, "callbacks": [board]}
 
 
 def add_resume_flag(parser):

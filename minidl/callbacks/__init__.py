@@ -16,6 +16,7 @@ from .monitor import MonitorCallback
 from .progbar_logger import ProgbarLogger
 from .progress import ProgressBar
 from .reduce_lr_on_plateau import ReduceLROnPlateau
+from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
@@ -33,5 +34,6 @@ __all__ = [
     "ProgbarLogger",
     "ProgressBar",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]

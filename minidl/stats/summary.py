@@ -14,7 +14,7 @@ import collections
 import math
 import statistics
 
-from .scaling import add_scaling
+from .scaling import add_scaling, baseline
 
 COUNTED_STATUSES = ("completed", "finished", "stopped")  # "finished": what completed runs were saved as before
 SECTION_FIELDS = ("model", "setup", "dataset", "hostname", "samples", "val_samples", "batch_size", "epochs")
@@ -187,6 +187,13 @@ def _mean_per_epoch(runs: list, key: str) -> list:
                 per_epoch[index].append(epoch[key])
     length = max(per_epoch, default=-1) + 1
     return [math.fsum(per_epoch[i]) / len(per_epoch[i]) if per_epoch[i] else None for i in range(length)]
+
+
+def one_worker_step_time(rows: list, section: tuple):
+    """The median step time (seconds) of `section`'s one-worker column in the summary `rows`: the column
+    `scaling.baseline` measures speed-up against. None when the section has no such column."""
+    base = baseline([row for row in rows if tuple(row[field] for field in SECTION_FIELDS) == tuple(section)])
+    return base["step_time"]["median"] if base is not None and base.get("step_time") else None
 
 
 def group_sections(rows: list) -> list[list[dict]]:

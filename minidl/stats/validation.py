@@ -24,6 +24,7 @@ _RUN_FIELDS = {
     "settings": (dict,),
     "timings": (dict,),
     "epochs": (list,),
+    "step_metrics": (dict,),
     "unfinished_epoch": (dict,),
     "exchange": (dict,),
 }
@@ -57,7 +58,8 @@ def run_problem(run) -> str | None:
 
     Every field the summary, the tables and the plots read is checked: a field may be missing
     or null (older files lack some), but when present it must have its type -- text, a whole
-    number, a number, or a list of numbers for the step and epoch times.
+    number, a number, a list of numbers for the step and epoch times, and lists of numbers or
+    nulls for each step's loss and metrics (`step_metrics`).
     """
     if not isinstance(run, dict):
         return f"a run must be an object, not {_type_name(run)}"
@@ -72,13 +74,14 @@ def run_problem(run) -> str | None:
         values = timings.get(key)
         if values is None and key in timings:
             return f"timings.{key} must be a list of numbers, not null"
-        if values is None:
-            continue
-        if not isinstance(values, list):
-            return f"timings.{key} must be a list of numbers, not {_type_name(values)}"
-        bad = next((i for i, value in enumerate(values) if not _is_a(value, _NUMBER)), None)
-        if bad is not None:
-            return f"timings.{key}[{bad}] must be a number, not {_type_name(values[bad])}"
+        if values is not None:
+            problem = _numbers_problem(values, f"timings.{key}", allow_null=False)
+            if problem:
+                return problem
+    for name, values in (run.get("step_metrics") or {}).items():
+        problem = _numbers_problem(values, f"step_metrics.{name}", allow_null=True)
+        if problem:
+            return problem
     problem = _fields_problem(timings, _TIMING_FIELDS, "timings.") or _fields_problem(
         run.get("exchange") or {}, _EXCHANGE_FIELDS, "exchange."
     )
@@ -93,6 +96,17 @@ def run_problem(run) -> str | None:
         problem = _fields_problem(epoch, _EPOCH_FIELDS, f"epochs[{index}].")
         if problem:
             return problem
+    return None
+
+
+def _numbers_problem(values, where: str, allow_null: bool) -> str | None:
+    """What is wrong with a list of numbers (None when nothing is); `allow_null`: null entries are allowed."""
+    kind = "a list of numbers or nulls" if allow_null else "a list of numbers"
+    if not isinstance(values, list):
+        return f"{where} must be {kind}, not {_type_name(values)}"
+    for index, value in enumerate(values):
+        if not _is_a(value, _NUMBER) and not (allow_null and value is None):
+            return f"{where}[{index}] must be a number{' or null' if allow_null else ''}, not {_type_name(value)}"
     return None
 
 

@@ -137,3 +137,13 @@ def test_naive_vs_fast_checks_and_prints_both_tables():
     ):
         assert f"| {row}" in out or f"| **{row}" in out, (row, out[-2000:])
     assert "Load average" in out
+
+
+def test_tensorboard_cost_table_runs():
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    out = run_script("bench_tensorboard.py", "--samples", "256", "--rounds", "1")
+    assert "load average before" in out and "load average after" in out
+    assert "one epoch of 256 samples (2 steps of 128)" in out
+    for row in ("no callback", "TensorBoard()", 'TensorBoard(update_freq="batch")', "tracker"):
+        assert row in out, out
+    assert "< 2 %" in out and "< 5 %" in out and "tracker + trainings' --tensorboard" in out

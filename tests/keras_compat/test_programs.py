@@ -217,3 +217,22 @@ def test_modern_convnet_with_batch_normalization(run):
     # The moving statistics moved away from their start (0 and 1) during training.
     assert np.abs(g["moving_mean"]).max() > 1e-3 and np.abs(g["moving_variance"] - 1).max() > 1e-3
     assert [tuple(w.shape) for w in g["model"].non_trainable_weights] == [(16,), (16,), (32,), (32,)]
+
+
+def test_tensorboard_guide(run):
+    if REAL_KERAS:
+        pytest.importorskip("tensorflow", reason="Keras's own TensorBoard callback writes through TensorFlow")
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from tensorboard_helpers import as_float32, read_events, scalars
+
+    g = run("tensorboard_logs")
+    log_dir = Path(g["log_dir"])
+    assert sorted(p.name for p in log_dir.iterdir()) == ["train", "validation"]
+    history = g["history"].history
+    train, validation = scalars(log_dir / "train"), scalars(log_dir / "validation")
+    assert train["epoch_loss"] == list(enumerate(as_float32(history["loss"])))
+    assert validation["epoch_loss"] == list(enumerate(as_float32(history["val_loss"])))
+    assert validation["epoch_accuracy"] == list(enumerate(as_float32(history["val_accuracy"])))
+    histograms = [tag for tag in read_events(log_dir / "train") if tag.endswith("/histogram")]
+    assert len(histograms) == 4  # two Dense layers, kernel and bias each
+    assert history["val_accuracy"][-1] > 0.8

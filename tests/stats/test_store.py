@@ -137,6 +137,9 @@ MALFORMED = {
     "compute steps a number": (("timings", "compute_steps"), 2.5, "timings.compute_steps must be a whole number"),
     "exchange a list": (("exchange",), [1], "exchange must be an object"),
     "exchange rate as text": (("exchange",), {"reduce_rate": "fast"}, "exchange.reduce_rate must be a number"),
+    "step metrics a list": (("step_metrics",), [1.0], "step_metrics must be an object"),
+    "step losses as text": (("step_metrics", "loss"), "low", "step_metrics.loss must be a list of numbers or nulls"),
+    "a step loss as text": (("step_metrics", "loss", 1), "x", r"step_metrics.loss\[1\] must be a number or null"),
 }
 
 
