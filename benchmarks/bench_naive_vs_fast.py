@@ -162,7 +162,7 @@ def layer_cases(batch, rng):
     cases = []
 
     def add(name, layer, in_shape, reference_run, flops):
-        layer.build(in_shape, rng=build)
+        layer.build_weights(in_shape, rng=build)
         for value in layer.params.values():
             value[...] = rng.standard_normal(value.shape).astype(np.float32) * 0.1
         x = rng.standard_normal((batch, *in_shape)).astype(np.float32)
@@ -224,7 +224,7 @@ def modern_cases(batch, rng):
     cases = []
 
     def add(name, layer, in_shape, reference_run, flops=None):
-        layer.build(in_shape, rng=build)
+        layer.build_weights(in_shape, rng=build)
         for value in layer.params.values():
             value[...] = rng.standard_normal(value.shape).astype(np.float32) * 0.1
         x = rng.standard_normal((batch, *in_shape)).astype(np.float32)
