@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from .. import initializers
+from .. import constraints, initializers, regularizers
 from ..errors import ModelFileError, ShapeError
 from ..ops.operation import Operation
 from ..ops.symbolic import KerasTensor, Node, flatten, shape_from_stand_in, stand_in
@@ -130,8 +130,6 @@ class Layer(Operation):
         does. Non-trainable state has no gradient and is never touched by the optimizer; the layer updates
         it itself, in place (`self.states[name][...] = ...`).
         """
-        if constraint is not None:
-            raise NotImplementedError(f"layer {self.name!r}: weight constraints are not supported by minidl yet")
         shape = tuple(int(d) for d in (shape or ()))
         name = name or f"weight_{len(self.params) + len(self.states)}"
         if name in self.params or name in self.states:
@@ -150,9 +148,12 @@ class Layer(Operation):
             self.params[name] = value
             self.grads[name] = np.zeros(shape, dtype=dtype) if getattr(self, "_allocate", True) else value
             if regularizer is not None:
-                from .. import regularizers
-
                 self.regularizers[name] = regularizers.get(regularizer)
+            if constraint is not None:  # projected after every optimizer step (minidl.constraints.apply)
+                self.weight_constraints = {
+                    **getattr(self, "weight_constraints", {}),
+                    name: constraints.get(constraint, f"{type(self).__name__}: constraint of {name!r}"),
+                }
         else:
             self.states[name] = value
         return Variable(name=name, trainable=trainable, layer=self)
