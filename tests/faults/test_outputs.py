@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 from script_runs import MODEL, run_script, start
+from suite_helpers import read_only_folder, tmpfs
 
 pytestmark = [pytest.mark.faults]
 PROG = "training_feedforward.py"
@@ -21,36 +19,6 @@ QUICK = ["--limit", "100", "--epochs", "1", "--quiet"]
 @pytest.fixture(autouse=True)
 def _mnist(mnist_dir):
     """The scripts read MNIST from $MINIDL_DATA_DIR (skipped when unset, failed when set but incomplete)."""
-
-
-@contextlib.contextmanager
-def tmpfs(folder: Path, options: str):
-    """A small tmpfs mounted on `folder` (root only): a real read-only or really full file system."""
-    folder.mkdir()
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"cannot mount a tmpfs here ({error}); the simulated cases are in tests/stats")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=False, capture_output=True)
-
-
-@contextlib.contextmanager
-def read_only_folder(tmp_path: Path):
-    """A folder nobody can write in: chmod for ordinary users; root ignores that, so a read-only tmpfs."""
-    if os.geteuid() != 0:
-        folder = tmp_path / "read-only"
-        folder.mkdir()
-        folder.chmod(0o555)
-        try:
-            yield folder
-        finally:
-            folder.chmod(0o755)
-    else:
-        with tmpfs(tmp_path / "read-only", "ro,size=64k") as folder:
-            yield folder
 
 
 def assert_refused_before_training(result, message):
