@@ -65,6 +65,7 @@ class SaveResult:
     damaged_reason: str | None = None
     rows: list = dataclasses.field(default_factory=list)
     skipped: list = dataclasses.field(default_factory=list)
+    averages_problem: str | None = None  # why averages.txt could not be refreshed (the run itself is saved)
 
 
 def sanitize_name(name) -> str:
@@ -85,7 +86,8 @@ def save_run(run: dict, out_dir=DEFAULT_DIR, model_name=None, *, path=None, rend
     from an earlier save of this run) keeps a run that went to a recovery file in that file.
     Given `render(rows, skipped, files) -> text` (the caller passes `minidl.stats.render_text`: this
     module only keeps files and does not know how they are shown), averages.txt is regenerated
-    too; without it (the saves while a run trains) it is not. If the model's file is damaged it is left
+    too; without it (the saves while a run trains) it is not; when that fails, the run is saved all the
+    same and `SaveResult.averages_problem` says why. If the model's file is damaged it is left
     byte-for-byte untouched and the run goes to a new ``<model>.recovered-<timestamp>.json``
     (the caller warns: `SaveResult.damaged`). Raises StatsWriteError when nothing could be written.
     """
@@ -98,7 +100,11 @@ def save_run(run: dict, out_dir=DEFAULT_DIR, model_name=None, *, path=None, rend
     with folder_lock(out_dir), deferred_signals():
         result = _save_locked(run, path, model_name)
         if render is not None:
-            result.rows, result.skipped = write_averages(out_dir, render)
+            try:
+                result.rows, result.skipped = write_averages(out_dir, render)
+            except Exception as error:  # the run is saved: say what failed, not that the run was lost
+                reason = str(error) if isinstance(error, StatsWriteError) else f"{type(error).__name__}: {error}"
+                result.averages_problem = reason
     return result
 
 
