@@ -7,7 +7,32 @@ update over the whole network, and lets other processes share all the weights th
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
+
+_PLACEHOLDERS = contextvars.ContextVar("minidl_placeholder_weights", default=False)
+
+
+@contextlib.contextmanager
+def placeholder_weights():
+    """Build models whose every weight is about to be overwritten (a loader reading them from a file).
+
+    Inside, initializers give zeros instead of drawing random numbers and `pack` moves no values:
+    zeroed memory the system has not handed out yet, so the weights cost memory once, when the
+    loader writes them, instead of three times (a float64 draw, its float32 copy, the flat vector).
+    """
+    token = _PLACEHOLDERS.set(True)
+    try:
+        yield
+    finally:
+        _PLACEHOLDERS.reset(token)
+
+
+def placeholders() -> bool:
+    """True inside `placeholder_weights()`."""
+    return _PLACEHOLDERS.get()
 
 
 def parameter_count(layers) -> int:
@@ -27,9 +52,12 @@ def weight_views(layers, vector):
 def pack(model):
     """Move every weight of `model.layers` into fresh flat vectors (gradients zeroed); layers keep views."""
     total = parameter_count(model.layers)
-    parameters = np.empty(total, model.dtype)
-    for (layer, key), view in weight_views(model.layers, parameters):
-        view[...] = layer.params[key]
+    if placeholders():  # every value is a zero placeholder: nothing to move
+        parameters = np.zeros(total, model.dtype)
+    else:
+        parameters = np.empty(total, model.dtype)
+        for (layer, key), view in weight_views(model.layers, parameters):
+            view[...] = layer.params[key]
     bind(model, parameters, np.zeros(total, model.dtype))
 
 

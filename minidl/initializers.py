@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import flat
 from .errors import lookup
 
 
@@ -71,9 +72,14 @@ Ones = _initializer_class("Ones", "ones")
 
 
 def get(name_or_function):
-    """Resolve an initialiser given by name (Keras's snake_case or class name) or as a function."""
+    """Resolve an initialiser given by name (Keras's snake_case or class name) or as a function.
+
+    Inside `flat.placeholder_weights()` (a model about to be loaded) it is `zeros`, once the name is known.
+    """
     if callable(name_or_function):
-        return name_or_function
-    if isinstance(name_or_function, str) and name_or_function in globals() and name_or_function[0].isupper():
-        name_or_function = globals()[name_or_function].key
-    return lookup("initializer", name_or_function, INITIALIZERS)
+        function = name_or_function
+    else:
+        if isinstance(name_or_function, str) and name_or_function in globals() and name_or_function[0].isupper():
+            name_or_function = globals()[name_or_function].key
+        function = lookup("initializer", name_or_function, INITIALIZERS)
+    return zeros if flat.placeholders() else function

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import ModelFileError
 from . import files
 from . import state as training
-from .archive import WEIGHT_DTYPES, check_destination, parse_json
+from .archive import READ_CHUNK_BYTES, WEIGHT_DTYPES, check_destination, parse_json
 
 FORMAT = "minidl-weights-h5-1"
 
@@ -77,7 +77,8 @@ def load_weights(model, path, allow_nonfinite=False):
         group = file.get("weights")
         names = sorted(group.keys(), key=lambda n: (len(n), n)) if isinstance(group, h5py.Group) else []
         if names != [str(i) for i in range(len(views))]:
-            raise ModelFileError(f"{path}: the model has {len(views)} weight arrays, the file holds {len(names)}")
+            raise ModelFileError(f"{path} holds {len(names)} weight arrays, this model has {len(views)}")
+        datasets = []
         for name, ((layer, key), view) in zip(names, views):
             dataset = group[name]
             what = f"{path}: weight {key!r} of layer {layer.name!r} (weights/{name})"
@@ -85,15 +86,28 @@ def load_weights(model, path, allow_nonfinite=False):
                 raise ModelFileError(f"{what} is not a float32/float64 dataset")
             if dataset.shape != view.shape:
                 raise ModelFileError(f"{what}: the model needs shape {view.shape}, the file holds {dataset.shape}")
-        for name, ((layer, key), view) in zip(names, views):
-            array = group[name][()]
-            if not allow_nonfinite and not np.isfinite(array).all():
-                raise ModelFileError(
-                    f"{path}: weight {key!r} of layer {layer.name!r} holds NaN or infinite values; refused "
-                    "(pass allow_nonfinite=True to load it anyway)"
-                )
-            view[...] = array
+            datasets.append((dataset, what, view))
+        # All or nothing: every weight read through and checked, and the state, before the model changes.
+        for dataset, what, _ in datasets:
+            _check_finite(dataset, what, allow_nonfinite)
         _restore(file, model, path, h5py, allow_nonfinite)
+        for dataset, _, view in datasets:
+            dataset.read_direct(view)  # straight into the model's weight
+
+
+def _check_finite(dataset, what, allow_nonfinite):
+    """Read `dataset` through in slices of at most about `READ_CHUNK_BYTES` and refuse NaN or infinite values."""
+    if allow_nonfinite or dataset.size == 0:
+        return
+    rows = dataset.shape[0] if dataset.ndim else 1
+    per_row = max(1, dataset.size // rows) * dataset.dtype.itemsize
+    step = max(1, READ_CHUNK_BYTES // per_row)
+    for start in range(0, rows, step):
+        part = dataset[start : start + step] if dataset.ndim else dataset[()]
+        if not np.isfinite(part).all():
+            raise ModelFileError(
+                f"{what} holds NaN or infinite values; refused (pass allow_nonfinite=True to load it anyway)"
+            )
 
 
 def _restore(file, model, path, h5py, allow_nonfinite):
@@ -101,7 +115,11 @@ def _restore(file, model, path, h5py, allow_nonfinite):
     if text is None or model.optimizer is None:
         return
     state = parse_json(str(text), f"{path}: state")
-    saved = state.get("optimizer") if isinstance(state, dict) else None
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{path}: state must be a JSON object, got {type(state).__name__}")
+    saved = state.get("optimizer")
+    if not isinstance(saved, (dict, type(None))):
+        raise ModelFileError(f"{path}: state's 'optimizer' must be an object or null")
     if saved is not None:
         if saved.get("name") != model.optimizer.name:
             return
