@@ -283,7 +283,7 @@ def json_depth(text: str) -> int:
 
     Strings are blanked out first (brackets inside them do not nest), then the depth is a running sum.
     """
-    skeleton = STRING.sub('""', text).encode("utf-8")
+    skeleton = STRING.sub('""', text).encode("utf-8", "surrogatepass")  # a crafted text may hold lone surrogates
     codes = np.frombuffer(skeleton, np.uint8)
     steps = np.isin(codes, OPENING).astype(np.int64) - np.isin(codes, CLOSING)
     return int(np.cumsum(steps).max(initial=0))

@@ -47,10 +47,11 @@ def save_weights(model, path):
         with h5py.File(temporary, "w") as file:
             file.attrs["format"] = FORMAT
             file.attrs["state"] = json.dumps(state)
+            # Fletcher-32 checksums: a damaged file is refused when read, not loaded as other numbers.
             for index, weight in enumerate(model.get_weights()):
-                file.create_dataset(f"weights/{index}", data=weight)
+                file.create_dataset(f"weights/{index}", data=weight, fletcher32=weight.size > 0)
             for key, array in arrays.items():
-                file.create_dataset(f"optimizer/{key}", data=array)
+                file.create_dataset(f"optimizer/{key}", data=array, fletcher32=array.size > 0)
         os.replace(temporary, path)
     except BaseException as error:
         if os.path.exists(temporary):
@@ -71,40 +72,51 @@ def load_weights(model, path, allow_nonfinite=False):
     except OSError as error:
         raise ModelFileError(f"{path}: not a readable HDF5 file ({error})") from None
     with file:
-        if file.attrs.get("format") != FORMAT:
-            raise ModelFileError(f"{path}: not a minidl weights file (format {file.attrs.get('format')!r})")
-        views = [((layer, key), array) for layer, key, array in files.weight_slots(model)]
-        group = file.get("weights")
-        names = sorted(group.keys(), key=lambda n: (len(n), n)) if isinstance(group, h5py.Group) else []
-        if names != [str(i) for i in range(len(views))]:
-            raise ModelFileError(f"{path} holds {len(names)} weight arrays, this model has {len(views)}")
-        datasets = []
-        for name, ((layer, key), view) in zip(names, views):
-            dataset = group[name]
-            what = f"{path}: weight {key!r} of layer {layer.name!r} (weights/{name})"
-            if not isinstance(dataset, h5py.Dataset) or dataset.dtype.name not in WEIGHT_DTYPES:
-                raise ModelFileError(f"{what} is not a float32/float64 dataset")
-            if dataset.shape != view.shape:
-                raise ModelFileError(f"{what}: the model needs shape {view.shape}, the file holds {dataset.shape}")
-            datasets.append((dataset, what, view))
-        # All or nothing: every weight read through and checked, and the state, before the model changes.
-        for dataset, what, _ in datasets:
-            _check_finite(dataset, what, allow_nonfinite)
-        _restore(file, model, path, h5py, allow_nonfinite)
-        for dataset, _, view in datasets:
-            dataset.read_direct(view)  # straight into the model's weight
+        try:
+            _load(file, model, path, h5py, allow_nonfinite)
+        except ModelFileError:
+            raise
+        except (OSError, KeyError, RuntimeError, ValueError, TypeError, UnicodeError) as error:  # HDF5's own
+            raise ModelFileError(f"{path}: not a readable minidl weights file ({error})") from None
 
 
-def _check_finite(dataset, what, allow_nonfinite):
-    """Read `dataset` through in slices of at most about `READ_CHUNK_BYTES` and refuse NaN or infinite values."""
-    if allow_nonfinite or dataset.size == 0:
+def _load(file, model, path, h5py, allow_nonfinite):
+    """load_weights once the file is open: every dataset checked (and read through) before the model changes."""
+    if file.attrs.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a minidl weights file (format {file.attrs.get('format')!r})")
+    views = [((layer, key), array) for layer, key, array in files.weight_slots(model)]
+    group = file.get("weights")
+    names = sorted(group.keys(), key=lambda n: (len(n), n)) if isinstance(group, h5py.Group) else []
+    if names != [str(i) for i in range(len(views))]:
+        raise ModelFileError(f"{path} holds {len(names)} weight arrays, this model has {len(views)}")
+    datasets = []
+    for name, ((layer, key), view) in zip(names, views):
+        dataset = group[name]
+        what = f"{path}: weight {key!r} of layer {layer.name!r} (weights/{name})"
+        if not isinstance(dataset, h5py.Dataset) or dataset.dtype.name not in WEIGHT_DTYPES:
+            raise ModelFileError(f"{what} is not a float32/float64 dataset")
+        if dataset.shape != view.shape:
+            raise ModelFileError(f"{what}: the model needs shape {view.shape}, the file holds {dataset.shape}")
+        datasets.append((dataset, what, view))
+    # All or nothing: every weight read through and checked, and the state, before the model changes.
+    for dataset, what, _ in datasets:
+        _read_through(dataset, what, allow_nonfinite)
+    _restore(file, model, path, h5py, allow_nonfinite)
+    for dataset, _, view in datasets:
+        dataset.read_direct(view)  # straight into the model's weight
+
+
+def _read_through(dataset, what, allow_nonfinite):
+    """Read `dataset` in slices of about `READ_CHUNK_BYTES` (its checksum is verified as it is read) and
+    refuse NaN or infinite values unless allowed."""
+    if dataset.size == 0:
         return
     rows = dataset.shape[0] if dataset.ndim else 1
     per_row = max(1, dataset.size // rows) * dataset.dtype.itemsize
     step = max(1, READ_CHUNK_BYTES // per_row)
     for start in range(0, rows, step):
         part = dataset[start : start + step] if dataset.ndim else dataset[()]
-        if not np.isfinite(part).all():
+        if not allow_nonfinite and not np.isfinite(part).all():
             raise ModelFileError(
                 f"{what} holds NaN or infinite values; refused (pass allow_nonfinite=True to load it anyway)"
             )

@@ -328,3 +328,30 @@ def test_a_refused_h5_file_leaves_the_model_as_it_was(tmp_path):
     with pytest.raises(ModelFileError, match=r"weight 'kernel' of layer .* \(weights/2\) holds NaN"):
         saving.load_weights(model, path)
     assert_unchanged(model, before)
+
+
+def test_a_damaged_h5_file_is_refused_not_loaded_as_other_numbers(tmp_path):
+    """.weights.h5 datasets carry Fletcher-32 checksums: one flipped byte in a weight is found."""
+    pytest.importorskip("h5py")
+    path = tmp_path / "other.weights.h5"
+    source = trained(seed=1)
+    source.save_weights(path)
+    blob = bytearray(path.read_bytes())
+    kernel = source.get_weights()[0].tobytes()
+    at = blob.find(kernel)
+    assert at > 0, "the kernel's bytes are stored as they are"
+    blob[at + 5] ^= 0x40
+    path.write_bytes(bytes(blob))
+    model = trained(seed=2)
+    before = everything(model)
+    with pytest.raises(ModelFileError, match=r"other.weights.h5: not a readable minidl weights file \(.*"):
+        saving.load_weights(model, path)
+    assert_unchanged(model, before)
+
+
+def test_a_crafted_json_text_with_a_lone_surrogate_is_refused(tmp_path):
+    """A `.npz` JSON member is a NumPy string, which may hold lone surrogates (no UTF-8 text can)."""
+    text = json.dumps(hostile.config()) + "\ud800"
+    path = hostile.write(tmp_path / "surrogate.npz", text, hostile.weight_members(hostile.weights()))
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        saving.load_model(path)
