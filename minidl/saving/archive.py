@@ -19,13 +19,13 @@ import json
 import math
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
 from ..errors import ModelFileError
+from ..utils.temporaries import temporary_beside
 
 MAX_JSON_BYTES = 1 << 20  # a LeNet's config is ~2 KB; 1 MiB is plenty for any real architecture
 MAX_JSON_DEPTH = 32  # model configs nest 5 deep
@@ -326,28 +326,25 @@ def write_archive(path, members):
     """Write `members` ({name: bytes | str | ndarray}) as a zip to `path`, atomically.
 
     Strings are written as UTF-8, arrays as `.npy` (never pickled). The zip goes to a temporary file
-    next to `path` and replaces it only when complete and flushed to disk; on any error (a full disk
-    included) the temporary file is removed and the previous `path`, if any, is left as it was.
+    next to `path` (`utils.temporaries`: locked while this process lives, swept once it is dead) and
+    replaces it only when complete and flushed to disk; on any error (a full disk included) the
+    temporary file is removed and the previous `path`, if any, is left as it was.
     """
     path = check_destination(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    os.close(handle)
     try:
-        with open(temporary, "wb") as raw:
-            with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-                for name, value in members.items():
-                    write_member(archive, name, value)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        if isinstance(error, OSError) and error.errno is not None:
-            reason = "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
-            raise OSError(error.errno, f"cannot save {path}: {reason} (any previous file is unchanged)") from None
-        raise
+        with temporary_beside(path) as (handle, temporary):
+            with open(os.dup(handle), "wb") as raw:
+                with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+                    for name, value in members.items():
+                        write_member(archive, name, value)
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.replace(temporary, path)
+    except OSError as error:
+        if error.errno is None:
+            raise
+        reason = "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
+        raise OSError(error.errno, f"cannot save {path}: {reason} (any previous file is unchanged)") from None
 
 
 def write_member(archive: zipfile.ZipFile, name: str, value):

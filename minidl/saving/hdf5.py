@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from ..errors import ModelFileError
+from ..utils.temporaries import temporary_beside
 from . import files
 from . import state as training
 from .archive import READ_CHUNK_BYTES, WEIGHT_DTYPES, check_destination, parse_json
@@ -41,24 +41,25 @@ def save_weights(model, path):
     arrays = {}
     if state["optimizer"] is not None:
         state["optimizer"], arrays = training.split_arrays(state["optimizer"])
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    os.close(handle)
     try:
-        with h5py.File(temporary, "w") as file:
-            file.attrs["format"] = FORMAT
-            file.attrs["state"] = json.dumps(state)
-            # Fletcher-32 checksums: a damaged file is refused when read, not loaded as other numbers.
-            for index, weight in enumerate(model.get_weights()):
-                file.create_dataset(f"weights/{index}", data=weight, fletcher32=weight.size > 0)
-            for key, array in arrays.items():
-                file.create_dataset(f"optimizer/{key}", data=array, fletcher32=array.size > 0)
-        os.replace(temporary, path)
-    except BaseException as error:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        if isinstance(error, OSError) and error.errno is not None:
-            raise OSError(error.errno, f"cannot save {path}: {error.strerror or error}") from None
-        raise
+        # Written through the locked temporary's own descriptor: HDF5 would lock the file by its name.
+        with temporary_beside(path) as (handle, temporary):
+            with open(os.dup(handle), "w+b") as raw:
+                with h5py.File(raw, "w") as file:
+                    file.attrs["format"] = FORMAT
+                    file.attrs["state"] = json.dumps(state)
+                    # Fletcher-32 checksums: a damaged file is refused when read, not loaded as other numbers.
+                    for index, weight in enumerate(model.get_weights()):
+                        file.create_dataset(f"weights/{index}", data=weight, fletcher32=weight.size > 0)
+                    for key, array in arrays.items():
+                        file.create_dataset(f"optimizer/{key}", data=array, fletcher32=array.size > 0)
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.replace(temporary, path)
+    except OSError as error:
+        if error.errno is None:
+            raise
+        raise OSError(error.errno, f"cannot save {path}: {error.strerror or error}") from None
 
 
 def load_weights(model, path, allow_nonfinite=False):

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from script_runs import script_env
@@ -126,3 +129,146 @@ def test_loading_holds_each_weight_once(tmp_path, optimizer):
     assert path.stat().st_size < (measured["weights"] + measured["optimizer"]) / 30
     bound = measured["weights"] + 2 * measured["optimizer"] + (8 << 20)
     assert measured["growth"] <= bound, measured
+
+
+# ----- temporaries of writers killed mid-write -----
+SAVE_FOREVER = """
+import sys
+import numpy as np
+from minidl import Model
+from minidl.layers import Dense
+
+model = Model(name="big", seed=0)
+model.add(Dense(4000, input_shape=(2000,)))  # 32 MB of weights: each save takes a while
+model.compile(optimizer="sgd", loss="mse")
+print("ready", flush=True)
+while True:
+    model.save(sys.argv[1])
+"""
+
+STATS_WRITE_THEN_HANG = """
+import os, sys, time
+from minidl.stats import store
+
+def hang(fd):  # the record is written to the temporary; the writer dies before renaming it
+    print("writing", flush=True)
+    time.sleep(600)
+
+os.fsync = hang
+store.save_run({"id": "dead-writer", "status": "running", "settings": {"model": "tiny"}}, sys.argv[1], "tiny")
+"""
+
+
+def temporaries(folder) -> list:
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith(".") and path.name.endswith(".tmp"))
+
+
+def start_python(code, *args):
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)], env=script_env(), stdout=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_a_temporary(folder, process, timeout=60.0, size=1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [folder / name for name in temporaries(folder)]
+        if any(path.exists() and path.stat().st_size >= size for path in found):
+            return found
+        assert process.poll() is None, "the writer ended"
+        time.sleep(0.01)
+    raise AssertionError("no temporary appeared")
+
+
+def age(paths, seconds=120):
+    """Make files look `seconds` old (what waiting that long would do)."""
+    old = time.time() - seconds
+    for path in paths:
+        os.utime(path, (old, old))
+
+
+def end(process):
+    process.kill()
+    process.wait(timeout=30)
+    process.stdout.close()
+
+
+def test_a_save_killed_mid_write_leaves_its_temporary_only_until_the_next_save(tmp_path):
+    from minidl import Model, saving
+    from minidl.layers import Dense
+
+    target = tmp_path / "model.keras"
+    writer = start_python(SAVE_FOREVER, target)
+    try:
+        assert writer.stdout.readline() == "ready\n"
+        while not target.exists():  # one whole save first, so there is a target to keep intact
+            time.sleep(0.01)
+        left = wait_for_a_temporary(tmp_path, writer, size=1 << 20)
+        writer.send_signal(signal.SIGKILL)  # mid-write: the temporary holds part of the next save
+    finally:
+        end(writer)
+    assert temporaries(tmp_path) == [path.name for path in left]
+    assert saving.load_model(target).count_params() == 8_004_000  # the previous file is whole
+
+    other = Model(name="small", seed=0)
+    other.add(Dense(2, input_shape=(3,)))
+    other.save(tmp_path / "other.keras")  # a minute has not passed: a writer may still be starting up
+    assert temporaries(tmp_path) == [path.name for path in left]
+    age(left)
+    other.save(tmp_path / "other.keras")  # the next save into the folder sweeps the dead writer's temporary
+    assert temporaries(tmp_path) == []
+    assert saving.load_model(target).count_params() == 8_004_000
+
+
+def test_a_live_writers_temporary_is_never_swept(tmp_path):
+    """A writer stopped (SIGSTOP) mid-write still holds its temporary's lock: old as it gets, it stays."""
+    from minidl import Model, saving
+    from minidl.layers import Dense
+
+    target = tmp_path / "model.keras"
+    writer = start_python(SAVE_FOREVER, target)
+    try:
+        assert writer.stdout.readline() == "ready\n"
+        while not target.exists():
+            time.sleep(0.01)
+        writer.send_signal(signal.SIGSTOP)
+        left = [tmp_path / name for name in temporaries(tmp_path)]
+        while not left:  # stopped between two saves: let it start the next one
+            writer.send_signal(signal.SIGCONT)
+            time.sleep(0.002)
+            writer.send_signal(signal.SIGSTOP)
+            left = [tmp_path / name for name in temporaries(tmp_path)]
+        age(left)
+        other = Model(name="small", seed=0)
+        other.add(Dense(2, input_shape=(3,)))
+        other.save(tmp_path / "other.keras")
+        assert all(path.exists() for path in left)  # locked by its (stopped) writer: not swept
+        writer.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 60
+        while any(path.exists() for path in left) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not any(path.exists() for path in left)  # the writer went on and renamed it
+    finally:
+        writer.send_signal(signal.SIGCONT)
+        end(writer)
+    assert saving.load_model(target).count_params() == 8_004_000
+
+
+def test_a_statistics_write_killed_mid_write_is_swept_by_the_next_run(tmp_path):
+    from stats_helpers import train
+
+    stats = tmp_path / "stats"
+    train(stats, epochs=1)
+    before = (stats / "tiny.json").read_bytes()
+    writer = start_python(STATS_WRITE_THEN_HANG, stats)
+    try:
+        assert writer.stdout.readline() == "writing\n"
+        left = [stats / name for name in temporaries(stats)]
+        assert left
+        writer.send_signal(signal.SIGKILL)
+    finally:
+        end(writer)
+    assert (stats / "tiny.json").read_bytes() == before
+    age(left)
+    train(stats, epochs=1)  # the next run's first save sweeps it
+    assert temporaries(stats) == []
