@@ -45,6 +45,7 @@ import warnings  # noqa: E402
 # Scripts run as `python trainings/x.py` from a checkout; make the package importable without install.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import backups  # noqa: E402
 import step_split  # noqa: E402
 
 from minidl import datasets  # noqa: E402
@@ -173,7 +174,7 @@ def make_parser(description, defaults) -> OneLineParser:
         "needs the plot extra)",
     )
     add("--quiet", action="store_true", help="print only the final result line")
-    add_resume_flag(parser)
+    backups.add_resume_flag(parser)
     return parser
 
 
@@ -454,6 +455,10 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
         except (datasets.DatasetError, OSError) as error:  # bad data, a full disk, an unwritable output
             print(f"{parser.prog}: error: {error}", file=sys.stderr)
             return 1
+        except backups.CannotResume as error:  # nothing trained, the backup kept: a usage error (exit code 2)
+            if process_rank(args)[0] == 0:
+                parser.error(f"--resume: cannot resume: {error}")
+            return 2
 
 
 def run(args, build_model):
@@ -497,17 +502,19 @@ def train(args, build_model):
     """
     from minidl.stats import StatisticsTracker
 
-    (x_train, y_train), (x_test, y_test) = load_data(args.data_dir, args.limit, validation_limit(args))
     model = build_model(args)
-    backup = resume_callbacks(args, model)
     model.compile(optimizer=make_optimizer(args), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rank, processes = process_rank(args)
-    quiet = args.quiet or rank != 0
-    if not quiet:
-        model.summary()
-    tracker = recording(StatisticsTracker(model.name, out_dir=args.stats_dir, dataset="mnist", verbose=not quiet))
-    started = time.perf_counter()
+    # This run's own backup folder (with --resume: the backup it continues, checked before any work).
+    run_backup = backups.start(args, model, rank, share_from_rank_0(args))
+    completed = False
     try:
+        (x_train, y_train), (x_test, y_test) = load_data(args.data_dir, args.limit, validation_limit(args))
+        quiet = args.quiet or rank != 0
+        if not quiet:
+            model.summary()
+        tracker = recording(StatisticsTracker(model.name, out_dir=args.stats_dir, dataset="mnist", verbose=not quiet))
+        started = time.perf_counter()
         with step_split.timed_workers(args.workers, args.backend, args.threads) as timer:
             history = model.fit(
                 x_train,
@@ -521,11 +528,19 @@ def train(args, build_model):
                 verbose=0 if quiet else 1,
                 # The split goes first: it adds to the run record before the tracker saves it. The interrupt
                 # check goes last, so every other callback has seen a step before a pending Ctrl-C stops there.
-                callbacks=[step_split.RecordSplit(timer, tracker), tracker, *backup, InterruptAtStepBoundary()],
+                callbacks=[
+                    step_split.RecordSplit(timer, tracker),
+                    tracker,
+                    run_backup.callback,
+                    InterruptAtStepBoundary(),
+                ],
             )
+        completed = True
     except KeyboardInterrupt as interrupt:
         interrupt.rank = rank  # rank 0 alone reports an MPI job's interrupt
         raise
+    finally:
+        run_backup.finish(completed)
     seconds = time.perf_counter() - started
     if rank != 0:
         return None
@@ -543,47 +558,14 @@ def train(args, build_model):
     }
 
 
-def add_resume_flag(parser):
-    """--resume: continue this model's interrupted run (see `resume_callbacks`)."""
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue an interrupted run of this model from its last completed epoch (while a run trains, "
-        "its backup is kept in <stats-dir>/backups/<model name>/)",
-    )
+def share_from_rank_0(args):
+    """Under MPI, a function handing rank 0's value to every rank (None otherwise)."""
+    if args.backend != "mpi":
+        return None
+    from minidl.distributed import import_mpi
 
-
-def resume_callbacks(args, model) -> list:
-    """The run's BackupAndRestore: a backup after every epoch, deleted when the run completes.
-
-    With --resume an existing backup is continued (its seed adopted, so the remaining epochs shuffle
-    and drop out exactly as the interrupted run would have); without it, a backup left by an
-    unfinished run is discarded with a note, so a plain run always starts afresh.
-    """
-    from minidl import saving
-    from minidl.callbacks import BackupAndRestore
-    from minidl.utils import checks
-
-    backup = BackupAndRestore(os.path.join(args.stats_dir, "backups", model.name))
-    exists = os.path.exists(backup.path)
-    if args.resume and exists:
-        try:
-            state = saving.read_state(backup.path) or {}
-            if checks.seed(state.get("seed"), "its seed") is None:
-                raise ValueError("it records no seed")
-            model.seed = state["seed"]
-        except ValueError as error:  # ModelFileError included: one line, no traceback
-            raise SystemExit(f"--resume: cannot resume: {error}") from None
-        print(f"resuming from {backup.path}: {state.get('epoch')} epoch(s) done, seed {model.seed}")
-    elif args.resume:
-        print(f"--resume: no backup in {backup.backup_dir}; training from the first epoch", file=sys.stderr)
-    elif exists:
-        with contextlib.suppress(FileNotFoundError):  # another MPI rank may have removed it first
-            os.remove(backup.path)
-        print(
-            f"note: discarded {backup.path}, left by an unfinished run (use --resume to continue it)", file=sys.stderr
-        )
-    return [backup]
+    comm = import_mpi().COMM_WORLD
+    return lambda value: comm.bcast(value, root=0)
 
 
 def process_rank(args):
@@ -606,7 +588,7 @@ def final_test_metrics(history, model, x_test, y_test):
     logs = history.history
     if len(logs.get("val_accuracy", [])) == len(history.epoch) > 0:
         return logs["val_loss"][-1], logs["val_accuracy"][-1]
-    return model.evaluate(x_test, y_test)
+    return model.evaluate(x_test, y_test, verbose=0)
 
 
 def draw_pictures(args, model, x_test):

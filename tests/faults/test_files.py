@@ -16,8 +16,8 @@ import sys
 import time
 
 import pytest
-from script_runs import script_env
-from suite_helpers import tmpfs
+from script_runs import run_script, script_env
+from suite_helpers import read_only_folder, tmpfs
 
 pytestmark = [
     pytest.mark.faults,
@@ -272,3 +272,42 @@ def test_a_statistics_write_killed_mid_write_is_swept_by_the_next_run(tmp_path):
     age(left)
     train(stats, epochs=1)  # the next run's first save sweeps it
     assert temporaries(stats) == []
+
+
+# ----- a backup folder that cannot be written -----
+def test_backup_and_restore_refuses_an_unwritable_folder_before_the_first_step(tmp_path):
+    import numpy as np
+
+    from minidl import Model
+    from minidl.callbacks import BackupAndRestore, LambdaCallback
+    from minidl.layers import Dense
+
+    model = Model(name="tiny", seed=0)
+    model.add(Dense(2, input_shape=(3,)))
+    model.compile(optimizer="sgd", loss="mse")
+    steps = []
+    with read_only_folder(tmp_path) as folder:
+        with pytest.raises(OSError) as raised:
+            model.fit(
+                np.ones((8, 3), np.float32),
+                np.ones((8, 2), np.float32),
+                epochs=2,
+                verbose=0,
+                callbacks=[BackupAndRestore(folder), LambdaCallback(on_train_batch_end=lambda *a: steps.append(a))],
+            )
+    assert steps == []  # refused when training began, not after an epoch of work
+    message = str(raised.value)
+    assert message.startswith(f"BackupAndRestore: cannot write backups in {folder}: ") and "\n" not in message
+    assert "Read-only file system" in message or "Permission denied" in message
+
+
+def test_a_script_whose_backups_folder_is_read_only_stops_before_training(tmp_path, mnist_dir):
+    stats = tmp_path / "stats"
+    stats.mkdir()
+    with tmpfs(stats / "backups", "ro,size=64k"):
+        result = run_script(tmp_path, "--limit", "100", "--epochs", "1", "--quiet", "--stats-dir", str(stats))
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    assert result.stderr.splitlines() == [
+        f"training_feedforward.py: error: cannot make this run's backup folder in "
+        f"{stats / 'backups' / 'feedforward_tanh'}: Read-only file system"
+    ]
