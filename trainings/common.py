@@ -29,7 +29,8 @@ def _run_as_a_training_script() -> bool:
 
 
 # Importing numpy and minidl takes a moment; an interrupt then gets one line, not an import traceback.
-# `main` replaces these handlers with the ones that stop training cleanly (`interrupts_handled`).
+# Every script's `main` replaces these handlers with the ones that stop cleanly (`interrupts_handled`):
+# past the imports, exiting at once would skip closing worker pools and saving what was done.
 if _run_as_a_training_script() and threading.current_thread() is threading.main_thread():
     for _number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(_number, _stop_during_start_up)
@@ -50,6 +51,7 @@ import step_split  # noqa: E402
 
 from minidl import datasets  # noqa: E402
 from minidl.optimizers import SGD, Adam  # noqa: E402
+from minidl.utils import checks  # noqa: E402
 from minidl.utils.interrupts import Terminated  # noqa: E402  (SIGTERM as a Ctrl-C: recorded alike)
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -89,14 +91,26 @@ def positive_int(text):
 
 
 def positive_float(text):
-    """argparse type: a number > 0."""
+    """argparse type: a finite number > 0."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    if not 0 < value < float("inf"):  # NaN fails both comparisons
+        raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {value}")
     return value
+
+
+def seed_value(text):
+    """argparse type: a seed, a whole number in [0, 2**63) (what NumPy's generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    try:
+        return checks.seed(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number in [0, 2**63), got {value}") from None
 
 
 def make_parser(description, defaults) -> OneLineParser:
@@ -150,7 +164,12 @@ def make_parser(description, defaults) -> OneLineParser:
         default="pool",
         help="pool: --workers processes on this machine; mpi: one process per rank of `mpiexec -n K`",
     )
-    add("--seed", type=int, default=None, help="random seed for weights and shuffling (default: random, recorded)")
+    add(
+        "--seed",
+        type=seed_value,
+        default=None,
+        help="random seed for weights and shuffling (default: random, recorded)",
+    )
     add(
         "--limit",
         type=positive_int,
@@ -392,9 +411,16 @@ def statistics_lost(parser) -> int:
     return 1
 
 
+def interruption(interrupt) -> tuple[str, int]:
+    """What stopped the script, in words, and the exit code a shell expects for it (130 or 143)."""
+    if isinstance(interrupt, Terminated):
+        return "Terminated (SIGTERM)", TERMINATED_EXIT_CODE
+    return "Interrupted (Ctrl-C)", INTERRUPTED_EXIT_CODE
+
+
 def interrupted_message(interrupt) -> str:
     """One line: what interrupted the run and what was recorded of it (possibly nothing)."""
-    cause = "Terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "Interrupted (Ctrl-C)"
+    cause = interruption(interrupt)[0]
     tracker = _RECORDING[0] if _RECORDING else None
     saved = getattr(tracker, "last_saved_status", None)
     if saved is None:
@@ -444,8 +470,7 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
         except KeyboardInterrupt as interrupt:
             if getattr(interrupt, "rank", 0) == 0:  # under MPI: one line per job, from rank 0
                 print(f"\n{interrupted_message(interrupt)}", file=sys.stderr)
-            default = TERMINATED_EXIT_CODE if isinstance(interrupt, Terminated) else INTERRUPTED_EXIT_CODE
-            return getattr(interrupt, "exit_code", default)
+            return getattr(interrupt, "exit_code", interruption(interrupt)[1])
         except WorkerError as error:
             # One line; the worker's own traceback only when it raised (not for a killed or stuck worker).
             print(f"{parser.prog}: error: {str(error).splitlines()[0]}", file=sys.stderr)

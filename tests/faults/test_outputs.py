@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import subprocess
+import sys
 
 import pytest
-from script_runs import MODEL, run_script, start
+from script_runs import MODEL, ROOT, run_script, script_env, start
 from suite_helpers import read_only_folder, tmpfs
 
 pytestmark = [pytest.mark.faults]
@@ -132,3 +134,36 @@ def test_script_refusals_take_no_training_time(tmp_path):
     result = run_script(tmp_path, *QUICK, "--data-dir", "empty", "--stats-dir", "ok")
     assert result.returncode == 1 and "data_dir" in result.stderr and "empty lacks" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--lr", "inf", "must be a finite number greater than 0, got inf"),
+        ("--lr", "nan", "must be a finite number greater than 0, got nan"),
+        ("--lr", "-1e-3", "must be a finite number greater than 0, got -0.001"),
+        ("--seed", "-1", "must be a whole number in [0, 2**63), got -1"),
+        ("--seed", str(2**63), f"must be a whole number in [0, 2**63), got {2**63}"),
+    ],
+)
+def test_a_bad_number_is_one_line_before_any_work(tmp_path, flag, value, message):
+    (tmp_path / "empty").mkdir()  # no data: a refusal after loading it would say so instead
+    result = run_script(tmp_path, *QUICK, "--data-dir", "empty", "--stats-dir", "stats", f"{flag}={value}")
+    assert_refused_before_training(result, f"argument {flag}: {message}")
+    assert not (tmp_path / "stats").exists()
+
+
+@pytest.mark.parametrize("script", ["classify.py", "sweep.py"])
+def test_the_other_scripts_refuse_a_negative_seed_alike(tmp_path, script):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "trainings" / script), "--seed=-1"],
+        cwd=tmp_path,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert result.stderr.splitlines() == [
+        f"{script}: error: argument --seed: must be a whole number in [0, 2**63), got -1"
+    ]
