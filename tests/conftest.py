@@ -9,7 +9,8 @@ error naming the folder and the files: a CI that silently skipped every real-dat
 green and useless.
 
 The suite leaves the machine as it found it: when it ends, no process it started may still run and
-/dev/shm may hold nothing new (`pytest_sessionfinish` fails the session otherwise, naming them).
+/dev/shm may hold nothing new that its processes used (`pytest_sessionfinish` fails the session
+otherwise, naming them; `suite_helpers.SessionWatch` tells its entries from other programs').
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ if str(TESTS_DIR) not in sys.path:
 
 from suite_helpers import (  # noqa: E402
     SESSION_VARIABLE,
+    SessionWatch,
     build_lenet5,
-    leftovers,
     mnist_data_problem,
     real_mnist_dir,
-    shm_entries,
 )
 
 #: How long the session's end waits for processes and shared memory that are still being cleaned up.
@@ -51,24 +51,27 @@ def pytest_configure(config):
         )
     # Every process the suite starts inherits this mark, so the end of the session can find them all.
     os.environ[SESSION_VARIABLE] = uuid.uuid4().hex
-    config.stash[_SHM_BEFORE] = shm_entries()
+    if sys.platform == "linux":
+        config.stash[_WATCH] = SessionWatch(os.environ[SESSION_VARIABLE])
 
 
-_SHM_BEFORE = pytest.StashKey[set]()
+_WATCH = pytest.StashKey[SessionWatch]()
 
 
 def pytest_sessionfinish(session, exitstatus):
     """Fail the session when it leaves a process running or a new entry in /dev/shm (and end those processes)."""
-    if sys.platform != "linux" or _SHM_BEFORE not in session.config.stash:
+    if _WATCH not in session.config.stash:
         return
+    watch = session.config.stash[_WATCH]
     import gc
     from multiprocessing import resource_tracker
 
     gc.collect()  # arrays and pools the tests dropped release their shared memory now, not at exit
     tracker = resource_tracker._resource_tracker._pid  # this process's own: it ends with this process
+    watch.stop()
     deadline = time.monotonic() + LEFTOVER_GRACE_SECONDS
     while True:
-        processes, segments = leftovers(os.environ[SESSION_VARIABLE], session.config.stash[_SHM_BEFORE], {tracker})
+        processes, segments = watch.leftovers({tracker})
         if not (processes or segments) or time.monotonic() > deadline:
             break
         time.sleep(0.2)

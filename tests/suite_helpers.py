@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -169,19 +170,54 @@ def session_processes(token: str) -> set[int]:
     return found
 
 
-def leftovers(token: str, shm_before: set[str], ignore_pids=()) -> tuple[list[int], list[str]]:
-    """(live processes of session `token`, /dev/shm entries new since `shm_before` that no process of
-    another session maps): what the session would leave behind if it ended now.
+def mapped_shm(pid: int) -> set[str]:
+    """The /dev/shm entries process `pid` maps now (empty when it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return set()
+    return {line.rsplit("/dev/shm/", 1)[1].split(" ")[0] for line in text.splitlines() if " /dev/shm/" in line}
 
-    An entry nobody maps any more cannot be told apart from one a concurrent program leaked, so it is
-    counted: run the suite alone to be sure of the culprit.
+
+class SessionWatch:
+    """What one test session starts and uses, so that its end can tell what it leaves behind.
+
+    Its processes carry the environment variable SESSION_VARIABLE=`token`. A /dev/shm entry left behind
+    is the session's only if one of its processes mapped it: every `INTERVAL` seconds a thread reads
+    their memory maps and remembers the entries. Other programs on the machine (another suite running
+    at the same time) leave theirs out of the count. A segment created and left within one interval,
+    by a process that died within it, escapes the watch.
     """
-    processes = session_processes(token) - set(ignore_pids)
-    new = shm_entries() - shm_before
-    if not new:
-        return sorted(processes), []
-    mappers = shm_mappers()
-    ours = processes | {os.getpid()}
-    left = [name for name in sorted(new) if not mappers.get(name) or mappers[name] <= ours]
-    left = [name for name in left if (SHM / name).exists()]
-    return sorted(processes), left
+
+    INTERVAL = 0.25
+
+    def __init__(self, token: str):
+        self.token, self.before, self.used = token, shm_entries(), set()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="session-watch", daemon=True)
+        self._thread.start()
+
+    def _watch(self):
+        while not self._stopped.wait(self.INTERVAL):
+            self.sample()
+
+    def sample(self):
+        for pid in session_processes(self.token) | {os.getpid()}:
+            self.used |= mapped_shm(pid)
+
+    def stop(self):
+        self._stopped.set()
+        self._thread.join()
+        self.sample()
+
+    def leftovers(self, ignore_pids=()) -> tuple[list[int], list[str]]:
+        """(live processes of the session, /dev/shm entries new since it began that one of its processes
+        mapped and no process of anyone else maps now): what the session leaves if it ends now."""
+        processes = session_processes(self.token) - set(ignore_pids)
+        new = (shm_entries() - self.before) & self.used
+        if not new:
+            return sorted(processes), []
+        ours = processes | {os.getpid()}
+        mappers = shm_mappers()
+        left = [name for name in sorted(new) if mappers.get(name, set()) <= ours and (SHM / name).exists()]
+        return sorted(processes), left
