@@ -22,11 +22,13 @@ from . import (
 )
 from .layers import Input
 from .models import Model, Sequential
+from .ops import Variable
 from .utils.rng import set_seed
 from .version import __version__
 
 __all__ = [
     "Input",
+    "Variable",
     "Model",
     "Sequential",
     "set_seed",

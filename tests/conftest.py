@@ -42,7 +42,11 @@ LEFTOVER_GRACE_SECONDS = 10.0
 
 
 def pytest_configure(config):
-    """Refuse to run at all when $MINIDL_DATA_DIR is set but unusable."""
+    """Refuse to run at all when $MINIDL_DATA_DIR is set but unusable (a relative one is made absolute first,
+    as minidl itself does, since tests and their subprocesses change directory)."""
+    value = os.environ.get("MINIDL_DATA_DIR")
+    if value and not os.path.isabs(value):
+        os.environ["MINIDL_DATA_DIR"] = os.path.abspath(value)
     problem = mnist_data_problem()
     if problem:
         raise pytest.UsageError(

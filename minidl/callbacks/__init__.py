@@ -6,6 +6,7 @@ See `base.py` for the order in which hooks are called and what their logs hold.
 from .backup_and_restore import BackupAndRestore
 from .base import Callback, CallbackList
 from .csv_logger import CSVLogger
+from .divergence_guard import DivergenceGuard
 from .early_stopping import EarlyStopping
 from .history import History
 from .lambda_callback import LambdaCallback
@@ -22,6 +23,7 @@ __all__ = [
     "Callback",
     "CallbackList",
     "CSVLogger",
+    "DivergenceGuard",
     "EarlyStopping",
     "History",
     "LambdaCallback",

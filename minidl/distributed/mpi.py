@@ -29,6 +29,8 @@ import traceback
 
 import numpy as np
 
+from .. import metrics
+from ..utils import arrays
 from ..utils.interrupts import raise_terminated
 from . import replica
 from .base import Runner, RunnerSource, StepTimings, shard_bounds
@@ -116,7 +118,7 @@ class MPIRunner(Runner):
         # Two reductions per step, started together: the gradients (in the model's dtype) and the
         # figures [loss sum, metric sums...] in float64, so sums of metrics such as MAE stay exact.
         self.gradient_buffer = np.zeros(model.parameters.size, dtype=model.dtype)
-        self.figures = np.zeros(1 + len(model.metrics), dtype=np.float64)
+        self.figures = np.zeros(1 + metrics.statistics_size(model.compiled_metrics), dtype=np.float64)
         self.private_gradients = model.gradients
         replica.bind(model, model.parameters, self.gradient_buffer)
         # Identical start and shuffling even if the ranks were seeded differently.
@@ -137,7 +139,7 @@ class MPIRunner(Runner):
             shard = indices[lo:hi]
             weights = None if sample_weight is None else sample_weight[shard]
             loss_sum, sums = self.model.forward_backward(
-                x[shard], y[shard], weights, len(indices), step, positions=np.arange(lo, hi)
+                arrays.take(x, shard), y[shard], weights, len(indices), step, positions=np.arange(lo, hi)
             )
             self.figures[0], self.figures[1:] = loss_sum, sums
         else:
@@ -157,15 +159,15 @@ class MPIRunner(Runner):
 
     def predict(self, x, batch_size):
         """Every rank predicts its slice; all slices are gathered on every rank."""
-        bounds = shard_bounds(len(x), self.ranks)
+        bounds = shard_bounds(arrays.count(x), self.ranks)
         lo, hi = bounds[self.rank]
         row = int(np.prod(self.model.output_shape))
         mine = (
-            self.model.predict_in_batches(x[lo:hi], batch_size)
+            self.model.predict_in_batches(arrays.take(x, slice(lo, hi)), batch_size)
             if hi > lo
             else np.zeros((0, *self.model.output_shape), self.model.dtype)
         )
-        out = np.empty((len(x), *self.model.output_shape), self.model.dtype)
+        out = np.empty((arrays.count(x), *self.model.output_shape), self.model.dtype)
         counts = [(b - a) * row for a, b in bounds]
         offsets = [a * row for a, _ in bounds]
         self.comm.Allgatherv(

@@ -1,13 +1,43 @@
 """The layers a Model is built from, under their Keras names."""
 
-from .activations import Activation, ElementwiseActivation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .activations import (
+    ELU,
+    GELU,
+    Activation,
+    ElementwiseActivation,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from .attention import MultiHeadAttention
 from .base import Layer
 from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .global_pooling import GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D
-from .input import Input  # keras.layers.Input, as Keras 3 also exports it there
-from .normalization import BatchNormalization
+from .input import Input, InputLayer  # keras.layers.Input, as Keras 3 also exports it there
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+from .normalization import BatchNormalization, LayerNormalization
 from .padding import ZeroPadding2D
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from .preprocessing import Rescaling
@@ -28,6 +58,8 @@ LAYER_CLASSES = {
         ZeroPadding2D,
         Rescaling,
         BatchNormalization,
+        LayerNormalization,
+        MultiHeadAttention,
         Activation,
         ReLU,
         LeakyReLU,
@@ -35,6 +67,14 @@ LAYER_CLASSES = {
         Tanh,
         Softmax,
         Linear,
+        InputLayer,
+        Add,
+        Subtract,
+        Multiply,
+        Average,
+        Maximum,
+        Minimum,
+        Concatenate,
     )
 }
 LAYER_CLASSES.update(
@@ -62,6 +102,8 @@ __all__ = [
     "ZeroPadding2D",
     "Rescaling",
     "BatchNormalization",
+    "LayerNormalization",
+    "MultiHeadAttention",
     "Dropout",
     "ReLU",
     "LeakyReLU",
@@ -71,4 +113,23 @@ __all__ = [
     "Linear",
     "LAYER_CLASSES",
     "Input",
+    "InputLayer",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "maximum",
+    "minimum",
+    "concatenate",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Softplus",
 ]

@@ -35,3 +35,26 @@ class TrainingContext:
             if candidate is layer:
                 return self.seed * 1000 + index
         return self.seed
+
+
+_current: list[TrainingContext] = []
+
+
+def current() -> TrainingContext | None:
+    """The context of the training step being computed, or None outside one."""
+    return _current[-1] if _current else None
+
+
+class stepping:
+    """Make `context` current for the block (one training step's forward pass)."""
+
+    def __init__(self, context: TrainingContext):
+        self.context = context
+
+    def __enter__(self):
+        _current.append(self.context)
+        return self.context
+
+    def __exit__(self, *exc_info):
+        _current.pop()
+        return False

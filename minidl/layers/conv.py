@@ -67,10 +67,13 @@ class Conv2D(Layer):
         activation=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
         name=None,
         input_shape=None,
+        **kwargs,
     ):
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         if not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"Conv2D: filters must be a positive integer, got {filters!r}")
         if padding not in ("valid", "same"):
@@ -81,6 +84,7 @@ class Conv2D(Layer):
         self.padding = padding
         self.activation = activations.get(activation, inplace=True)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -97,17 +101,18 @@ class Conv2D(Layer):
             )
         return (oh, ow, self.filters)
 
-    def create_weights(self, input_shape):
+    def build(self, input_shape):
         (kh, kw), channels = self.kernel_size, input_shape[2]
         self.add_weight(
-            "kernel",
-            (kh, kw, channels, self.filters),
-            self.kernel_initializer,
-            kh * kw * channels,
-            kh * kw * self.filters,
+            name="kernel",
+            shape=(kh, kw, channels, self.filters),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
-        self.add_weight("bias", (self.filters,), self.bias_initializer)
-        self.activation.build(self.output_shape, dtype=self.dtype)
+        self.add_weight(
+            name="bias", shape=(self.filters,), initializer=self.bias_initializer, regularizer=self.bias_regularizer
+        )
+        self.activation.build_weights(self.output_shape, dtype=self.dtype)
 
     # ----- forward -----
     def forward(self, x, training=False):

@@ -24,15 +24,19 @@ class Dense(Layer):
         activation=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
         name=None,
         input_shape=None,
+        **kwargs,
     ):
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         if not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
         self.activation = activations.get(activation, inplace=True)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:
@@ -42,11 +46,17 @@ class Dense(Layer):
             )
         return (self.units,)
 
-    def create_weights(self, input_shape):
-        fan_in = input_shape[0]
-        self.add_weight("kernel", (fan_in, self.units), self.kernel_initializer, fan_in, self.units)
-        self.add_weight("bias", (self.units,), self.bias_initializer, fan_in, self.units)
-        self.activation.build(self.output_shape, dtype=self.dtype)
+    def build(self, input_shape):
+        self.add_weight(
+            name="kernel",
+            shape=(input_shape[0], self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.add_weight(
+            name="bias", shape=(self.units,), initializer=self.bias_initializer, regularizer=self.bias_regularizer
+        )
+        self.activation.build_weights(self.output_shape, dtype=self.dtype)
 
     def forward(self, x, training=False):
         self.check_input(x)

@@ -45,8 +45,8 @@ class ZeroPadding2D(Layer):
     falls on constants and is dropped).
     """
 
-    def __init__(self, padding=(1, 1), data_format=None, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, padding=(1, 1), data_format=None, name=None, input_shape=None, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.padding = padding_pairs(padding)
         self.data_format = checks.channels_last(data_format, "ZeroPadding2D")
 

@@ -14,8 +14,8 @@ class Rescaling(Layer):
     `scale` and `offset` are finite numbers (Keras's floats).
     """
 
-    def __init__(self, scale, offset=0.0, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, scale, offset=0.0, name=None, input_shape=None, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.scale = finite_number(scale, "Rescaling: scale")
         self.offset = finite_number(offset, "Rescaling: offset")
 

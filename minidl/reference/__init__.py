@@ -13,6 +13,7 @@ Shapes follow minidl's conventions: images are channels-last (N, H, W, C), a Con
 from .conv import conv2d_backward, conv2d_forward, pad_same
 from .dense import dense_backward, dense_forward
 from .pooling import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
+from .residual import residual_backward, residual_forward
 from .softmax import (
     cross_entropy,
     relu_backward,
@@ -38,4 +39,6 @@ __all__ = [
     "softmax_cross_entropy_backward",
     "relu_forward",
     "relu_backward",
+    "residual_forward",
+    "residual_backward",
 ]

@@ -47,7 +47,7 @@ NPZ = Layout("config.npy", "state.npy", "weight_{}.npy", "optimizer_{}.npy")
 
 def weight_slots(model) -> list[tuple]:
     """(layer, weight name, live array) of every weight, in `Model.get_weights()` order."""
-    return [(layer, key, array) for layer in model.layers for key, array in layer.weight_items()]
+    return [(layer, key, array) for layer in model.weight_layers() for key, array in layer.weight_items()]
 
 
 def layout_of(archive: Archive) -> Layout:
@@ -111,7 +111,7 @@ def save_weights(model, path, overwrite=True):
 
 
 # ----- reading -----
-def load_model(model_class, path, allow_nonfinite=False, compile=True):
+def load_model(model_class, path, allow_nonfinite=False, compile=True, custom_objects=None):
     """Read a model written by `save_model`, checking everything before allocating (see the module doc)."""
     with Archive(path) as archive:
         layout = layout_of(archive)
@@ -122,17 +122,17 @@ def load_model(model_class, path, allow_nonfinite=False, compile=True):
             metadata = archive.read_json(layout.metadata)
             if not isinstance(metadata, dict) or metadata.get("format") != KERAS_FORMAT:
                 raise ModelFileError(f"{where}: metadata.json does not name format {KERAS_FORMAT!r}")
-        config = check_config(archive.read_json(layout.config), where)
+        config = check_config(archive.read_json(layout.config), where, custom_objects)
         if not compile:
             config = {**config, "loss": None, "optimizer": None}
-        expected = expected_weight_shapes(config, where)
+        expected = expected_weight_shapes(config, where, model_class, custom_objects)
         headers = _weight_headers(archive, layout, [entry[2] for entry in expected], config["dtype"], expected)
         trainable = sum(math.prod(shape) for _, _, shape, is_trainable in expected if is_trainable)
         state, optimizer_headers = _state(archive, layout, config["dtype"], trainable)
         _refuse_unknown_members(archive, layout, headers, optimizer_headers)
         try:
             with flat.placeholder_weights():  # no random weights drawn only to be overwritten
-                model = model_from_config(model_class, config)
+                model = model_from_config(model_class, config, custom_objects)
         except Exception as error:  # e.g. an unknown initializer or metric name, found when building
             raise ModelFileError(f"{where}: the architecture cannot be built ({error})") from None
         # A fresh model: a refusal part-way leaves nothing half-done that anyone holds.

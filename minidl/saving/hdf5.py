@@ -1,4 +1,4 @@
-"""`.weights.h5`: weights and optimizer state in HDF5, through the optional `h5py` (`pip install minidl[h5]`).
+"""`.weights.h5` — the only weights file name Keras 3 accepts: weights and optimizer state in HDF5 (h5py).
 
 Layout: datasets `weights/<i>` in `get_weights()` order, `optimizer/<name>` for the optimizer's arrays,
 and the file attribute `state` (the same JSON as `state.json` in a `.keras` file). Reading checks every
@@ -23,13 +23,11 @@ FORMAT = "minidl-weights-h5-1"
 
 
 def h5py_module():
-    """h5py, or an ImportError saying how to get it."""
+    """h5py (a dependency of minidl, as of Keras), or an ImportError saying how to get it back."""
     try:
         import h5py
     except ImportError:
-        raise ImportError(
-            "saving or loading .h5 files needs h5py: pip install 'minidl[h5]' (or use .weights.npz / .keras)"
-        ) from None
+        raise ImportError("saving or loading .h5 files needs h5py, a dependency of minidl: pip install h5py") from None
     return h5py
 
 

@@ -13,6 +13,9 @@ import random
 import numpy as np
 
 from . import checks, rng
+from .py_dataset import PyDataset
+
+Sequence = PyDataset  # Keras's older name
 
 
 def to_categorical(x, num_classes=None):

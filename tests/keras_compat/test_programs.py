@@ -12,7 +12,6 @@ shows they are honest Keras code. The checks are the same.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import math
 import os
@@ -52,10 +51,6 @@ def run_program(name, folder, monkeypatch, strip_saving=False):
         source = source.replace("import minidl as keras", "import keras").replace(
             "from minidl import", "from keras import"
         )
-    if not REAL_KERAS and importlib.util.find_spec("h5py") is None:
-        # Keras 3 names weights files *.weights.h5; minidl writes HDF5 only with the optional h5py
-        # (extra `h5`), so without it the program's weights go to minidl's own .weights.npz.
-        source = source.replace(".weights.h5", ".weights.npz")
     if strip_saving:
         before, rest = source.split(SAVING_BEGIN)
         source = before + rest.split(SAVING_END)[1]

@@ -237,7 +237,7 @@ def test_conv_float32_matches_float64(rng):
     results = []
     for dtype in (np.float32, np.float64):
         layer = Conv2D(4, 3, padding="same", activation="relu")
-        layer.build((9, 8, 3), rng=np.random.default_rng(0), dtype=dtype)
+        layer.build_weights((9, 8, 3), rng=np.random.default_rng(0), dtype=dtype)
         out = layer.forward(x.astype(dtype), training=True)
         dx = layer.backward(grad.astype(dtype))
         assert out.dtype == dx.dtype == layer.grads["kernel"].dtype == dtype
