@@ -9,7 +9,32 @@ models belongs to the one that packed it last.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
+
+_PLACEHOLDERS = contextvars.ContextVar("minidl_placeholder_weights", default=False)
+
+
+@contextlib.contextmanager
+def placeholder_weights():
+    """Build models whose every weight is about to be overwritten (a loader reading them from a file).
+
+    Inside, initializers give zeros instead of drawing random numbers and `pack` moves no values:
+    zeroed memory the system has not handed out yet, so the weights cost memory once, when the
+    loader writes them, instead of three times (a float64 draw, its float32 copy, the flat vector).
+    """
+    token = _PLACEHOLDERS.set(True)
+    try:
+        yield
+    finally:
+        _PLACEHOLDERS.reset(token)
+
+
+def placeholders() -> bool:
+    """True inside `placeholder_weights()`."""
+    return _PLACEHOLDERS.get()
 
 
 def parameter_count(layers) -> int:
@@ -31,9 +56,12 @@ def pack(model, layers=None):
     the layers keep views."""
     layers = model.layers if layers is None else layers
     total = parameter_count(layers)
-    parameters = np.empty(total, model.dtype)
-    for (layer, key), view in weight_views(layers, parameters):
-        view[...] = layer.params[key]
+    if placeholders():  # every value is a zero placeholder: nothing to move
+        parameters = np.zeros(total, model.dtype)
+    else:
+        parameters = np.empty(total, model.dtype)
+        for (layer, key), view in weight_views(layers, parameters):
+            view[...] = layer.params[key]
     bind(model, parameters, np.zeros(total, model.dtype), layers)
 
 

@@ -13,6 +13,7 @@ import inspect
 
 import numpy as np
 
+from . import flat
 from .errors import lookup
 
 
@@ -213,10 +214,15 @@ class Constant(Initializer):
 
 
 def get(name_or_function):
-    """Resolve an initialiser given by name (Keras's snake_case or class name) or as a function."""
+    """Resolve an initialiser given by name (Keras's snake_case or class name) or as a function.
+
+    Inside `flat.placeholder_weights()` (a model about to be loaded) it is `zeros`, once the name is known.
+    """
     if callable(name_or_function):
-        return name_or_function
-    if isinstance(name_or_function, str) and name_or_function in globals() and name_or_function[0].isupper():
+        function = name_or_function
+    elif isinstance(name_or_function, str) and name_or_function in globals() and name_or_function[0].isupper():
         cls = globals()[name_or_function]
-        return cls() if cls is Constant else INITIALIZERS[cls.key]
-    return lookup("initializer", name_or_function, INITIALIZERS)
+        function = cls() if cls is Constant else INITIALIZERS[cls.key]
+    else:
+        function = lookup("initializer", name_or_function, INITIALIZERS)
+    return zeros if flat.placeholders() else function

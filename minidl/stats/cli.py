@@ -17,7 +17,7 @@ from .. import plots
 from . import report
 from . import tensorboard as board
 from .render import print_summary
-from .store import DEFAULT_DIR, VERSION, load_runs
+from .store import DEFAULT_DIR, VERSION, StatsWriteError, load_runs
 from .summary import summarize
 
 SUMMARY_FORMAT = "minidl-stats-summary"
@@ -88,6 +88,8 @@ def _plot(directory, runs, skipped) -> int:
     except (ImportError, ValueError) as error:  # no matplotlib; no finished run to draw
         print(error, file=sys.stderr)
         return 1
+    except OSError as error:  # a full disk, a read-only folder: the statistics themselves are untouched
+        return _cannot_write("python -m minidl.stats --plot", directory, error)
     for path in paths:
         print(path)
     return 0
@@ -106,6 +108,8 @@ def _report(argv) -> int:
     except report.NoRuns as error:
         print(error, file=sys.stderr)
         return 1
+    except OSError as error:
+        return _cannot_write(parser.prog, args.directory, error)
     print(f"wrote {path}")
     for picture in pictures:
         print(f"wrote {picture}")
@@ -136,6 +140,16 @@ def _tensorboard(argv) -> int:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     print(f"look at them: tensorboard --logdir {args.logdir}")
     return 0
+
+
+def _cannot_write(prog, directory, error: OSError) -> int:
+    """One line for an output that could not be written (the statistics files are only read); exit status 1."""
+    if isinstance(error, StatsWriteError):  # its message names the file and the reason
+        what = str(error)
+    else:
+        what = f"cannot write in {directory}: {error.strerror or error or type(error).__name__}"
+    print(f"{prog}: error: {what} (the statistics files are unchanged)", file=sys.stderr)
+    return 1
 
 
 def _cli_console():

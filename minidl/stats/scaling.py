@@ -43,7 +43,8 @@ def add_scaling(rows: list) -> None:
     if base is not None:
         base_time = base["training_time"]["median"]
         for row in rows:
-            if not row.get("training_time") or base_time <= 0:
+            # Times of 0 s (hand-edited, or rounded to 0) give no ratio: such a column has no speed-up.
+            if not row.get("training_time") or base_time <= 0 or row["training_time"]["min"] <= 0:
                 continue
             times = row["training_time"]
             speedup = base_time / times["median"]

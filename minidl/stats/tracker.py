@@ -29,7 +29,7 @@ from pathlib import Path
 from ..callbacks import Callback
 from .liveness import process_identity
 from .render import print_summary, render_text
-from .store import DEFAULT_DIR, SaveResult, StatsWriteError, json_number, save_run, warn, warn_damaged
+from .store import AVERAGES_FILE, DEFAULT_DIR, SaveResult, StatsWriteError, json_number, save_run, warn, warn_damaged
 from .tensorboard import LiveSpeedup
 
 TIME_DECIMALS = 7  # 0.1 microsecond: far below timing noise, keeps the JSON small
@@ -215,7 +215,12 @@ class StatisticsTracker(Callback):
             reason = f"{type(error).__name__}: {error}"
             warn(f"minidl.stats: could not save the statistics of this run to {self.out_dir}: {reason}")
             return
-        if self.verbose:
+        if self.last_saved.averages_problem:
+            warn(
+                f"minidl.stats: the run was saved to {self.last_saved.path}, but {self.out_dir / AVERAGES_FILE} "
+                f"could not be refreshed: {self.last_saved.averages_problem}"
+            )
+        elif self.verbose:
             _report_saved(self.last_saved, self.label)
 
     @property

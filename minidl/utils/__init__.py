@@ -2,7 +2,8 @@
 
 The modules here serve the whole package: `checks` (argument checks, one wording for every entry
 point), `naming` (Keras's automatic layer names), `interrupts` (Ctrl-C held back over short critical
-sections), `model_summary` (Keras's summary table), `numerical` (whole-array checks) and `rng` (seeds).
+sections), `model_summary` (Keras's summary table), `numerical` (whole-array checks), `rng` (seeds)
+and `temporaries` (files replaced whole; temporaries of killed writers swept).
 """
 
 from __future__ import annotations

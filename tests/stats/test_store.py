@@ -277,13 +277,13 @@ def test_an_interrupt_during_a_write_is_delivered_after_the_file_is_complete(tmp
 
     train(tmp_path / "template")
     [run] = runs_in(tmp_path / "template" / "tiny.json")
-    real_write = store._write_temporary
+    real_write = store._temporary_with
 
     def interrupted_write(path, text):
         os.kill(os.getpid(), signal.SIGINT)  # without the hold, KeyboardInterrupt is raised right here
         return real_write(path, text)
 
-    monkeypatch.setattr(store, "_write_temporary", interrupted_write)
+    monkeypatch.setattr(store, "_temporary_with", interrupted_write)
     with pytest.raises(KeyboardInterrupt):
         save_run(run, tmp_path / "out", "tiny")
     assert runs_in(tmp_path / "out" / "tiny.json") == [run]
