@@ -10,6 +10,12 @@ other processes on a shared machine slow every figure down.
 
     python benchmarks/bench_naive_vs_fast.py                 # batch 32, 1 BLAS thread
     python benchmarks/bench_naive_vs_fast.py --batch 16 --threads 2
+    python benchmarks/bench_naive_vs_fast.py --table modern  # only Keras's modern convolution and reshaping layers
+
+A second table does the same for the layers of Keras's modern convnets (dilated and grouped
+Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, UpSampling2D, Cropping2D, Reshape, Permute,
+RepeatVector, GlobalMaxPooling2D) against their loop twins in minidl/reference/; layers that only move
+numbers count no FLOPs ("—").
 
 Times are CPU seconds of this process (--clock wall for elapsed time), because other processes on
 a shared machine make a job wait for a core. Fast times are the best of --repeat timings of a loop
@@ -29,9 +35,25 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from minidl import Model, data_checks, datasets, reference  # noqa: E402
-from minidl.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D  # noqa: E402
+from minidl import Model, datasets, reference  # noqa: E402
+from minidl.layers import (  # noqa: E402
+    AvgPool2D,
+    Conv2D,
+    Conv2DTranspose,
+    Cropping2D,
+    Dense,
+    DepthwiseConv2D,
+    Flatten,
+    GlobalMaxPooling2D,
+    MaxPool2D,
+    Permute,
+    RepeatVector,
+    Reshape,
+    SeparableConv2D,
+    UpSampling2D,
+)
 from minidl.optimizers import SGD  # noqa: E402
+from minidl.trainers import data as data_checks  # noqa: E402
 
 
 # ----- the layers, both ways ----------------------------------------------------------------------
@@ -140,7 +162,7 @@ def layer_cases(batch, rng):
     cases = []
 
     def add(name, layer, in_shape, reference_run, flops):
-        layer.build(in_shape, rng=build)
+        layer.build_weights(in_shape, rng=build)
         for value in layer.params.values():
             value[...] = rng.standard_normal(value.shape).astype(np.float32) * 0.1
         x = rng.standard_normal((batch, *in_shape)).astype(np.float32)
@@ -189,6 +211,175 @@ def layer_cases(batch, rng):
         (120,),
         reference_dense_relu,
         lambda layer: dense_flops(batch, layer),
+    )
+    return cases
+
+
+def modern_cases(batch, rng):
+    """(name, FLOPs or None, input, output gradient, reference run, None, fast run) of the modern layers.
+
+    The convolutions run without activation, so the reference is the convolution's loops alone.
+    """
+    build = np.random.default_rng(0)
+    cases = []
+
+    def add(name, layer, in_shape, reference_run, flops=None):
+        layer.build_weights(in_shape, rng=build)
+        for value in layer.params.values():
+            value[...] = rng.standard_normal(value.shape).astype(np.float32) * 0.1
+        x = rng.standard_normal((batch, *in_shape)).astype(np.float32)
+        g = rng.standard_normal((batch, *layer.output_shape)).astype(np.float32)
+        cases.append((name, flops and flops(layer), x, g, reference_run(layer), None, fast(layer)))
+
+    def conv(layer):
+        W, b = layer.params["kernel"], layer.params["bias"]
+        arguments = (layer.strides, layer.padding, layer.dilation_rate, layer.groups)
+
+        def run(x, g):
+            return reference.conv2d_forward(x, W, b, *arguments), reference.conv2d_backward(x, W, g, *arguments)
+
+        return run
+
+    def depthwise(layer):
+        K, b, arguments = (
+            layer.params["kernel"],
+            layer.params["bias"],
+            (layer.strides, layer.padding, layer.dilation_rate),
+        )
+
+        def run(x, g):
+            y = reference.depthwise_conv2d_forward(x, K, b, *arguments)
+            return y, reference.depthwise_conv2d_backward(x, K, g, *arguments)
+
+        return run
+
+    def separable(layer):
+        K, P, b = (layer.params[k] for k in ("depthwise_kernel", "pointwise_kernel", "bias"))
+        arguments = (layer.strides, layer.padding, layer.dilation_rate)
+
+        def run(x, g):
+            y = reference.separable_conv2d_forward(x, K, P, b, *arguments)
+            return y, reference.separable_conv2d_backward(x, K, P, g, *arguments)
+
+        return run
+
+    def transpose(layer):
+        K, b, crop = layer.params["kernel"], layer.params["bias"], (layer.top, layer.left)
+
+        def run(x, g):
+            y = reference.conv2d_transpose_forward(
+                x, K, b, layer.strides, layer.dilation_rate, layer.output_shape[:2], crop
+            )
+            return y, reference.conv2d_transpose_backward(x, K, g, layer.strides, layer.dilation_rate, crop)
+
+        return run
+
+    def moves(forward, backward):
+        """A reference for a layer without weights: forward(x) and backward(x, g) -> dx."""
+        return lambda layer: lambda x, g: (forward(layer, x), (backward(layer, x, g),))
+
+    def conv_flops(layer, kernel_inputs):
+        """2 multiply-adds (output, dW, dx) x N·OH·OW·F·(inputs per output)."""
+        (oh, ow, f) = layer.output_shape
+        return 3 * 2 * batch * oh * ow * f * kernel_inputs
+
+    add(
+        "Conv2D 16×3×3 dilation 2 same, 14×14×8",
+        Conv2D(16, 3, padding="same", dilation_rate=2),
+        (14, 14, 8),
+        conv,
+        lambda layer: conv_flops(layer, 9 * 8),
+    )
+    add(
+        "Conv2D 16×3×3 groups 4 same, 14×14×16",
+        Conv2D(16, 3, padding="same", groups=4),
+        (14, 14, 16),
+        conv,
+        lambda layer: conv_flops(layer, 9 * 4),
+    )
+    add(
+        "DepthwiseConv2D 3×3 same, 14×14×16",
+        DepthwiseConv2D(3, padding="same"),
+        (14, 14, 16),
+        depthwise,
+        lambda layer: conv_flops(layer, 9),
+    )
+    add(
+        "SeparableConv2D 32, 3×3 same, 14×14×16",
+        SeparableConv2D(32, 3, padding="same"),
+        (14, 14, 16),
+        separable,
+        lambda layer: 3 * 2 * batch * 14 * 14 * (16 * 9 + 16 * 32),
+    )
+    add(
+        "Conv2DTranspose 8×3×3 stride 2 same, 7×7×16",
+        Conv2DTranspose(8, 3, strides=2, padding="same"),
+        (7, 7, 16),
+        transpose,
+        lambda layer: 3 * 2 * batch * 7 * 7 * 16 * 9 * 8,
+    )
+    add(
+        "UpSampling2D 2 nearest, 14×14×8",
+        UpSampling2D(2),
+        (14, 14, 8),
+        moves(
+            lambda layer, x: reference.upsampling_forward(x, layer.size),
+            lambda layer, x, g: reference.upsampling_backward(x, g, layer.size),
+        ),
+    )
+    add(
+        "UpSampling2D 2 bilinear, 14×14×8",
+        UpSampling2D(2, interpolation="bilinear"),
+        (14, 14, 8),
+        moves(
+            lambda layer, x: reference.upsampling_forward(x, layer.size, "bilinear"),
+            lambda layer, x, g: reference.upsampling_backward(x, g, layer.size, "bilinear"),
+        ),
+    )
+    add(
+        "Cropping2D 2, 28×28×6",
+        Cropping2D(2),
+        (28, 28, 6),
+        moves(
+            lambda layer, x: reference.crop_forward(x, layer.cropping),
+            lambda layer, x, g: reference.crop_backward(x, g, layer.cropping),
+        ),
+    )
+    add(
+        "Reshape (196, 8), 14×14×8",
+        Reshape((196, 8)),
+        (14, 14, 8),
+        moves(
+            lambda layer, x: reference.reshape_forward(x, layer.output_shape),
+            lambda layer, x, g: reference.reshape_backward(x, g),
+        ),
+    )
+    add(
+        "Permute (3, 1, 2), 14×14×8",
+        Permute((3, 1, 2)),
+        (14, 14, 8),
+        moves(
+            lambda layer, x: reference.permute_forward(x, layer.dims),
+            lambda layer, x, g: reference.permute_backward(x, g, layer.dims),
+        ),
+    )
+    add(
+        "RepeatVector 8, 120",
+        RepeatVector(8),
+        (120,),
+        moves(
+            lambda layer, x: reference.repeat_vector_forward(x, layer.n),
+            lambda layer, x, g: reference.repeat_vector_backward(g),
+        ),
+    )
+    add(
+        "GlobalMaxPooling2D, 28×28×6",
+        GlobalMaxPooling2D(),
+        (28, 28, 6),
+        moves(
+            lambda layer, x: reference.global_max_pool_forward(x),
+            lambda layer, x, g: reference.global_max_pool_backward(x, g),
+        ),
     )
     return cases
 
@@ -333,15 +524,38 @@ def machine(threads):
 
 
 def row(name, flops, reference_s, vectorised_s, fast_s):
-    """One Markdown table row: times, the reference/fast factor and GFLOP/s of each version."""
-    vectorised = (
-        ("—", "—") if vectorised_s is None else (f"{vectorised_s * 1e3:,.2f} ms", f"{flops / vectorised_s / 1e9:.3g}")
-    )
+    """One Markdown table row: times, the reference/fast factor and GFLOP/s of each version ("—" without FLOPs)."""
+
+    def rate(seconds, digits):
+        return "—" if not flops else f"{flops / seconds / 1e9:.{digits}g}"
+
+    vectorised = ("—", "—") if vectorised_s is None else (f"{vectorised_s * 1e3:,.2f} ms", rate(vectorised_s, 3))
     return (
         f"| {name} | {reference_s * 1e3:,.0f} ms | {vectorised[0]} | {fast_s * 1e3:,.2f} ms "
-        f"| {reference_s / fast_s:,.0f}× | {flops / reference_s / 1e9:.2g} | {vectorised[1]} "
-        f"| {flops / fast_s / 1e9:.3g} |"
+        f"| {reference_s / fast_s:,.0f}× | {rate(reference_s, 2)} | {vectorised[1]} | {rate(fast_s, 3)} |"
     )
+
+
+def timed_rows(cases, repeat, reference_repeat):
+    """Check every case against its reference, then time it: one Markdown row per case."""
+    lines = []
+    for name, flops, x, g, reference_run, vectorised_run, fast_run in cases:
+        expected = reference_run(x, g)[1]
+        agree(name, expected, fast_run(x, g)[1])
+        vectorised_s = None
+        if vectorised_run is not None:
+            agree(f"{name} (vectorised)", expected, vectorised_run(x, g)[1])
+            vectorised_s = best_time(vectorised_run, (x, g), repeat)
+        reference_s = best_time(reference_run, (x, g), reference_repeat, min_seconds=0)
+        fast_s = best_time(fast_run, (x, g), repeat)
+        lines.append(row(name, flops, reference_s, vectorised_s, fast_s))
+    return lines
+
+
+TABLE_HEADER = (
+    "| layer (forward + backward) | reference loops | vectorised (offset loop) | fast | factor "
+    "| reference GFLOP/s | vectorised GFLOP/s | fast GFLOP/s |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+)
 
 
 def main(argv=None):
@@ -353,6 +567,12 @@ def main(argv=None):
     parser.add_argument(
         "--clock", choices=sorted(CLOCKS), default="cpu", help="cpu: CPU time of this process (default); wall: elapsed"
     )
+    parser.add_argument(
+        "--table",
+        choices=("all", "lenet", "modern"),
+        default="all",
+        help="lenet: LeNet-5's layers and step; modern: Keras's modern convolution and reshaping layers; all: both",
+    )
     args = parser.parse_args(argv)
     CLOCK[0] = CLOCKS[args.clock]
     for name in ("batch", "threads", "repeat", "reference_repeat"):
@@ -363,53 +583,46 @@ def main(argv=None):
 
     load_before = os.getloadavg()
     rng = np.random.default_rng(0)
-    lines = []
+    clock = "CPU time of the process" if args.clock == "cpu" else "wall-clock time"
     with threadpool_limits(args.threads):
-        for name, flops, x, g, reference_run, vectorised_run, fast_run in layer_cases(args.batch, rng):
-            expected = reference_run(x, g)[1]
-            agree(name, expected, fast_run(x, g)[1])
-            vectorised_s = None
-            if vectorised_run is not None:
-                agree(f"{name} (vectorised)", expected, vectorised_run(x, g)[1])
-                vectorised_s = best_time(vectorised_run, (x, g), args.repeat)
-            reference_s = best_time(reference_run, (x, g), args.reference_repeat, min_seconds=0)
-            fast_s = best_time(fast_run, (x, g), args.repeat)
-            lines.append(row(name, flops, reference_s, vectorised_s, fast_s))
-
-        model = lenet5()
-        model.compile(optimizer=SGD(0.05), loss="sparse_categorical_crossentropy")
-        try:
-            (x, y), _ = datasets.load_mnist(train_limit=args.batch, test_limit=1, download=False)
-            source = "MNIST digits"
-        except (datasets.DatasetError, OSError):
-            x = rng.random((args.batch, 28, 28, 1), dtype=np.float32)
-            y = rng.integers(0, 10, args.batch)
-            source = "random images (MNIST not found)"
-        weights = model.get_weights()
-        expected = reference_lenet5_step(weights, x, y, 0.05)
-        model.train_on_batch(x, y)
-        agree("LeNet-5 step", expected, model.get_weights())
-        reference_s = best_time(reference_lenet5_step, (weights, x, y, 0.05), args.reference_repeat, 0)
-        fast_s = best_time(model.train_on_batch, (x, y), args.repeat)
-        lines.append(row("**LeNet-5 training step**", lenet5_step_flops(model, args.batch), reference_s, None, fast_s))
-        breakdown = step_breakdown(model, x, y, args.repeat)
+        if args.table in ("all", "lenet"):
+            lines = timed_rows(layer_cases(args.batch, rng), args.repeat, args.reference_repeat)
+            model = lenet5()
+            model.compile(optimizer=SGD(0.05), loss="sparse_categorical_crossentropy")
+            try:
+                (x, y), _ = datasets.load_mnist(train_limit=args.batch, test_limit=1, download=False)
+                source = "MNIST digits"
+            except (datasets.DatasetError, OSError):
+                x = rng.random((args.batch, 28, 28, 1), dtype=np.float32)
+                y = rng.integers(0, 10, args.batch)
+                source = "random images (MNIST not found)"
+            weights = model.get_weights()
+            expected = reference_lenet5_step(weights, x, y, 0.05)
+            model.train_on_batch(x, y)
+            agree("LeNet-5 step", expected, model.get_weights())
+            reference_s = best_time(reference_lenet5_step, (weights, x, y, 0.05), args.reference_repeat, 0)
+            fast_s = best_time(model.train_on_batch, (x, y), args.repeat)
+            step_flops = lenet5_step_flops(model, args.batch)
+            lines.append(row("**LeNet-5 training step**", step_flops, reference_s, None, fast_s))
+            breakdown = step_breakdown(model, x, y, args.repeat)
+            print(f"Batch {args.batch}, float32, {args.threads} BLAS thread(s), {clock}; LeNet-5 step on {source}.\n")
+            print(TABLE_HEADER)
+            print("\n".join(lines))
+            total = sum(f + b for _, f, b in breakdown)
+            print(f"\nWhere the fast step's time goes (best of several steps, {total * 1e3:.2f} ms in all):\n")
+            print("| part of the step | forward | backward | share |")
+            print("|---|---:|---:|---:|")
+            for name, forward_s, backward_s in breakdown:
+                share = (forward_s + backward_s) / total
+                print(f"| {name} | {forward_s * 1e3:.3f} ms | {backward_s * 1e3:.3f} ms | {share:.0%} |")
+        if args.table in ("all", "modern"):
+            lines = timed_rows(modern_cases(args.batch, rng), args.repeat, args.reference_repeat)
+            threads = f"{args.threads} BLAS thread(s)"
+            print(f"\nModern convolution and reshaping layers: batch {args.batch}, float32, {threads}, {clock}.\n")
+            print(TABLE_HEADER)
+            print("\n".join(lines))
     load_after = os.getloadavg()
 
-    clock = "CPU time of the process" if args.clock == "cpu" else "wall-clock time"
-    print(f"Batch {args.batch}, float32, {args.threads} BLAS thread(s), {clock}; LeNet-5 step on {source}.\n")
-    print(
-        "| layer (forward + backward) | reference loops | vectorised (offset loop) | fast | factor "
-        "| reference GFLOP/s | vectorised GFLOP/s | fast GFLOP/s |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    print("\n".join(lines))
-    total = sum(f + b for _, f, b in breakdown)
-    print(f"\nWhere the fast step's time goes (best of several steps, {total * 1e3:.2f} ms in all):\n")
-    print("| part of the step | forward | backward | share |")
-    print("|---|---:|---:|---:|")
-    for name, forward_s, backward_s in breakdown:
-        share = (forward_s + backward_s) / total
-        print(f"| {name} | {forward_s * 1e3:.3f} ms | {backward_s * 1e3:.3f} ms | {share:.0%} |")
     print(f"\nMachine: {machine(args.threads)}")
     print(
         "Load average (1, 5, 15 min): before "

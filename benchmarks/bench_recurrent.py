@@ -112,7 +112,7 @@ def layer_runners(cell, size):
     x = rng.standard_normal((batch, steps, features)).astype(np.float32)
     grad = rng.standard_normal((batch, units)).astype(np.float32)
     ours = {"lstm": layers.LSTM, "gru": layers.GRU}[cell](units)
-    ours.build((steps, features))
+    ours.build_weights((steps, features))
     theirs = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](features, units, batch_first=True)
     inputs, grad_t = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(grad)
     kept = {}

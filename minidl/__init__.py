@@ -2,13 +2,14 @@
 
 Laid out as Keras 3, so `import minidl as keras` runs a Keras MNIST program: `keras.Input`,
 `keras.Sequential`, `keras.layers`, `keras.losses`, `keras.optimizers`, `keras.metrics`,
-`keras.callbacks`, `keras.models`, `keras.utils`, `keras.ops`, `keras.initializers` and
-`keras.datasets` (with `mnist.load_data()`). `fit(..., workers=N)` splits each batch's gradient
-across N processes.
+`keras.callbacks`, `keras.models`, `keras.utils`, `keras.ops`, `keras.initializers`,
+`keras.constraints` and `keras.datasets` (with `mnist.load_data()`). `fit(..., workers=N)` splits
+each batch's gradient across N processes.
 """
 
 from . import (
     callbacks,
+    constraints,
     datasets,
     initializers,
     layers,
@@ -22,15 +23,18 @@ from . import (
 )
 from .layers import Input
 from .models import Model, Sequential
+from .ops import Variable
 from .utils.rng import set_seed
 from .version import __version__
 
 __all__ = [
     "Input",
+    "Variable",
     "Model",
     "Sequential",
     "set_seed",
     "callbacks",
+    "constraints",
     "datasets",
     "initializers",
     "layers",

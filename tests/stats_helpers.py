@@ -25,9 +25,11 @@ def data(seed=0):
     return rng.normal(size=(SAMPLES, FEATURES)).astype("float32"), rng.integers(0, 3, SAMPLES)
 
 
-def train(out_dir, seed=0, callbacks=(), verbose=False, model_name=None, **fit_args):
+def train(out_dir, seed=0, callbacks=(), verbose=False, model_name=None, tensorboard_dir=None, **fit_args):
     """Fit the tiny model once with a tracker writing to `out_dir`; returns (tracker, history)."""
-    tracker = StatisticsTracker(model_name=model_name, out_dir=out_dir, dataset="random", verbose=verbose)
+    tracker = StatisticsTracker(
+        model_name=model_name, out_dir=out_dir, dataset="random", verbose=verbose, tensorboard_dir=tensorboard_dir
+    )
     x, y = data(seed)
     history = make_model(seed).fit(
         x,

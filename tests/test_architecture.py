@@ -22,8 +22,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minidl"
 # The layers of the house, lowest first: a module imports only from its own layer or the ones below.
 LAYERS = [
     ("minidl.version", "minidl.errors", "minidl.flat", "minidl.utils"),
-    ("minidl.ops", "minidl.initializers"),
-    ("minidl.layers", "minidl.losses", "minidl.metrics", "minidl.optimizers", "minidl.reference", "minidl.datasets"),
+    ("minidl.ops", "minidl.activations", "minidl.initializers", "minidl.regularizers", "minidl.constraints"),
+    (
+        "minidl.layers",
+        "minidl.random",
+        "minidl.losses",
+        "minidl.metrics",
+        "minidl.optimizers",
+        "minidl.reference",
+        "minidl.datasets",
+    ),
     ("minidl.saving",),
     ("minidl.distributed", "minidl.callbacks"),
     ("minidl.trainers",),

@@ -44,6 +44,7 @@ COMMON_FLAGS = (
     "--limit",
     "--data-dir",
     "--stats-dir",
+    "--tensorboard",
     "--save",
     "--plot",
     "--show-filters",
@@ -291,6 +292,43 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
     assert name == "lenet_conv2_avg_sigmoid"
     assert {layer.get_config().get("activation") for layer in model.layers[:-1]} - {None} == {"sigmoid"}
     assert shapes(convolve, conv=2, activation="tanh")[0] == "convolve_conv2_tanh"
+
+
+def test_tensorboard_flag_writes_the_run_for_tensorboard_step_by_step(tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from tensorboard_helpers import as_float32, scalars
+
+    data_dir = data_dir_or_skip()
+    stats_dir, board = tmp_path / "stats", tmp_path / "tb"
+    result = run_script(
+        "training_feedforward.py", *QUICK, "--stats-dir", stats_dir, "--tensorboard", board, cwd=tmp_path,
+        data_dir=data_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, explain(result)
+    [folder] = board.iterdir()
+    assert re.fullmatch(r"feedforward_tanh_pool_1worker_1thread_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", folder.name)
+    assert f"TensorBoard: writing {folder} (watch it: tensorboard --logdir {board})" in result.stdout
+    # The first one-worker run of its setup: nothing to measure a speed-up against yet, and it says so.
+    assert sorted(p.name for p in folder.iterdir()) == ["train", "validation"]
+    assert "no finished one-worker run of this setup" in result.stderr
+    run = last_run(stats_dir / "feedforward_tanh.json")
+    train = scalars(folder / "train")
+    assert train["epoch_loss"] == [(0, as_float32([run["epochs"][0]["loss"]])[0])]
+    assert scalars(folder / "validation")["epoch_accuracy"] == [(0, as_float32([run["epochs"][0]["val_accuracy"]])[0])]
+    steps = len(run["timings"]["step_times"])
+    assert [step for step, _ in train["batch_loss"]] == list(range(1, steps + 1))
+    assert len(train["minidl/compute_seconds"]) == steps  # the one-process runner's timings reach the callback
+
+
+def test_tensorboard_flag_on_a_file_is_refused_before_training(tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    (tmp_path / "taken").write_text("a file")
+    result = run_script("training_full.py", "--tensorboard", tmp_path / "taken", cwd=tmp_path, timeout=60)
+    assert result.returncode == 2, explain(result)
+    assert (
+        result.stderr.strip()
+        == f"training_full.py: error: --tensorboard {str(tmp_path / 'taken')!r}: is a file, not a folder"
+    )
 
 
 # ----- flags -----

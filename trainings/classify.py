@@ -39,7 +39,7 @@ def parse_args(argv=None):
         help="train the quick model on only the first N training images (no effect with --model)",
     )
     add("--data-dir", default=None, help="folder with the MNIST .gz files (default: $MINIDL_DATA_DIR or the cache)")
-    add("--seed", type=int, default=0, help="seed of the quick model trained when no --model is given")
+    add("--seed", type=common.seed_value, default=0, help="seed of the quick model trained when no --model is given")
     add("--quiet", action="store_true", help="print only the result line")
     args = parser.parse_args(argv)
     common.check_args(parser, args)
@@ -62,15 +62,17 @@ def quick_model(args, x_train, y_train):
 def main(argv=None):
     """Parse flags, classify, print the result line (and save the picture); returns the exit code.
 
-    Ctrl-C at any point (loading, the quick training, classifying) ends with one line and exit code
-    130; the worker pool is shut down on the way out by `fit` / `predict` themselves.
+    Ctrl-C (or SIGTERM) at any point (loading, the quick training, classifying) ends with one line and
+    exit code 130 (143); the worker pool is shut down on the way out by `fit` / `predict` themselves.
     """
     args = parse_args(argv)
-    try:
-        return classify(args)
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
-        return common.INTERRUPTED_EXIT_CODE
+    with common.interrupts_handled():
+        try:
+            return classify(args)
+        except KeyboardInterrupt as interrupt:
+            cause, code = common.interruption(interrupt)
+            print(f"\n{cause}: nothing was classified to the end.", file=sys.stderr)
+            return code
 
 
 def classify(args):

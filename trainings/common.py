@@ -29,7 +29,8 @@ def _run_as_a_training_script() -> bool:
 
 
 # Importing numpy and minidl takes a moment; an interrupt then gets one line, not an import traceback.
-# `main` replaces these handlers with the ones that stop training cleanly (`interrupts_handled`).
+# Every script's `main` replaces these handlers with the ones that stop cleanly (`interrupts_handled`):
+# past the imports, exiting at once would skip closing worker pools and saving what was done.
 if _run_as_a_training_script() and threading.current_thread() is threading.main_thread():
     for _number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(_number, _stop_during_start_up)
@@ -45,10 +46,13 @@ import warnings  # noqa: E402
 # Scripts run as `python trainings/x.py` from a checkout; make the package importable without install.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import backups  # noqa: E402
 import step_split  # noqa: E402
 
 from minidl import datasets  # noqa: E402
 from minidl.optimizers import SGD, Adam  # noqa: E402
+from minidl.utils import checks  # noqa: E402
+from minidl.utils.interrupts import Terminated  # noqa: E402  (SIGTERM as a Ctrl-C: recorded alike)
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
@@ -87,14 +91,26 @@ def positive_int(text):
 
 
 def positive_float(text):
-    """argparse type: a number > 0."""
+    """argparse type: a finite number > 0."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    if not 0 < value < float("inf"):  # NaN fails both comparisons
+        raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {value}")
     return value
+
+
+def seed_value(text):
+    """argparse type: a seed, a whole number in [0, 2**63) (what NumPy's generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    try:
+        return checks.seed(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number in [0, 2**63), got {value}") from None
 
 
 def make_parser(description, defaults) -> OneLineParser:
@@ -148,7 +164,12 @@ def make_parser(description, defaults) -> OneLineParser:
         default="pool",
         help="pool: --workers processes on this machine; mpi: one process per rank of `mpiexec -n K`",
     )
-    add("--seed", type=int, default=None, help="random seed for weights and shuffling (default: random, recorded)")
+    add(
+        "--seed",
+        type=seed_value,
+        default=None,
+        help="random seed for weights and shuffling (default: random, recorded)",
+    )
     add(
         "--limit",
         type=positive_int,
@@ -163,6 +184,13 @@ def make_parser(description, defaults) -> OneLineParser:
     )
     add("--data-dir", default=None, help="folder with the MNIST .gz files (default: $MINIDL_DATA_DIR or the cache)")
     add("--stats-dir", default="stats_out", help="folder for <model>.json and averages.txt")
+    add(
+        "--tensorboard",
+        metavar="DIR",
+        default=None,
+        help="watch the run live: write it for `tensorboard --logdir DIR`, step by step, into "
+        "DIR/<model>_<backend>_<N>workers_<T>threads_<date>/ (needs the tensorboard extra; default: off)",
+    )
     add("--save", metavar="PATH", default=None, help="save the trained model to this .npz file")
     add("--plot", action="store_true", help="draw the statistics charts after the run (needs the plot extra)")
     add(
@@ -172,7 +200,7 @@ def make_parser(description, defaults) -> OneLineParser:
         "needs the plot extra)",
     )
     add("--quiet", action="store_true", help="print only the final result line")
-    add_resume_flag(parser)
+    backups.add_resume_flag(parser)
     return parser
 
 
@@ -220,6 +248,16 @@ def check_outputs(parser, args):
     problem = _folder_problem(args.stats_dir, creatable=True)
     if problem:
         parser.error(f"--stats-dir {args.stats_dir!r}: {problem}")
+    if getattr(args, "tensorboard", None) is not None:
+        from minidl.callbacks.tensorboard import tensorboard_modules
+
+        try:
+            tensorboard_modules()
+        except ImportError as error:
+            parser.error(f"--tensorboard: {error}")
+        problem = _folder_problem(args.tensorboard, creatable=True)
+        if problem:
+            parser.error(f"--tensorboard {args.tensorboard!r}: {problem}")
     save = getattr(args, "save", None)
     if save:
         if os.path.isdir(save):
@@ -255,11 +293,6 @@ def _folder_problem(folder, creatable):
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"cannot be created: {parent!r} is not writable"
     return None
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a batch scheduler, `timeout`, `kill`) turned into an interrupt, so it is handled like Ctrl-C:
-    `fit` stops its workers and records the run as interrupted, with "SIGTERM" as the reason."""
 
 
 #: How long an interrupt during training may wait for the next step boundary before it is raised anyway.
@@ -395,9 +428,16 @@ def statistics_lost(parser) -> int:
     return 1
 
 
+def interruption(interrupt) -> tuple[str, int]:
+    """What stopped the script, in words, and the exit code a shell expects for it (130 or 143)."""
+    if isinstance(interrupt, Terminated):
+        return "Terminated (SIGTERM)", TERMINATED_EXIT_CODE
+    return "Interrupted (Ctrl-C)", INTERRUPTED_EXIT_CODE
+
+
 def interrupted_message(interrupt) -> str:
     """One line: what interrupted the run and what was recorded of it (possibly nothing)."""
-    cause = "Terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "Interrupted (Ctrl-C)"
+    cause = interruption(interrupt)[0]
     tracker = _RECORDING[0] if _RECORDING else None
     saved = getattr(tracker, "last_saved_status", None)
     if saved is None:
@@ -447,8 +487,7 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
         except KeyboardInterrupt as interrupt:
             if getattr(interrupt, "rank", 0) == 0:  # under MPI: one line per job, from rank 0
                 print(f"\n{interrupted_message(interrupt)}", file=sys.stderr)
-            default = TERMINATED_EXIT_CODE if isinstance(interrupt, Terminated) else INTERRUPTED_EXIT_CODE
-            return getattr(interrupt, "exit_code", default)
+            return getattr(interrupt, "exit_code", interruption(interrupt)[1])
         except WorkerError as error:
             # One line; the worker's own traceback only when it raised (not for a killed or stuck worker).
             print(f"{parser.prog}: error: {str(error).splitlines()[0]}", file=sys.stderr)
@@ -458,6 +497,10 @@ def main(description, build_model, add_flags=None, defaults=None, argv=None):
         except (datasets.DatasetError, OSError) as error:  # bad data, a full disk, an unwritable output
             print(f"{parser.prog}: error: {error}", file=sys.stderr)
             return 1
+        except backups.CannotResume as error:  # nothing trained, the backup kept: a usage error (exit code 2)
+            if process_rank(args)[0] == 0:
+                parser.error(f"--resume: cannot resume: {error}")
+            return 2
 
 
 def run(args, build_model):
@@ -501,17 +544,24 @@ def train(args, build_model):
     """
     from minidl.stats import StatisticsTracker
 
-    (x_train, y_train), (x_test, y_test) = load_data(args.data_dir, args.limit, validation_limit(args))
     model = build_model(args)
-    backup = resume_callbacks(args, model)
     model.compile(optimizer=make_optimizer(args), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rank, processes = process_rank(args)
-    quiet = args.quiet or rank != 0
-    if not quiet:
-        model.summary()
-    tracker = recording(StatisticsTracker(model.name, out_dir=args.stats_dir, dataset="mnist", verbose=not quiet))
-    started = time.perf_counter()
+    # This run's own backup folder (with --resume: the backup it continues, checked before any work).
+    run_backup = backups.start(args, model, rank, share_from_rank_0(args))
+    completed = False
     try:
+        (x_train, y_train), (x_test, y_test) = load_data(args.data_dir, args.limit, validation_limit(args))
+        quiet = args.quiet or rank != 0
+        if not quiet:
+            model.summary()
+        watch = tensorboard_callbacks(args, model, rank)
+        tracker = recording(
+            StatisticsTracker(
+                model.name, out_dir=args.stats_dir, dataset="mnist", verbose=not quiet, tensorboard_dir=watch["folder"]
+            )
+        )
+        started = time.perf_counter()
         with step_split.timed_workers(args.workers, args.backend, args.threads) as timer:
             history = model.fit(
                 x_train,
@@ -525,11 +575,20 @@ def train(args, build_model):
                 verbose=0 if quiet else 1,
                 # The split goes first: it adds to the run record before the tracker saves it. The interrupt
                 # check goes last, so every other callback has seen a step before a pending Ctrl-C stops there.
-                callbacks=[step_split.RecordSplit(timer, tracker), tracker, *backup, InterruptAtStepBoundary()],
+                callbacks=[
+                    step_split.RecordSplit(timer, tracker),
+                    tracker,
+                    *watch["callbacks"],
+                    run_backup.callback,
+                    InterruptAtStepBoundary(),
+                ],
             )
+        completed = True
     except KeyboardInterrupt as interrupt:
         interrupt.rank = rank  # rank 0 alone reports an MPI job's interrupt
         raise
+    finally:
+        run_backup.finish(completed)
     seconds = time.perf_counter() - started
     if rank != 0:
         return None
@@ -547,47 +606,40 @@ def train(args, build_model):
     }
 
 
-def add_resume_flag(parser):
-    """--resume: continue this model's interrupted run (see `resume_callbacks`)."""
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue an interrupted run of this model from its last completed epoch (while a run trains, "
-        "its backup is kept in <stats-dir>/backups/<model name>/)",
-    )
+def tensorboard_callbacks(args, model, rank) -> dict:
+    """With --tensorboard DIR: this run's TensorBoard folder (named as `python -m minidl.stats tensorboard`
+    names recorded runs) and its TensorBoard callback, writing every step, the weights' histograms and
+    the first layer's filters every epoch. {"folder": None, "callbacks": []} without the flag."""
+    if getattr(args, "tensorboard", None) is None:
+        return {"folder": None, "callbacks": []}
+    import datetime
+
+    from minidl.callbacks import TensorBoard
+    from minidl.distributed.resources import default_threads
+    from minidl.stats.tensorboard import run_name
+
+    processes = args.workers
+    if args.backend == "mpi":
+        from minidl.distributed import import_mpi
+
+        processes = import_mpi().COMM_WORLD.Get_size()
+    threads = args.threads or default_threads()
+    name = run_name(model.name, args.backend, processes, threads, datetime.datetime.now())
+    folder = os.path.join(args.tensorboard, name)
+    if rank == 0 and not args.quiet:
+        print(f"TensorBoard: writing {folder} (watch it: tensorboard --logdir {args.tensorboard})")
+    board = TensorBoard(log_dir=folder, histogram_freq=1, write_images=True, update_freq="batch")
+    return {"folder": folder, "callbacks": [board]}
 
 
-def resume_callbacks(args, model) -> list:
-    """The run's BackupAndRestore: a backup after every epoch, deleted when the run completes.
+def share_from_rank_0(args):
+    """Under MPI, a function handing rank 0's value to every rank (None otherwise)."""
+    if args.backend != "mpi":
+        return None
+    from minidl.distributed import import_mpi
 
-    With --resume an existing backup is continued (its seed adopted, so the remaining epochs shuffle
-    and drop out exactly as the interrupted run would have); without it, a backup left by an
-    unfinished run is discarded with a note, so a plain run always starts afresh.
-    """
-    from minidl import saving
-    from minidl.callbacks import BackupAndRestore
-    from minidl.utils import checks
-
-    backup = BackupAndRestore(os.path.join(args.stats_dir, "backups", model.name))
-    exists = os.path.exists(backup.path)
-    if args.resume and exists:
-        try:
-            state = saving.read_state(backup.path) or {}
-            if checks.seed(state.get("seed"), "its seed") is None:
-                raise ValueError("it records no seed")
-            model.seed = state["seed"]
-        except ValueError as error:  # ModelFileError included: one line, no traceback
-            raise SystemExit(f"--resume: cannot resume: {error}") from None
-        print(f"resuming from {backup.path}: {state.get('epoch')} epoch(s) done, seed {model.seed}")
-    elif args.resume:
-        print(f"--resume: no backup in {backup.backup_dir}; training from the first epoch", file=sys.stderr)
-    elif exists:
-        with contextlib.suppress(FileNotFoundError):  # another MPI rank may have removed it first
-            os.remove(backup.path)
-        print(
-            f"note: discarded {backup.path}, left by an unfinished run (use --resume to continue it)", file=sys.stderr
-        )
-    return [backup]
+    comm = import_mpi().COMM_WORLD
+    return lambda value: comm.bcast(value, root=0)
 
 
 def process_rank(args):
@@ -610,7 +662,7 @@ def final_test_metrics(history, model, x_test, y_test):
     logs = history.history
     if len(logs.get("val_accuracy", [])) == len(history.epoch) > 0:
         return logs["val_loss"][-1], logs["val_accuracy"][-1]
-    return model.evaluate(x_test, y_test)
+    return model.evaluate(x_test, y_test, verbose=0)
 
 
 def draw_pictures(args, model, x_test):

@@ -307,24 +307,26 @@ def main(argv=None) -> int:
     from threadpoolctl import threadpool_limits
 
     limits = threadpool_limits(args.threads)  # this process's BLAS; worker processes limit their own
-    try:
-        shrink = {
-            label: gradient_shrink(module, flags, args.data_dir)
-            for label, module, flags, deep, _ in CONFIGURATIONS
-            if deep
-        }
-        jobs, results = plan(args), []
-        for original, index, seed in jobs:
-            results.append(run_one(args, original, index, seed))
-            write_table(path, args, results, len(jobs), shrink, started)
-    except KeyboardInterrupt:
-        print(f"\nInterrupted: the runs so far are in the statistics and in {path}.", file=sys.stderr)
-        return common.INTERRUPTED_EXIT_CODE
-    except common.datasets.DatasetError as error:
-        print(f"reproduce_original.py: error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        limits.restore_original_limits()
+    with common.interrupts_handled():  # Ctrl-C / SIGTERM stop the run in progress cleanly, recorded
+        try:
+            shrink = {
+                label: gradient_shrink(module, flags, args.data_dir)
+                for label, module, flags, deep, _ in CONFIGURATIONS
+                if deep
+            }
+            jobs, results = plan(args), []
+            for original, index, seed in jobs:
+                results.append(run_one(args, original, index, seed))
+                write_table(path, args, results, len(jobs), shrink, started)
+        except KeyboardInterrupt as interrupt:
+            cause, code = common.interruption(interrupt)
+            print(f"\n{cause}: the runs so far are in the statistics and in {path}.", file=sys.stderr)
+            return code
+        except common.datasets.DatasetError as error:
+            print(f"reproduce_original.py: error: {error}", file=sys.stderr)
+            return 1
+        finally:
+            limits.restore_original_limits()
     print(f"wrote {path} ({time.perf_counter() - started:.0f} s)")
     return 0
 

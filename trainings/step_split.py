@@ -35,6 +35,7 @@ class _TimedLocalRunner(Runner):
     def __init__(self, runner, timer):
         self.runner, self.timer = runner, timer
         self.workers, self.threads_per_worker = runner.workers, runner.threads_per_worker
+        self.timings = runner.timings  # fit hands it to the callbacks (TensorBoard's per-step figures)
 
     def gradients(self, x, y, sample_weight, indices, step):
         started = time.perf_counter()

@@ -18,8 +18,10 @@ Flags it does not know (--epochs, --limit, --batch-size, --activation, ...) go t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -41,7 +43,7 @@ def parse_args(argv=None):
     add("--repeat", type=common.positive_int, default=3, help="runs per worker count")
     add("--backend", choices=["pool", "mpi"], default="pool", help="pool: worker processes; mpi: mpiexec -n N")
     add("--threads", type=common.positive_int, default=1, help="BLAS threads per process")
-    add("--seed", type=int, default=1, help="the seed of every run")
+    add("--seed", type=common.seed_value, default=1, help="the seed of every run")
     add("--stats-dir", default="stats_out", help="folder for the statistics (the sweep's runs are added to it)")
     args, extra = parser.parse_known_args(argv)
     if any(flag.split("=")[0] in ("--workers", "--seed", "--stats-dir", "--backend") for flag in extra):
@@ -66,6 +68,34 @@ def run_ids(stats_dir) -> set:
     return {run.get("id") for run in runs}
 
 
+#: How long an interrupted sweep waits for its run in progress to stop and record itself.
+RUN_STOP_SECONDS = 30
+
+
+def run_one(arguments, env) -> tuple[int, str, str]:
+    """Run one training to its end: (exit code, stdout, stderr).
+
+    Interrupted, the sweep waits for the run to stop at a step boundary and record itself as interrupted
+    (a terminal's Ctrl-C reaches it too); a run that did not get the signal (`kill -INT <sweep>`) is
+    handed it after a moment. Then the interrupt goes on.
+    """
+    process = subprocess.Popen(arguments, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = process.communicate()
+    except KeyboardInterrupt as interrupt:
+        number = signal.SIGTERM if isinstance(interrupt, common.Terminated) else signal.SIGINT
+        for timeout, then in ((common.INTERRUPT_GRACE_SECONDS + 1, number), (RUN_STOP_SECONDS, signal.SIGKILL)):
+            try:
+                process.communicate(timeout=timeout)
+                break
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(then)
+        process.wait()
+        raise
+    return process.returncode, stdout, stderr
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     before = run_ids(args.stats_dir)
@@ -75,20 +105,26 @@ def main(argv=None) -> int:
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(args.threads)
     started = time.perf_counter()
-    try:
-        for repeat in range(1, args.repeat + 1):
-            for workers in args.workers:
-                load = os.getloadavg()[0]
-                print(f"run {repeat}/{args.repeat}, {workers} worker(s), load average {load:.2f}: ", end="", flush=True)
-                result = subprocess.run(command(args, workers), env=env, capture_output=True, text=True)
-                if result.returncode != 0:
-                    print("failed")
-                    sys.stderr.write(result.stderr)
-                    return result.returncode
-                print(result.stdout.strip().splitlines()[-1], flush=True)
-    except KeyboardInterrupt:
-        print("\nInterrupted: the finished runs are in the statistics.", file=sys.stderr)
-        return common.INTERRUPTED_EXIT_CODE
+    with common.interrupts_handled():
+        try:
+            for repeat in range(1, args.repeat + 1):
+                for workers in args.workers:
+                    load = os.getloadavg()[0]
+                    print(
+                        f"run {repeat}/{args.repeat}, {workers} worker(s), load average {load:.2f}: ",
+                        end="",
+                        flush=True,
+                    )
+                    code, stdout, stderr = run_one(command(args, workers), env)
+                    if code != 0:
+                        print("failed")
+                        sys.stderr.write(stderr)
+                        return code
+                    print(stdout.strip().splitlines()[-1], flush=True)
+        except KeyboardInterrupt as interrupt:
+            cause, code = common.interruption(interrupt)
+            print(f"\n{cause}: the finished runs are in the statistics.", file=sys.stderr)
+            return code
     runs, _, _ = load_runs(args.stats_dir)
     rows = summarize([run for run in runs if run.get("id") not in before])
     print(

@@ -6,6 +6,7 @@ See `base.py` for the order in which hooks are called and what their logs hold.
 from .backup_and_restore import BackupAndRestore
 from .base import Callback, CallbackList
 from .csv_logger import CSVLogger
+from .divergence_guard import DivergenceGuard
 from .early_stopping import EarlyStopping
 from .history import History
 from .lambda_callback import LambdaCallback
@@ -15,6 +16,7 @@ from .monitor import MonitorCallback
 from .progbar_logger import ProgbarLogger
 from .progress import ProgressBar
 from .reduce_lr_on_plateau import ReduceLROnPlateau
+from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "Callback",
     "CallbackList",
     "CSVLogger",
+    "DivergenceGuard",
     "EarlyStopping",
     "History",
     "LambdaCallback",
@@ -31,5 +34,6 @@ __all__ = [
     "ProgbarLogger",
     "ProgressBar",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]

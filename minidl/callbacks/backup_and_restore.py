@@ -6,6 +6,7 @@ import os
 
 from .. import saving
 from ..saving import state
+from ..utils.temporaries import temporary_beside
 from .base import Callback
 
 BACKUP_FILE = "backup.keras"
@@ -21,7 +22,11 @@ class BackupAndRestore(Callback):
     (the shuffle order and Dropout's masks follow from the seed, the epoch and the step count). When
     training completes the backup is deleted (and its folder, if that leaves it empty), unless
     `delete_checkpoint=False`; it is kept when training is interrupted or fails. Under MPI only rank 0
-    writes; every rank restores.
+    writes; every rank restores. A folder that cannot be written is refused when training begins.
+
+    As in Keras, the folder is one run's: a run restores whatever backup it finds there, so runs that
+    train at the same time need folders of their own (the training scripts give every run its own,
+    and restore only on `--resume`).
     """
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
@@ -52,7 +57,7 @@ class BackupAndRestore(Callback):
 
     def on_train_begin(self, logs=None):
         if self._writer():
-            os.makedirs(self.backup_dir, exist_ok=True)
+            self._check_writable()
         if not os.path.exists(self.path):
             return
         seed = self.backup_seed()
@@ -66,8 +71,19 @@ class BackupAndRestore(Callback):
         saving.load_weights(self.model, self.path)
         state.request_resume(self.model, self.model.completed_epochs)
 
+    def _check_writable(self):
+        """Create the folder and write a file in it now, not after an epoch of work: one line if it cannot be."""
+        try:
+            os.makedirs(self.backup_dir, exist_ok=True)
+            with temporary_beside(self.path):
+                pass
+        except OSError as error:
+            reason = error.strerror or str(error) or type(error).__name__
+            raise OSError(f"BackupAndRestore: cannot write backups in {self.backup_dir}: {reason}") from None
+
     def on_epoch_end(self, epoch, logs=None):
         if self._writer():
+            os.makedirs(self.backup_dir, exist_ok=True)  # a folder removed meanwhile is made again
             saving.save_model(self.model, self.path)
 
     def on_train_end(self, logs=None):

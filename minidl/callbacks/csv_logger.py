@@ -6,6 +6,7 @@ import csv
 import io
 import os
 
+from ..utils.temporaries import temporary_beside
 from .base import Callback
 
 
@@ -39,7 +40,7 @@ class CSVLogger(Callback):
             writer.writerow(self.header)
         writer.writerow([epoch if key == "epoch" else logs.get(key, "NA") for key in self.header])
         self.text += buffer.getvalue()
-        temporary = f"{self.filename}.{os.getpid()}.tmp"
-        with open(temporary, "w", newline="") as file:
-            file.write(self.text)
-        os.replace(temporary, self.filename)
+        with temporary_beside(self.filename) as (handle, temporary):  # removed on error, swept after a crash
+            with open(os.dup(handle), "w", newline="") as file:
+                file.write(self.text)
+            os.replace(temporary, self.filename)

@@ -11,11 +11,11 @@ import contextlib
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..utils.temporaries import temporary_beside
 from .idx import DatasetError
 
 _CHUNK = 1 << 16
@@ -53,19 +53,16 @@ def fetch(name, cache: Path, mirrors, checksums, timeout, progress) -> Path:
 def _fetch_verified(url: str, target: Path, checksum: Checksum, timeout: float, progress) -> None:
     """Download into a temp file beside ``target``, verify it, then os.replace it in place."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
+    # A killed download's temporary is swept by the next download into the cache (utils.temporaries).
+    with temporary_beside(target) as (fd, tmp_name):
         request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
+        with os.fdopen(os.dup(fd), "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
             digest = _copy_response(resp, out, hashlib.new(checksum[0]), progress, url)
             out.flush()
             os.fsync(out.fileno())
         if digest != checksum[1].lower():
             raise DatasetError(f"checksum mismatch ({checksum[0]} expected {checksum[1]}, got {digest})")
         os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def _copy_response(response, out, hasher, progress, url: str) -> str:

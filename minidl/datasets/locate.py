@@ -28,6 +28,21 @@ from .idx import DatasetError
 
 ENV_VAR = "MINIDL_DATA_DIR"
 
+
+def absolute_env_folder():
+    """Make $MINIDL_DATA_DIR absolute, against the working directory at import (the program's start).
+
+    A relative value (`MINIDL_DATA_DIR=../shared/mnist`) would otherwise mean another folder as soon as
+    the program, a test or a subprocess changes directory. Written back to the environment, so child
+    processes inherit the absolute folder.
+    """
+    value = os.environ.get(ENV_VAR)
+    if value and not os.path.isabs(os.path.expanduser(value)):
+        os.environ[ENV_VAR] = os.path.abspath(os.path.expanduser(value))
+
+
+absolute_env_folder()
+
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
 TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
@@ -81,7 +96,7 @@ def _cache_dir(dataset: Dataset) -> Path:
 
 
 def _existing_dir(value: str | os.PathLike, what: str) -> Path:
-    folder = Path(value).expanduser()
+    folder = Path(value).expanduser().absolute()
     if not folder.is_dir():
         raise DatasetError(f"{what} {folder} does not exist or is not a folder")
     return folder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from ..utils import arrays
 from ..utils.interrupts import deferred_signals
 from .base import Runner, StepTimings
 from .resources import blas_threads, thread_limit
@@ -33,7 +34,7 @@ class LocalRunner(Runner):
         """Mean gradient of the batch `indices` into model.gradients; returns (loss sum, metric sums)."""
         started = time.perf_counter()
         weights = None if sample_weight is None else sample_weight[indices]
-        result = self.model.forward_backward(x[indices], y[indices], weights, len(indices), step)
+        result = self.model.forward_backward(arrays.take(x, indices), y[indices], weights, len(indices), step)
         seconds = time.perf_counter() - started
         self.timings.add(seconds, seconds)
         if self.first_step_seconds is None:

@@ -29,6 +29,9 @@ import traceback
 
 import numpy as np
 
+from .. import metrics
+from ..utils import arrays
+from ..utils.interrupts import raise_terminated
 from . import replica
 from .base import Runner, RunnerSource, StepTimings, shard_bounds
 from .resources import blas_threads, thread_limit
@@ -95,18 +98,6 @@ def import_mpi():
     return MPI
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM (how mpiexec passes Ctrl-C on) as a KeyboardInterrupt; `exit_code` is 128 + the signal."""
-
-    def __init__(self, signum):
-        super().__init__(f"terminated by signal {signum}")
-        self.exit_code = 128 + signum
-
-
-def _interrupt(signum, frame):
-    raise Interrupted(signum)
-
-
 class MPIRunner(Runner):
     """Computes each batch's gradient with every MPI rank doing its shard (see the module docstring)."""
 
@@ -116,7 +107,7 @@ class MPIRunner(Runner):
         # handles SIGTERM itself), so that rank 0 records the run as interrupted before the job ends.
         self.previous_sigterm = signal.getsignal(signal.SIGTERM)
         if self.previous_sigterm in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGTERM, _interrupt)
+            signal.signal(signal.SIGTERM, raise_terminated)
         self.MPI = import_mpi()
         self.comm = comm or self.MPI.COMM_WORLD
         self.rank, self.ranks = self.comm.Get_rank(), self.comm.Get_size()
@@ -127,7 +118,7 @@ class MPIRunner(Runner):
         # Two reductions per step, started together: the gradients (in the model's dtype) and the
         # figures [loss sum, metric sums...] in float64, so sums of metrics such as MAE stay exact.
         self.gradient_buffer = np.zeros(model.parameters.size, dtype=model.dtype)
-        self.figures = np.zeros(1 + len(model.metrics), dtype=np.float64)
+        self.figures = np.zeros(1 + metrics.statistics_size(model.compiled_metrics), dtype=np.float64)
         self.private_gradients = model.gradients
         replica.bind(model, model.parameters, self.gradient_buffer)
         # Identical start and shuffling even if the ranks were seeded differently.
@@ -148,7 +139,7 @@ class MPIRunner(Runner):
             shard = indices[lo:hi]
             weights = None if sample_weight is None else sample_weight[shard]
             loss_sum, sums = self.model.forward_backward(
-                x[shard], y[shard], weights, len(indices), step, positions=np.arange(lo, hi)
+                arrays.take(x, shard), y[shard], weights, len(indices), step, positions=np.arange(lo, hi)
             )
             self.figures[0], self.figures[1:] = loss_sum, sums
         else:
@@ -168,16 +159,18 @@ class MPIRunner(Runner):
 
     def predict(self, x, batch_size):
         """Every rank predicts its slice; all slices are gathered on every rank."""
-        bounds = shard_bounds(len(x), self.ranks)
+        bounds = shard_bounds(arrays.count(x), self.ranks)
         lo, hi = bounds[self.rank]
         shape = self.model.output_shape
         if None in shape:  # a sequence's length: known from the inputs, so from one sample's output
-            shape = self.model.predict_in_batches(x[:1], 1).shape[1:]
+            shape = self.model.predict_in_batches(arrays.take(x, slice(0, 1)), 1).shape[1:]
         row = int(np.prod(shape))
         mine = (
-            self.model.predict_in_batches(x[lo:hi], batch_size) if hi > lo else np.zeros((0, *shape), self.model.dtype)
+            self.model.predict_in_batches(arrays.take(x, slice(lo, hi)), batch_size)
+            if hi > lo
+            else np.zeros((0, *shape), self.model.dtype)
         )
-        out = np.empty((len(x), *shape), self.model.dtype)
+        out = np.empty((arrays.count(x), *shape), self.model.dtype)
         counts = [(b - a) * row for a, b in bounds]
         offsets = [a * row for a, _ in bounds]
         self.comm.Allgatherv(

@@ -17,6 +17,7 @@ from collections import deque
 
 import numpy as np
 
+from ..utils import arrays
 from ..utils.interrupts import deferred_signals
 from . import replica
 from .base import Runner, StepTimings, shard_bounds
@@ -137,7 +138,7 @@ class PoolRunner(Runner):
             (inputs,) = self.pool.data.get("inputs", (x,))
             shape = self.model.output_shape
             if None in shape:  # a sequence's length: known from the inputs, so from one sample's output
-                shape = self.model.predict_in_batches(x[:1], 1).shape[1:]
+                shape = self.model.predict_in_batches(arrays.take(x, slice(0, 1)), 1).shape[1:]
             out = SharedArray((len(x), *shape), self.model.dtype, keep=outputs)
             (lo, hi), *others = shard_bounds(len(x), self.workers)
             started = time.perf_counter()

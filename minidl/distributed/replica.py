@@ -39,7 +39,8 @@ def bind(model, parameters: np.ndarray, gradients: np.ndarray, keep_values=True)
     With `keep_values` the model's current values are copied in; without, the model adopts the
     buffers' values (how a worker's replica takes the parent's weights).
     """
-    size = flat.parameter_count(model.layers)
+    layers = model.weight_layers()
+    size = flat.parameter_count(layers)
     for buffer in (parameters, gradients):
         if buffer.shape != (size,) or buffer.dtype != np.dtype(model.dtype):
             raise ValueError(
@@ -49,4 +50,4 @@ def bind(model, parameters: np.ndarray, gradients: np.ndarray, keep_values=True)
     if keep_values:
         parameters[...] = model.parameters
         gradients[...] = model.gradients
-    flat.bind(model, parameters, gradients)
+    flat.bind(model, parameters, gradients, layers)

@@ -14,6 +14,7 @@ from multiprocessing import connection
 
 import numpy as np
 
+from .. import metrics
 from . import replica
 from .resources import thread_limit
 from .shared import SharedArray
@@ -109,7 +110,7 @@ def shard_gradient(model, data, shard, first_position, batch, step):
     started = time.perf_counter()
     if len(shard) == 0:
         model.gradients[...] = 0
-        return 0.0, np.zeros(len(model.metrics)), 0.0
+        return 0.0, np.zeros(metrics.statistics_size(model.compiled_metrics)), 0.0
     x, y, weights = data
     loss_sum, sums = model.forward_backward(
         x[shard],

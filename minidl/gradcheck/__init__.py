@@ -23,7 +23,13 @@ The package: `report` (the per-tensor reports and the comparison with central di
 and `cli` (`python -m minidl.gradcheck`).
 """
 
-from .check import check_gradients, check_layer_state, check_loss_gradient, check_model_gradients
+from .check import (
+    check_gradients,
+    check_layer_state,
+    check_loss_gradient,
+    check_model_gradients,
+    check_op_gradients,
+)
 from .cli import builtin_checks, main
 from .copies import build_float64, clone, float64_copy, float64_model
 from .report import (
@@ -41,6 +47,7 @@ from .report import (
 __all__ = [
     "check_gradients",
     "check_model_gradients",
+    "check_op_gradients",
     "check_loss_gradient",
     "check_layer_state",
     "GradientReport",

@@ -7,8 +7,12 @@ import copy
 import numpy as np
 
 from .. import losses as losses_module
+from ..layers import context as training_contexts
 from ..layers.base import Layer
+from ..layers.context import TrainingContext
+from ..ops.tape import Tape, Tensor, paused, recording, value_of
 from ..trainers import data as data_checks
+from ..utils import arrays
 from .copies import Replay, float64_copy, float64_model
 from .report import ATOL, EPS, RTOL, GradientCheckError, GradientReport, TensorReport, compare, numerical_gradient
 
@@ -145,34 +149,82 @@ def check_model_gradients(
     max_entries=None,
 ) -> GradientReport:
     """Compare every parameter gradient of a whole model (and the input gradient) with central
-    differences of the model's loss averaged over the batch: L = (1/N) Σ_n loss(model(x_n), y_n).
+    differences of the model's loss averaged over the batch: L = (1/N) Σ_n loss(model(x_n), y_n)
+    (plus any regularization and added losses).
 
-    Runs on a float64 copy of the model; `loss` (a name or Loss) defaults to the compiled one. The
-    backward pass is the chain every step runs: loss gradient (fused with a final softmax for the
-    cross-entropies), then each layer's backward in reverse order. Tensors are named "layer.param".
+    Runs on a float64 copy of the model; `loss` (a name, a Loss or a function) defaults to the compiled
+    one. The analytic side is the model's own training step, `forward_backward`, so what is checked is
+    what trains: for a Sequential the layers' hand-written backward passes chained (the loss fused with
+    a final softmax for the cross-entropies), for a functional or subclassed model the tape. Random
+    layers draw from the step's context, the same on every pass. Tensors are named "layer.param".
     """
     loss = loss if loss is not None else model.loss
     if loss is None:
         raise ValueError(f"model {model.name!r} has no loss: compile it or pass loss=")
     twin = float64_model(model)
     twin.compile(optimizer="sgd", loss=copy.deepcopy(losses_module.get(loss)), metrics=[])
-    x = data_checks.check_inputs(twin, np.array(x, dtype=np.float64, copy=True, order="C"))
-    x = np.array(x, copy=True, order="C")
+    x = data_checks.check_inputs(twin, _float64(x))
     y = data_checks.check_targets(twin, x, y)
-    n = len(x)
-    return _check(
-        f"model {model.name!r} with {twin.loss.name}",
-        twin.layers,
-        x,
-        forward_fn=lambda: twin.forward(x.copy(), training=True),
-        loss_fn=lambda: twin.loss.total(twin.forward(x.copy(), training=True), y) / n,
-        out_grad_fn=lambda out: twin.training_loss.gradient(out, y, n),
-        rtol=rtol,
-        atol=atol,
-        eps=eps,
-        max_entries=max_entries,
-        rng=np.random.default_rng(seed),
-    )
+    n = arrays.count(x)
+    inputs = arrays.parts(x)
+
+    def loss_value():
+        return twin.forward_backward(x, y, None, n, step=0)[0] / n
+
+    _, _, dx = twin.forward_backward(x, y, None, n, step=0, input_gradient=True)
+    analytic = {
+        (layer, name): np.array(g, copy=True) for layer in twin.weight_layers() for name, g in layer.grads.items()
+    }
+    report = GradientReport(f"model {model.name!r} with {twin.loss.name}")
+    rng = np.random.default_rng(seed)
+    for i, (part, grad) in enumerate(zip(inputs, dx if isinstance(x, tuple) else (dx,))):
+        entries = _entries(part.size, max_entries, rng)
+        label = "input" if len(inputs) == 1 else f"input {i}"
+        report.tensors.append(
+            compare(label, grad, numerical_gradient(loss_value, part, eps, entries), rtol, atol, entries)
+        )
+    for layer in twin.weight_layers():
+        for name, param in layer.params.items():
+            entries = _entries(param.size, max_entries, rng)
+            numeric = numerical_gradient(loss_value, param, eps, entries)
+            report.tensors.append(
+                compare(f"{layer.name}.{name}", analytic[(layer, name)], numeric, rtol, atol, entries)
+            )
+    return report
+
+
+def check_op_gradients(function, *inputs, seed: int = 0, rtol: float = RTOL, atol: float = ATOL, eps: float = EPS,
+                       name=None, **settings) -> GradientReport:  # fmt: skip
+    """Compare the backward of `function(*inputs, **settings)` — an op of `minidl.ops`, or any function
+    of tensors written with them (a layer called on a list of inputs, a loss) — with central differences.
+
+    The loss is L = Σ out ⊙ G for a fixed random G; the analytic side replays the tape the call recorded.
+    """
+    arrays_in = [_float64(a) for a in inputs]
+    tape, tensors = Tape(), [Tensor(a.copy()) for a in arrays_in]
+    # As in a training step: layers called inside keep what their backward needs.
+    context = TrainingContext(step=0, positions=np.arange(len(arrays_in[0])) if arrays_in[0].ndim else np.arange(1))
+    with recording(tape), training_contexts.stepping(context):
+        out = function(*tensors, **settings)
+    weights = np.random.default_rng(seed).standard_normal(np.shape(value_of(out)))
+    found = tape.backward([out], [weights]) if isinstance(out, Tensor) else {}
+    report = GradientReport(name or getattr(function, "__name__", "op"))
+    for i, (array, tensor) in enumerate(zip(arrays_in, tensors)):
+
+        def loss(array=array, i=i):
+            values = [array if j == i else a for j, a in enumerate(arrays_in)]
+            with paused(), training_contexts.stepping(context):
+                return float(np.sum(np.asarray(value_of(function(*values, **settings))) * weights))
+
+        analytic = found.get(id(tensor), np.zeros_like(array))
+        report.tensors.append(compare(f"x{i + 1}", analytic, numerical_gradient(loss, array, eps), rtol, atol))
+    return report
+
+
+def _float64(x):
+    if isinstance(x, (list, tuple)):
+        return tuple(np.array(part, dtype=np.float64, copy=True, order="C") for part in x)
+    return np.array(x, dtype=np.float64, copy=True, order="C")
 
 
 def check_loss_gradient(loss, y_pred, y_true, denominator=None, *, rtol=RTOL, atol=ATOL, eps=EPS) -> GradientReport:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses as losses_module
-from .check import check_gradients, check_loss_gradient, check_model_gradients
+from .check import check_gradients, check_loss_gradient, check_model_gradients, check_op_gradients
 
 
 def builtin_checks(seed: int = 0):
@@ -22,7 +22,10 @@ def builtin_checks(seed: int = 0):
         Bidirectional,
         Conv1D,
         Conv2D,
+        Conv2DTranspose,
+        Cropping2D,
         Dense,
+        DepthwiseConv2D,
         Dropout,
         Embedding,
         Flatten,
@@ -31,19 +34,32 @@ def builtin_checks(seed: int = 0):
         GlobalMaxPooling1D,
         GlobalMaxPooling2D,
         GRUCell,
+        InputLayer,
+        LayerNormalization,
         LeakyReLU,
         Linear,
         LSTMCell,
         Masking,
         MaxPool2D,
         MaxPooling1D,
+        Normalization,
+        Permute,
+        RandomContrast,
+        RandomFlip,
+        RandomRotation,
+        RandomTranslation,
+        RandomZoom,
         ReLU,
+        RepeatVector,
         Rescaling,
+        Reshape,
+        SeparableConv2D,
         Sigmoid,
         SimpleRNN,
         SimpleRNNCell,
         Softmax,
         Tanh,
+        UpSampling2D,
         ZeroPadding2D,
     )
     from ..models import Model
@@ -58,6 +74,31 @@ def builtin_checks(seed: int = 0):
         ),
         ("Conv2D 5x5 same, 2 channels, tanh", Conv2D(2, 5, padding="same", activation="tanh"), (5, 6, 2)),
         ("Conv2D 2x3 valid stride 2, sigmoid", Conv2D(3, (2, 3), strides=2, activation="sigmoid"), (7, 6, 2)),
+        (
+            "Conv2D 3x3 dilation 2 same, tanh",
+            Conv2D(3, 3, dilation_rate=2, padding="same", activation="tanh"),
+            (7, 6, 2),
+        ),
+        ("Conv2D 3x3 groups 2 stride 2 same", Conv2D(4, 3, groups=2, strides=2, padding="same"), (7, 6, 4)),
+        ("DepthwiseConv2D 3x3 same, multiplier 2", DepthwiseConv2D(3, padding="same", depth_multiplier=2), (6, 5, 3)),
+        ("DepthwiseConv2D 3x3 dilation 2, relu", DepthwiseConv2D(3, dilation_rate=2, activation="relu"), (7, 6, 2)),
+        (
+            "SeparableConv2D 3x3 stride 2 same, tanh",
+            SeparableConv2D(4, 3, strides=2, padding="same", activation="tanh"),
+            (7, 6, 3),
+        ),
+        ("Conv2DTranspose 3x3 stride 2 same", Conv2DTranspose(3, 3, strides=2, padding="same"), (4, 3, 2)),
+        (
+            "Conv2DTranspose 3x3 stride 2 output_padding 1",
+            Conv2DTranspose(2, 3, strides=2, output_padding=1),
+            (3, 3, 2),
+        ),
+        ("UpSampling2D 2x3 nearest", UpSampling2D((2, 3)), (3, 2, 2)),
+        ("UpSampling2D 2 bilinear", UpSampling2D(2, interpolation="bilinear"), (3, 4, 2)),
+        ("Cropping2D ((1, 0), (2, 1))", Cropping2D(((1, 0), (2, 1))), (4, 5, 2)),
+        ("Reshape (-1, 4)", Reshape((-1, 4)), (3, 4, 2)),
+        ("Permute (3, 1, 2)", Permute((3, 1, 2)), (3, 4, 2)),
+        ("RepeatVector 3", RepeatVector(3), (5,)),
         ("MaxPool2D 2", MaxPool2D(2), (4, 6, 2)),
         ("MaxPool2D 3 stride 1 (overlapping)", MaxPool2D(3, strides=1), (5, 5, 2)),
         ("AvgPool2D 2", AvgPool2D(2), (4, 6, 2)),
@@ -73,6 +114,12 @@ def builtin_checks(seed: int = 0):
         ("BatchNormalization after Conv2D (per channel)", BatchNormalization(), (3, 2, 3)),
         ("BatchNormalization after Dense (per feature)", BatchNormalization(), (5,)),
         ("Rescaling 1/255", Rescaling(1 / 255, offset=-0.5), (4,)),
+        ("Normalization (given mean, variance)", Normalization(mean=[1.0, -2.0], variance=[4.0, 0.25]), (3, 2)),
+        ("RandomFlip (draws replayed)", RandomFlip(seed=1), (4, 5, 2)),
+        ("RandomRotation 0.2 bilinear reflect", RandomRotation(0.2, seed=1), (5, 6, 2)),
+        ("RandomTranslation 0.2 nearest wrap", RandomTranslation(0.2, 0.2, "wrap", "nearest", seed=1), (5, 6, 2)),
+        ("RandomZoom 0.3 constant", RandomZoom(0.3, fill_mode="constant", seed=1), (5, 6, 2)),
+        ("RandomContrast 0.5", RandomContrast(0.5, value_range=(-3, 3), seed=1), (4, 5, 2)),
         ("Flatten", Flatten(), (3, 2, 2)),
         ("Dropout 0.4 (mask replayed)", Dropout(0.4, seed=3), (12,)),
         ("ReLU", ReLU(), (3, 4)),
@@ -118,10 +165,12 @@ def builtin_checks(seed: int = 0):
         ("SimpleRNNCell in RNN", RNN(SimpleRNNCell(3, activation="sigmoid")), (4, 2)),
         ("Bidirectional(LSTM) concat", Bidirectional(LSTM(3)), (4, 2)),
         ("Bidirectional(GRU, return_sequences) mul", Bidirectional(GRU(3, return_sequences=True), "mul"), (4, 2)),
+        ("InputLayer (the identity)", InputLayer(shape=(3, 4)), (3, 4)),
+        ("LayerNormalization (per position)", LayerNormalization(), (3, 4)),
     ]
     results = []
     for what, layer, shape in cases:
-        layer.build(shape, rng=np.random.default_rng(seed), dtype=np.float64)
+        layer.build_weights(shape, rng=np.random.default_rng(seed), dtype=np.float64)
         for name, value in layer.params.items():
             if name in ("bias", "beta", "gamma"):  # constants at initialisation: make them tell
                 value[...] += rng.standard_normal(value.shape) * 0.1
@@ -146,6 +195,9 @@ def builtin_checks(seed: int = 0):
     results.append(
         ("MeanSquaredError", check_loss_gradient("mse", rng.standard_normal((4, 3)), rng.standard_normal((4, 3))))
     )
+
+    results += op_checks(rng, seed)
+    results += graph_checks(rng, seed)
 
     for loss, targets in (("sparse_categorical_crossentropy", np.array([0, 2, 1])), ("mse", rng.random((3, 3)))):
         model = Model(name="small_cnn", seed=seed, dtype="float64")
@@ -176,10 +228,139 @@ def builtin_checks(seed: int = 0):
     return results
 
 
+def op_checks(rng, seed=0):
+    """(what, GradientReport) for every differentiable op of `minidl.ops` and every merge layer."""
+    from .. import ops
+    from ..layers import Add, Average, Concatenate, Maximum, Minimum, MultiHeadAttention, Multiply, Subtract
+
+    def normal(*shape):
+        return rng.standard_normal(shape)
+
+    def positive(*shape):
+        return rng.uniform(0.5, 2.0, shape)
+
+    cases = [
+        ("add (broadcast)", ops.add, (normal(3, 4), normal(4)), {}),
+        ("subtract (broadcast)", ops.subtract, (normal(3, 1), normal(3, 4)), {}),
+        ("multiply", ops.multiply, (normal(3, 4), normal(3, 4)), {}),
+        ("divide", ops.divide, (normal(3, 4), positive(3, 4)), {}),
+        ("power", ops.power, (positive(3, 4), normal(3, 4)), {}),
+        ("negative", ops.negative, (normal(3, 4),), {}),
+        ("matmul", ops.matmul, (normal(3, 4), normal(4, 2)), {}),
+        ("matmul (batched)", ops.matmul, (normal(2, 3, 4), normal(2, 4, 5)), {}),
+        ("matmul (vector)", ops.matmul, (normal(3, 4), normal(4)), {}),
+        ("exp", ops.exp, (normal(3, 4),), {}),
+        ("log", ops.log, (positive(3, 4),), {}),
+        ("sqrt", ops.sqrt, (positive(3, 4),), {}),
+        ("square", ops.square, (normal(3, 4),), {}),
+        ("abs", ops.abs, (normal(3, 4),), {}),
+        ("sin", ops.sin, (normal(3, 4),), {}),
+        ("cos", ops.cos, (normal(3, 4),), {}),
+        ("tanh", ops.tanh, (normal(3, 4),), {}),
+        ("maximum", ops.maximum, (normal(3, 4), normal(3, 4)), {}),
+        ("minimum", ops.minimum, (normal(3, 4), normal(3, 4)), {}),
+        ("clip", lambda x: ops.clip(x, -0.5, 0.5), (normal(3, 4),), {}),
+        ("where", lambda x, y: ops.where(x > y, x, y * 2), (normal(3, 4), normal(3, 4)), {}),
+        ("sum (axis 1)", ops.sum, (normal(3, 4),), {"axis": 1}),
+        ("mean (all)", ops.mean, (normal(3, 4),), {}),
+        ("max (axis 0, keepdims)", ops.max, (normal(3, 4),), {"axis": 0, "keepdims": True}),
+        ("min (axis 1)", ops.min, (normal(3, 4),), {"axis": 1}),
+        ("reshape", lambda x: ops.reshape(x, (4, 3)), (normal(3, 4),), {}),
+        ("transpose", lambda x: ops.transpose(x, (0, 2, 1)), (normal(2, 3, 4),), {}),
+        ("expand_dims", lambda x: ops.expand_dims(x, 1), (normal(3, 4),), {}),
+        ("squeeze", ops.squeeze, (normal(3, 1, 4),), {}),
+        ("concatenate", lambda a, b: ops.concatenate([a, b], axis=1), (normal(3, 2), normal(3, 4)), {}),
+        ("stack", lambda a, b: ops.stack([a, b], axis=1), (normal(3, 4), normal(3, 4)), {}),
+        ("get_item (slice, repeated index)", lambda x: x[:, [0, 2, 2]], (normal(3, 4),), {}),
+        ("cast", lambda x: ops.cast(x, "float64") * 2, (normal(3, 4),), {}),
+        ("relu", ops.relu, (normal(3, 4),), {}),
+        ("sigmoid", ops.sigmoid, (normal(3, 4),), {}),
+        ("softplus", ops.softplus, (normal(3, 4),), {}),
+        ("silu", ops.silu, (normal(3, 4),), {}),
+        ("leaky_relu", ops.leaky_relu, (normal(3, 4),), {}),
+        ("elu", ops.elu, (normal(3, 4),), {}),
+        ("gelu (tanh approximation)", ops.gelu, (normal(3, 4),), {}),
+        ("gelu (exact)", ops.gelu, (normal(3, 4),), {"approximate": False}),
+        ("softmax", ops.softmax, (normal(3, 4),), {}),
+        ("log_softmax", ops.log_softmax, (normal(3, 4),), {}),
+    ]
+    results = [
+        (f"op {what}", check_op_gradients(function, *inputs, seed=seed, name=what, **settings))
+        for what, function, inputs, settings in cases
+    ]
+    for cls in (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate):
+        merge = cls(dtype="float64")
+        report = check_op_gradients(lambda a, b, merge=merge: merge([a, b]), normal(3, 4), normal(3, 4), seed=seed)
+        results.append((f"{cls.__name__} (merge layer)", report))
+    attention = MultiHeadAttention(2, 3, dropout=0.2, dtype="float64")
+    mask = rng.random((2, 4, 3)) > 0.3
+    report = check_op_gradients(lambda q, v: attention(q, v, attention_mask=mask), normal(2, 4, 5), normal(2, 3, 5))
+    results.append(("MultiHeadAttention (2 heads, mask, dropout)", report))
+    return results
+
+
+def graph_checks(rng, seed=0):
+    """Whole-model checks through the tape: a functional model with a shared layer and a fan-out, and a
+    subclassed model with a custom layer written with ops, an added loss and Dropout."""
+    from .. import ops
+    from ..layers import Dense, Dropout, Input, Layer, add
+    from ..models import Model
+
+    inputs = Input(shape=(4,), dtype="float64")
+    hidden = Dense(6, activation="tanh", dtype="float64")(inputs)
+    shared = Dense(6, activation="tanh", dtype="float64")
+    once = shared(hidden)
+    twice = shared(once)
+    outputs = Dense(3, activation="softmax", dtype="float64")(add([once, twice, hidden]) * 0.5)
+    functional = Model(inputs, outputs, name="shared_and_fan_out", seed=seed)
+    functional.compile("sgd", "sparse_categorical_crossentropy")
+    labels = np.array([0, 1, 2, 0, 1])
+    results = [
+        (
+            "model: functional, shared layer, fan-out",
+            check_model_gradients(functional, rng.standard_normal((5, 4)), labels),
+        )
+    ]
+
+    class Scale(Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+
+        def call(self, x):
+            self.add_loss(0.01 * ops.mean(ops.square(x)))
+            return ops.tanh(x * self.scale)
+
+    class Net(Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.first, self.scale = Dense(5, dtype="float64"), Scale(dtype="float64")
+            self.drop, self.last = Dropout(0.3, dtype="float64"), Dense(3, activation="softmax", dtype="float64")
+
+        def call(self, x, training=None):
+            return self.last(self.drop(self.scale(self.first(x)), training=training))
+
+    subclassed = Net(name="subclassed_custom_layer", seed=seed, dtype="float64")
+    subclassed.build((None, 4))
+    subclassed.compile("sgd", "sparse_categorical_crossentropy")
+    report = check_model_gradients(subclassed, rng.standard_normal((5, 4)), labels)
+    results.append(("model: subclassed, custom layer, add_loss, Dropout", report))
+    return results
+
+
 def main(argv=None) -> int:
     """Print the table of every built-in check; exit status 1 if any gradient is wrong."""
+    import argparse
+
     from rich.console import Console
     from rich.table import Table
+
+    argparse.ArgumentParser(
+        prog="python -m minidl.gradcheck",
+        description=(
+            "Check every built-in layer, op, loss and a few whole models: each backward pass against "
+            "central differences, in float64. Prints one table row per tensor; exits 1 if any is wrong."
+        ),
+    ).parse_args([] if argv is None else argv)
 
     table = Table(title="minidl gradient check: backward vs central differences (float64, eps=1e-6)")
     for column, justify in (

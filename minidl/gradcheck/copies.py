@@ -12,7 +12,7 @@ from ..layers.base import Layer
 
 def build_float64(layer: Layer, input_shape, seed: int = 0) -> Layer:
     """Build `layer` itself in float64 with a seeded generator (for tests that then use it directly)."""
-    layer.build(tuple(input_shape), rng=np.random.default_rng(seed), dtype=np.float64)
+    layer.build_weights(tuple(input_shape), rng=np.random.default_rng(seed), dtype=np.float64)
     return layer
 
 
@@ -25,6 +25,9 @@ def clone(layer: Layer, memo=None) -> Layer:
     twin = object.__new__(type(layer))
     memo[id(layer)] = twin
     for key, value in vars(layer).items():
+        if key == "flat_owner":
+            vars(twin)[key] = None  # the twin belongs to the model that packs it next
+            continue
         vars(twin)[key] = clone(value, memo) if isinstance(value, Layer) else copy.deepcopy(value, memo)
     return twin
 
@@ -62,8 +65,10 @@ def float64_copy(layer: Layer, input_shape, seed: int = 0) -> Layer:
 
 def float64_model(model):
     """A float64 twin of a minidl Model: the same layers (deep copies) and weights, not compiled."""
-    from ..models import Model
+    from ..models import Model, Sequential
 
+    if not isinstance(model, Sequential):
+        return _float64_graph(model)
     twin = Model(name=model.name, seed=model.seed, dtype="float64")
     for layer in model.layers:
         copied = clone(layer)
@@ -75,6 +80,25 @@ def float64_model(model):
         copy_weights(original, copied, original.input_shape)
     for layer in twin.layers:
         layer.needs_input_grad = True
+    return twin
+
+
+def _float64_graph(model):
+    """A functional or subclassed model copied whole (its graph, shared layers and all) in float64."""
+    if not model.built:
+        raise ValueError(f"model {model.name!r} is not built yet: call it on data first")
+    twin = copy.deepcopy(model)
+    twin.dtype = np.float64
+    for layer in [twin, *twin.all_layers()]:
+        for inner in layer.reachable_layers():
+            inner.dtype = np.float64
+            for table in (inner.params, inner.grads, inner.states):
+                for name, value in table.items():
+                    table[name] = np.array(value, dtype=np.float64)
+    for tensor in getattr(twin, "inputs", []):
+        tensor.dtype = "float64"
+    twin.optimizer, twin.loss = None, None
+    twin.pack()
     return twin
 
 

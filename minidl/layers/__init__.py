@@ -1,10 +1,26 @@
 """The layers a Model is built from, under their Keras names."""
 
-from .activations import Activation, ElementwiseActivation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .activations import (
+    ELU,
+    GELU,
+    Activation,
+    ElementwiseActivation,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from .attention import MultiHeadAttention
+from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import Layer
 from .cells import GRUCell, LSTMCell, SimpleRNNCell
 from .conv import Conv2D
 from .conv1d import Conv1D, Convolution1D
+from .conv_transpose import Conv2DTranspose
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
@@ -18,10 +34,26 @@ from .global_pooling import (
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
 )
-from .input import Input  # keras.layers.Input, as Keras 3 also exports it there
+from .input import Input, InputLayer  # keras.layers.Input, as Keras 3 also exports it there
 from .masking import Masking
-from .normalization import BatchNormalization
-from .padding import ZeroPadding2D
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+from .normalization import BatchNormalization, LayerNormalization
+from .padding import Cropping2D, ZeroPadding2D
 from .pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -32,9 +64,11 @@ from .pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from .preprocessing import Rescaling
+from .preprocessing import Normalization, Rescaling
 from .recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
-from .reshape import Flatten
+from .reshape import Flatten, Permute, RepeatVector, Reshape
+from .separable_conv import DepthwiseConv2D, SeparableConv2D
+from .upsampling import UpSampling2D
 
 # Every class a saved architecture may name: by class name, plus Keras's alternative names.
 LAYER_CLASSES = {
@@ -51,6 +85,8 @@ LAYER_CLASSES = {
         ZeroPadding2D,
         Rescaling,
         BatchNormalization,
+        LayerNormalization,
+        MultiHeadAttention,
         Activation,
         ReLU,
         LeakyReLU,
@@ -58,6 +94,28 @@ LAYER_CLASSES = {
         Tanh,
         Softmax,
         Linear,
+        InputLayer,
+        Add,
+        Subtract,
+        Multiply,
+        Average,
+        Maximum,
+        Minimum,
+        Concatenate,
+        DepthwiseConv2D,
+        SeparableConv2D,
+        Conv2DTranspose,
+        Reshape,
+        Permute,
+        RepeatVector,
+        Cropping2D,
+        UpSampling2D,
+        Normalization,
+        RandomFlip,
+        RandomRotation,
+        RandomTranslation,
+        RandomZoom,
+        RandomContrast,
         # sequences and recurrence
         Embedding,
         Masking,
@@ -106,6 +164,8 @@ __all__ = [
     "ZeroPadding2D",
     "Rescaling",
     "BatchNormalization",
+    "LayerNormalization",
+    "MultiHeadAttention",
     "Dropout",
     "ReLU",
     "LeakyReLU",
@@ -115,6 +175,39 @@ __all__ = [
     "Linear",
     "LAYER_CLASSES",
     "Input",
+    "InputLayer",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "maximum",
+    "minimum",
+    "concatenate",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Softplus",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
+    "Conv2DTranspose",
+    "Reshape",
+    "Permute",
+    "RepeatVector",
+    "Cropping2D",
+    "UpSampling2D",
+    "Normalization",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "RandomContrast",
     "Embedding",
     "Masking",
     "Conv1D",

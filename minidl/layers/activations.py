@@ -21,8 +21,10 @@ import warnings
 
 import numpy as np
 
+from .. import activations as functions
 from .. import ops
 from ..errors import lookup
+from ..ops.tape import Tape, Tensor, paused, recording, value_of
 from ..utils.checks import finite_number
 from .base import Layer
 
@@ -36,8 +38,8 @@ class ElementwiseActivation(Layer):
     takes_unknown_dims = True
     supports_masking = True
 
-    def __init__(self, name=None, input_shape=None, inplace=False):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, name=None, input_shape=None, inplace=False, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.inplace = inplace
         self.output = None
 
@@ -142,8 +144,8 @@ class Softmax(ElementwiseActivation):
     `(p - y) / batch`, and this layer passes it through.
     """
 
-    def __init__(self, name=None, input_shape=None, inplace=False):
-        super().__init__(name=name, input_shape=input_shape, inplace=inplace)
+    def __init__(self, name=None, input_shape=None, inplace=False, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, inplace=inplace, **kwargs)
         self.backward_done_by_loss = False
 
     def apply(self, x, out):
@@ -167,8 +169,8 @@ class LeakyReLU(ElementwiseActivation):
     Keras 3 does.
     """
 
-    def __init__(self, negative_slope=0.3, name=None, input_shape=None, inplace=False, alpha=None):
-        super().__init__(name=name, input_shape=input_shape, inplace=inplace)
+    def __init__(self, negative_slope=0.3, name=None, input_shape=None, inplace=False, alpha=None, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, inplace=inplace, **kwargs)
         if alpha is not None:
             warnings.warn("LeakyReLU: argument `alpha` is deprecated, use `negative_slope`", stacklevel=2)
             negative_slope = alpha
@@ -189,6 +191,64 @@ class LeakyReLU(ElementwiseActivation):
         return {**super().get_config(), "negative_slope": self.negative_slope}
 
 
+class OpActivation(ElementwiseActivation):
+    """An activation computed by a differentiable op of `minidl.ops` (GELU, ELU, SiLU, softplus) or by any
+    function of x written with ops: forward is the function, backward what the op (or the tape) gives.
+
+        forward: y = f(x);   backward: dL/dx = vector-Jacobian product of f at x with g = dL/dy
+    """
+
+    def __init__(self, function=None, name=None, input_shape=None, inplace=False, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, inplace=False, **kwargs)  # it needs x, not only y
+        self.function = function if function is not None else type(self).function
+
+    def forward(self, x, training=False):
+        if not training:
+            with paused():
+                return np.asarray(value_of(self.function(x)), dtype=x.dtype)
+        self._tape, self._input = Tape(), Tensor(x)
+        with recording(self._tape):
+            self._output = self.function(self._input)
+        return np.asarray(value_of(self._output), dtype=x.dtype)
+
+    def backward(self, grad):
+        if not isinstance(self._output, Tensor):
+            return np.zeros_like(grad)
+        return self._tape.backward([self._output], [grad]).get(id(self._input), np.zeros_like(grad)).astype(grad.dtype)
+
+
+class GELU(OpActivation):
+    """Gaussian error linear unit, y = x Φ(x), exact (Keras's `activation="gelu"`); see `minidl.ops.gelu`."""
+
+    @staticmethod
+    def function(x):
+        return functions.gelu(x)
+
+
+class ELU(OpActivation):
+    """y = x for x > 0, eˣ − 1 below; see `minidl.ops.elu`."""
+
+    @staticmethod
+    def function(x):
+        return functions.elu(x)
+
+
+class SiLU(OpActivation):
+    """y = x · sigmoid(x) (swish); see `minidl.ops.silu`."""
+
+    @staticmethod
+    def function(x):
+        return functions.silu(x)
+
+
+class Softplus(OpActivation):
+    """y = log(1 + eˣ); see `minidl.ops.softplus`."""
+
+    @staticmethod
+    def function(x):
+        return functions.softplus(x)
+
+
 # Keras's activation function "leaky_relu" has slope 0.2, while its LeakyReLU layer defaults to 0.3.
 KERAS_LEAKY_SLOPE = 0.2
 
@@ -205,6 +265,11 @@ ACTIVATIONS = {
     "softmax": Softmax,
     "linear": Linear,
     "leaky_relu": _keras_leaky_relu,
+    "gelu": GELU,
+    "elu": ELU,
+    "silu": SiLU,
+    "swish": SiLU,
+    "softplus": Softplus,
 }
 
 
@@ -216,11 +281,18 @@ def get(activation, inplace=False):
         return activation
     if isinstance(activation, type) and issubclass(activation, ElementwiseActivation):
         return activation(inplace=inplace)
+    if callable(activation):  # keras.activations.relu, ops.tanh, or a user's function of x
+        name = functions.serialize(activation)
+        if name in ACTIVATIONS and functions.ACTIVATIONS.get(name) is activation:
+            return ACTIVATIONS[name](inplace=inplace)
+        return OpActivation(activation)
     return lookup("activation", activation, ACTIVATIONS)(inplace=inplace)
 
 
 def name_of(activation: ElementwiseActivation) -> str | None:
-    """The registered name of an activation instance (None for the identity)."""
+    """The registered name of an activation instance (None for the identity; a user's function by its name)."""
+    if type(activation) is OpActivation:
+        return functions.serialize(activation.function)
     if type(activation) is LeakyReLU and activation.negative_slope == KERAS_LEAKY_SLOPE:
         return "leaky_relu"
     for name, cls in ACTIVATIONS.items():
@@ -248,12 +320,12 @@ class Activation(Layer):
     takes_unknown_dims = True
     supports_masking = True
 
-    def __init__(self, activation, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, activation, name=None, input_shape=None, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.activation = get(activation)
 
-    def create_weights(self, input_shape):
-        self.activation.build(input_shape, dtype=self.dtype)
+    def build(self, input_shape):
+        self.activation.build_weights(input_shape, dtype=self.dtype)
 
     def forward(self, x, training=False):
         self.check_input(x)

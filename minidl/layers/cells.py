@@ -64,8 +64,9 @@ class RNNCell(Layer):
         recurrent_dropout=0.0,
         seed=None,
         name=None,
+        **kwargs,
     ):
-        super().__init__(name=name)
+        super().__init__(name=name, **kwargs)
         kind = type(self).__name__
         self.units = checks.positive_int(units, f"{kind}: units")
         self.activation = activations.get(activation)
@@ -98,12 +99,12 @@ class RNNCell(Layer):
     def compute_output_shape(self, input_shape):
         return (self.units,)
 
-    def create_weights(self, input_shape):
+    def build(self, input_shape):
         features, size = input_shape[-1], self.gates * self.units
-        self.add_weight("kernel", (features, size), self.kernel_initializer, features, size)
-        self.add_weight("recurrent_kernel", (self.units, size), self.recurrent_initializer, self.units, size)
+        self.add_weight(name="kernel", shape=(features, size), initializer=self.kernel_initializer)
+        self.add_weight(name="recurrent_kernel", shape=(self.units, size), initializer=self.recurrent_initializer)
         if self.use_bias:
-            self.add_weight("bias", self.bias_shape(), self.bias_init(), features, size)
+            self.add_weight(name="bias", shape=self.bias_shape(), initializer=self.bias_init())
 
     def bias_init(self):
         """The initializer of the bias."""
@@ -173,7 +174,7 @@ class RNNCell(Layer):
         """Keras's `cell(inputs, states)`: one step, (N, D) and [(N, U), ...] -> (output, new states)."""
         x = np.asarray(inputs, dtype=self.dtype)
         if not self.built:
-            self.build(x.shape[1:], dtype=self.dtype)
+            self.build_weights(x.shape[1:], dtype=self.dtype)
         states = [np.asarray(s, dtype=self.dtype) for s in (states if isinstance(states, (list, tuple)) else [states])]
         hs, final = self.forward_sequence(x[None], states, None, training=training)
         return hs[0].copy(), [s.copy() for s in final]
@@ -283,11 +284,12 @@ class LSTMCell(RNNCell):
         recurrent_dropout=0.0,
         seed=None,
         name=None,
+        **kwargs,
     ):
         super().__init__(
             units, activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
             kernel_regularizer, recurrent_regularizer, bias_regularizer, kernel_constraint,
-            recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed, name,
+            recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed, name, **kwargs,
         )  # fmt: skip
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = checks.flag(unit_forget_bias, "LSTMCell: unit_forget_bias")
@@ -435,11 +437,12 @@ class GRUCell(RNNCell):
         reset_after=True,
         seed=None,
         name=None,
+        **kwargs,
     ):
         super().__init__(
             units, activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
             kernel_regularizer, recurrent_regularizer, bias_regularizer, kernel_constraint,
-            recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed, name,
+            recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed, name, **kwargs,
         )  # fmt: skip
         self.recurrent_activation = activations.get(recurrent_activation)
         self.reset_after = checks.flag(reset_after, "GRUCell: reset_after")

@@ -35,3 +35,42 @@ class TrainingContext:
             if candidate is layer:
                 return self.seed * 1000 + index
         return self.seed
+
+
+class Inference:
+    """What a model's inference pass makes current: layers called without `training` run in inference mode."""
+
+    def __bool__(self):
+        return False
+
+
+INFERENCE = Inference()
+
+_current: list = []
+
+
+def current():
+    """The context of the training step being computed, `INFERENCE` inside a model's inference pass, or None
+    outside any model (a layer called on its own)."""
+    return _current[-1] if _current else None
+
+
+def training_step():
+    """The TrainingContext of the step being computed, or None."""
+    context = current()
+    return context if isinstance(context, TrainingContext) else None
+
+
+class stepping:
+    """Make `context` current for the block (one training step's forward pass)."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def __enter__(self):
+        _current.append(self.context)
+        return self.context
+
+    def __exit__(self, *exc_info):
+        _current.pop()
+        return False

@@ -71,8 +71,9 @@ class Conv1D(Layer):
         bias_constraint=None,
         name=None,
         input_shape=None,
+        **kwargs,
     ):
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.filters = checks.positive_int(filters, "Conv1D: filters")
         self.kernel_size = checks.single_int(kernel_size, "Conv1D: kernel_size")
         self.strides = checks.single_int(strides, "Conv1D: strides")
@@ -118,13 +119,12 @@ class Conv1D(Layer):
             )
         return out
 
-    def create_weights(self, input_shape):
+    def build(self, input_shape):
         k, per_group = self.kernel_size, input_shape[1] // self.groups
-        fan_in, fan_out = k * per_group, k * self.filters // self.groups
-        self.add_weight("kernel", (k, per_group, self.filters), self.kernel_initializer, fan_in, fan_out)
+        self.add_weight(name="kernel", shape=(k, per_group, self.filters), initializer=self.kernel_initializer)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, fan_in, fan_out)
-        self.activation.build(self.output_shape, dtype=self.dtype)
+            self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+        self.activation.build_weights(self.output_shape, dtype=self.dtype)
 
     def patches(self, x):
         """(padded input, patches): patches[(n, t), (j, c)] = xp[n, t·s + j·d, c], one copy, (N·OT, k·C)."""

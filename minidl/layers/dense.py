@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import constraints, regularizers
 from ..errors import ShapeError
 from . import activations
 from .base import Layer
@@ -29,26 +30,42 @@ class Dense(Layer):
         activation=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         name=None,
         input_shape=None,
+        **kwargs,
     ):
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         if not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
         self.activation = activations.get(activation, inplace=True)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.kernel_constraint = constraints.get(kernel_constraint, "Dense: kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, "Dense: bias_constraint")
+        # {weight name: constraint}, projected by `minidl.constraints.apply` after each optimizer step.
+        self.weight_constraints = constraints.of(kernel=self.kernel_constraint, bias=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
         if not input_shape or input_shape[-1] is None:
             raise ShapeError(f"layer {self.name!r} (Dense) needs its last input axis known, got {input_shape}")
         return (*input_shape[:-1], self.units)
 
-    def create_weights(self, input_shape):
-        fan_in = input_shape[-1]
-        self.add_weight("kernel", (fan_in, self.units), self.kernel_initializer, fan_in, self.units)
-        self.add_weight("bias", (self.units,), self.bias_initializer, fan_in, self.units)
-        self.activation.build(self.output_shape, dtype=self.dtype)
+    def build(self, input_shape):
+        self.add_weight(
+            name="kernel",
+            shape=(input_shape[-1], self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.add_weight(
+            name="bias", shape=(self.units,), initializer=self.bias_initializer, regularizer=self.bias_regularizer
+        )
+        self.activation.build_weights(self.output_shape, dtype=self.dtype)
 
     def forward(self, x, training=False):
         self.check_input(x)
@@ -78,4 +95,12 @@ class Dense(Layer):
         return ones
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": activations.name_of(self.activation)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.name_of(self.activation),
+            **constraints.config_of(kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint),
+            **regularizers.config_of(
+                kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer
+            ),
+        }

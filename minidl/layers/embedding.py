@@ -37,8 +37,9 @@ class Embedding(Layer):
         quantization_config=None,
         name=None,
         input_shape=None,
+        **kwargs,
     ):
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.input_dim = checks.positive_int(input_dim, "Embedding: input_dim")
         self.output_dim = checks.positive_int(output_dim, "Embedding: output_dim")
         self.embeddings_initializer = embeddings_initializer
@@ -57,8 +58,10 @@ class Embedding(Layer):
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
 
-    def create_weights(self, input_shape):
-        self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
+    def build(self, input_shape):
+        self.add_weight(
+            name="embeddings", shape=(self.input_dim, self.output_dim), initializer=self.embeddings_initializer
+        )
         if self.initial_weights is not None:
             given, self.initial_weights = self.initial_weights, None
             if len(given) != 1 or given[0].shape != (self.input_dim, self.output_dim):
@@ -69,7 +72,7 @@ class Embedding(Layer):
             self.params["embeddings"][...] = given[0]
 
     def compute_mask(self, inputs, previous_mask):
-        return inputs.astype(np.intp) != 0 if self.mask_zero else None  # the tokens, truncated as `tokens` does
+        return np.asarray(inputs).astype(np.intp) != 0 if self.mask_zero else None  # truncated as `tokens` does
 
     def tokens(self, x):
         """The tokens as integers (truncated, as Keras casts them), checked to be rows of `embeddings`."""

@@ -17,8 +17,8 @@ from .base import Layer
 class GlobalPooling2D(Layer):
     """Shared shape logic: reduce the two spatial axes of (H, W, C) images."""
 
-    def __init__(self, data_format=None, keepdims=False, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, data_format=None, keepdims=False, name=None, input_shape=None, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.data_format = checks.channels_last(data_format, type(self).__name__)
         if not isinstance(keepdims, bool):
             raise ValueError(f"{type(self).__name__}: keepdims must be True or False, got {keepdims!r}")
@@ -86,8 +86,8 @@ class GlobalPooling1D(Layer):
 
     takes_unknown_dims = True
 
-    def __init__(self, data_format=None, keepdims=False, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, data_format=None, keepdims=False, name=None, input_shape=None, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.data_format = checks.channels_last(data_format, type(self).__name__)
         self.keepdims = checks.flag(keepdims, f"{type(self).__name__}: keepdims")
 

@@ -8,36 +8,38 @@ Dropout, the activations: they act on each step alone), and the layers that use 
 `mask` argument of `forward`: the recurrent layers skip masked steps (state and output carried over)
 and GlobalAveragePooling1D averages over the real steps only. Any other layer drops it.
 
-`forward_with_mask` is that rule for one layer; a model runs it layer after layer within one forward
-pass. The mask is never stored on the model: each layer that needs it in `backward` keeps its own
-copy from the forward pass, like its input.
+`forward_with_mask` is that rule for one layer's `forward` (a Sequential's fast path runs it layer
+after layer); `call_with_mask` is the same rule for a layer called on tensors (a functional graph's
+nodes, a Sequential nested in another model). The mask is never stored on the model: it lives within
+one forward pass, and each layer that needs it in `backward` keeps its own copy, like its input.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-
 import numpy as np
 
 from ..errors import ShapeError
+from ..ops.tape import value_of
 from ..utils.checks import finite_number
-from .base import Layer
-
-
-@functools.cache
-def takes_mask(layer_class) -> bool:
-    """True when `layer_class.forward` has a `mask` argument (Keras looks at `call` the same way)."""
-    return "mask" in inspect.signature(layer_class.forward).parameters
+from .base import Layer, passing_masks, takes_mask
 
 
 def forward_with_mask(layer, x, training, mask):
-    """(output, output mask) of `layer` on `x` given the mask of `x` (None: every step is real)."""
+    """(output, output mask) of `layer.forward` on `x` given the mask of `x` (None: every step is real)."""
     if mask is not None and takes_mask(type(layer)):
         out = layer.forward(x, training, mask=mask)
     else:
         out = layer.forward(x, training)
     return out, layer.compute_mask(x, mask)
+
+
+def call_with_mask(layer, x, mask, *args, **kwargs):
+    """(output, output mask) of `layer(x, *args, **kwargs)` given the mask of `x` (the call is recorded on a
+    tape when one is active). A `mask=` among `kwargs` is the caller's own and wins."""
+    mask = kwargs.pop("mask", mask)
+    with passing_masks():
+        out = layer(x, *args, mask=mask, **kwargs) if mask is not None else layer(x, *args, **kwargs)
+    return out, layer.compute_mask(value_of(x), None if mask is None else value_of(mask))
 
 
 class Masking(Layer):
@@ -51,8 +53,8 @@ class Masking(Layer):
     takes_unknown_dims = True
     supports_masking = True
 
-    def __init__(self, mask_value=0.0, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, mask_value=0.0, name=None, input_shape=None, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.mask_value = finite_number(mask_value, "Masking: mask_value")
 
     def compute_output_shape(self, input_shape):
@@ -65,7 +67,7 @@ class Masking(Layer):
         return np.any((x != self.mask_value).reshape(*x.shape[:2], -1), axis=-1)
 
     def compute_mask(self, inputs, previous_mask):
-        return self.keep(inputs)
+        return self.keep(np.asarray(inputs))
 
     def forward(self, x, training=False):
         self.check_input(x)

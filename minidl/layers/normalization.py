@@ -73,8 +73,9 @@ class BatchNormalization(Layer):
         synchronized=False,
         name=None,
         input_shape=None,
+        **kwargs,
     ):
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.axis = _axes_argument(axis)
         self.momentum = finite_number(momentum, "BatchNormalization: momentum", minimum=0, maximum=1)
         self.epsilon = positive_number(epsilon, "BatchNormalization: epsilon")
@@ -122,14 +123,16 @@ class BatchNormalization(Layer):
         self._trailing = kept == tuple(range(rank - len(kept), rank))
         return input_shape
 
-    def create_weights(self, input_shape):
+    def build(self, input_shape):
         shape = self._param_shape
         if self.scale:
-            self.add_weight("gamma", shape, self.gamma_initializer)
+            self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer)
         if self.center:
-            self.add_weight("beta", shape, self.beta_initializer)
-        self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
-        self.add_weight("moving_variance", shape, self.moving_variance_initializer, trainable=False)
+            self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer)
+        self.add_weight(name="moving_mean", shape=shape, initializer=self.moving_mean_initializer, trainable=False)
+        self.add_weight(
+            name="moving_variance", shape=shape, initializer=self.moving_variance_initializer, trainable=False
+        )
 
     def _sum(self, a):
         """Sum of `a` over the reduced axes, shaped to broadcast against the input."""
@@ -205,3 +208,80 @@ class BatchNormalization(Layer):
             "scale": self.scale,
             **initializers,
         }
+
+
+class LayerNormalization(Layer):
+    """Keras's LayerNormalization: each sample normalised over its last axis (its features), not the batch.
+
+    For x (N, ..., D), per row r of D features (every position of every sample):
+        mu_r = mean(x_r),  var_r = mean((x_r - mu_r)^2),  x_hat = (x_r - mu_r) / sqrt(var_r + epsilon)
+        y = gamma * x_hat + beta                                  gamma, beta: (D,)
+    Backward, g = dL/dy, s_r = 1 / sqrt(var_r + epsilon):
+        dL/dbeta = Σ_rows g,  dL/dgamma = Σ_rows g * x_hat                    (D,)
+        dL/dx = s_r * (g' - mean(g') - x_hat * mean(g' * x_hat)),  g' = g * gamma  (per row)
+    A sample never meets the others: the layer is the same in training and inference, and splits
+    across workers freely.
+    """
+
+    takes_unknown_dims = True
+    supports_masking = True
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, name=None, input_shape=None, **kwargs):  # fmt: skip
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
+        if axis not in (-1, [-1], (-1,)):
+            raise NotImplementedError(f"LayerNormalization: axis={axis!r} is not supported by minidl (only -1)")
+        if rms_scaling or beta_constraint is not None or gamma_constraint is not None:
+            raise NotImplementedError("LayerNormalization: rms_scaling and constraints are not supported by minidl")
+        self.epsilon = positive_number(epsilon, "LayerNormalization: epsilon")
+        for flag, value in (("center", center), ("scale", scale)):
+            if not isinstance(value, bool):
+                raise ValueError(f"LayerNormalization: {flag} must be True or False, got {value!r}")
+        self.center, self.scale = center, scale
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
+
+    def compute_output_shape(self, input_shape):
+        if not input_shape or input_shape[-1] is None:
+            raise ShapeError(f"layer {self.name!r} (LayerNormalization) needs its last axis known, got {input_shape}")
+        return input_shape
+
+    def build(self, input_shape):
+        features = (input_shape[-1],)
+        if self.scale:
+            self.add_weight(name="gamma", shape=features, initializer=self.gamma_initializer,
+                            regularizer=self.gamma_regularizer)  # fmt: skip
+        if self.center:
+            self.add_weight(name="beta", shape=features, initializer=self.beta_initializer,
+                            regularizer=self.beta_regularizer)  # fmt: skip
+
+    def forward(self, x, training=False):
+        mean = x.mean(axis=-1, keepdims=True)
+        centered = x - mean
+        inverse_std = 1 / np.sqrt((centered * centered).mean(axis=-1, keepdims=True) + self.epsilon)
+        x_hat = centered * inverse_std
+        if training:
+            self.x_hat, self.inverse_std = x_hat, inverse_std
+        out = x_hat * self.params["gamma"] if self.scale else x_hat.copy()
+        if self.center:
+            out += self.params["beta"]
+        return out
+
+    def backward(self, grad):
+        x_hat = self.x_hat
+        rows = int(np.prod(grad.shape[:-1]))
+        if self.scale:
+            self.grads["gamma"][...] = (grad * x_hat).reshape(rows, -1).sum(axis=0)
+        if self.center:
+            self.grads["beta"][...] = grad.reshape(rows, -1).sum(axis=0)
+        if not self.needs_input_grad:
+            return None
+        scaled = grad * self.params["gamma"] if self.scale else grad
+        dx = scaled - scaled.mean(axis=-1, keepdims=True)
+        dx -= x_hat * (scaled * x_hat).mean(axis=-1, keepdims=True)
+        dx *= self.inverse_std
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale}

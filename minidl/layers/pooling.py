@@ -23,8 +23,8 @@ from .conv import conv_output_size
 class Pooling2D(Layer):
     """Shared shape logic of the pooling layers: windows of `pool_size` moved by `strides`."""
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, pool_size=2, strides=None, padding="valid", name=None, input_shape=None, **kwargs):
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         kind = type(self).__name__
         self.padding = checks.one_of(padding, f"{kind}: padding", ("valid", "same"))
         self.pool_size = checks.int_pair(pool_size, f"{kind}: pool_size")
@@ -169,8 +169,10 @@ class MaxPool2D(Pooling2D):
     Backward dY -> dX: dX[window k] = dY where winner == k (added up where windows overlap).
     """
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", name=None, input_shape=None):
-        super().__init__(pool_size=pool_size, strides=strides, padding=padding, name=name, input_shape=input_shape)
+    def __init__(self, pool_size=2, strides=None, padding="valid", name=None, input_shape=None, **kwargs):
+        super().__init__(
+            pool_size=pool_size, strides=strides, padding=padding, name=name, input_shape=input_shape, **kwargs
+        )
         if self.pool_size[0] * self.pool_size[1] > 255:
             raise ValueError(
                 f"MaxPool2D: pool_size {self.pool_size} has more than 255 cells (winners are kept in bytes)"
@@ -218,8 +220,9 @@ class Pooling1D(Layer):
     takes_unknown_dims = True
     pool_class = None  # the 2-D layer doing the work
 
-    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None, input_shape=None,
+                 **kwargs):  # fmt: skip
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         kind = type(self).__name__
         self.data_format = checks.channels_last(data_format, kind)
         size = checks.single_int(pool_size, f"{kind}: pool_size")
@@ -243,7 +246,7 @@ class Pooling1D(Layer):
             return self.pool
         self.pool.input_shape = None
         try:
-            self.pool.build((1, steps, features), dtype=self.dtype)
+            self.pool.build_weights((1, steps, features), dtype=self.dtype)
         except ShapeError:
             raise ShapeError(
                 f"layer {self.name!r} ({type(self).__name__}): pool_size {self.pool_size} is larger than {steps} steps"
@@ -278,8 +281,9 @@ class MaxPooling1D(Pooling1D):
 
     pool_class = MaxPool2D
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, input_shape=None):
-        super().__init__(pool_size, strides, padding, data_format, name=name, input_shape=input_shape)
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, input_shape=None,
+                 **kwargs):  # fmt: skip
+        super().__init__(pool_size, strides, padding, data_format, name=name, input_shape=input_shape, **kwargs)
 
 
 class AveragePooling1D(Pooling1D):

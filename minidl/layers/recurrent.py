@@ -28,11 +28,11 @@ import copy
 import numpy as np
 
 from ..errors import ShapeError
+from ..random import hashed_keep
 from ..utils import checks
 from .base import Layer
 from .cells import GRUCell, LSTMCell, RNNCell, SimpleRNNCell
 from .context import TrainingContext
-from .dropout import hashed_keep
 
 # Added to a layer's seed for its recurrent-dropout masks, so they differ from its input masks.
 _RECURRENT_SEED_OFFSET = 0x5EED
@@ -55,8 +55,9 @@ class RNN(Layer):
         zero_output_for_mask=False,
         name=None,
         input_shape=None,
+        **kwargs,
     ):
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, **kwargs)
         if isinstance(cell, (list, tuple)):
             raise NotImplementedError("RNN: a list of cells (StackedRNNCells) is not supported by minidl")
         if not isinstance(cell, RNNCell):
@@ -87,17 +88,18 @@ class RNN(Layer):
             )
         units = self.cell.units
         output = (input_shape[0], units) if self.return_sequences else (units,)
-        if self.return_state:
-            return (output, *[(units,)] * self.cell.state_count)
+        if self.return_state:  # several outputs: a list of shapes, as for every layer
+            return [output, *[(units,)] * self.cell.state_count]
         return output
 
-    def create_weights(self, input_shape):
-        self.cell.build(input_shape[1:], rng=self._rng, dtype=self.dtype)
+    def build(self, input_shape):
+        self.cell.build_weights(input_shape[1:], rng=getattr(self, "_rng", None), dtype=self.dtype)
         # The cell's weights are the layer's: the same dictionaries, so a model's flat buffers reach both.
         self.params, self.grads, self.states = self.cell.params, self.cell.grads, self.cell.states
 
     def compute_mask(self, inputs, previous_mask):
-        return previous_mask if self.return_sequences else None
+        mask = previous_mask if self.return_sequences else None
+        return [mask] + [None] * self.cell.state_count if self.return_state else mask
 
     # ----- forward -----
     def forward(self, x, training=False, mask=None, initial_state=None):
@@ -239,6 +241,7 @@ class SimpleRNN(RNN):
         seed=None,
         name=None,
         input_shape=None,
+        **kwargs,
     ):
         checks.not_supported(activity_regularizer, "SimpleRNN: activity_regularizer")
         cell = SimpleRNNCell(
@@ -247,7 +250,7 @@ class SimpleRNN(RNN):
             recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed, name="simple_rnn_cell",
         )  # fmt: skip
         super().__init__(cell, return_sequences, return_state, go_backwards, stateful, unroll, name=name,
-                         input_shape=input_shape)  # fmt: skip
+                         input_shape=input_shape, **kwargs)  # fmt: skip
 
 
 class LSTM(RNN):
@@ -281,6 +284,7 @@ class LSTM(RNN):
         use_cudnn="auto",
         name=None,
         input_shape=None,
+        **kwargs,
     ):
         checks.not_supported(activity_regularizer, "LSTM: activity_regularizer")
         cell = LSTMCell(
@@ -290,7 +294,7 @@ class LSTM(RNN):
             name="lstm_cell",
         )  # fmt: skip
         super().__init__(cell, return_sequences, return_state, go_backwards, stateful, unroll, name=name,
-                         input_shape=input_shape)  # fmt: skip
+                         input_shape=input_shape, **kwargs)  # fmt: skip
         self.use_cudnn = use_cudnn  # a GPU choice: nothing to choose here
 
 
@@ -325,6 +329,7 @@ class GRU(RNN):
         use_cudnn="auto",
         name=None,
         input_shape=None,
+        **kwargs,
     ):
         checks.not_supported(activity_regularizer, "GRU: activity_regularizer")
         cell = GRUCell(
@@ -334,7 +339,7 @@ class GRU(RNN):
             name="gru_cell",
         )  # fmt: skip
         super().__init__(cell, return_sequences, return_state, go_backwards, stateful, unroll, name=name,
-                         input_shape=input_shape)  # fmt: skip
+                         input_shape=input_shape, **kwargs)  # fmt: skip
         self.use_cudnn = use_cudnn
 
 
@@ -353,12 +358,13 @@ class Bidirectional(Layer):
     takes_unknown_dims = True
     supports_masking = True
 
-    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, name=None, input_shape=None):
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, name=None, input_shape=None,
+                 **kwargs):  # fmt: skip
         if not isinstance(layer, RNN):
             raise TypeError(
                 f"Bidirectional: layer must be a recurrent layer (LSTM, GRU, ...), got {type(layer).__name__}"
             )
-        super().__init__(name=name, input_shape=input_shape or layer.input_shape)
+        super().__init__(name=name, input_shape=input_shape or layer.input_shape, **kwargs)
         self.merge_mode = checks.one_of(merge_mode, "Bidirectional: merge_mode", ("concat", "sum", "ave", "mul", None))
         self.layer = layer
         self.forward_layer = _rebuilt(layer, f"forward_{layer.name}", layer.go_backwards)
@@ -385,20 +391,20 @@ class Bidirectional(Layer):
     def compute_output_shape(self, input_shape):
         forward = self.forward_layer.compute_output_shape(input_shape)
         backward = self.backward_layer.compute_output_shape(input_shape)
-        output, states = (forward[0], forward[1:]) if self.return_state else (forward, ())
-        back_states = backward[1:] if self.return_state else ()
+        output, states = (forward[0], forward[1:]) if self.return_state else (forward, [])
+        back_output, back_states = (backward[0], backward[1:]) if self.return_state else (backward, [])
         if self.merge_mode == "concat":
-            outputs = ((*output[:-1], output[-1] + (backward[0] if self.return_state else backward)[-1]),)
+            outputs = [(*output[:-1], output[-1] + back_output[-1])]
         elif self.merge_mode is None:
-            outputs = (output, backward[0] if self.return_state else backward)
+            outputs = [output, back_output]
         else:
-            outputs = (output,)
-        shapes = (*outputs, *states, *back_states)
-        return shapes[0] if len(shapes) == 1 else shapes
+            outputs = [output]
+        shapes = [*outputs, *states, *back_states]
+        return shapes[0] if len(shapes) == 1 else shapes  # several outputs: a list of shapes
 
-    def create_weights(self, input_shape):
+    def build(self, input_shape):
         for prefix, each in (("forward", self.forward_layer), ("backward", self.backward_layer)):
-            each.build(input_shape, rng=self._rng, dtype=self.dtype)
+            each.build_weights(input_shape, rng=getattr(self, "_rng", None), dtype=self.dtype)
             for name in each.params:
                 self.params[f"{prefix}_{name}"], self.grads[f"{prefix}_{name}"] = each.params[name], each.grads[name]
         if self.initial_weights is not None:
@@ -421,7 +427,10 @@ class Bidirectional(Layer):
         return self.forward_layer, self.backward_layer
 
     def compute_mask(self, inputs, previous_mask):
-        return previous_mask if self.return_sequences else None
+        mask = previous_mask if self.return_sequences else None
+        count = len(self.output_shape) if isinstance(self.output_shape, list) else 1
+        merged = 1 if self.merge_mode else 2  # the outputs before the states
+        return mask if count == 1 else [mask] * merged + [None] * (count - merged)
 
     def forward(self, x, training=False, mask=None, initial_state=None):
         self.check_input(x)

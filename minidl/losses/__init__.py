@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import lookup
+from ..ops.symbolic import KerasTensor
+from ..ops.tape import Tensor
 from .crossentropy import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -18,11 +20,12 @@ from .crossentropy import (
     SoftmaxCrossEntropy,
     SparseCategoricalCrossentropy,
 )
-from .loss import Loss
+from .loss import FunctionLoss, Loss
 from .regression import Huber, MeanAbsoluteError, MeanSquaredError
 
 __all__ = [
     "Loss",
+    "FunctionLoss",
     "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy",
     "BinaryCrossentropy",
@@ -33,6 +36,14 @@ __all__ = [
 ]
 
 CLASSIFICATION_LOSSES = (CrossEntropy, BinaryCrossentropy, SoftmaxCrossEntropy)
+LOSS_CLASSES = (
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    BinaryCrossentropy,
+    MeanSquaredError,
+    MeanAbsoluteError,
+    Huber,
+)
 
 LOSSES = {
     "categorical_crossentropy": CategoricalCrossentropy,
@@ -49,6 +60,8 @@ LOSSES = {
 def _per_sample_function(cls, name):
     def function(y_true, y_pred, **options):
         loss = cls(**options)
+        if isinstance(y_pred, (Tensor, KerasTensor)):
+            return loss.per_sample_tensor(y_true, y_pred)  # differentiable inside a user's loss
         y_pred = np.asarray(y_pred)
         return loss.per_sample(y_pred.astype(np.float64), loss.check_targets(y_true, y_pred.shape[1:]))
 
@@ -75,8 +88,5 @@ def get(loss) -> Loss:
     if callable(loss):
         if hasattr(loss, "loss_class"):
             return loss.loss_class()
-        raise NotImplementedError(
-            f"custom loss function {getattr(loss, '__name__', loss)!r} is not supported by minidl "
-            f"(it has no automatic differentiation); use one of: {', '.join(sorted(LOSSES))}"
-        )
+        return FunctionLoss(loss)  # a user's `loss(y_true, y_pred)` written with minidl.ops
     return lookup("loss", loss, LOSSES)()

@@ -28,7 +28,13 @@ class CrossEntropy(Loss):
     a cross-entropy on probabilities is computed through this same formula (see `for_output`).
     """
 
-    def __init__(self, from_logits=False):
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None,
+                 dtype=None, ignore_class=None):  # fmt: skip
+        super().__init__(name=name, reduction=reduction)
+        if label_smoothing or axis != -1 or ignore_class is not None:
+            raise NotImplementedError(
+                f"{type(self).__name__}: label_smoothing, axis and ignore_class are not supported by minidl"
+            )
         self.from_logits = bool(from_logits)
 
     def check_output(self, output_shape):
@@ -191,7 +197,13 @@ class BinaryCrossentropy(ElementwiseLoss):
 
     name = "binary_crossentropy"
 
-    def __init__(self, from_logits=False):
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None,
+                 dtype=None, ignore_class=None):  # fmt: skip
+        super().__init__(name=name, reduction=reduction)
+        if label_smoothing or axis != -1 or ignore_class is not None:
+            raise NotImplementedError(
+                f"{type(self).__name__}: label_smoothing, axis and ignore_class are not supported by minidl"
+            )
         self.from_logits = bool(from_logits)
 
     def check_targets(self, y_true, output_shape):

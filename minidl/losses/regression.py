@@ -48,7 +48,8 @@ class Huber(ElementwiseLoss):
 
     name = "huber"
 
-    def __init__(self, delta=1.0):
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(name=name, reduction=reduction)
         self.delta = checks.positive_number(delta, "Huber: delta")
 
     def elements(self, y_pred, y_true):

@@ -1,13 +1,21 @@
-"""Model: a stack of layers — what the network is. How it learns comes from `Trainer`, its base.
+"""Model: a network of layers — what it is. How it learns comes from `Trainer`, its base.
+
+Three kinds, as in Keras: `Sequential` (a stack, `sequential.py`), `Functional` (a graph of layers and
+ops called on `keras.Input`, `functional.py`), and a subclass of `Model` whose own `call` uses
+layers and ops. `keras.Model(inputs, outputs)` makes a Functional; `keras.Model()` with no `call` of
+its own is a Sequential (minidl's older `Model().add(...)`).
 
 All weights of a model live in one flat float vector (`model.parameters`) and all gradients in
 another (`model.gradients`); every layer's `params` and `grads` are views into them (`minidl.flat`).
 That makes an optimizer step one vectorised update, and lets the parallel runners share weights and
-gradients between processes through a single buffer each.
+gradients between processes through a single buffer each. A layer shared by two models is a view
+into one of them at a time: a model that finds its layers bound elsewhere takes them back first
+(`own_storage`), values and all.
 
-What happens in one training step is `forward_backward`: the layers forward in order, the loss and
-its gradient, the layers backward in reverse. The loops that call it for every batch are the
-trainer's (`minidl.trainers`); where it runs, `minidl.distributed`'s.
+One training step is `forward_backward`. A Sequential of built-in layers runs them forward and their
+hand-written backward passes in reverse. Any other model runs forward on a tape (`minidl.ops.tape`)
+and the tape replays it backward: hand-written backward passes for built-in layers, the ops'
+vector-Jacobian products for the rest.
 """
 
 from __future__ import annotations
@@ -16,277 +24,314 @@ import os
 
 import numpy as np
 
-from .. import flat, metrics, saving
-from ..errors import ShapeError
+from .. import flat, initializers, metrics, saving
 from ..layers import Layer
+from ..layers import context as training_contexts
 from ..layers.activations import Softmax
+from ..layers.base import placeholders_active
 from ..layers.context import TrainingContext
-from ..layers.input import FUNCTIONAL_API, Input
-from ..layers.masking import forward_with_mask
 from ..losses import CrossEntropy, SoftmaxCrossEntropy
-from ..trainers import Trainer
-from ..utils import checks, model_summary, naming, rng
+from ..ops.symbolic import KerasTensor, Node, any_symbolic, shape_from_stand_in, stand_in
+from ..ops.tape import Tape, Tensor, paused, recording, value_of
+from ..trainers import Trainer, data
+from ..utils import arrays, model_summary, naming, rng
 
 
-class Model(Trainer):
-    """A sequential network (`Sequential` is the same class); `Model(inputs, outputs)` is refused.
+class Model(Trainer, Layer):
+    """A network: a Sequential stack, a Functional graph, or a subclass with its own `call`.
 
     Args:
-        layers: layers to add in order (an `Input` first fixes the input shape; a model's layers are
-            added, shared).
-        name: the model's name (default "sequential", "sequential_1", ...).
-        seed: fixes the initial weights, every epoch's shuffle and Dropout's masks (default: the seed
-            of `minidl.utils.set_random_seed`, else a random one).
+        name: the model's name (default "sequential", "functional", or the subclass's snake_case name).
+        seed: fixes the initial weights (built by the model), every epoch's shuffle and the random
+            draws of training (Dropout, `minidl.random`) (default: the seed of
+            `minidl.utils.set_random_seed`, else a random one).
         dtype: "float32" (default) or "float64" (the gradient checks use it).
         trainable: Keras's argument; only True is supported.
     """
 
-    def __init__(
-        self, layers=None, name=None, seed=None, dtype="float32", *, inputs=None, outputs=None, trainable=True
-    ):
-        functional = inputs is not None or outputs is not None or isinstance(layers, Input)
-        if functional or not isinstance(name, (str, type(None))):
-            raise NotImplementedError(FUNCTIONAL_API)
+    kinds: dict = {}  # "sequential" / "functional" -> the class `Model(...)` makes (each registers itself)
+
+    def __init_subclass__(cls, kind=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if kind is not None:
+            Model.kinds[kind] = cls
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model:
+            functional = "inputs" in kwargs or "outputs" in kwargs or (args and any_symbolic(args[0]))
+            return object.__new__(Model.kinds["functional" if functional else "sequential"])
+        return object.__new__(cls)
+
+    def __init__(self, name=None, seed=None, dtype="float32", trainable=True, **kwargs):
+        if not isinstance(name, (str, type(None))):
+            raise TypeError(f"Model: name must be a string, got {type(name).__name__}")
         if not trainable:
-            raise NotImplementedError(f"Model/Sequential argument trainable={trainable!r} is not supported by minidl")
-        super().__init__()
-        self.name = name or naming.unique_name("sequential")
+            raise NotImplementedError(f"Model argument trainable={trainable!r} is not supported by minidl")
+        Trainer.__init__(self)
+        Layer.__init__(self, name=name or naming.name_for(self), **kwargs)
         self.seed = rng.model_seed(seed)
         self.dtype = np.dtype(dtype).type
         self._init_rng = np.random.default_rng(self.seed)
-        self.layers: list[Layer] = []
-        self.declared_input = None  # the shape of an `Input` added before the first layer
         self.completed_epochs = 0  # epochs trained in all: the position of the shuffle sequence
         self.parameters = np.zeros(0, self.dtype)
         self.gradients = np.zeros(0, self.dtype)
-        for layer in layers or []:
-            self.add(layer)
 
-    # ----- building -----
-    def add(self, layer: Layer):
-        """Append a layer, a `minidl.Input` (fixes the input shape) or a whole model (its layers, shared)."""
-        if isinstance(layer, Input):
-            if self.layers:
-                raise ValueError(f"model {self.name!r}: an Input can only be added before the first layer")
-            self.declared_input = layer.input_shape
-            return self
-        if isinstance(layer, Model):
-            return self._add_model(layer)
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Model.add expects a Layer, an Input or a Model, got {type(layer).__name__}")
-        if any(existing is layer for existing in self.layers):
-            raise ValueError(f"layer {layer.name!r} is already in model {self.name!r}")
-        previous = self.layers[-1].output_shape if self.layers else self._first_input_shape(layer)
-        declared = layer.input_shape
-        self.layers.append(layer)
-        if previous is not None:
-            try:
-                self._build_layer(layer, previous)
-            except ShapeError:
-                # Leave model and layer as they were, so a corrected layer (or this one) can be added next.
-                self.layers.pop()
-                layer.input_shape, layer.built = declared, False
-                raise
-        if self.loss is not None:
-            self.training_loss = self.loss_for_training(self.loss)
-        return self
+    # ----- what every model answers -----
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers, in order (a subclassed model's: the ones it holds as attributes)."""
+        return [layer for layer in self.sublayers()]
 
-    def _add_model(self, other: Model):
-        """Keras nests the model; minidl adds its layers (shared objects, so weights stay the same arrays'
-        values). Train the outer model afterwards: the inner one's flat buffers are left behind."""
-        if other is self:
-            raise ValueError(f"model {self.name!r} cannot be added to itself")
-        if not self.layers and other.input_shape is not None:
-            self.declared_input = other.input_shape
-        for layer in other.layers:
-            self.add(layer)
-        return self
+    @property
+    def custom(self) -> bool:
+        return False  # a model computes through its own forward / call, never a layer's tape
 
-    def _first_input_shape(self, first_layer):
-        """The input shape for the first layer: its own `input_shape`, or an `Input` added before it."""
-        declared = self.declared_input
-        if first_layer.input_shape is not None and declared is not None and tuple(first_layer.input_shape) != declared:
-            raise ShapeError(
-                f"model {self.name!r}: Input shape {declared} differs from the first layer's input_shape "
-                f"{tuple(first_layer.input_shape)}"
-            )
-        return first_layer.input_shape or declared
+    def weight_layers(self) -> list[Layer]:
+        """Every layer holding weights of its own, each once, in order (nested models looked into)."""
+        found = []
+        for layer in self.layers:
+            for inner in layer.weight_layers():
+                if all(inner is not f for f in found):
+                    found.append(inner)
+        return found
 
-    def _build_layer(self, layer, input_shape):
-        try:
-            # A layer built for this shape (one of a nested model's) keeps its weights.
-            if not (layer.built and layer.input_shape == tuple(input_shape) and layer.dtype == self.dtype):
-                layer.build(input_shape, rng=self._init_rng, dtype=self.dtype)
-            if layer.output_shape and isinstance(layer.output_shape[0], tuple):
-                raise ShapeError(
-                    f"layer {layer.name!r} returns several tensors (return_state=True or merge_mode=None): "
-                    "a Sequential model passes one tensor from layer to layer; call that layer on its own"
-                )
-        except ShapeError as error:
-            position = next(i for i, existing in enumerate(self.layers, 1) if existing is layer)
-            raise ShapeError(f"cannot add layer {position} to model {self.name!r}: {error}") from None
-        flat.pack(self)
-        # dL/dx is needed only above the first layer with weights: below it nothing is left to train.
-        with_weights = [bool(each.params) for each in self.layers]
-        for index, each in enumerate(self.layers):
-            each.needs_input_grad = any(with_weights[:index])
-
-    def build(self, input_shape):
-        """Build every layer for `input_shape` (without batch axis; Keras's `(None, ...)` accepted)."""
-        shape = tuple(input_shape)
-        shape, fresh = (shape[1:] if shape and shape[0] is None else shape), []
-        try:
-            for layer in self.layers:
-                if not layer.built:
-                    fresh.append((layer, layer.input_shape))
-                    self._build_layer(layer, shape)
-                shape = layer.output_shape
-        except ShapeError:
-            # Unbuild what this call built, so data of the right shape can still build the model later.
-            for layer, declared in fresh:
-                layer.input_shape, layer.built = declared, False
-            raise
-        return shape
+    @property
+    def input_names(self) -> list[str]:
+        """The names of the model's inputs (one for a Sequential or subclassed model)."""
+        return ["input"]
 
     @property
     def built(self):
-        return bool(self.layers) and all(layer.built for layer in self.layers)
+        return getattr(self, "_built", False)
+
+    @built.setter
+    def built(self, value):
+        self._built = value
+
+    def build(self, input_shape):
+        """Build a subclassed model's layers by running `call` once on zeros of `input_shape`."""
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        shapes = [tuple(s)[1:] if s and s[0] is None else tuple(s) for s in shapes]
+        zeros = [stand_in(KerasTensor((None, *s), np.dtype(self.dtype).name)) for s in shapes]
+        with paused(), initializers.drawing_from(self._init_rng):
+            out = self.call(tuple(zeros) if len(zeros) > 1 else zeros[0], training=False)
+        self._input_shapes = shapes
+        self.output_shape = shape_from_stand_in(np.shape(value_of(out)))[1:]
+        self.built = True
+        self.pack()
+        return self.output_shape
 
     @property
     def input_shape(self):
-        """The shape of one input sample (no batch axis), None before the model is built."""
-        return self.layers[0].input_shape if self.layers else None
+        shapes = getattr(self, "_input_shapes", None)
+        return None if shapes is None else (shapes[0] if len(shapes) == 1 else shapes)
 
-    @property
-    def output_shape(self):
-        """The shape of one output sample (no batch axis), None before the model is built."""
-        return self.layers[-1].output_shape if self.layers else None
+    @input_shape.setter
+    def input_shape(self, value):
+        pass  # Layer.__init__ sets it; a model's input shape comes from its layers
 
-    def pop(self, rebuild=True):
-        """Remove and return the last layer (Keras's `model.pop()`); the weights of the others are kept."""
-        if not self.layers:
-            raise TypeError(f"model {self.name!r} has no layers to pop")
-        layer = self.layers.pop()
-        flat.pack(self)
-        if self.loss is not None and self.layers:
-            self.training_loss = self.loss_for_training(self.loss)
-        return layer
+    def pack(self):
+        """Move every weight into fresh flat vectors owned by this model (gradients zeroed)."""
+        if placeholders_active():
+            return  # an untrusted file's architecture being measured: nothing is allocated
+        flat.pack(self, self.weight_layers())
+        self.after_pack()
 
-    def get_layer(self, name=None, index=None):
-        """A layer by `name` or by `index` (Keras's `model.get_layer`)."""
-        if (name is None) == (index is None):
-            raise ValueError("get_layer: give exactly one of name= or index=")
-        if index is not None:
-            if not isinstance(index, (int, np.integer)) or not -len(self.layers) <= index < len(self.layers):
-                raise ValueError(f"get_layer: index {index!r} is out of range for {len(self.layers)} layers")
-            return self.layers[index]
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"no layer named {name!r} in model {self.name!r}; layers: {[la.name for la in self.layers]}")
+    def after_pack(self):
+        """Called after the weights moved (a Sequential sets which layers need their input's gradient)."""
+
+    def own_storage(self):
+        """Make sure this model's flat vectors hold its layers' weights (another model may have taken a
+        shared layer since); repacks, keeping every value, when one does not."""
+        holders = self.weight_layers()
+        if any(
+            getattr(layer, "flat_owner", None) is not self for layer in holders if layer.params
+        ) or flat.parameter_count(holders) != len(self.parameters):
+            self.pack()
 
     # ----- one step -----
-    def __call__(self, x, training=False):
-        """Keras's `model(x)`: the outputs for a batch, inference by default (`training=True` allowed)."""
-        x = np.asarray(x)
-        if x.dtype.kind not in "fiub":
-            raise TypeError(f"model {self.name!r} takes arrays of numbers, got dtype {x.dtype}")
-        if not self.built:
-            self.build(x.shape[1:])
-        if not checks.shape_fits(x.shape[1:], self.input_shape):
-            raise ShapeError(f"model {self.name!r} expects input of shape (batch, *{self.input_shape}), got {x.shape}")
-        x = x.astype(self.dtype, copy=False)
+    def call(self, inputs, training=None):
+        """The forward pass of a subclassed model (Keras's hook): layers and `minidl.ops` on `inputs`."""
+        raise NotImplementedError(f"model {self.name!r} ({type(self).__name__}) defines no call()")
+
+    def __call__(self, *args, **kwargs):
+        if args and not any_symbolic(args) and not isinstance(args[0], Tensor):
+            return self.predict_batch(args[0], kwargs.get("training", False))
+        return Layer.__call__(self, *args, **kwargs)
+
+    def predict_batch(self, x, training=False):
+        """Keras's `model(x)` on arrays: the outputs for a batch, inference by default (`training=True` allowed)."""
+        x = data.check_inputs(self, x, "input")
+        self.own_storage()
         if training:
             step = self.optimizer.iterations if self.optimizer else 0
-            training = TrainingContext(
-                step=step, positions=np.arange(len(x)), seed=self.seed, layers=tuple(self.layers)
-            )
+            training = self.training_context(step, np.arange(arrays.count(x)))
         return self.forward(x, training)
 
+    def eager_call(self, inputs, *args, training=None, mask=None, **kwargs):
+        """The model used as a layer on tensors (inside another model's step): its call, recorded."""
+        if not self.built:
+            self.build([np.shape(value_of(x)) for x in arrays.parts(inputs)])
+        return self.call(inputs, training=training, **kwargs)
+
+    def symbolic_call(self, inputs, *args, **kwargs):
+        """The model called on symbolic tensors: one node of the caller's graph."""
+        symbolic = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if not self.built:
+            self.build([t.shape for t in symbolic])
+        shape = self.output_shape
+        outputs = [KerasTensor((None, *shape), np.dtype(self.dtype).name, name=f"{self.name}_output")]
+        node = Node(self, (inputs, *args), kwargs, outputs)
+        outputs[0].node = node
+        return outputs[0]
+
+    def loss_holders(self) -> list[Layer]:
+        """The layers that may add a loss term in `call`: the custom ones (and the model itself), found once."""
+        found = getattr(self, "_loss_holders", None)
+        if found is None or getattr(self, "_loss_holders_of", None) != len(self.all_layers()):
+            found = [layer for layer in self.reachable_layers() if layer.custom or layer is self]
+            self._loss_holders, self._loss_holders_of = found, len(self.all_layers())
+        return found
+
+    def training_context(self, step, positions) -> TrainingContext:
+        """The identity of one training step: what random layers draw from."""
+        return TrainingContext(step=step, positions=positions, seed=self.seed, layers=tuple(self.all_layers()))
+
+    def all_layers(self) -> list[Layer]:
+        """Every layer of the model, nested ones included, each once (the order fixes random streams)."""
+        found, stack = [], list(reversed(self.layers))
+        while stack:
+            layer = stack.pop()
+            if any(layer is f for f in found):
+                continue
+            found.append(layer)
+            inner = layer.layers if isinstance(layer, Model) else layer.sublayers() if layer.custom else []
+            stack.extend(reversed(inner))
+        return found
+
     def forward(self, x, training=False):
-        """Run the layers on a batch and return the output (`training`: False, or a TrainingContext).
+        """The outputs for a batch (`training`: False, or a TrainingContext)."""
+        with training_contexts.stepping(training if training else training_contexts.INFERENCE):
+            return value_of(self.call(x, training=training))
 
-        A mask made by a layer (`Embedding(mask_zero=True)`) goes to the layers after it, as Keras
-        passes it (minidl/layers/masking.py); it lives only within this call.
-        """
-        mask = None
-        for layer in self.layers:
-            x, mask = forward_with_mask(layer, x, training, mask)
-        return x
-
-    def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None):
+    def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None, input_gradient=False):
         """One batch (or shard of a batch) through the network and back; returns (loss sum, metric sums).
 
         Leaves in `self.gradients` d(Σ_i w_i · loss_i)/d(weights) / `denominator` (w_i = 1 without
-        `sample_weight`). With `denominator` the whole batch size, the gradients of a batch's shards add
-        up to the batch's mean gradient — which is how the distributed runners split a batch.
-        `positions` are the samples' places in the whole batch (default 0..len(x)-1), `step` the
-        optimizer step: with the model's seed they fix Dropout's masks however the batch is split.
-        Metric sums: float64 (M,), one per compiled metric, so shards add up.
+        `sample_weight`), plus the gradient of the regularization penalties and added losses, scaled by
+        this shard's share of the batch (len(x) / denominator), so the shards of a batch add up to the
+        batch's gradient — which is how the distributed runners split a batch. `positions` are the
+        samples' places in the whole batch (default 0..len(x)-1), `step` the optimizer step: with the
+        model's seed they fix random draws (Dropout) however the batch is split. Metric sums: float64,
+        additive over shards (see `minidl.metrics`). With `input_gradient` (for gradient checks), dL/dx is
+        returned too, as a third value.
         """
-        positions = np.arange(len(x)) if positions is None else positions
-        context = TrainingContext(step=step, positions=positions, seed=self.seed, layers=tuple(self.layers))
-        out = self.forward(x, training=context)
-        if sample_weight is None:
-            loss_sum = self.training_loss.total(out, y)
-        else:
-            loss_sum = float(self.training_loss.per_sample(out, y) @ sample_weight)
-        sums = metrics.metric_sums(self.compiled_metrics, out, y)
-        grad = self.training_loss.gradient(out, y, denominator)
-        if sample_weight is not None:
-            grad *= sample_weight.reshape(-1, *([1] * (grad.ndim - 1))).astype(grad.dtype, copy=False)
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
-            if grad is None:  # a layer that needs no input gradient: no weights below it
-                break
+        self.own_storage()
+        n = arrays.count(x)
+        positions = np.arange(n) if positions is None else positions
+        context = self.training_context(step, positions)
+        self.gradients[...] = 0
+        tape = Tape()
+        wanted = bool(input_gradient)
+        inputs = tuple(Tensor(part, wanted) for part in x) if isinstance(x, tuple) else Tensor(x, wanted)
+        holders = self.loss_holders()
+        with recording(tape), training_contexts.stepping(context):
+            for layer in holders:
+                layer.added_losses = []
+            output = self.call(inputs, training=context)
+            loss_sum, seed = self.training_loss.sum_and_gradient(output, y, sample_weight, denominator)
+            added = [term for layer in holders for term in layer.added_losses]
+        sums = metrics.metric_sums(self.compiled_metrics, value_of(output), y)
+        outputs, seeds = [output], [seed]
+        for term in added:
+            loss_sum += float(value_of(term)) * n  # a batch-level term, counted once per sample seen
+            outputs.append(term)
+            seeds.append(np.full(np.shape(value_of(term)), n / denominator))
+        pairs = [(t, s) for t, s in zip(outputs, seeds) if isinstance(t, Tensor)]
+        found = tape.backward([t for t, _ in pairs], [s for _, s in pairs]) if pairs else {}
+        loss_sum += self.penalties(n, denominator)
+        self.freeze_gradients()
+        if input_gradient:
+            parts = inputs if isinstance(inputs, tuple) else (inputs,)
+            grads = tuple(found.get(id(t), np.zeros_like(t.value)) for t in parts)
+            return loss_sum, sums, grads if isinstance(inputs, tuple) else grads[0]
         return loss_sum, sums
+
+    def penalties(self, samples, denominator) -> float:
+        """The regularizers' penalty P of this step, as `samples` · P for the loss sum; adds
+        (samples / denominator) · dP/dw to the gradients (so the shards of a batch add up to dP/dw)."""
+        total, share = 0.0, samples / denominator
+        for layer in self.weight_layers():
+            for name, regularizer in layer.regularizers.items():
+                weight = layer.params[name]
+                total += regularizer(weight)
+                layer.grads[name] += (share * regularizer.gradient(weight)).astype(weight.dtype, copy=False)
+        return total * samples
+
+    def freeze_gradients(self):
+        """Zero the gradients of layers with `trainable = False` (Keras's freezing)."""
+        for layer in self.weight_layers():
+            if not layer.trainable:
+                for array in layer.grads.values():
+                    array[...] = 0
 
     def loss_for_training(self, loss):
         """The one place where a final softmax and a cross-entropy meet.
 
-        If the last layer ends in a softmax and `loss` is a cross-entropy on probabilities, returns a
-        `SoftmaxCrossEntropy` and tells that softmax its backward is done by the loss (the gradient
-        with respect to its input is (p − y) / batch); every other softmax keeps its own derivative.
-        Otherwise returns `loss` unchanged.
+        If the layer making the output ends in a softmax and `loss` is a cross-entropy on probabilities,
+        returns a `SoftmaxCrossEntropy` and tells that softmax its backward is done by the loss (the
+        gradient with respect to its input is (p − y) / batch); every other softmax keeps its own
+        derivative. Otherwise returns `loss` unchanged.
         """
-        for layer in self.layers:
+        for layer in self.all_layers():
             softmax = getattr(layer, "activation", layer)
             if isinstance(softmax, Softmax):
                 softmax.backward_done_by_loss = False
-        last = getattr(self.layers[-1], "activation", self.layers[-1]) if self.layers else None
+        last = self.output_layer()
+        last = getattr(last, "activation", last)
         if isinstance(last, Softmax) and isinstance(loss, CrossEntropy) and not loss.from_logits:
             last.backward_done_by_loss = True
             return SoftmaxCrossEntropy(loss)
         return loss
 
+    def output_layer(self) -> Layer | None:
+        """The layer whose output is the model's (None when ops or a subclass's code come last)."""
+        return None
+
     def predict_in_batches(self, x, batch_size):
         """Outputs for `x` in batches, in this process (every runner's workers call this too)."""
+        self.own_storage()
         if None in self.output_shape:  # a sequence's length, known from x: the batches' outputs joined
-            return np.concatenate([self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
-        out = np.empty((len(x), *self.output_shape), self.dtype)
-        for start in range(0, len(x), batch_size):
-            out[start : start + batch_size] = self.forward(x[start : start + batch_size], training=False)
+            starts = range(0, arrays.count(x), batch_size)
+            return np.concatenate([self.forward(arrays.take(x, slice(s, s + batch_size))) for s in starts])
+        out = np.empty((arrays.count(x), *self.output_shape), self.dtype)
+        for start in range(0, arrays.count(x), batch_size):
+            batch = arrays.take(x, slice(start, start + batch_size))
+            out[start : start + batch_size] = self.forward(batch, training=False)
         return out
 
     # ----- weights -----
     def count_params(self) -> int:
         """Total number of weights, trainable and not (as Keras counts them)."""
-        return int(self.parameters.size + sum(w.size for w in self.non_trainable_weights))
+        return int(sum(w.size for w in self.weights))
 
     @property
     def weights(self):
         """Keras's `model.weights`: per layer its trainable weights, then its non-trainable ones (live)."""
-        return [w for layer in self.layers for w in layer.weights]
+        return [w for layer in self.weight_layers() for w in layer.weights]
 
     @property
     def trainable_weights(self):
         """Every trainable array (live views of the flat vector), layer by layer."""
-        return [w for layer in self.layers for w in layer.trainable_weights]
+        return [w for layer in self.weight_layers() for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self):
-        """Every non-trainable state array (e.g. BatchNormalization's moving statistics)."""
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        """Every non-trainable array (moving statistics; the weights of frozen layers)."""
+        return [w for layer in self.weight_layers() for w in layer.non_trainable_weights]
+
+    def weight_items(self):
+        return [item for layer in self.weight_layers() for item in layer.weight_items()]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all weights in layer order (Keras's shapes; per layer trainable then non-trainable)."""
@@ -294,20 +339,16 @@ class Model(Trainer):
 
     def set_weights(self, weights):
         """Replace all weights in place; the count and every shape are checked before anything changes."""
-        slots = [(layer, key, array) for layer in self.layers for key, array in _weight_items(layer)]
+        slots = [(layer, key, array) for layer in self.weight_layers() for key, array in layer.weight_items()]
         weights = list(weights)
         if len(weights) != len(slots):
             raise ValueError(f"model {self.name!r} has {len(slots)} weight arrays, got {len(weights)}")
-        for (layer, key, current), new in zip(slots, weights):
-            if np.shape(new) != current.shape:
-                raise ShapeError(
-                    f"weight {key!r} of layer {layer.name!r} has shape {current.shape}, got {np.shape(new)}"
-                )
-        for (_, _, current), new in zip(slots, weights):
+        checked = [layer.checked_weight(key, current, new) for (layer, key, current), new in zip(slots, weights)]
+        for (_, _, current), new in zip(slots, checked):
             current[...] = new
 
     def save_weights(self, filepath, overwrite=True):
-        """Write the weights and optimizer state (`x.weights.npz`, or `x.weights.h5`; see `minidl.saving`)."""
+        """Write the weights and optimizer state (`x.weights.h5`, Keras's format, or `x.weights.npz`)."""
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
@@ -315,6 +356,20 @@ class Model(Trainer):
         if skip_mismatch:
             raise NotImplementedError("load_weights: skip_mismatch=True is not supported by minidl")
         saving.load_weights(self, filepath)
+
+    def get_layer(self, name=None, index=None):
+        """A layer by `name` or by `index` (Keras's `model.get_layer`)."""
+        layers = self.layers
+        if (name is None) == (index is None):
+            raise ValueError("get_layer: give exactly one of name= or index=")
+        if index is not None:
+            if not isinstance(index, (int, np.integer)) or not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: index {index!r} is out of range for {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r} in model {self.name!r}; layers: {[la.name for la in layers]}")
 
     # ----- describing, saving -----
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
@@ -327,13 +382,26 @@ class Model(Trainer):
         return model_summary.summary_rows(self)
 
     def get_config(self) -> dict:
-        """Everything needed to rebuild this model without its weights (`minidl.saving.model_config`)."""
+        """Everything needed to rebuild this model without its weights (`minidl.saving.model_config`).
+
+        A subclass of Model overrides it to return its constructor's arguments, as in Keras (this base
+        then gives its name, for `super().get_config()`)."""
+        if type(self) not in Model.kinds.values():
+            return {"name": self.name, "trainable": True}
         return saving.model_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Rebuild (and compile, if it was) a model from `get_config()`; weights are fresh."""
-        return saving.model_from_config(cls, config)
+        if cls not in Model.kinds.values() and cls is not Model:  # a subclass: Keras calls it with its config
+            return cls(**config)
+        return saving.model_from_config(Model, config, custom_objects=custom_objects)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON text (Keras's `to_json`; `models.model_from_json` reads it)."""
+        import json
+
+        return json.dumps(saving.model_config(self), **kwargs)
 
     def save(self, filepath, overwrite=True, zipped=None):
         """Write architecture (JSON) and weights to one zip file (`.keras` or `.npz`); no pickled objects.
@@ -347,11 +415,5 @@ class Model(Trainer):
         """Read a model written by `save`; files holding pickled objects are refused."""
         return saving.load_model(filepath, cls)
 
-
-def _weight_items(layer):
-    """(name, live array) of a layer's weights in Keras's order: trainable, then non-trainable."""
-    return [*layer.params.items(), *layer.states.items()]
-
-
-Sequential = Model
-saving.use_model_class(Model)
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"

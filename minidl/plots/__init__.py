@@ -10,19 +10,22 @@ One module per family:
 
 * `figures` - loading matplotlib (an optional extra), a new figure, saving a PNG, the colour tables.
 * `labels` - the short texts naming sections and worker columns.
-* `training` - `curves`: per-epoch loss and accuracy of one model.
+* `training` - `curves`: per-epoch loss and accuracy of one model; `step_curves`: its loss and
+  accuracy step by step, smoothed, one line per run.
 * `speed` - `speedup`: times and speed-up by worker count; `scaling`: speed-up against processes
   with the ideal line and the Amdahl model; `time_split`: where a run's time goes.
 * `comparison` - `compare`: accuracy against training time across models.
 * `folder` - `plot_statistics`: a statistics folder -> all the pictures above.
 * `inside` - `filters` and `feature_maps` of a trained network.
 * `grid` - `classification_grid` (and `tile_digits`, its pure NumPy part).
+* `augmentation` - `augmentations`: one image as each random augmentation layer changes it.
 
 ``import minidl.plots`` never needs matplotlib; each drawing function raises `MissingMatplotlib`
 (an ImportError) with the install hint when it is absent. Every picture has a title, axis labels
 with units and legends; a model has the same colour in every picture, and so has a worker count.
 """
 
+from .augmentation import augmentations
 from .comparison import compare
 from .figures import (
     DPI,
@@ -39,9 +42,10 @@ from .folder import plot_statistics, runs_by_model
 from .grid import GRID_PADDING, GRID_RIGHT, GRID_WRONG, classification_grid, tile_digits
 from .inside import feature_maps, filters
 from .speed import TIME_PARTS, scaling, speedup, time_split
-from .training import curves
+from .training import curves, smooth, step_curves
 
 __all__ = [
+    "augmentations",
     "TIME_PARTS",
     "scaling",
     "time_split",
@@ -63,7 +67,9 @@ __all__ = [
     "model_colours",
     "plot_statistics",
     "runs_by_model",
+    "smooth",
     "speedup",
+    "step_curves",
     "tile_digits",
     "worker_styles",
 ]

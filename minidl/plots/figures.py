@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..utils.temporaries import temporary_beside
+
 DPI = 120
 INSTALL_HINT = "pictures need matplotlib: pip install 'minidl[plot]'"
 MODEL_COLOURS = (
@@ -62,13 +64,10 @@ def save_figure(fig, path) -> str:
     """Write `fig` as a PNG at `DPI`, atomically (temporary file + os.replace); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(temporary, dpi=DPI, format="png")
+    with temporary_beside(path) as (handle, temporary):  # locked while this process lives, swept after
+        with open(os.dup(handle), "wb") as file:
+            fig.savefig(file, dpi=DPI, format="png")
         os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
     return str(path)
 
 

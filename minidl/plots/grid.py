@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils.temporaries import temporary_beside
 from .figures import DPI, load_matplotlib
 
 GRID_RIGHT = ((0.10, 0.85, 0.25), (0.0, 0.0, 0.0))  # (ink, background) RGB
@@ -110,11 +111,8 @@ def classification_grid(images, labels, predictions, path, min_width=640) -> str
     picture = np.concatenate([title, grid])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        mpl.image.imsave(temporary, picture, format="png", dpi=DPI)
+    with temporary_beside(path) as (handle, temporary):  # locked while this process lives, swept after
+        with open(os.dup(handle), "wb") as file:
+            mpl.image.imsave(file, picture, format="png", dpi=DPI)
         os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
     return str(path)

@@ -11,8 +11,35 @@ Shapes follow minidl's conventions: images are channels-last (N, H, W, C), a Con
 """
 
 from .conv import conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward, pad_same
+from .conv_transpose import conv2d_transpose_backward, conv2d_transpose_forward
 from .dense import dense_backward, dense_forward
-from .pooling import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
+from .pooling import (
+    avg_pool_backward,
+    avg_pool_forward,
+    global_max_pool_backward,
+    global_max_pool_forward,
+    max_pool_backward,
+    max_pool_forward,
+)
+from .reshape import (
+    crop_backward,
+    crop_forward,
+    permute_backward,
+    permute_forward,
+    repeat_vector_backward,
+    repeat_vector_forward,
+    reshape_backward,
+    reshape_forward,
+    upsampling_backward,
+    upsampling_forward,
+)
+from .residual import residual_backward, residual_forward
+from .separable_conv import (
+    depthwise_conv2d_backward,
+    depthwise_conv2d_forward,
+    separable_conv2d_backward,
+    separable_conv2d_forward,
+)
 from .softmax import (
     cross_entropy,
     relu_backward,
@@ -40,4 +67,24 @@ __all__ = [
     "softmax_cross_entropy_backward",
     "relu_forward",
     "relu_backward",
+    "residual_forward",
+    "residual_backward",
+    "conv2d_transpose_forward",
+    "conv2d_transpose_backward",
+    "global_max_pool_forward",
+    "global_max_pool_backward",
+    "reshape_forward",
+    "reshape_backward",
+    "permute_forward",
+    "permute_backward",
+    "repeat_vector_forward",
+    "repeat_vector_backward",
+    "crop_forward",
+    "crop_backward",
+    "upsampling_forward",
+    "upsampling_backward",
+    "depthwise_conv2d_forward",
+    "depthwise_conv2d_backward",
+    "separable_conv2d_forward",
+    "separable_conv2d_backward",
 ]

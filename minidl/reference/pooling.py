@@ -69,3 +69,23 @@ def avg_pool_backward(x, g, pool=(2, 2), strides=None):
     for (s, i, j, c), rows, cols in _windows(x, pool, strides):
         dx[s, rows, cols, c] += g[s, i, j, c] / (pool[0] * pool[1])
     return dx
+
+
+def global_max_pool_forward(x):
+    """y[n, c] = max over every pixel (i, j) of x[n, i, j, c]; returns y (N, C)."""
+    n, _, _, channels = x.shape
+    y = np.zeros((n, channels), dtype=x.dtype)
+    for s in range(n):
+        for c in range(channels):
+            y[s, c] = np.max(x[s, :, :, c])
+    return y
+
+
+def global_max_pool_backward(x, g):
+    """dL/dx: each g[n, c] goes to the (first, row-major) maximal pixel of channel c."""
+    dx = np.zeros_like(x)
+    for s in range(len(x)):
+        for c in range(x.shape[3]):
+            i, j = np.unravel_index(np.argmax(x[s, :, :, c]), x.shape[1:3])
+            dx[s, i, j, c] += g[s, c]
+    return dx

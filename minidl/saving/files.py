@@ -6,9 +6,13 @@ optimizer's scalars), `weights/<i>.npy` and `optimizer/<name>.npy`.
 `weight_<i>.npy`, `optimizer_<name>.npy`. A weights-only file is the same without the architecture.
 
 Loading checks, in this order and before allocating any weight: the zip directory (sizes, compression
-ratio), the architecture (`config.check_config`), the weights the architecture implies against every
-`.npy` header (shape, dtype) and each header against its member's real size; then it builds the model
-and streams each weight in, refusing NaN/inf unless `allow_nonfinite=True`.
+ratio, flags), the architecture (`config.check_config`), the weights the architecture implies against
+every `.npy` header (shape, dtype) and each header against its member's real size; then it builds the
+model without drawing weights (`flat.placeholder_weights`) and streams each weight straight into its
+place, refusing NaN/inf unless `allow_nonfinite=True`. So a model file costs its weights once in
+memory, its optimizer arrays twice (the optimizer keeps a copy) and one 1 MiB read buffer; and what a
+file may declare is bounded by its size (`archive.max_uncompressed`). `load_weights` into an existing
+model reads every member through first: a refused file leaves the model as it was.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import warnings
 
 import numpy as np
 
+from .. import flat
 from ..errors import ModelFileError
 from . import state as training
 from .archive import WEIGHT_DTYPES, Archive, format_bytes, write_archive
@@ -42,11 +47,7 @@ NPZ = Layout("config.npy", "state.npy", "weight_{}.npy", "optimizer_{}.npy")
 
 def weight_slots(model) -> list[tuple]:
     """(layer, weight name, live array) of every weight, in `Model.get_weights()` order."""
-    return [
-        (layer, key, array)
-        for layer in model.layers
-        for key, array in zip([*layer.params, *layer.states], layer.weights)
-    ]
+    return [(layer, key, array) for layer in model.weight_layers() for key, array in layer.weight_items()]
 
 
 def layout_of(archive: Archive) -> Layout:
@@ -110,7 +111,7 @@ def save_weights(model, path, overwrite=True):
 
 
 # ----- reading -----
-def load_model(model_class, path, allow_nonfinite=False, compile=True):
+def load_model(model_class, path, allow_nonfinite=False, compile=True, custom_objects=None):
     """Read a model written by `save_model`, checking everything before allocating (see the module doc)."""
     with Archive(path) as archive:
         layout = layout_of(archive)
@@ -121,18 +122,21 @@ def load_model(model_class, path, allow_nonfinite=False, compile=True):
             metadata = archive.read_json(layout.metadata)
             if not isinstance(metadata, dict) or metadata.get("format") != KERAS_FORMAT:
                 raise ModelFileError(f"{where}: metadata.json does not name format {KERAS_FORMAT!r}")
-        config = check_config(archive.read_json(layout.config), where)
-        if not compile:
+        config = archive.read_json(layout.config)
+        if not compile and isinstance(config, dict):  # the training setup is neither used nor checked
             config = {**config, "loss": None, "optimizer": None}
-        expected = expected_weight_shapes(config, where)
+        config = check_config(config, where, custom_objects)
+        expected = expected_weight_shapes(config, where, model_class, custom_objects)
         headers = _weight_headers(archive, layout, [entry[2] for entry in expected], config["dtype"], expected)
         trainable = sum(math.prod(shape) for _, _, shape, is_trainable in expected if is_trainable)
         state, optimizer_headers = _state(archive, layout, config["dtype"], trainable)
         _refuse_unknown_members(archive, layout, headers, optimizer_headers)
         try:
-            model = model_from_config(model_class, config)
+            with flat.placeholder_weights():  # no random weights drawn only to be overwritten
+                model = model_from_config(model_class, config, custom_objects)
         except Exception as error:  # e.g. an unknown initializer or metric name, found when building
             raise ModelFileError(f"{where}: the architecture cannot be built ({error})") from None
+        # A fresh model: a refusal part-way leaves nothing half-done that anyone holds.
         _read_weights(archive, model, headers, allow_nonfinite)
         _restore_state(archive, model, state, optimizer_headers, allow_nonfinite)
     return model
@@ -151,17 +155,23 @@ def read_state(path) -> dict | None:
 
 
 def load_weights(model, path, allow_nonfinite=False):
-    """Read weights (and optimizer state, when the model's optimizer matches) into a built `model`."""
+    """Read weights (and optimizer state, when the model's optimizer matches) into a built `model`.
+
+    All or nothing: every weight is read through and checked (size, CRC, NaN) and the training state
+    checked before the model changes; then the state is taken over and the weights are read straight
+    into their places. A refused file leaves the model exactly as it was.
+    """
     path = os.fspath(path)
     with Archive(path) as archive:
         layout = layout_of(archive)
         expected = [(layer.name, key, array.shape) for layer, key, array in weight_slots(model)]
         dtype = np.dtype(model.dtype).name
-        headers = _weight_headers(archive, layout, [entry[2] for entry in expected], None, expected)
+        headers = _weight_headers(archive, layout, [entry[2] for entry in expected], None, expected, "this model")
         state, optimizer_headers = _state(archive, layout, dtype, model.parameters.size)
         ignored = {layout.config, layout.metadata}
         _refuse_unknown_members(archive, layout, headers, optimizer_headers, ignored)
-        _read_weights(archive, model, headers, allow_nonfinite)
+        for header, (layer, key, _) in zip(headers, weight_slots(model)):
+            _finite(archive.count_nonfinite(header.name, header), _weight_label(archive, layer, key), allow_nonfinite)
         saved = (state or {}).get("optimizer") or {}
         if model.optimizer is not None and saved and saved.get("name") != model.optimizer.name:
             warnings.warn(
@@ -170,16 +180,17 @@ def load_weights(model, path, allow_nonfinite=False):
                 stacklevel=2,
             )
             state = {**state, "optimizer": None}
-        _restore_state(archive, model, state, optimizer_headers, allow_nonfinite)
+        _restore_state(archive, model, state, optimizer_headers, allow_nonfinite)  # checks all, then sets
+        _read_weights(archive, model, headers, allow_nonfinite)
 
 
-def _weight_headers(archive, layout, shapes, dtype, described):
+def _weight_headers(archive, layout, shapes, dtype, described, holder="the architecture"):
     where = archive.path
     present = sorted(n for n in archive.names() if _is_weight(n, layout))
     wanted = [layout.weight.format(i) for i in range(len(shapes))]
     if set(present) != set(wanted):
         raise ModelFileError(
-            f"{where}: the architecture has {len(shapes)} weight arrays, the file holds {len(present)} "
+            f"{where} holds {len(present)} weight arrays, {holder} has {len(shapes)} "
             f"({', '.join(present[:6]) or 'none'}{', ...' if len(present) > 6 else ''})"
         )
     headers = []
@@ -190,9 +201,7 @@ def _weight_headers(archive, layout, shapes, dtype, described):
             raise ModelFileError(f"{what} has dtype {header.dtype}; expected {dtype or ' or '.join(WEIGHT_DTYPES)}")
         if header.shape != tuple(shape):
             need = format_bytes(math.prod(shape) * header.dtype.itemsize)
-            raise ModelFileError(
-                f"{what}: the architecture needs shape {tuple(shape)} ({need}), the file holds {header.shape}"
-            )
+            raise ModelFileError(f"{what}: {holder} needs shape {tuple(shape)} ({need}), the file holds {header.shape}")
         headers.append(header)
     return headers
 
@@ -236,19 +245,21 @@ def _refuse_unknown_members(archive, layout, headers, optimizer_headers, ignored
         raise ModelFileError(f"{archive.path}: unexpected archive member(s) {unknown[:5]}")
 
 
-def _finite(array, what, allow_nonfinite):
-    if not allow_nonfinite and not np.isfinite(array).all():
-        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+def _finite(nonfinite: int, what, allow_nonfinite):
+    if nonfinite and not allow_nonfinite:
         raise ModelFileError(
-            f"{what} holds {bad} NaN or infinite value(s); refused (pass allow_nonfinite=True to load it anyway)"
+            f"{what} holds {nonfinite} NaN or infinite value(s); refused (pass allow_nonfinite=True to load it anyway)"
         )
 
 
+def _weight_label(archive, layer, key) -> str:
+    return f"{archive.path}: weight {key!r} of layer {layer.name!r}"
+
+
 def _read_weights(archive, model, headers, allow_nonfinite):
+    """Each weight streamed straight into its place in the model (its view of the flat vector)."""
     for header, (layer, key, target) in zip(headers, weight_slots(model)):
-        array = archive.read_array(header.name, header)
-        _finite(array, f"{archive.path}: weight {key!r} of layer {layer.name!r}", allow_nonfinite)
-        target[...] = array
+        _finite(archive.fill(header.name, header, target), _weight_label(archive, layer, key), allow_nonfinite)
 
 
 def _restore_state(archive, model, state, optimizer_headers, allow_nonfinite):
@@ -258,8 +269,10 @@ def _restore_state(archive, model, state, optimizer_headers, allow_nonfinite):
     if saved is not None:
         saved = dict(saved)
         for key, header in optimizer_headers.items():
-            saved[key] = archive.read_array(header.name, header)
-            _finite(saved[key], f"{archive.path}: optimizer array {key!r}", allow_nonfinite)
+            saved[key] = array = np.empty(header.shape, header.dtype)
+            _finite(
+                archive.fill(header.name, header, array), f"{archive.path}: optimizer array {key!r}", allow_nonfinite
+            )
     if model.optimizer is None:
         saved = None
     training.restore_training_state(model, {**state, "optimizer": saved}, f"{archive.path}: {FORMAT} state")

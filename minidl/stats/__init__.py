@@ -20,7 +20,9 @@ One job per module (each one's docstring says why it is built the way it is):
 * `render` - rows -> the plain-text averages.txt (`render_text`), rich tables (`print_summary`) and
   Markdown tables.
 * `report` - ``python -m minidl.stats report [DIR]``: DIR/report.md with its pictures.
-* `cli` - ``python -m minidl.stats [DIR] [--json | --plot]`` and ``... report [DIR]``.
+* `tensorboard` - the statistics in TensorBoard: every recorded run (``python -m minidl.stats tensorboard``)
+  and the running speed-up of the run being recorded (`LiveSpeedup`); needs the ``tensorboard`` extra.
+* `cli` - ``python -m minidl.stats [DIR] [--json | --plot]``, ``... report [DIR]`` and ``... tensorboard``.
 
 Everything but the command line is re-exported here, so ``from minidl.stats import ...`` needs no
 submodule name. `cli` and `report` are not imported here: they draw with `minidl.plots`, which reads
@@ -30,7 +32,7 @@ this package, so importing them here would make the two packages import each oth
 
 from .liveness import mark_killed, process_gone, process_identity
 from .render import SectionView, format_number, print_summary, render_text, section_view
-from .scaling import NOISY_SPREAD, PREDICT_AT, add_scaling, amdahl, karp_flatt
+from .scaling import NOISY_SPREAD, PREDICT_AT, RunningSpeedup, add_scaling, amdahl, karp_flatt
 from .store import (
     AVERAGES_FILE,
     DEFAULT_DIR,
@@ -64,18 +66,26 @@ from .summary import (
     counted,
     final_value,
     group_sections,
+    one_worker_step_time,
     per_epoch_spread,
     section_key,
     spread,
     step_times_by_column,
     summarize,
 )
+from .tensorboard import LiveSpeedup, export_tensorboard, recorded_run_name, run_name
 from .tracker import TIME_DECIMALS, StatisticsTracker, finish_run, new_run, run_settings, setup_fingerprint
 from .validation import run_problem
 
 __all__ = [
     "NOISY_SPREAD",
     "PREDICT_AT",
+    "LiveSpeedup",
+    "RunningSpeedup",
+    "export_tensorboard",
+    "one_worker_step_time",
+    "recorded_run_name",
+    "run_name",
     "add_scaling",
     "amdahl",
     "karp_flatt",

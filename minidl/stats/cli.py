@@ -1,5 +1,5 @@
-"""Command line: ``python -m minidl.stats [DIR] [--json | --plot]`` and ``python -m minidl.stats report [DIR]``
-(run by ``__main__``).
+"""Command line: ``python -m minidl.stats [DIR] [--json | --plot]``, ``python -m minidl.stats report [DIR]``
+and ``python -m minidl.stats tensorboard [DIR] --logdir TB`` (run by ``__main__``).
 
 Kept apart from ``__main__`` so that `main` can be imported (tests) without running it, and not
 imported by ``minidl/stats/__init__.py``: this module draws with `minidl.plots`, which reads the stats
@@ -15,8 +15,9 @@ import sys
 
 from .. import plots
 from . import report
+from . import tensorboard as board
 from .render import print_summary
-from .store import DEFAULT_DIR, VERSION, load_runs
+from .store import DEFAULT_DIR, VERSION, StatsWriteError, load_runs
 from .summary import summarize
 
 SUMMARY_FORMAT = "minidl-stats-summary"
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minidl.stats",
         description="Summarise the training statistics saved by StatisticsTracker. "
-        "`python -m minidl.stats report [DIR]` writes DIR/report.md with pictures instead.",
+        "`python -m minidl.stats report [DIR]` writes DIR/report.md with pictures instead; "
+        "`python -m minidl.stats tensorboard [DIR] --logdir TB` writes every run for TensorBoard.",
     )
     parser.add_argument(
         "directory",
@@ -51,6 +53,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["report"]:
         return _report(argv[1:])
+    if argv[:1] == ["tensorboard"]:
+        return _tensorboard(argv[1:])
     args = build_parser().parse_args(argv)
     runs, files, skipped = load_runs(args.directory)
     if not runs:
@@ -84,6 +88,8 @@ def _plot(directory, runs, skipped) -> int:
     except (ImportError, ValueError) as error:  # no matplotlib; no finished run to draw
         print(error, file=sys.stderr)
         return 1
+    except OSError as error:  # a full disk, a read-only folder: the statistics themselves are untouched
+        return _cannot_write("python -m minidl.stats --plot", directory, error)
     for path in paths:
         print(path)
     return 0
@@ -102,12 +108,48 @@ def _report(argv) -> int:
     except report.NoRuns as error:
         print(error, file=sys.stderr)
         return 1
+    except OSError as error:
+        return _cannot_write(parser.prog, args.directory, error)
     print(f"wrote {path}")
     for picture in pictures:
         print(f"wrote {picture}")
     if missing:
         print(f"no pictures: {missing}", file=sys.stderr)
     return 0
+
+
+def _tensorboard(argv) -> int:
+    """``tensorboard [DIR] --logdir TB``: every run not yet in TB as a TensorBoard run of its own."""
+    parser = argparse.ArgumentParser(
+        prog="python -m minidl.stats tensorboard",
+        description="Write every recorded run of DIR as its own TensorBoard run in --logdir (runs exported "
+        "before are left alone), then look at them with `tensorboard --logdir TB`. Needs the tensorboard extra.",
+    )
+    parser.add_argument("directory", nargs="?", default=DEFAULT_DIR, help=f"statistics folder (default: {DEFAULT_DIR})")
+    parser.add_argument("--logdir", required=True, help="TensorBoard log folder to write the runs into")
+    args = parser.parse_args(argv)
+    try:
+        exported, skipped = board.export_tensorboard(args.directory, args.logdir)
+    except (ImportError, board.NoRuns, OSError) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+    for run in exported:
+        speedup = ", with speed-up" if run["speedup"] else ", no one-worker run of its setup: no speed-up"
+        print(f"wrote {run['path']} ({run['steps']} steps, {run['epochs']} epoch(s){speedup})")
+    for name, reason in skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(f"look at them: tensorboard --logdir {args.logdir}")
+    return 0
+
+
+def _cannot_write(prog, directory, error: OSError) -> int:
+    """One line for an output that could not be written (the statistics files are only read); exit status 1."""
+    if isinstance(error, StatsWriteError):  # its message names the file and the reason
+        what = str(error)
+    else:
+        what = f"cannot write in {directory}: {error.strerror or error or type(error).__name__}"
+    print(f"{prog}: error: {what} (the statistics files are unchanged)", file=sys.stderr)
+    return 1
 
 
 def _cli_console():

@@ -165,8 +165,8 @@ def _time_cell(stats, scale=1.0) -> str:
 
 def format_number(value: float) -> str:
     """Three significant digits without exponent notation: 0.00213, 2.13, 213, 2130."""
-    if value == 0:
-        return "0"
+    if value == 0 or not math.isfinite(value):  # a huge time in ms can overflow to infinity
+        return "0" if value == 0 else str(value)
     decimals = max(0, 2 - math.floor(math.log10(abs(value))))
     return f"{value:.{decimals}f}"
 
@@ -189,7 +189,7 @@ def render_text(rows: list, skipped=(), files: int = 0) -> str:
         f"model{'s' if len(models) != 1 else ''} from {files} file{'s' if files != 1 else ''}.",
         "Each section holds runs that can be compared (same model, setup, data, host, batch, epochs);",
         "each column one parallel configuration: backend, parallel processes, BLAS threads each.",
-        "Times: median (min-max) over the finished and stopped runs (one value: a single run).",
+        "Times: median (min-max) over the finished and stopped runs that trained an epoch (one value: one run).",
         "Interrupted, killed and failed runs are shown as +N and not used. Speed-up, efficiency and",
         "Karp-Flatt use training time only (validation excluded) and the medians.",
         "",

@@ -3,9 +3,10 @@
 For every section of comparable runs: the speed-up table (median training times, speed-up with its range,
 efficiency, Karp-Flatt serial fraction, compute vs communication per step, warnings, the labelled
 Amdahl prediction) and the full table of the section. Beside it, with the ``plot`` extra (matplotlib):
-training curves per model, speed-up against processes with the ideal line and the Amdahl model, and a
-stacked bar of where the time goes. Without matplotlib the report holds the tables alone and says how
-to get the pictures. A folder with one-worker runs only says plainly that no speed-up can be computed.
+training curves per model (by epoch, and by step: one smoothed line per run), speed-up against processes
+with the ideal line and the Amdahl model, and a stacked bar of where the time goes. Without matplotlib the
+report holds the tables alone and says how to get the pictures. A folder with one-worker runs only says
+plainly that no speed-up can be computed.
 
 This module may import both the statistics and `minidl.plots`; the stats package does not import it.
 """
@@ -55,9 +56,13 @@ def write_report(directory=DEFAULT_DIR) -> tuple[Path, list[str], str | None]:
     lines += ["## Every section in full", ""]
     for section_rows in group_sections(rows):
         lines += markdown_section(section_view(section_rows))
-    curve_pictures = [p for p in pictures if Path(p).name.startswith("curves_")]
+    curve_pictures = [p for p in pictures if Path(p).name.startswith(("curves_", "steps_"))]
     if curve_pictures:
-        lines += ["## Training curves", ""] + [f"![training curves]({Path(p).name})\n" for p in curve_pictures]
+        lines += ["## Training curves", ""]
+        for picture in curve_pictures:
+            name = Path(picture).name
+            what = "loss and accuracy by step, per run" if name.startswith("steps_") else "training curves"
+            lines.append(f"![{what}]({name})\n")
     if skipped:
         lines += ["## Files skipped (damaged, left untouched)", ""] + [f"- {name}: {why}" for name, why in skipped]
     atomic_write(directory / REPORT_FILE, "\n".join(lines).rstrip() + "\n")
@@ -100,10 +105,11 @@ def _draw(directory: Path, runs, rows) -> tuple[list[str], str | None]:
         return [], str(error)
     paths = []
     for model, model_runs in plots.runs_by_model(runs).items():
-        try:
-            paths.append(plots.curves(model_runs, directory / f"curves_{sanitize_name(model)}.png"))
-        except plots.NothingToPlot:
-            pass
+        for draw, prefix in ((plots.curves, "curves_"), (plots.step_curves, "steps_")):
+            try:
+                paths.append(draw(model_runs, directory / f"{prefix}{sanitize_name(model)}.png"))
+            except plots.NothingToPlot:
+                pass
     for draw, name in ((plots.scaling, "scaling.png"), (plots.time_split, "time_split.png")):
         try:
             paths.append(draw(rows, directory / name))

@@ -25,6 +25,8 @@ with e solved from the fitted column's measured S (so the model reproduces that 
 
 from __future__ import annotations
 
+import bisect
+
 NOISY_SPREAD = 0.20
 PREDICT_AT = (8, 16, 64)
 
@@ -41,7 +43,8 @@ def add_scaling(rows: list) -> None:
     if base is not None:
         base_time = base["training_time"]["median"]
         for row in rows:
-            if not row.get("training_time") or base_time <= 0:
+            # Times of 0 s (hand-edited, or rounded to 0) give no ratio: such a column has no speed-up.
+            if not row.get("training_time") or base_time <= 0 or row["training_time"]["min"] <= 0:
                 continue
             times = row["training_time"]
             speedup = base_time / times["median"]
@@ -76,6 +79,26 @@ def baseline(rows: list):
     if not single:
         return None
     return min(single, key=lambda row: (-row["runs"], row["threads"] is None, row["threads"] or 0))
+
+
+class RunningSpeedup:
+    """The speed-up of a run so far, step by step: a one-worker median step time / this run's median so far.
+
+    Used while a run trains (`StatisticsTracker(tensorboard_dir=...)`) and when a recorded run is
+    replayed (``python -m minidl.stats tensorboard``), with the same medians as the summary: a few
+    steps slowed by other work do not move it. Both step times are the tracker's, measured alike.
+    """
+
+    def __init__(self, baseline_step_seconds: float):
+        self.baseline = float(baseline_step_seconds)
+        self.sorted_steps = []
+
+    def add(self, step_seconds: float):
+        """Record one step of this run; its speed-up so far (None while its median is 0)."""
+        bisect.insort(self.sorted_steps, float(step_seconds))
+        steps, middle = self.sorted_steps, len(self.sorted_steps) // 2
+        median = steps[middle] if len(steps) % 2 else (steps[middle - 1] + steps[middle]) / 2
+        return self.baseline / median if median > 0 else None
 
 
 def karp_flatt(speedup: float, processes: int):

@@ -24,11 +24,11 @@ import math
 import os
 import re
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 from ..utils.interrupts import deferred_signals
+from ..utils.temporaries import temporary_beside
 from .liveness import mark_killed
 from .summary import summarize
 from .validation import run_problem
@@ -65,6 +65,7 @@ class SaveResult:
     damaged_reason: str | None = None
     rows: list = dataclasses.field(default_factory=list)
     skipped: list = dataclasses.field(default_factory=list)
+    averages_problem: str | None = None  # why averages.txt could not be refreshed (the run itself is saved)
 
 
 def sanitize_name(name) -> str:
@@ -85,7 +86,8 @@ def save_run(run: dict, out_dir=DEFAULT_DIR, model_name=None, *, path=None, rend
     from an earlier save of this run) keeps a run that went to a recovery file in that file.
     Given `render(rows, skipped, files) -> text` (the caller passes `minidl.stats.render_text`: this
     module only keeps files and does not know how they are shown), averages.txt is regenerated
-    too; without it (the saves while a run trains) it is not. If the model's file is damaged it is left
+    too; without it (the saves while a run trains) it is not; when that fails, the run is saved all the
+    same and `SaveResult.averages_problem` says why. If the model's file is damaged it is left
     byte-for-byte untouched and the run goes to a new ``<model>.recovered-<timestamp>.json``
     (the caller warns: `SaveResult.damaged`). Raises StatsWriteError when nothing could be written.
     """
@@ -98,7 +100,11 @@ def save_run(run: dict, out_dir=DEFAULT_DIR, model_name=None, *, path=None, rend
     with folder_lock(out_dir), deferred_signals():
         result = _save_locked(run, path, model_name)
         if render is not None:
-            result.rows, result.skipped = write_averages(out_dir, render)
+            try:
+                result.rows, result.skipped = write_averages(out_dir, render)
+            except Exception as error:  # the run is saved: say what failed, not that the run was lost
+                reason = str(error) if isinstance(error, StatsWriteError) else f"{type(error).__name__}: {error}"
+                result.averages_problem = reason
     return result
 
 
@@ -228,22 +234,21 @@ def folder_lock(out_dir):
 def atomic_write(path, text: str):
     """Replace `path` with `text` all at once: readers and crashes see the old or the new file, never half."""
     path = Path(path)
-    temporary = _write_temporary(path, text)
     try:
-        os.replace(temporary, path)
+        with _temporary_with(path, text) as temporary:
+            os.replace(temporary, path)
+    except StatsWriteError:
+        raise
     except OSError as error:
         raise StatsWriteError(f"cannot write {path}: {_reason(error)}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
 
 
 def write_new_file(candidates, text: str) -> Path:
     """Write `text` to the first of `candidates` that does not exist yet; never overwrites a file."""
-    temporary = None
-    try:
-        for path in candidates:
-            temporary = temporary or _write_temporary(path, text)
+    candidates = iter(candidates)
+    first = next(candidates)
+    with _temporary_with(first, text) as temporary:
+        for path in (first, *candidates):
             try:
                 os.link(temporary, path)  # atomic, and fails if `path` exists
                 return path
@@ -256,32 +261,25 @@ def write_new_file(candidates, text: str) -> Path:
                     return path
                 except FileExistsError:
                     continue
-    finally:
-        if temporary:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
     raise FileExistsError("no free file name for the recovered statistics")
 
 
-def _write_temporary(path: Path, text: str) -> str:
-    """Write `text` to a hidden temporary file beside `path` (same file system, so replace/link are atomic)."""
+@contextlib.contextmanager
+def _temporary_with(path: Path, text: str):
+    """A hidden temporary beside `path` holding `text`, flushed to disk (same file system, so replace and
+    link are atomic; see `utils.temporaries`); removed at the end of the block if still there."""
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with temporary_beside(path) as (handle, temporary):
+            with os.fdopen(os.dup(handle), "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            os.chmod(temporary, 0o644)
+            yield temporary
     except OSError as error:
+        if isinstance(error, (StatsWriteError, FileExistsError)):
+            raise
         raise StatsWriteError(f"cannot write {path}: {_reason(error)}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-    except BaseException as error:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        if isinstance(error, OSError) and not isinstance(error, StatsWriteError):
-            raise StatsWriteError(f"cannot write {path}: {_reason(error)}") from None
-        raise
-    return temporary
 
 
 def _reason(error: OSError) -> str:

@@ -14,7 +14,7 @@ import collections
 import math
 import statistics
 
-from .scaling import add_scaling
+from .scaling import add_scaling, baseline
 
 COUNTED_STATUSES = ("completed", "finished", "stopped")  # "finished": what completed runs were saved as before
 SECTION_FIELDS = ("model", "setup", "dataset", "hostname", "samples", "val_samples", "batch_size", "epochs")
@@ -28,8 +28,9 @@ def summarize(runs) -> list[dict]:
     (COLUMN_FIELDS; `workers` is the MPI rank count for the mpi backend). Only finished and stopped
     runs are counted; interrupted and failed runs are only tallied. Step and epoch statistics pool
     every step / epoch of the counted runs; training, validation, combined and start-up times are
-    per-run totals; compute / other per step are per-run means. Speed-up and the rest of the scaling
-    figures are added by `scaling.add_scaling` (on training time only: validation is not parallel work).
+    per-run totals of the runs that trained at least one epoch; compute / other per step are per-run
+    means. Speed-up and the rest of the scaling figures are added by `scaling.add_scaling` (on training
+    time only: validation is not parallel work).
     """
     groups = collections.defaultdict(list)
     for run in runs:
@@ -59,6 +60,8 @@ def column_key(run: dict) -> tuple:
 
 def _group_row(section: tuple, column: tuple, runs: list) -> dict:
     counted = [run for run in runs if run.get("status") in COUNTED_STATUSES]
+    # A run that trained no epoch (a resume with nothing left to do) is counted but has no time to average.
+    timed = [run for run in counted if run.get("epochs") or "epochs" not in run]
     statuses = collections.Counter(run.get("status") for run in runs)
     latest = max(runs, key=lambda run: run.get("started") or "").get("settings", {})
     return {
@@ -76,7 +79,7 @@ def _group_row(section: tuple, column: tuple, runs: list) -> dict:
         "failed": len(runs) - len(counted) - statuses["interrupted"] - statuses["killed"],
         "first_started": min(run.get("started") or "" for run in runs) or None,
         "last_started": max(run.get("started") or "" for run in runs) or None,
-        **_timing_stats(counted),
+        **_timing_stats(timed),
         "train_accuracy": _mean_per_epoch(counted, "accuracy"),
         "val_accuracy": _mean_per_epoch(counted, "val_accuracy"),
         "exchange": _exchange(counted),
@@ -151,7 +154,7 @@ def _other_per_step(run: dict):
     steps = [t for t in run.get("timings", {}).get("step_times", []) if t is not None]
     if compute is None or not steps:
         return None
-    return max(0.0, math.fsum(steps) / len(steps) - compute)
+    return max(0.0, mean(steps) - compute)
 
 
 def _exchange(runs: list) -> dict | None:
@@ -171,11 +174,19 @@ def spread(values) -> dict | None:
         return None
     return {
         "median": statistics.median(values),
-        "mean": math.fsum(values) / len(values),
+        "mean": mean(values),
         "min": min(values),
         "max": max(values),
         "count": len(values),
     }
+
+
+def mean(values: list) -> float:
+    """The exact mean (math.fsum), also of numbers whose sum would overflow a float."""
+    try:
+        return math.fsum(values) / len(values)
+    except OverflowError:
+        return math.fsum(value / len(values) for value in values)
 
 
 def _mean_per_epoch(runs: list, key: str) -> list:
@@ -186,7 +197,14 @@ def _mean_per_epoch(runs: list, key: str) -> list:
             if epoch.get(key) is not None:
                 per_epoch[index].append(epoch[key])
     length = max(per_epoch, default=-1) + 1
-    return [math.fsum(per_epoch[i]) / len(per_epoch[i]) if per_epoch[i] else None for i in range(length)]
+    return [mean(per_epoch[i]) if per_epoch[i] else None for i in range(length)]
+
+
+def one_worker_step_time(rows: list, section: tuple):
+    """The median step time (seconds) of `section`'s one-worker column in the summary `rows`: the column
+    `scaling.baseline` measures speed-up against. None when the section has no such column."""
+    base = baseline([row for row in rows if tuple(row[field] for field in SECTION_FIELDS) == tuple(section)])
+    return base["step_time"]["median"] if base is not None and base.get("step_time") else None
 
 
 def group_sections(rows: list) -> list[list[dict]]:
@@ -224,7 +242,8 @@ def per_epoch_spread(runs, key: str) -> list[tuple[int, dict]]:
     for run in runs:
         for index, epoch in enumerate(run.get("epochs", [])):
             if epoch.get(key) is not None:
-                values[epoch.get("epoch", index + 1)].append(float(epoch[key]))
+                number = epoch.get("epoch")
+                values[index + 1 if number is None else number].append(float(epoch[key]))
     return [(epoch, spread(values[epoch])) for epoch in sorted(values)]
 
 

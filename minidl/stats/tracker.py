@@ -1,6 +1,7 @@
 """Recording a run: the `StatisticsTracker` callback and the run record it fills in.
 
-A run record is a JSON-ready dict holding the run's settings, its step and epoch times, its
+A run record is a JSON-ready dict holding the run's settings, its step and epoch times, each
+step's own loss and metrics (``step_metrics``: the batch's mean, not the epoch's running mean), its
 per-epoch loss and accuracy, and how it ended. The tracker only measures and describes: saving is
 `store.save_run`, and the table it prints afterwards comes from `render.print_summary`.
 
@@ -28,9 +29,11 @@ from pathlib import Path
 from ..callbacks import Callback
 from .liveness import process_identity
 from .render import print_summary, render_text
-from .store import DEFAULT_DIR, SaveResult, StatsWriteError, json_number, save_run, warn, warn_damaged
+from .store import AVERAGES_FILE, DEFAULT_DIR, SaveResult, StatsWriteError, json_number, save_run, warn, warn_damaged
+from .tensorboard import LiveSpeedup
 
 TIME_DECIMALS = 7  # 0.1 microsecond: far below timing noise, keeps the JSON small
+METRIC_DIGITS = 7  # significant digits of a step's loss and metrics: float32's precision
 #: `fit`'s end status -> the status a run is saved with ("finished" is the callback protocol's name).
 FINAL_STATUS = {"finished": "completed"}
 
@@ -50,14 +53,18 @@ class StatisticsTracker(Callback):
 
     The run is written when training begins (a folder that cannot take it raises
     `StatsWriteError` before the first step), after every epoch, and when training ends.
+    With `tensorboard_dir`, the run's speed-up so far is written there after every step (`LiveSpeedup`).
     """
 
-    def __init__(self, model_name=None, out_dir=DEFAULT_DIR, dataset=None, verbose=True):
+    def __init__(self, model_name=None, out_dir=DEFAULT_DIR, dataset=None, verbose=True, tensorboard_dir=None):
         super().__init__()
         self.model_name = model_name
         self.out_dir = Path(out_dir)
         self.dataset = None if dataset is None else str(dataset)
         self.verbose = verbose
+        self.tensorboard_dir = LiveSpeedup.check(tensorboard_dir)  # names a missing extra now, not at `fit`
+        self._speedup = None  # the LiveSpeedup of the run being recorded, with tensorboard_dir
+        self._epoch_sums = {}  # per metric, the epoch's running sum over samples so far ("seen": samples)
         self.run = None  # the run being recorded (a JSON-ready dict)
         self.last_saved = None  # SaveResult of the last save of the run (None until it is on disk)
         self.last_saved_status = None  # the run's status in that save ("running" until its end is saved)
@@ -84,11 +91,14 @@ class StatisticsTracker(Callback):
         except StatsWriteError as error:
             self._unwritable = error
             raise
+        if self.tensorboard_dir is not None:
+            self._speedup = LiveSpeedup.start(self.out_dir, self.run, self.tensorboard_dir, self.verbose)
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.run is not None:
             self._epoch = {"epoch": epoch + 1, "steps": 0, "training_time": None, "validation_time": 0.0}
             self._clock["epoch"] = time.perf_counter()
+            self._epoch_sums = {"seen": 0}
 
     def on_train_batch_begin(self, batch, logs=None):
         self._clock["step"] = time.perf_counter()
@@ -98,6 +108,9 @@ class StatisticsTracker(Callback):
             elapsed = time.perf_counter() - self._clock["step"]
             self.run["timings"]["step_times"].append(round(elapsed, TIME_DECIMALS))
             self._epoch["steps"] += 1
+            self._record_step_metrics(logs or {})
+            if self._speedup is not None:
+                self._speedup.add(self.run["timings"]["step_times"][-1])  # as recorded, as the export replays it
 
     def on_test_begin(self, logs=None):
         if self.run is not None and self._epoch is not None:
@@ -126,6 +139,9 @@ class StatisticsTracker(Callback):
                 warn(f"minidl.stats: could not update the running record after epoch {epoch + 1}: {error}")
 
     def on_train_end(self, logs=None):
+        if self._speedup is not None:
+            self._speedup.close()
+            self._speedup = None
         if self.params.get("rank", 0) != 0 or self._unwritable is not None:
             return  # not rank 0, or the folder was refused at the start (that error is the one to see)
         logs = logs or {}
@@ -147,6 +163,20 @@ class StatisticsTracker(Callback):
         self._save()
 
     # ----- helpers -----
+    def _record_step_metrics(self, logs: dict):
+        """Append the step's own batch mean of the loss and each metric to ``run["step_metrics"]``: from the
+        epoch's running means in the batch logs, (running sum now - running sum before) / batch size."""
+        size, sums, table = logs.get("size"), self._epoch_sums, self.run.setdefault("step_metrics", {})
+        steps, seen = len(self.run["timings"]["step_times"]), self._epoch_sums.get("seen", 0) + (logs.get("size") or 0)
+        for name, value in logs.items():
+            if name != "size" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                column = table.setdefault(name, [])
+                column.extend([None] * (steps - 1 - len(column)))  # a metric that first appears now
+                own = (value * seen - sums.get(name, 0.0)) / size if size else math.nan
+                sums[name] = value * seen
+                column.append(float(f"{own:.{METRIC_DIGITS}g}") if math.isfinite(own) else None)
+        sums["seen"] = seen
+
     def _unfinished_epoch(self):
         """The epoch cut short by Ctrl-C or an error (its times so far), or None."""
         if self._epoch is None:
@@ -185,7 +215,12 @@ class StatisticsTracker(Callback):
             reason = f"{type(error).__name__}: {error}"
             warn(f"minidl.stats: could not save the statistics of this run to {self.out_dir}: {reason}")
             return
-        if self.verbose:
+        if self.last_saved.averages_problem:
+            warn(
+                f"minidl.stats: the run was saved to {self.last_saved.path}, but {self.out_dir / AVERAGES_FILE} "
+                f"could not be refreshed: {self.last_saved.averages_problem}"
+            )
+        elif self.verbose:
             _report_saved(self.last_saved, self.label)
 
     @property
@@ -227,6 +262,7 @@ def new_run(model, params: dict, label: str, dataset=None) -> dict:
         "epochs_completed": 0,
         "settings": run_settings(model, params, label, dataset),
         "timings": {"step_times": [], "epoch_times": []},
+        "step_metrics": {},
         "epochs": [],
     }
 

@@ -7,11 +7,46 @@ folder. `run_problem` names the first such field; `store.load_runs` leaves the r
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 
-_NUMBER = (int, float)
-_TEXT = (str,)
-_COUNT = (int,)
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """What a field may hold: Python types (true/false never counts as a number) and, for numbers, a
+    least value; numbers must also be finite (an editor may write NaN or Infinity, which JSON readers take)."""
+
+    types: tuple
+    name: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def problem(self, value) -> str | None:
+        """Why `value` is not of this kind (None when it is)."""
+        if not _is_a(value, self.types):
+            return f"must be {self.name} or null, not {_type_name(value)} {_short(value)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number, not {value}"
+        if self.minimum is not None and value < self.minimum:
+            return f"must be at least {self.minimum:g}, not {value:g}"
+        if self.maximum is not None and value > self.maximum:
+            return f"must be at most {self.maximum:g}, not {value:g}"
+        return None
+
+
+# Numbers must also stay clear of the float range's ends, where a sum or a difference of two of them
+# (an axis range, a stacked bar) overflows; whole numbers within what a float holds exactly.
+_NUMBER = Kind((int, float), "a number", -1e300, 1e300)
+# Times are seconds: never negative, and a billion (32 years) is beyond any run, so a larger one is an
+# editing mistake.
+_SECONDS = Kind((int, float), "a number", 0, 1e9)
+_FRACTION = Kind((int, float), "a number", 0, 1)  # accuracy
+_TEXT = Kind((str,), "text")
+_COUNT = Kind((int,), "a whole number", 0, 2**53)
+_PROCESSES = Kind((int,), "a whole number", 1, 2**53)  # workers, ranks, threads, CPUs: at least one
+_OBJECT = Kind((dict,), "an object")
+_LIST = Kind((list,), "a list")
 _RUN_FIELDS = {
     "id": _TEXT,
     "started": _TEXT,
@@ -21,34 +56,34 @@ _RUN_FIELDS = {
     "host": _TEXT,
     "process_started": _COUNT,
     "epochs_completed": _COUNT,
-    "settings": (dict,),
-    "timings": (dict,),
-    "epochs": (list,),
-    "unfinished_epoch": (dict,),
-    "exchange": (dict,),
+    "settings": _OBJECT,
+    "timings": _OBJECT,
+    "epochs": _LIST,
+    "step_metrics": _OBJECT,
+    "unfinished_epoch": _OBJECT,
+    "exchange": _OBJECT,
 }
 _SETTINGS_FIELDS = {
     **dict.fromkeys(("model", "setup", "dataset", "hostname", "backend", "loss", "dtype", "model_name"), _TEXT),
-    **dict.fromkeys(
-        ("samples", "val_samples", "batch_size", "epochs", "steps_per_epoch", "params", "workers", "ranks"), _COUNT
-    ),
-    "threads_per_worker": _COUNT,
-    "seed": _COUNT,
-    "optimizer": (dict,),
-    "input_shape": (list,),
-    "layers": (list,),
+    **dict.fromkeys(("samples", "val_samples", "batch_size", "epochs", "steps_per_epoch", "params", "seed"), _COUNT),
+    **dict.fromkeys(("workers", "ranks", "threads_per_worker", "cpus_available"), _PROCESSES),
+    "optimizer": _OBJECT,
+    "input_shape": _LIST,
+    "layers": _LIST,
 }
 _TIMING_FIELDS = {
-    **dict.fromkeys(("training_time", "validation_time", "combined_time", "run_time"), _NUMBER),
+    **dict.fromkeys(("training_time", "validation_time", "combined_time", "run_time"), _SECONDS),
     # the compute / communication split of trainings/step_split.py
-    **dict.fromkeys(("compute_time", "startup_time"), _NUMBER),
+    **dict.fromkeys(("compute_time", "startup_time"), _SECONDS),
     "compute_steps": _COUNT,
 }
-_EXCHANGE_FIELDS = {"gradient_bytes": _COUNT, "reduce_rate": _NUMBER, "what": _TEXT}
+_EXCHANGE_FIELDS = {"gradient_bytes": _COUNT, "reduce_rate": Kind((int, float), "a number", 0, 1e300), "what": _TEXT}
 _EPOCH_FIELDS = {
     "epoch": _COUNT,
     "steps": _COUNT,
-    **dict.fromkeys(("training_time", "validation_time", "loss", "accuracy", "val_loss", "val_accuracy"), _NUMBER),
+    **dict.fromkeys(("training_time", "validation_time"), _SECONDS),
+    **dict.fromkeys(("loss", "val_loss"), _NUMBER),
+    **dict.fromkeys(("accuracy", "val_accuracy"), _FRACTION),
 }
 
 
@@ -57,7 +92,8 @@ def run_problem(run) -> str | None:
 
     Every field the summary, the tables and the plots read is checked: a field may be missing
     or null (older files lack some), but when present it must have its type -- text, a whole
-    number, a number, or a list of numbers for the step and epoch times.
+    number, a number, a list of numbers for the step and epoch times, and lists of numbers or
+    nulls for each step's loss and metrics (`step_metrics`).
     """
     if not isinstance(run, dict):
         return f"a run must be an object, not {_type_name(run)}"
@@ -76,9 +112,14 @@ def run_problem(run) -> str | None:
             continue
         if not isinstance(values, list):
             return f"timings.{key} must be a list of numbers, not {_type_name(values)}"
-        bad = next((i for i, value in enumerate(values) if not _is_a(value, _NUMBER)), None)
-        if bad is not None:
-            return f"timings.{key}[{bad}] must be a number, not {_type_name(values[bad])}"
+        for index, value in enumerate(values):
+            problem = _SECONDS.problem(value)
+            if problem:
+                return f"timings.{key}[{index}] {problem.replace(' or null', '')}"
+    for name, values in (run.get("step_metrics") or {}).items():
+        problem = _numbers_problem(values, f"step_metrics.{name}", allow_null=True)
+        if problem:
+            return problem
     problem = _fields_problem(timings, _TIMING_FIELDS, "timings.") or _fields_problem(
         run.get("exchange") or {}, _EXCHANGE_FIELDS, "exchange."
     )
@@ -96,22 +137,33 @@ def run_problem(run) -> str | None:
     return None
 
 
+def _numbers_problem(values, where: str, allow_null: bool) -> str | None:
+    """What is wrong with a list of numbers (None when nothing is); `allow_null`: null entries are allowed."""
+    kind = "a list of numbers or nulls" if allow_null else "a list of numbers"
+    if not isinstance(values, list):
+        return f"{where} must be {kind}, not {_type_name(values)}"
+    for index, value in enumerate(values):
+        if value is None and allow_null:
+            continue
+        problem = _NUMBER.problem(value)
+        if problem:
+            return f"{where}[{index}] {problem if allow_null else problem.replace(' or null', '')}"
+    return None
+
+
 #: Fields read as containers (``run.get("settings", {})``...): present means an object or a list, never null.
 _NOT_NULL = {"settings", "timings", "epochs", "step_times", "epoch_times"}
 
 
 def _fields_problem(record: dict, fields: dict, prefix: str) -> str | None:
-    for key, types in fields.items():
+    for key, kind in fields.items():
         value = record.get(key)
         if value is None and key in record and key in _NOT_NULL:
-            return f"{prefix}{key} must be {_TYPE_NAMES[types[0]]}, not null"
-        if value is not None and not _is_a(value, types):
-            expected = "a number" if types == _NUMBER else " or ".join(_TYPE_NAMES[t] for t in types)
-            return f"{prefix}{key} must be {expected} or null, not {_type_name(value)} {_short(value)}"
+            return f"{prefix}{key} must be {kind.name}, not null"
+        problem = None if value is None else kind.problem(value)
+        if problem:
+            return f"{prefix}{key} {problem}"
     return None
-
-
-_TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", dict: "an object", list: "a list"}
 
 
 def _is_a(value, types) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import NotCompiledError, ShapeError
-from ..utils import checks
+from ..utils import arrays, checks
 from ..utils.numerical import all_finite
 
 
@@ -26,37 +26,91 @@ def require_compiled(model, what: str):
         )
 
 
+FOREIGN = {
+    "tensorflow": "TensorFlow's tensors and tf.data datasets",
+    "torch": "PyTorch's tensors and DataLoaders",
+    "jax": "JAX's arrays",
+    "jaxlib": "JAX's arrays",
+}
+
+
+def refuse_foreign(value, argument: str):
+    """A backend's own tensors or datasets get one line saying so: minidl computes with NumPy."""
+    for part in value if isinstance(value, (list, tuple)) else [value]:
+        package = type(part).__module__.partition(".")[0]
+        if package in FOREIGN:
+            raise NotImplementedError(
+                f"{argument}: {FOREIGN[package]} are not supported by minidl, which computes with NumPy: "
+                "pass NumPy arrays (e.g. tensor.numpy())"
+            )
+
+
 def require_arrays(x, y, what: str):
     """Refuse datasets and generators (no `y`): minidl trains on arrays."""
+    refuse_foreign(x, f"{what}: x")
+    refuse_foreign(y, f"{what}: y")
     if x is None or y is None:
         raise NotImplementedError(
             f"{what} needs arrays x and y: datasets or generators yielding (x, y) batches are not supported by minidl"
         )
 
 
-def check_inputs(model, x, argument="x") -> np.ndarray:
-    """`x` as the model's float dtype (building the model from its shape if needed), or a clear error."""
+def check_inputs(model, x, argument="x"):
+    """`x` as the model's float dtype (building the model from its shape if needed), or a clear error.
+
+    A model with several inputs takes a list (or tuple) of arrays in the order of its inputs, or a dict
+    keyed by the inputs' names; they come back as a tuple of arrays with the same number of samples.
+    """
     if not model.layers:
         raise ValueError(f"model {model.name!r} has no layers: add some before using it")
+    refuse_foreign(x, argument)
+    names = model.input_names
+    if isinstance(x, dict):
+        missing, unknown = [n for n in names if n not in x], [k for k in x if k not in names]
+        if missing or unknown:
+            raise ValueError(
+                f"model {model.name!r} takes inputs {names}; {argument} has {sorted(map(str, x))} "
+                f"(missing {missing}, unknown {unknown})"
+            )
+        x = [x[n] for n in names]
+    if isinstance(x, (list, tuple)) and not (len(names) == 1 and len(x) > 1 and np.ndim(x[0]) == 0):
+        parts = [_numbers(part, f"{argument}[{i}]", model.dtype) for i, part in enumerate(x)]
+        if len(names) == 1 and len(parts) == 1:
+            parts = parts[0]
+        elif not model.built or len(parts) != len(names):
+            if not model.built and len(names) == 1:  # a subclassed model whose call takes several arrays
+                model.build([p.shape for p in parts])
+            else:
+                raise ValueError(f"model {model.name!r} takes {len(names)} input(s) {names}, got {len(parts)} arrays")
+    else:
+        parts = _numbers(x, argument, model.dtype)
+    if not model.built:
+        model.build(parts.shape[1:] if isinstance(parts, np.ndarray) else [p.shape for p in parts])
+    expected = model.input_shape if isinstance(parts, (list, tuple)) else [model.input_shape]
+    arrays = parts if isinstance(parts, (list, tuple)) else [parts]
+    for i, (part, shape) in enumerate(zip(arrays, expected if isinstance(expected, list) else [expected])):
+        label = argument if len(arrays) == 1 else f"{argument}[{i}] ({names[i] if i < len(names) else i})"
+        if not checks.shape_fits(part.shape[1:], shape):
+            shown = ", ".join("None" if d is None else str(d) for d in shape)
+            raise ShapeError(f"model {model.name!r} expects {label} of shape (N, {shown}), got {part.shape}")
+        if len(part) == 0:
+            raise ValueError(f"{label} is empty")
+        if len(part) != len(arrays[0]):
+            raise ShapeError(f"{label} has {len(part)} samples but {argument}[0] has {len(arrays[0])}")
+        if part.dtype.kind == "f" and not all_finite(part):
+            raise ValueError(
+                f"{label} contains NaN or infinite values (or values too large for {np.dtype(model.dtype).name})"
+            )
+    return tuple(arrays) if isinstance(parts, (list, tuple)) else parts
+
+
+def _numbers(x, argument, dtype):
+    """`x` as an array of the model's float dtype."""
     x = np.asarray(x)
     if x.dtype.kind not in "fiub":
         raise TypeError(f"{argument} must hold numbers, got dtype {x.dtype}")
     with np.errstate(over="ignore", invalid="ignore"):
-        x = x.astype(model.dtype, copy=False)
-    if not model.built:
-        model.build(x.shape[1:])
-    if not checks.shape_fits(x.shape[1:], model.input_shape):
-        raise ShapeError(
-            f"model {model.name!r} expects {argument} of shape (N, "
-            f"{', '.join(map(str, model.input_shape))}), got {x.shape}"
-        )
-    if len(x) == 0:
-        raise ValueError(f"{argument} is empty")
-    if not all_finite(x):
-        raise ValueError(
-            f"{argument} contains NaN or infinite values (or values too large for {np.dtype(model.dtype).name})"
-        )
-    return x
+        return x.astype(dtype, copy=False)
 
 
 def check_targets(model, x, y, argument="y"):
@@ -65,17 +119,16 @@ def check_targets(model, x, y, argument="y"):
     Float targets are cast to the model's dtype, so float64 one-hot labels do not turn a float32
     model's backward pass into float64.
     """
-    # A None in the output shape (a sequence's length) is the targets' own size along that axis.
+    output_shape = model.output_shape
     given = np.shape(y)[1:]
-    if None in model.output_shape and len(given) == len(model.output_shape):
-        output_shape = tuple(g if d is None else d for d, g in zip(model.output_shape, given))
-    else:
-        output_shape = model.output_shape
+    if isinstance(output_shape, tuple) and None in output_shape and len(given) == len(output_shape):
+        # A None in the output shape (a sequence's length) is the targets' own size along that axis.
+        output_shape = tuple(g if d is None else d for d, g in zip(output_shape, given))
     y = model.loss.check_targets(y, output_shape)
     if y.dtype.kind == "f":
         y = y.astype(model.dtype, copy=False)
-    if len(y) != len(x):
-        raise ShapeError(f"x has {len(x)} samples but {argument} has {len(y)}")
+    if len(y) != arrays.count(x):
+        raise ShapeError(f"x has {arrays.count(x)} samples but {argument} has {len(y)}")
     return y
 
 
@@ -113,15 +166,95 @@ def class_labels(y):
     return y.reshape(len(y), -1).argmax(axis=1)
 
 
+def is_batch_source(x) -> bool:
+    """Whether `x` yields whole batches — a PyDataset, a generator or another iterator — not one array."""
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict)):
+        return False
+    refuse_foreign(x, "x")
+    return hasattr(x, "__getitem__") and hasattr(x, "__len__") or hasattr(x, "__next__")
+
+
+class BatchSource:
+    """A PyDataset or a generator of `(x, y)` / `(x, y, sample_weight)` batches, as the loops read it.
+
+    Every batch is checked as arrays are (shapes, numbers, labels). A PyDataset has a length (batches
+    per epoch) and is read from its start each epoch; a generator is read on, epoch after epoch, and
+    `exhausted` says when it ran out.
+    """
+
+    def __init__(self, source, model, argument="x", targets=True):
+        self.source, self.model, self.argument, self.targets = source, model, argument, targets
+        self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        self.iterator = None if self.indexed else iter(source)
+        self.exhausted = False
+        self.held = None  # a generator's batch read ahead (to build the model), given out first
+
+    def build_model(self):
+        """Build the model from the first batch's shape (a generator's batch is kept for the first step)."""
+        if self.indexed:
+            if len(self.source) == 0:
+                raise ValueError(f"{self.argument}: the dataset has no batches (len() is 0)")
+            self.checked(self.source[0], 0)
+            return
+        try:
+            self.held = next(self.iterator)
+        except StopIteration:
+            raise ValueError(f"{self.argument}: the generator yields no batches") from None
+        self.checked(self.held, 0)
+
+    @property
+    def steps(self) -> int | None:
+        """Batches in one epoch (None for a generator, read until it runs out)."""
+        return len(self.source) if self.indexed else None
+
+    def epoch(self, steps=None):
+        """The batches of one epoch, each as checked (x, y, sample weights or None)."""
+        if self.indexed and hasattr(self.source, "on_epoch_begin"):
+            self.source.on_epoch_begin()
+        count = steps if steps is not None else self.steps
+        step = 0
+        while count is None or step < count:
+            if self.indexed:
+                if step >= len(self.source):
+                    break
+                batch = self.source[step]
+            elif self.held is not None:
+                batch, self.held = self.held, None
+            else:
+                try:
+                    batch = next(self.iterator)
+                except StopIteration:
+                    self.exhausted = True
+                    break
+            yield self.checked(batch, step)
+            step += 1
+        if self.indexed and hasattr(self.source, "on_epoch_end"):
+            self.source.on_epoch_end()
+
+    def checked(self, batch, step):
+        where = f"{self.argument} batch {step}"
+        if not self.targets:
+            batch = batch[0] if isinstance(batch, tuple) and len(batch) in (1, 2, 3) else batch
+            return check_inputs(self.model, batch, where), None, None
+        if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+            raise ValueError(f"{where}: a batch must be (x, y) or (x, y, sample_weight), got {type(batch).__name__}")
+        x = check_inputs(self.model, batch[0], f"{where}: x")
+        y = check_targets(self.model, x, batch[1], f"{where}: y")
+        weights = sample_weights(y, batch[2], argument=f"{where}: sample_weight") if len(batch) == 3 else None
+        return x, y, weights
+
+
 def split_validation(data, validation_split):
     """((x, y, w) to train on, (x, y, w) to validate on, or None): the last `validation_split` of the samples."""
     validation_split = checks.probability(validation_split, "validation_split")
-    n = len(data[0])
+    n = arrays.count(data[0])
     cut = n - int(round(n * validation_split))
     if validation_split and (cut < 1 or cut == n):
         raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples out of {n}")
-    train = tuple(None if a is None else a[:cut] for a in data)
-    return train, (tuple(None if a is None else a[cut:] for a in data) if validation_split else None)
+    train = tuple(None if a is None else arrays.take(a, slice(None, cut)) for a in data)
+    if not validation_split:
+        return train, None
+    return train, tuple(None if a is None else arrays.take(a, slice(cut, None)) for a in data)
 
 
 def validation_arrays(model, validation_data):
@@ -136,4 +269,4 @@ def validation_arrays(model, validation_data):
 
 def first(data, count):
     """The first `count` samples of each array of (x, y, w) (w may be None)."""
-    return tuple(None if a is None else a[:count] for a in data)
+    return tuple(None if a is None else arrays.take(a, slice(None, count)) for a in data)

@@ -21,8 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..metrics import metric_sums
+from .. import constraints
+from ..metrics import metric_sums, statistics_size
+from ..metrics import results as metric_results
 from ..saving import state as resume
+from ..utils import arrays
+from ..utils.warn import warn
+from .data import BatchSource
 
 
 @dataclass(frozen=True)
@@ -39,18 +44,17 @@ class EpochPlan:
     validation_freq: int
 
 
-def logs_of(metric_names, loss_total, sums, seen) -> dict:
-    """{"loss": mean loss, <metric name>: mean, ...} from sums over `seen` samples."""
-    logs = {"loss": loss_total / seen}
-    for name, value in zip(metric_names, sums):
-        logs[name] = float(value) / seen
-    return logs
+def logs_of(compiled_metrics, loss_total, sums, seen) -> dict:
+    """{"loss": mean loss, <metric name>: figure, ...} from the loss sum and metric statistics of `seen` samples."""
+    return {"loss": loss_total / seen, **metric_results(compiled_metrics, sums, seen)}
 
 
 def train(model, runner, data, plan: EpochPlan, callback_list, nan_guard):
-    """Run the epochs of `plan` over `data` (x, y, sample weights or None), telling the callbacks."""
+    """Run the epochs of `plan` over `data` — (x, y, sample weights or None), or a `BatchSource` (a
+    PyDataset or a generator) — telling the callbacks."""
     end_logs = {"status": "finished"}
-    samples = len(data[0])
+    source = data if isinstance(data, BatchSource) else None
+    samples = 0 if source else arrays.count(data[0])
     try:
         callback_list.on_train_begin({})
         first = resume.start_epoch(model, plan.initial_epoch)  # BackupAndRestore may move it (and the seed)
@@ -59,8 +63,19 @@ def train(model, runner, data, plan: EpochPlan, callback_list, nan_guard):
         order_rng = resume.shuffle_generator(model, samples, skip_epochs=drawn if plan.shuffle else 0)
         for epoch in range(first, plan.epochs):
             callback_list.on_epoch_begin(epoch, {})
-            order = order_rng.permutation(samples) if plan.shuffle else np.arange(samples)
-            epoch_logs = train_epoch(model, runner, data, order, plan, callback_list, nan_guard)
+            if source is None:
+                order = order_rng.permutation(samples) if plan.shuffle else np.arange(samples)
+                batches = _array_batches(data, order, plan)
+            else:
+                batches = ((x, y, w, np.arange(arrays.count(x))) for x, y, w in source.epoch(plan.steps))
+            epoch_logs = train_epoch(model, runner, batches, callback_list, nan_guard)
+            if source is not None and source.exhausted:
+                if epoch + 1 < plan.epochs:
+                    warn(
+                        f"the generator ran out of data during epoch {epoch + 1} of {plan.epochs}: training stops "
+                        "here (give steps_per_epoch, or a generator that repeats, or a keras.utils.PyDataset)"
+                    )
+                model.stop_training = True
             if plan.validation is not None and not model.stop_training and (epoch + 1) % plan.validation_freq == 0:
                 val_logs = evaluate_batches(model, runner, plan.validation, plan.validation_batch_size, callback_list)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -80,19 +95,25 @@ def train(model, runner, data, plan: EpochPlan, callback_list, nan_guard):
         callback_list.on_train_end(end_logs)
 
 
-def train_epoch(model, runner, data, order, plan: EpochPlan, callback_list, nan_guard) -> dict:
-    """One epoch: `plan.steps` batches in `order`, one optimizer step each; the epoch's logs."""
+def _array_batches(data, order, plan: EpochPlan):
+    """The epoch's batches of arrays: the whole (x, y, w) and each batch's sample indices, in `order`."""
     x, y, weights = data
-    loss_total, sums, seen = 0.0, np.zeros(len(model.metrics)), 0
-    logs = {"loss": float("nan")}
     for step in range(plan.steps):
-        indices = order[step * plan.batch_size : (step + 1) * plan.batch_size]
+        yield x, y, weights, order[step * plan.batch_size : (step + 1) * plan.batch_size]
+
+
+def train_epoch(model, runner, batches, callback_list, nan_guard) -> dict:
+    """One epoch: one optimizer step per batch (x, y, w, indices of the batch in them); the epoch's logs."""
+    loss_total, sums, seen = 0.0, np.zeros(statistics_size(model.compiled_metrics)), 0
+    logs = {"loss": float("nan")}
+    for step, (x, y, weights, indices) in enumerate(batches):
         callback_list.on_train_batch_begin(step, {"size": len(indices)})
         loss_sum, batch_sums = runner.gradients(x, y, weights, indices, model.optimizer.iterations)
         model.optimizer.step(model.parameters, model.gradients)
+        constraints.apply(model.weight_layers())
         loss_total, seen = loss_total + loss_sum, seen + len(indices)
         sums += batch_sums
-        logs = logs_of(model.metrics, loss_total, sums, seen)
+        logs = logs_of(model.compiled_metrics, loss_total, sums, seen)
         logs["size"] = len(indices)
         callback_list.on_train_batch_end(step, logs)
         if nan_guard.message:
@@ -102,22 +123,49 @@ def train_epoch(model, runner, data, order, plan: EpochPlan, callback_list, nan_
 
 
 def evaluate_batches(model, runner, data, batch_size, callback_list) -> dict:
-    """Loss and metrics over (x, y, sample weights or None), batch by batch through the test hooks."""
+    """Loss and metrics over (x, y, sample weights or None) — or a BatchSource's batches — batch by batch
+    through the test hooks."""
+    if isinstance(data, BatchSource):
+        return _evaluate_source(model, runner, data, callback_list)
     x, y, weights = data
     callback_list.on_test_begin({})
     # One prediction over all samples when processes share the work; batch by batch otherwise.
     outputs = runner.predict(x, batch_size) if runner.workers > 1 else None
-    loss_total, sums, logs = 0.0, np.zeros(len(model.metrics)), {}
-    for step, start in enumerate(range(0, len(x), batch_size)):
-        stop = min(start + batch_size, len(x))
+    loss_total, sums, logs = 0.0, np.zeros(statistics_size(model.compiled_metrics)), {}
+    for step, start in enumerate(range(0, arrays.count(x), batch_size)):
+        stop = min(start + batch_size, arrays.count(x))
         callback_list.on_test_batch_begin(step, {})
-        out = outputs[start:stop] if outputs is not None else runner.predict(x[start:stop], batch_size)
-        if weights is None:
-            loss_total += model.loss.total(out, y[start:stop])
-        else:
-            loss_total += float(model.loss.per_sample(out, y[start:stop]) @ weights[start:stop])
-        sums += metric_sums(model.compiled_metrics, out, y[start:stop])
-        logs = logs_of(model.metrics, loss_total, sums, stop)
+        out = (
+            outputs[start:stop]
+            if outputs is not None
+            else runner.predict(arrays.take(x, slice(start, stop)), batch_size)
+        )
+        part = None if weights is None else weights[start:stop]
+        loss_total, sums = _add_batch(model, out, y[start:stop], part, loss_total, sums)
+        logs = logs_of(model.compiled_metrics, loss_total, sums, stop)
+        callback_list.on_test_batch_end(step, logs)
+    callback_list.on_test_end(logs)
+    return logs
+
+
+def _add_batch(model, out, y, weights, loss_total, sums):
+    """The running loss sum and metric statistics with one more batch of outputs added."""
+    if weights is None:
+        loss_total += model.loss.total(out, y)
+    else:
+        loss_total += float(model.loss.per_sample(out, y) @ weights)
+    return loss_total, sums + metric_sums(model.compiled_metrics, out, y)
+
+
+def _evaluate_source(model, runner, source, callback_list) -> dict:
+    callback_list.on_test_begin({})
+    loss_total, sums, seen, logs = 0.0, np.zeros(statistics_size(model.compiled_metrics)), 0, {}
+    for step, (x, y, weights) in enumerate(source.epoch()):
+        callback_list.on_test_batch_begin(step, {})
+        n = arrays.count(x)
+        loss_total, sums = _add_batch(model, runner.predict(x, n), y, weights, loss_total, sums)
+        seen += n
+        logs = logs_of(model.compiled_metrics, loss_total, sums, seen)
         callback_list.on_test_batch_end(step, logs)
     callback_list.on_test_end(logs)
     return logs
@@ -126,16 +174,33 @@ def evaluate_batches(model, runner, data, batch_size, callback_list) -> dict:
 def predict_batches(runner, x, batch_size, callback_list) -> np.ndarray:
     """The outputs for `x`, batch by batch through the predict hooks."""
     callback_list.on_predict_begin({})
+    if isinstance(x, BatchSource):
+        outputs = []
+        for step, (batch, _, _) in enumerate(x.epoch()):
+            callback_list.on_predict_batch_begin(step, {})
+            outputs.append(runner.predict(batch, arrays.count(batch)))
+            callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
+        callback_list.on_predict_end({})
+        return _joined(outputs)
     whole = runner.predict(x, batch_size) if runner.workers > 1 else None
     outputs = []
-    for step, start in enumerate(range(0, len(x), batch_size)):
+    for step, start in enumerate(range(0, arrays.count(x), batch_size)):
         callback_list.on_predict_batch_begin(step, {})
         chunk = (
             whole[start : start + batch_size]
             if whole is not None
-            else runner.predict(x[start : start + batch_size], batch_size)
+            else runner.predict(arrays.take(x, slice(start, start + batch_size)), batch_size)
         )
         outputs.append(chunk)
         callback_list.on_predict_batch_end(step, {"outputs": chunk})
     callback_list.on_predict_end({})
-    return whole if whole is not None else np.concatenate(outputs)
+    if whole is not None:
+        return whole
+    return _joined(outputs)
+
+
+def _joined(outputs):
+    """The batches' outputs as one array (a list of arrays for a model with several outputs)."""
+    if outputs and isinstance(outputs[0], list):
+        return [np.concatenate([batch[i] for batch in outputs]) for i in range(len(outputs[0]))]
+    return np.concatenate(outputs)

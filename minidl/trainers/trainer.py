@@ -10,14 +10,15 @@ provides: `layers`, `built` / `build`, `input_shape` / `output_shape`, `dtype`, 
 
 from __future__ import annotations
 
-import warnings
+import numpy as np
 
-from .. import losses, optimizers
+from .. import constraints, losses, optimizers
 from .. import metrics as metric_objects
-from ..callbacks import CallbackList, History, TerminateOnNaN
+from ..callbacks import CallbackList, DivergenceGuard, History, TerminateOnNaN
 from ..callbacks.progbar_logger import ProgbarLogger
 from ..distributed import runner_for
-from ..utils import checks
+from ..utils import arrays, checks
+from ..utils.warn import warn
 from . import data, loops
 
 DEFAULT_BATCH_SIZE = 32
@@ -25,7 +26,7 @@ DEFAULT_BATCH_SIZE = 32
 # Keras arguments that change nothing minidl computes, accepted so programs run unchanged.
 IGNORED_COMPILE = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")
 # Keras's hooks for custom training steps: each is written for one backend (TensorFlow, JAX or torch).
-CUSTOM_STEPS = ("train_step", "test_step", "predict_step", "call")
+CUSTOM_STEPS = ("train_step", "test_step", "predict_step", "compute_loss")
 
 
 def verbosity(verbose) -> int:
@@ -82,6 +83,11 @@ class Trainer:
             raise NotImplementedError("compile: loss_weights (models with several outputs) is not supported by minidl")
         if weighted_metrics:
             raise NotImplementedError("compile: weighted_metrics is not supported by minidl")
+        if isinstance(getattr(self, "output_shape", None), list):
+            raise NotImplementedError(
+                f"compile: model {self.name!r} has {len(self.output_shape)} outputs; training models with several "
+                "outputs is not supported by minidl (predict works): make one model per output, or concatenate them"
+            )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         self.compiled_metrics = self._resolve_metrics(metrics)
@@ -113,14 +119,15 @@ class Trainer:
         return ["loss", *self.metrics]
 
     def refuse_custom_steps(self):
-        """Subclasses overriding Keras's `train_step` / `test_step` / `predict_step` / `call` are refused."""
+        """Subclasses overriding Keras's `train_step` / `test_step` / `predict_step` / `compute_loss` are
+        refused: in Keras 3 each is written for one backend (TensorFlow, JAX or torch), with its own
+        tensors and gradient tape, so no portable program has one."""
         own = [base for base in type(self).__mro__ if not base.__module__.startswith("minidl.")]
         for hook in CUSTOM_STEPS:
             if any(hook in vars(base) for base in own):
-                what = "a subclassed model's own call()" if hook == "call" else f"a custom {hook}"
                 raise NotImplementedError(
-                    f"{what} is not supported by minidl (it has no automatic differentiation): "
-                    "build a Sequential model from minidl layers"
+                    f"a custom {hook} is not supported by minidl (Keras 3 writes it for one backend's tensors "
+                    "and tape): put the computation in call() and a loss, and use compile / fit"
                 )
 
     # ----- training -----
@@ -175,6 +182,11 @@ class Trainer:
         """
         self.refuse_custom_steps()
         data.require_compiled(self, "fit")
+        if data.is_batch_source(x):
+            return self._fit_batches(
+                x, y, epochs, verbose, callbacks, validation_split, validation_data, class_weight, sample_weight,
+                initial_epoch, steps_per_epoch, validation_freq, workers, backend, threads, step_timeout,
+            )  # fmt: skip
         data.require_arrays(x, y, "fit")
         batch_size = checks.positive_int(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
         epochs = checks.positive_int(epochs, "epochs")
@@ -191,7 +203,7 @@ class Trainer:
         if validation is not None and validation_steps is not None:
             steps = checks.positive_int(validation_steps, "validation_steps")
             validation = data.first(validation, steps * (validation_batch_size or batch_size))
-        batches = -(-len(x) // batch_size)
+        batches = -(-arrays.count(x) // batch_size)
         steps = batches if steps_per_epoch is None else checks.positive_int(steps_per_epoch, "steps_per_epoch")
         if steps > batches:
             raise ValueError(f"steps_per_epoch={steps} is more than the {batches} batches of {batch_size} in x")
@@ -199,21 +211,61 @@ class Trainer:
             initial_epoch, epochs, batch_size, steps, shuffle, validation, validation_batch_size or batch_size,
             validation_freq,
         )  # fmt: skip
+        return self._run_fit((x, y, weights), plan, verbose, callbacks, workers, backend, threads, step_timeout)
 
+    def _fit_batches(self, source, y, epochs, verbose, callbacks, validation_split, validation_data, class_weight,
+                     sample_weight, initial_epoch, steps_per_epoch, validation_freq, workers, backend, threads,
+                     step_timeout):  # fmt: skip
+        """`fit` on a PyDataset or a generator: its batches, one optimizer step each."""
+        for name, value in (("y", y), ("sample_weight", sample_weight), ("class_weight", class_weight)):
+            if value is not None:
+                raise ValueError(
+                    f"fit: {name} must not be given with a dataset or generator: its batches are (x, y) or "
+                    "(x, y, sample_weight)"
+                )
+        if validation_split:
+            raise ValueError("fit: validation_split needs arrays; give validation_data (arrays or a dataset)")
+        if not (workers == 1 or backend == "mpi"):
+            raise NotImplementedError(
+                "fit on a dataset or generator with workers > 1 is not supported by minidl yet: pass arrays, "
+                "or workers=1"
+            )
+        epochs = checks.positive_int(epochs, "epochs")
+        initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
+        batches = data.BatchSource(source, self, "x")
+        batches.build_model()
+        steps = batches.steps if steps_per_epoch is None else checks.positive_int(steps_per_epoch, "steps_per_epoch")
+        if validation_data is not None and data.is_batch_source(validation_data):
+            validation = data.BatchSource(validation_data, self, "validation_data")
+        else:
+            validation = None if validation_data is None else data.validation_arrays(self, validation_data)
+        plan = loops.EpochPlan(
+            initial_epoch, epochs, None, steps, False, validation, DEFAULT_BATCH_SIZE,
+            checks.positive_int(validation_freq, "validation_freq"),
+        )  # fmt: skip
+        return self._run_fit(batches, plan, verbose, callbacks, workers, backend, threads, step_timeout)
+
+    def _run_fit(self, training, plan, verbose, callbacks, workers, backend, threads, step_timeout):
+        """The run shared by arrays and datasets: the runner, the callbacks, the epochs."""
+        verbose = verbosity(verbose)
+        arrays_given = not isinstance(training, data.BatchSource)
+        validation = plan.validation
         history = History()
         user_callbacks = list(callbacks or [])
         nan_guard = next((c for c in user_callbacks if isinstance(c, TerminateOnNaN)), None) or TerminateOnNaN()
-        guard = [] if nan_guard in user_callbacks else [nan_guard]
+        divergence = DivergenceGuard()
+        guard = ([] if nan_guard in user_callbacks else [nan_guard]) + [divergence]
         self.stop_training, self.stop_reason = False, None
         with runner_for(
-            self, workers, backend, data=(x, y, weights), threads=threads, step_timeout=step_timeout
+            self, workers, backend, data=training if arrays_given else None, threads=threads, step_timeout=step_timeout
         ) as runner:
+            samples = min(arrays.count(training[0]), plan.steps * plan.batch_size) if arrays_given else None
             params = {
-                "epochs": epochs,
-                "steps": steps,
-                "batch_size": batch_size,
-                "samples": min(len(x), steps * batch_size),
-                "val_samples": len(validation[0]) if validation else 0,
+                "epochs": plan.epochs,
+                "steps": plan.steps,
+                "batch_size": plan.batch_size,
+                "samples": samples,
+                "val_samples": arrays.count(validation[0]) if isinstance(validation, tuple) else 0,
                 "workers": runner.workers,
                 "threads_per_worker": runner.threads_per_worker,
                 "startup_seconds": runner.startup_seconds,
@@ -225,10 +277,17 @@ class Trainer:
                 "timings": runner.timings,
             }
             progress = [ProgbarLogger(verbose)] if verbose and runner.rank == 0 else []
+            if arrays_given and runner.workers > plan.batch_size:
+                warn(
+                    f"{runner.workers} workers for batches of {plan.batch_size} samples: "
+                    f"{runner.workers - plan.batch_size} of them have nothing to compute at every step "
+                    f"(use at most {plan.batch_size} workers, or larger batches)"
+                )
             callback_list = CallbackList([*user_callbacks, *guard, history, *progress], self, params)
-            loops.train(self, runner, (x, y, weights), plan, callback_list, nan_guard)
-        if nan_guard.message:
-            warnings.warn(nan_guard.message, RuntimeWarning, stacklevel=2)
+            loops.train(self, runner, training, plan, callback_list, nan_guard)
+        for message in (nan_guard.message, divergence.message if not nan_guard.message else None):
+            if message:
+                warn(message)
         self.history = history
         return history
 
@@ -247,9 +306,11 @@ class Trainer:
         x = data.check_inputs(self, x)
         y = data.check_targets(self, x, y)
         weights = data.sample_weights(y, sample_weight, class_weight)
-        loss_sum, sums = self.forward_backward(x, y, weights, len(x), self.optimizer.iterations)
+        n = arrays.count(x)
+        loss_sum, sums = self.forward_backward(x, y, weights, n, self.optimizer.iterations)
         self.optimizer.step(self.parameters, self.gradients)
-        return self._results(loops.logs_of(self.metrics, loss_sum, sums, len(x)), return_dict)
+        constraints.apply(self.weight_layers())
+        return self._results(loops.logs_of(self.compiled_metrics, loss_sum, sums, n), return_dict)
 
     # ----- evaluating and predicting -----
     def evaluate(
@@ -280,18 +341,27 @@ class Trainer:
             threads: BLAS threads per process.
         """
         data.require_compiled(self, "evaluate")
+        if data.is_batch_source(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError("evaluate: y and sample_weight must not be given with a dataset or generator")
+            batches = data.BatchSource(x, self, "x")
+            batches.build_model()
+            callback_list = self._inference_callbacks(0, batches.steps, verbose, callbacks, workers, "test")
+            with runner_for(self, workers, threads=threads) as runner:
+                return self._results(loops.evaluate_batches(self, runner, batches, None, callback_list), return_dict)
         data.require_arrays(x, y, "evaluate")
         x = data.check_inputs(self, x)
         y = data.check_targets(self, x, y)
         weights = data.sample_weights(y, sample_weight)
         x, batch_size, callback_list = self._inference_setup(x, batch_size, steps, verbose, callbacks, workers, "test")
         with runner_for(self, workers, threads=threads) as runner:
-            logs = loops.evaluate_batches(self, runner, data.first((x, y, weights), len(x)), batch_size, callback_list)
+            batches = data.first((x, y, weights), arrays.count(x))
+            logs = loops.evaluate_batches(self, runner, batches, batch_size, callback_list)
         return self._results(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics of one batch, without training (`evaluate` on that batch)."""
-        return self.evaluate(x, y, len(x), 0, sample_weight=sample_weight, return_dict=return_dict)
+        return self.evaluate(x, y, _count(x), 0, sample_weight=sample_weight, return_dict=return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, *, workers=1, threads=None):
         """The model's outputs for `x`, computed in batches.
@@ -305,6 +375,12 @@ class Trainer:
             workers: processes sharing the work, or a `WorkerPool` / `MPIBackend`.
             threads: BLAS threads per process.
         """
+        if data.is_batch_source(x):
+            batches = data.BatchSource(x, self, "x", targets=False)
+            batches.build_model()
+            callback_list = self._inference_callbacks(0, batches.steps, verbose, callbacks, workers, "predict")
+            with runner_for(self, workers, threads=threads) as runner:
+                return loops.predict_batches(runner, batches, None, callback_list)
         x = data.check_inputs(self, x)
         x, batch_size, callback_list = self._inference_setup(
             x, batch_size, steps, verbose, callbacks, workers, "predict"
@@ -314,21 +390,33 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """The model's outputs for one batch."""
-        return self.predict(x, batch_size=len(x), verbose=0)
+        return self.predict(x, batch_size=_count(x), verbose=0)
 
     # ----- helpers -----
     def _inference_setup(self, x, batch_size, steps, verbose, callbacks, workers, mode):
         """(x cut to `steps` batches, batch size, the CallbackList with Keras's progress line if verbose)."""
         batch_size = checks.positive_int(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, "batch_size")
         if steps is not None:
-            x = x[: checks.positive_int(steps, "steps") * batch_size]
+            x = arrays.take(x, slice(None, checks.positive_int(steps, "steps") * batch_size))
+        n = arrays.count(x)
+        return x, batch_size, self._inference_callbacks(n, -(-n // batch_size), verbose, callbacks, workers, mode)
+
+    def _inference_callbacks(self, samples, steps, verbose, callbacks, workers, mode):
+        """The CallbackList of evaluate / predict, with Keras's progress line if verbose."""
         verbose = verbosity(verbose)
-        params = {"samples": len(x), "batch_size": batch_size, "steps": -(-len(x) // batch_size), "verbose": verbose}
+        params = {"samples": samples, "batch_size": None, "steps": steps, "verbose": verbose}
         params["workers"] = workers if isinstance(workers, int) else getattr(workers, "workers", 1)
         progress = [ProgbarLogger(verbose, mode=mode)] if verbose else []
-        return x, batch_size, CallbackList([*(callbacks or []), *progress], self, params)
+        return CallbackList([*(callbacks or []), *progress], self, params)
 
     def _results(self, logs, return_dict):
         if return_dict:
             return logs
         return logs["loss"] if not self.metrics else [logs[k] for k in self.metrics_names]
+
+
+def _count(x) -> int:
+    """Samples in x as given by the user (an array, a list / tuple of arrays, or a dict of them)."""
+    if isinstance(x, dict):
+        x = list(x.values())
+    return len(x[0]) if isinstance(x, (list, tuple)) and len(x) and np.ndim(x[0]) > 0 else len(x)

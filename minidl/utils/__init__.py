@@ -3,7 +3,8 @@
 The modules here serve the whole package: `checks` (argument checks, one wording for every entry
 point), `naming` (Keras's automatic layer names), `interrupts` (Ctrl-C held back over short critical
 sections), `model_summary` (Keras's summary table), `numerical` (whole-array checks), `rng` (seeds)
-and `sequences` (Keras's `pad_sequences`).
+and `sequences` (Keras's `pad_sequences`), `temporaries` (files replaced whole; temporaries of killed
+writers swept).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import random
 import numpy as np
 
 from . import checks, rng
+from .py_dataset import PyDataset
 from .sequences import pad_sequences as pad_sequences  # keras.utils.pad_sequences
+
+Sequence = PyDataset  # Keras's older name
 
 
 def to_categorical(x, num_classes=None):

@@ -74,6 +74,20 @@ def probability(value, argument: str, *, allow_one=False) -> float:
     return finite_number(value, argument, minimum=0, maximum=1, open_maximum=not allow_one)
 
 
+def boolean(value, argument: str) -> bool:
+    """`value` if it is True or False (not 0, 1 or a string)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{argument} must be True or False, got {value!r}")
+    return value
+
+
+def unsupported(owner: str, **arguments) -> None:
+    """Refuse Keras arguments minidl does not implement (e.g. regularizers) unless they are None."""
+    for argument, value in arguments.items():
+        if value is not None:
+            raise NotImplementedError(f"{owner}: {argument} is not supported by minidl (leave it None)")
+
+
 def one_of(value, argument: str, choices) -> str:
     """`value` if it is one of `choices` (strings), else an error listing them."""
     if value not in choices:

@@ -1,4 +1,8 @@
-"""Short critical sections that a Ctrl-C must not cut in half.
+"""Interrupts: SIGTERM seen as a Ctrl-C, and short critical sections that a Ctrl-C must not cut in half.
+
+A batch scheduler, `timeout`, `kill` and mpiexec (passing a Ctrl-C on) stop a program with SIGTERM.
+`Terminated` is that signal as a `KeyboardInterrupt`, so a run stopped either way is cleaned up and
+recorded alike ("interrupted", with "SIGTERM" as the reason), and leaves with 128 + the signal.
 
 A KeyboardInterrupt is raised between any two bytecodes of the main thread. Landing in the middle of
 writing a message to a worker leaves half a message in the pipe (the worker then waits for the rest
@@ -14,6 +18,19 @@ import signal
 import threading
 
 DEFERRED = (signal.SIGINT, signal.SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM as a KeyboardInterrupt; `exit_code` is 128 + the signal (143 for SIGTERM)."""
+
+    def __init__(self, message="SIGTERM", signum=signal.SIGTERM):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+def raise_terminated(signum, frame):
+    """A signal handler: raise `Terminated` (install it for SIGTERM to treat it as a Ctrl-C)."""
+    raise Terminated(f"terminated by signal {signum}", signum)
 
 
 @contextlib.contextmanager

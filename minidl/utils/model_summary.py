@@ -1,4 +1,8 @@
-"""`Model.summary()`: Keras 3's table of layers, output shapes and parameter counts, then the totals."""
+"""`Model.summary()`: Keras 3's table of layers, output shapes and parameter counts, then the totals.
+
+A functional model's table has Keras's fourth column, "Connected to": where each layer's inputs come
+from, as `layer[call][output]` (the call of that layer, and which of its outputs).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,28 @@ import io
 
 
 def summary_rows(model) -> list[dict]:
-    """One dict per layer: name, class, output shape, parameter count (trainable and not)."""
-    return [
-        {
+    """One dict per layer: name, class, output shape, parameter count (trainable and not), and for a
+    functional model the layers it is connected to."""
+    connections = model.connections() if hasattr(model, "connections") else None
+    rows = []
+    for layer in model.layers:
+        shape = layer.output_shape
+        row = {
             "name": layer.name,
             "class": type(layer).__name__,
-            "output_shape": list(layer.output_shape) if layer.output_shape else None,
-            "params": sum(w.size for w in [*layer.params.values(), *getattr(layer, "states", {}).values()]),
+            "output_shape": list(shape) if isinstance(shape, tuple) else [list(s) for s in shape] if shape else None,
+            "params": int(sum(w.size for w in layer.weights)),
         }
-        for layer in model.layers
-    ]
+        if connections is not None:
+            row["connected_to"] = connections.get(id(layer), [])
+        rows.append(row)
+    return rows
+
+
+def _shape_text(shape) -> str:
+    if shape and isinstance(shape[0], list):
+        return ", ".join(_shape_text(s) for s in shape)
+    return "(None, " + ", ".join("None" if d is None else str(d) for d in (shape or ["?"])) + ")"
 
 
 def _size(count, itemsize) -> str:
@@ -37,10 +53,16 @@ def print_summary(model, console=None, print_fn=None):
     table.add_column("Layer (type)", style="cyan")
     table.add_column("Output Shape")
     table.add_column("Param #", justify="right")
-    for row in summary_rows(model):
-        shape = "(None, " + ", ".join(map(str, row["output_shape"] or ["?"])) + ")"
-        table.add_row(f"{row['name']} ({row['class']})", shape, f"{row['params']:,}")
-    trainable = int(model.parameters.size)
+    rows = summary_rows(model)
+    functional = any("connected_to" in row for row in rows)
+    if functional:
+        table.add_column("Connected to")
+    for row in rows:
+        cells = [f"{row['name']} ({row['class']})", _shape_text(row["output_shape"]), f"{row['params']:,}"]
+        if functional:
+            cells.append(", ".join(row["connected_to"]) or "-")
+        table.add_row(*cells)
+    trainable = int(sum(w.size for w in model.trainable_weights))
     total = model.count_params()
     itemsize = model.parameters.dtype.itemsize
     lines = [

@@ -131,3 +131,33 @@ def test_recurrent_step_and_layer_tables():
 def test_lstm_task_runs_without_keras():
     out = run_script("bench_lstm_keras.py", "--no-keras", "--seeds", "0", "--samples", "200", "--epochs", "1")
     assert "minidl test accuracy" in out and "median" in out
+
+
+def test_naive_vs_fast_checks_and_prints_both_tables():
+    """Every fast layer is checked against its loop twin before timing (tiny batch: the loops are slow)."""
+    out = run_script("bench_naive_vs_fast.py", "--batch", "2", "--repeat", "1")
+    for row in (
+        "LeNet-5 training step",
+        "Conv2D 16×3×3 dilation 2",
+        "DepthwiseConv2D",
+        "SeparableConv2D",
+        "Conv2DTranspose",
+        "UpSampling2D 2 bilinear",
+        "Cropping2D",
+        "Reshape",
+        "Permute",
+        "RepeatVector",
+        "GlobalMaxPooling2D",
+    ):
+        assert f"| {row}" in out or f"| **{row}" in out, (row, out[-2000:])
+    assert "Load average" in out
+
+
+def test_tensorboard_cost_table_runs():
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    out = run_script("bench_tensorboard.py", "--samples", "256", "--rounds", "1")
+    assert "load average before" in out and "load average after" in out
+    assert "one epoch of 256 samples (2 steps of 128)" in out
+    for row in ("no callback", "TensorBoard()", 'TensorBoard(update_freq="batch")', "tracker"):
+        assert row in out, out
+    assert "< 2 %" in out and "< 5 %" in out and "tracker + trainings' --tensorboard" in out

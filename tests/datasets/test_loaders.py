@@ -747,3 +747,35 @@ def test_real_mnist(monkeypatch):
     raw_labels = read_idx(folder / TEST_LABELS)
     assert np.bincount(raw_labels, minlength=10).tolist() == MNIST_TEST_CLASS_COUNTS
     assert hashlib.sha256((folder / TRAIN_IMAGES).read_bytes()).hexdigest() == datasets.MNIST_CHECKSUMS[TRAIN_IMAGES][1]
+
+
+def test_a_relative_data_folder_is_resolved_where_the_program_starts(tmp_path):
+    """MINIDL_DATA_DIR=../shared/mnist means the folder beside the starting directory, even after the program
+    changes directory — and child processes inherit the absolute folder."""
+    import subprocess
+    import sys
+
+    if not REAL_MNIST_DIR:
+        pytest.skip("MINIDL_DATA_DIR is not set")
+    start = tmp_path / "start"
+    start.mkdir()
+    relative = os.path.relpath(REAL_MNIST_DIR, start)
+    script = (
+        "import os, subprocess, sys, minidl\n"
+        "os.chdir('/')\n"
+        "(x, _), _ = minidl.datasets.load_mnist(limit=3, download=False)\n"
+        "child = subprocess.run([sys.executable, '-c', 'import os; print(os.environ[\"MINIDL_DATA_DIR\"])'],"
+        " capture_output=True, text=True).stdout.strip()\n"
+        "print(x.shape, child)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=start,
+        env={**os.environ, "MINIDL_DATA_DIR": relative, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    shape, child = result.stdout.strip().split(") ")
+    assert shape == "(3, 28, 28, 1" and Path(child) == Path(REAL_MNIST_DIR).resolve()

@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from suite_helpers import SHM, alive, children, shm_entries, shm_mappers
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "trainings" / "training_feedforward.py"
 MODEL = "feedforward_tanh"  # the default variant of that script
-SHM = Path("/dev/shm")
 
 
 def script_env() -> dict:
@@ -81,10 +82,10 @@ class ScriptRun:
         """(processes it started that are still alive, new /dev/shm segments that no process maps)."""
         deadline = time.monotonic() + wait
         while True:
-            alive = sorted(pid for pid in self.helpers if _alive(pid))
-            orphans = sorted(_unmapped(set(_segments()) - self.shm_before))
-            if (not alive and not orphans) or time.monotonic() > deadline:
-                return alive, orphans
+            alive_helpers = sorted(pid for pid in self.helpers if alive(pid))
+            orphans = sorted(_unmapped(set(segments()) - self.shm_before))
+            if (not alive_helpers and not orphans) or time.monotonic() > deadline:
+                return alive_helpers, orphans
             time.sleep(0.1)
 
 
@@ -93,7 +94,7 @@ def start(tmp_path: Path, *args: str, epochs: int = 200, workers: int = 2) -> Sc
     stats_dir = tmp_path / "stats"
     command = [sys.executable, str(SCRIPT), "--limit", "300", "--epochs", str(epochs), "--seed", "0"]
     command += ["--workers", str(workers), "--quiet", "--stats-dir", str(stats_dir), *args]
-    shm_before = set(_segments())
+    shm_before = set(segments())
     process = subprocess.Popen(
         command,
         cwd=tmp_path,
@@ -118,27 +119,9 @@ def run_script(tmp_path: Path, *args: str, timeout: float = 60.0) -> subprocess.
     )
 
 
-def children(pid: int) -> set:
-    """The pids of `pid`'s child processes (Linux /proc)."""
-    found = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found.update(int(child) for child in (task / "children").read_text().split())
-        except OSError:
-            pass
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def _segments() -> list:
-    return [name for name in os.listdir(SHM) if name.startswith("psm_")] if SHM.is_dir() else []
+def segments() -> list:
+    """The pool's shared-memory segments now in /dev/shm (anyone's)."""
+    return [name for name in shm_entries() if name.startswith("psm_")]
 
 
 def _unmapped(names: set) -> set:
@@ -148,11 +131,5 @@ def _unmapped(names: set) -> set:
     """
     if not names:
         return set()
-    mapped = set()
-    for maps in Path("/proc").glob("[0-9]*/maps"):
-        try:
-            text = maps.read_text()
-        except OSError:
-            continue
-        mapped.update(line.rsplit("/", 1)[-1] for line in text.splitlines() if "/dev/shm/psm_" in line)
+    mapped = shm_mappers()
     return {name for name in names if (SHM / name).exists() and name not in mapped}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import subprocess
-from pathlib import Path
+import sys
 
 import pytest
-from script_runs import MODEL, run_script, start
+from script_runs import MODEL, ROOT, run_script, script_env, start
+from suite_helpers import read_only_folder, tmpfs
 
 pytestmark = [pytest.mark.faults]
 PROG = "training_feedforward.py"
@@ -21,36 +21,6 @@ QUICK = ["--limit", "100", "--epochs", "1", "--quiet"]
 @pytest.fixture(autouse=True)
 def _mnist(mnist_dir):
     """The scripts read MNIST from $MINIDL_DATA_DIR (skipped when unset, failed when set but incomplete)."""
-
-
-@contextlib.contextmanager
-def tmpfs(folder: Path, options: str):
-    """A small tmpfs mounted on `folder` (root only): a real read-only or really full file system."""
-    folder.mkdir()
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"cannot mount a tmpfs here ({error}); the simulated cases are in tests/stats")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=False, capture_output=True)
-
-
-@contextlib.contextmanager
-def read_only_folder(tmp_path: Path):
-    """A folder nobody can write in: chmod for ordinary users; root ignores that, so a read-only tmpfs."""
-    if os.geteuid() != 0:
-        folder = tmp_path / "read-only"
-        folder.mkdir()
-        folder.chmod(0o555)
-        try:
-            yield folder
-        finally:
-            folder.chmod(0o755)
-    else:
-        with tmpfs(tmp_path / "read-only", "ro,size=64k") as folder:
-            yield folder
 
 
 def assert_refused_before_training(result, message):
@@ -127,10 +97,14 @@ def test_disk_full_during_training(tmp_path):
         # The run's backup (BackupAndRestore, written after the record at every epoch's end) is on the same
         # disk: when its write fails, training stops there with one line naming it; when the disk filled
         # only after it, training finishes and only the statistics are lost.
-        backup = disk / "backups" / MODEL / "backup.keras"
+        # (in the run's own folder, removed when the run completes).
+        runs = disk / "backups" / MODEL
         finished = f"{PROG}: error: the statistics of this run were not saved (see the warning above)"
-        stopped = f"{PROG}: error: [Errno 28] cannot save {backup}: the disk is full (any previous file is unchanged)"
-        assert lines[-1] in (finished, stopped), script.stderr
+        stopped = re.compile(
+            rf"{PROG}: error: \[Errno 28\] cannot save {re.escape(str(runs))}/[^/]+/backup\.keras: the disk is full "
+            r"\(any previous file is unchanged\)"
+        )
+        assert lines[-1] == finished or stopped.fullmatch(lines[-1]), script.stderr
         assert ("test accuracy" in script.stdout) == (lines[-1] == finished), script.stdout
         if lines[-1] == finished:
             assert lines[-2] == could_not_save, script.stderr
@@ -144,10 +118,11 @@ def test_disk_full_during_training(tmp_path):
         # failed backup's removed temporary left room for it.
         assert run["status"] in ("running", "failed") and run["epochs_completed"] >= 1, run["status"]
         if run["status"] == "failed":
-            assert lines[-1] == stopped and "disk is full" in run["error"], run["error"]
+            assert stopped.fullmatch(lines[-1]) and "disk is full" in run["error"], run["error"]
         left = {path.name for path in disk.iterdir()} - {"averages.txt"}  # written when the final record fit
         assert left == {".stats.lock", "backups", MODEL + ".json", "filler"}, left
-        assert {path.name for path in backup.parent.iterdir()} <= {backup.name}  # no temporary left behind
+        for folder in runs.iterdir():  # no temporary left behind
+            assert {path.name for path in folder.iterdir()} <= {"backup.keras", "run.json"}
 
 
 def test_script_refusals_take_no_training_time(tmp_path):
@@ -159,3 +134,36 @@ def test_script_refusals_take_no_training_time(tmp_path):
     result = run_script(tmp_path, *QUICK, "--data-dir", "empty", "--stats-dir", "ok")
     assert result.returncode == 1 and "data_dir" in result.stderr and "empty lacks" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--lr", "inf", "must be a finite number greater than 0, got inf"),
+        ("--lr", "nan", "must be a finite number greater than 0, got nan"),
+        ("--lr", "-1e-3", "must be a finite number greater than 0, got -0.001"),
+        ("--seed", "-1", "must be a whole number in [0, 2**63), got -1"),
+        ("--seed", str(2**63), f"must be a whole number in [0, 2**63), got {2**63}"),
+    ],
+)
+def test_a_bad_number_is_one_line_before_any_work(tmp_path, flag, value, message):
+    (tmp_path / "empty").mkdir()  # no data: a refusal after loading it would say so instead
+    result = run_script(tmp_path, *QUICK, "--data-dir", "empty", "--stats-dir", "stats", f"{flag}={value}")
+    assert_refused_before_training(result, f"argument {flag}: {message}")
+    assert not (tmp_path / "stats").exists()
+
+
+@pytest.mark.parametrize("script", ["classify.py", "sweep.py"])
+def test_the_other_scripts_refuse_a_negative_seed_alike(tmp_path, script):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "trainings" / script), "--seed=-1"],
+        cwd=tmp_path,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert result.stderr.splitlines() == [
+        f"{script}: error: argument --seed: must be a whole number in [0, 2**63), got -1"
+    ]

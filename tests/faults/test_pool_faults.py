@@ -311,7 +311,7 @@ def test_a_script_reports_a_killed_worker_in_one_line(tmp_path):
     assert re.fullmatch(rf"training_full\.py: error: worker 1 \(pid {workers[0]}\) was killed by signal 9 .*", lines[0])
 
 
-def test_ctrl_c_during_pool_start_up_does_not_claim_a_recorded_run(tmp_path):
+def test_ctrl_c_during_pool_start_up_does_not_claim_a_recorded_run(tmp_path, mnist_dir):
     code = f"""
 import sys
 sys.argv = ["training_full.py", "--workers", "2", "--limit", "300", "--quiet", "--stats-dir", {str(tmp_path)!r}]

@@ -58,8 +58,10 @@ def test_an_interrupt_mid_training_stops_cleanly_and_records_the_run(tmp_path, n
 def test_sigkill_leaves_a_running_record_that_reads_as_killed(tmp_path):
     script = start(tmp_path)
     script.wait_for_epochs(2)
-    script.signal(signal.SIGKILL, group=True)  # the whole job, as the out-of-memory killer or a power cut would
+    script.signal(signal.SIGKILL)  # the training process alone, as the out-of-memory killer picks it
     assert script.finish() == -signal.SIGKILL
+    # Its worker exits with it and the resource tracker it leaves removes its shared memory.
+    assert len(script.helpers) >= 2 and script.leftovers() == ([], [])
     [saved] = script.runs()
     assert saved["status"] == "running" and saved["pid"] == script.process.pid
     assert saved["host"] == socket.gethostname()

@@ -21,9 +21,9 @@ class ChannelScale(Layer):
         super().__init__(**kwargs)
         self.factor_on_scale, self.factor_on_input = factor_on_scale, factor_on_input
 
-    def create_weights(self, input_shape):
-        self.add_weight("scale", (input_shape[-1],), ones)
-        self.add_weight("shift", (input_shape[-1],), "zeros")
+    def build(self, input_shape):
+        self.add_weight(name="scale", shape=(input_shape[-1],), initializer=ones)
+        self.add_weight(name="shift", shape=(input_shape[-1],), initializer="zeros")
 
     def forward(self, x, training=False):
         if training:
@@ -38,7 +38,7 @@ class ChannelScale(Layer):
 
 
 def _scaled(layer, rng):
-    layer.build((3, 4, 2), rng=rng)
+    layer.build_weights((3, 4, 2), rng=rng)
     layer.params["scale"][...] = rng.standard_normal(2)
     layer.params["shift"][...] = rng.standard_normal(2)
     return layer
@@ -107,7 +107,7 @@ def test_backward_without_input_gradient_is_reported(rng):
 
 def test_a_float32_layer_is_checked_on_a_float64_copy_with_its_own_weights(rng):
     layer = Dense(3, activation="tanh")
-    layer.build((4,), rng=rng)
+    layer.build_weights((4,), rng=rng)
     layer.params["bias"][...] = rng.standard_normal(3)
     before = {name: value.copy() for name, value in layer.params.items()}
     x = rng.standard_normal((2, 4))
@@ -128,7 +128,7 @@ def test_an_unbuilt_layer_is_built_from_the_input(rng):
 
 def test_dropout_noise_is_replayed_while_measuring(rng):
     layer = Dropout(0.5, seed=4)
-    layer.build((20,))
+    layer.build_weights((20,))
     report = check_gradients(layer, rng.standard_normal((3, 20)))
     assert report.ok, report.message
     dx = report.input_gradient
@@ -147,7 +147,7 @@ def test_a_layer_drawing_fresh_noise_each_pass_still_checks(rng):
             return grad * self.u
 
     layer = Noisy()
-    layer.build((6,), rng=np.random.default_rng(0))
+    layer.build_weights((6,), rng=np.random.default_rng(0))
     assert check_gradients(layer, rng.standard_normal((2, 6))).ok
 
 
@@ -210,3 +210,14 @@ def test_command_line_table_passes_for_every_builtin(capsys):
     missing = {cls.__name__ for cls in LAYER_CLASSES.values()} - checked
     assert not missing, f"built-in layers missing from the table: {missing}"
     assert {"CategoricalCrossentropy", "SparseCategoricalCrossentropy", "MeanSquaredError"} <= checked
+
+
+def test_the_command_has_help():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "minidl.gradcheck", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "usage: python -m minidl.gradcheck" in result.stdout
+    assert "central differences" in result.stdout and "table" not in result.stderr

@@ -12,7 +12,6 @@ shows they are honest Keras code. The checks are the same.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import math
 import os
@@ -52,10 +51,6 @@ def run_program(name, folder, monkeypatch, strip_saving=False):
         source = source.replace("import minidl as keras", "import keras").replace(
             "from minidl import", "from keras import"
         )
-    if not REAL_KERAS and importlib.util.find_spec("h5py") is None:
-        # Keras 3 names weights files *.weights.h5; minidl writes HDF5 only with the optional h5py
-        # (extra `h5`), so without it the program's weights go to minidl's own .weights.npz.
-        source = source.replace(".weights.h5", ".weights.npz")
     if strip_saving:
         before, rest = source.split(SAVING_BEGIN)
         source = before + rest.split(SAVING_END)[1]
@@ -244,3 +239,22 @@ def test_timeseries_classification_with_conv1d(run_offline):
     g = run_offline("timeseries_conv1d")
     assert g["test_accuracy"] > 0.85, g["test_accuracy"]  # two classes: chance is 0.5
     assert g["history"].history["loss"][-1] < g["history"].history["loss"][0]
+
+
+def test_tensorboard_guide(run):
+    if REAL_KERAS:
+        pytest.importorskip("tensorflow", reason="Keras's own TensorBoard callback writes through TensorFlow")
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from tensorboard_helpers import as_float32, read_events, scalars
+
+    g = run("tensorboard_logs")
+    log_dir = Path(g["log_dir"])
+    assert sorted(p.name for p in log_dir.iterdir()) == ["train", "validation"]
+    history = g["history"].history
+    train, validation = scalars(log_dir / "train"), scalars(log_dir / "validation")
+    assert train["epoch_loss"] == list(enumerate(as_float32(history["loss"])))
+    assert validation["epoch_loss"] == list(enumerate(as_float32(history["val_loss"])))
+    assert validation["epoch_accuracy"] == list(enumerate(as_float32(history["val_accuracy"])))
+    histograms = [tag for tag in read_events(log_dir / "train") if tag.endswith("/histogram")]
+    assert len(histograms) == 4  # two Dense layers, kernel and bias each
+    assert history["val_accuracy"][-1] > 0.8

@@ -14,9 +14,9 @@ from minidl.layers import BatchNormalization, Conv2D, Dense, Flatten, Layer, ReL
 class Counter(Layer):
     """A layer with one trainable scale and one non-trainable counter of training batches."""
 
-    def create_weights(self, input_shape):
-        self.add_weight("scale", input_shape, "ones")
-        self.add_weight("seen", (), "zeros", trainable=False)
+    def build(self, input_shape):
+        self.add_weight(name="scale", shape=input_shape, initializer="ones")
+        self.add_weight(name="seen", shape=(), initializer="zeros", trainable=False)
 
     def forward(self, x, training=False):
         if training:
@@ -36,9 +36,9 @@ def test_add_weight_non_trainable_goes_to_states_without_gradient():
 
 def test_add_weight_refuses_a_duplicate_name():
     class Twice(Layer):
-        def create_weights(self, input_shape):
-            self.add_weight("w", (2,), "zeros")
-            self.add_weight("w", (2,), "zeros", trainable=False)
+        def build(self, input_shape):
+            self.add_weight(name="w", shape=(2,), initializer="zeros")
+            self.add_weight(name="w", shape=(2,), initializer="zeros", trainable=False)
 
     with pytest.raises(ValueError, match=r"twice_layer.*'w'"):
         build(Twice(name="twice_layer"), (2,))
@@ -133,7 +133,7 @@ def test_calling_checks_the_input(rng):
     with pytest.raises(ShapeError, match=r"dense_c.*scalar"):
         layer(np.float32(1.0))
     with pytest.raises(ShapeError, match=r"dense_d.*last input axis"):
-        Dense(2, name="dense_d").build((4, None))
+        Dense(2, name="dense_d").build_weights((4, None))
 
 
 def test_pickled_layer_keeps_weights_and_states_not_caches(rng):

@@ -237,7 +237,7 @@ def test_conv_float32_matches_float64(rng):
     results = []
     for dtype in (np.float32, np.float64):
         layer = Conv2D(4, 3, padding="same", activation="relu")
-        layer.build((9, 8, 3), rng=np.random.default_rng(0), dtype=dtype)
+        layer.build_weights((9, 8, 3), rng=np.random.default_rng(0), dtype=dtype)
         out = layer.forward(x.astype(dtype), training=True)
         dx = layer.backward(grad.astype(dtype))
         assert out.dtype == dx.dtype == layer.grads["kernel"].dtype == dtype
@@ -259,3 +259,105 @@ def test_conv_pickles_without_its_buffers_and_works_after(rng):
     copy = pickle.loads(state)
     copy.forward(x.copy(), training=True)
     np.testing.assert_array_equal(copy.backward(grad.copy()), expected)
+
+
+# ----- dilation, groups, use_bias, constraints (Keras 3's arguments) -----
+MODERN = [
+    # (input (h, w, c), filters, keyword arguments)
+    ((7, 6, 3), 4, {"dilation_rate": 2, "padding": "same"}),
+    ((8, 7, 2), 3, {"dilation_rate": (2, 3)}),
+    ((7, 6, 4), 6, {"groups": 2, "strides": 2, "padding": "same"}),
+    ((7, 6, 6), 3, {"groups": 3, "dilation_rate": 2, "padding": "same", "activation": "tanh"}),
+    ((6, 6, 4), 8, {"groups": 4, "kernel_size": 2}),
+    ((7, 6, 1), 3, {"dilation_rate": 2, "use_bias": False}),
+    ((6, 5, 4), 4, {"groups": 2, "use_bias": False, "activation": "relu"}),
+]
+
+
+def _modern(shape, filters, kwargs):
+    kwargs = dict(kwargs)
+    return build(Conv2D(filters, kwargs.pop("kernel_size", 3), **kwargs), shape)
+
+
+@pytest.mark.parametrize("shape, filters, kwargs", MODERN)
+def test_dilated_grouped_conv_gradients(shape, filters, kwargs, rng):
+    layer = _modern(shape, filters, kwargs)
+    if layer.use_bias:
+        layer.params["bias"][...] = rng.standard_normal(filters) * 0.1
+    check_gradients(layer, rng.standard_normal((2, *shape))).assert_ok()
+    assert ("bias" in layer.params) == layer.use_bias
+
+
+@pytest.mark.parametrize("shape, filters, kwargs", MODERN[:4])
+def test_dilated_grouped_conv_backward_uses_last_training_forward(shape, filters, kwargs, rng):
+    check_layer_state(_modern(shape, filters, kwargs), rng)
+
+
+def test_dilated_conv_batches_larger_than_a_chunk(rng, monkeypatch):
+    monkeypatch.setattr(conv, "_MIN_CHUNK", 1)
+    monkeypatch.setattr(conv, "_MAX_CHUNK", 4)
+    layer = build(Conv2D(3, 3, dilation_rate=2, padding="same", groups=1), (6, 5, 2))
+    assert layer.chunk_size() == 4 and layer.general
+    check_gradients(layer, rng.standard_normal((9, 6, 5, 2))).assert_ok()
+
+
+def test_grouped_kernel_is_kept_block_diagonal(rng):
+    """Filters of group g see only the channels of group g: the others do not change their output."""
+    layer = build(Conv2D(4, 3, groups=2, padding="same"), (5, 5, 4))
+    assert layer.params["kernel"].shape == (3, 3, 2, 4)
+    x = rng.standard_normal((2, 5, 5, 4))
+    changed = x.copy()
+    changed[..., 2:] += 1.0  # the second group's channels
+    before, after = layer.forward(x), layer.forward(changed)
+    np.testing.assert_array_equal(before[..., :2], after[..., :2])
+    assert not np.allclose(before[..., 2:], after[..., 2:])
+    dense = layer.dense_kernel()
+    np.testing.assert_array_equal(layer.diagonal_blocks(dense), layer.params["kernel"])
+    assert not dense[:, :, :2, 2:].any() and not dense[:, :, 2:, :2].any()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"filters": 3, "kernel_size": 3, "groups": 2}, ValueError, r"filters \(3\) must be divisible by groups"),
+        ({"filters": 2, "kernel_size": 3, "groups": 0}, ValueError, "groups"),
+        ({"filters": 2, "kernel_size": 3, "dilation_rate": 0}, ValueError, "dilation_rate"),
+        ({"filters": 2, "kernel_size": 3, "strides": 2, "dilation_rate": 2}, ValueError, "strides > 1 cannot"),
+        ({"filters": 2, "kernel_size": 3, "use_bias": 1}, ValueError, "use_bias"),
+        ({"filters": 2, "kernel_size": 3, "activity_regularizer": "l2"}, NotImplementedError, "activity_regularizer"),
+        ({"filters": 2, "kernel_size": 3, "data_format": "channels_first"}, NotImplementedError, "channels_first"),
+        ({"filters": 2, "kernel_size": 3, "kernel_constraint": "max_size"}, ValueError, "kernel_constraint"),
+    ],
+)
+def test_conv_rejects_bad_keras_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Conv2D(**kwargs)
+
+
+def test_grouped_conv_needs_channels_divisible_by_groups():
+    with pytest.raises(ShapeError, match=r"input channels \(3\) must be divisible by groups \(2\)"):
+        build(Conv2D(4, 3, groups=2), (5, 5, 3))
+
+
+def test_dilated_kernel_must_fit():
+    with pytest.raises(ShapeError, match="dilation"):
+        build(Conv2D(2, 3, dilation_rate=3), (6, 6, 1))  # spans 7 pixels
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"dilation_rate": 2, "padding": "same"},
+        {"dilation_rate": (2, 3)},
+        {"groups": 2, "strides": 2, "padding": "same"},
+        {"groups": 3, "dilation_rate": 2, "padding": "same", "activation": "relu"},
+        {"use_bias": False},
+    ],
+)
+def test_conv_equals_real_keras(kwargs):
+    from keras_twins import twin_outputs
+
+    x = np.random.default_rng(0).standard_normal((2, 10, 9, 6))
+    theirs, ours = twin_outputs("Conv2D", (6, 3), kwargs, x)
+    assert theirs.shape == ours.shape
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)

@@ -129,6 +129,6 @@ def test_keras_weights_give_keras_outputs(options, rng):
     theirs = keras.layers.Conv1D(6, 3, **options)
     out = keras.ops.convert_to_numpy(theirs(x))
     ours = Conv1D(6, 3, **options)
-    ours.build((9, 4))
+    ours.build_weights((9, 4))
     ours.set_weights(theirs.get_weights())
     np.testing.assert_allclose(ours.forward(x), out, atol=2e-6)

@@ -80,7 +80,7 @@ def test_dropout_rejects_bad_rate(rate):
 @pytest.mark.parametrize("seed, step", [(0, 0), (7, 123), (123456, 2**31 + 5)])
 def test_integer_keep_test_is_the_uniform_threshold(rate, seed, step):
     """hashed_keep compares the hash's integers; it must keep exactly the units hashed_uniform >= rate keeps."""
-    from minidl.layers.dropout import hashed_keep, hashed_uniform
+    from minidl.random import hashed_keep, hashed_uniform
 
     positions = np.arange(5, 69)
     expected = hashed_uniform(seed, step, positions, 300) >= rate
@@ -89,7 +89,7 @@ def test_integer_keep_test_is_the_uniform_threshold(rate, seed, step):
 
 
 def test_hashed_uniform_is_uniform_and_fixed():
-    from minidl.layers.dropout import hashed_uniform
+    from minidl.random import hashed_uniform
 
     u = hashed_uniform(3, 9, np.arange(200), 500)
     assert u.min() >= 0 and u.max() < 1 and abs(u.mean() - 0.5) < 0.005

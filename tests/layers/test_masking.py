@@ -39,7 +39,7 @@ def test_which_layers_pass_use_or_drop_a_mask(rng):
     mask = np.array([[True, False, True]])
     x = rng.standard_normal((1, 3, 2))
     for layer in (Dense(2), Dropout(0.5), Activation("relu")):
-        layer.build((3, 2), dtype=np.float64)
+        layer.build_weights((3, 2), dtype=np.float64)
         assert forward_with_mask(layer, x, False, mask)[1] is mask
     conv = build(Conv1D(2, 1), (3, 2))
     assert forward_with_mask(conv, x, False, mask)[1] is None  # Keras's Conv1D drops it too

@@ -225,7 +225,7 @@ def test_batchnorm_float32_agrees_with_float64(axis, rng):
     results = []
     for dtype in (np.float64, np.float32):
         layer = BatchNormalization(axis=axis)
-        layer.build(x.shape[1:], rng=np.random.default_rng(0), dtype=dtype)
+        layer.build_weights(x.shape[1:], rng=np.random.default_rng(0), dtype=dtype)
         out = layer.forward(x.astype(dtype), training=True)
         dx = layer.backward(grad.astype(dtype))
         results.append((out, dx, layer.grads["gamma"].copy(), layer.states["moving_variance"].copy()))

@@ -1,12 +1,13 @@
-"""ZeroPadding2D: gradient check, Keras's padding forms, values, errors."""
+"""ZeroPadding2D and Cropping2D: gradient checks, Keras's padding forms, values, the loops, errors, saving."""
 
 import numpy as np
 import pytest
 
+from minidl import reference
 from minidl.errors import ShapeError
 from minidl.gradcheck import build_float64 as build
 from minidl.gradcheck import check_gradients, check_layer_state
-from minidl.layers import ZeroPadding2D
+from minidl.layers import Cropping2D, ZeroPadding2D
 
 
 @pytest.mark.parametrize("padding", [1, (2, 0), ((0, 1), (2, 3))])
@@ -71,3 +72,53 @@ def test_zero_padding_config():
 
 def test_zero_padding_backward_uses_last_training_forward(rng):
     check_layer_state(build(ZeroPadding2D(((1, 0), (0, 2))), (3, 2, 2)), rng)
+
+
+# ----- Cropping2D -----
+@pytest.mark.parametrize("cropping", [1, (2, 0), ((0, 1), (2, 1))])
+def test_cropping_gradients_and_loops(cropping, rng):
+    layer = build(Cropping2D(cropping), (5, 6, 2))
+    x = rng.standard_normal((2, 5, 6, 2))
+    check_gradients(layer, x).assert_ok()
+    y = layer.forward(x, training=True)
+    np.testing.assert_array_equal(y, reference.crop_forward(x, layer.cropping))
+    g = rng.standard_normal(y.shape)
+    np.testing.assert_array_equal(layer.backward(g), reference.crop_backward(x, g, layer.cropping))
+
+
+def test_cropping_undoes_padding(rng):
+    x = rng.standard_normal((2, 4, 3, 2))
+    padded = build(ZeroPadding2D(((1, 2), (0, 3))), (4, 3, 2)).forward(x)
+    cropped = build(Cropping2D(((1, 2), (0, 3))), padded.shape[1:]).forward(padded)
+    np.testing.assert_array_equal(cropped, x)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: Cropping2D(-1), ValueError, "Cropping2D: cropping"),
+        (lambda: Cropping2D((1, 2, 3)), ValueError, "Cropping2D: cropping"),
+        (lambda: build(Cropping2D(((2, 2), (0, 0))), (4, 5, 1)), ShapeError, "leaves nothing"),
+        (lambda: build(Cropping2D(1), (4, 5)), ShapeError, "needs images"),
+    ],
+)
+def test_cropping_refuses_bad_arguments(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+@pytest.mark.parametrize("cropping", [1, ((1, 2), (0, 1))])
+def test_cropping_equals_real_keras(cropping):
+    from keras_twins import twin_outputs
+
+    theirs, ours = twin_outputs("Cropping2D", (cropping,), {}, np.random.default_rng(0).standard_normal((2, 5, 6, 3)))
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_cropping_saves_and_loads(rng, tmp_path):
+    from suite_helpers import assert_round_trip
+
+    from minidl import Sequential
+
+    model = Sequential([Cropping2D(((1, 0), (2, 1)), input_shape=(5, 6, 2)), ZeroPadding2D(1)])
+    assert_round_trip(model, rng.standard_normal((2, 5, 6, 2)).astype(np.float32), tmp_path)

@@ -214,7 +214,7 @@ def test_maxpool_float32_matches_float64(rng):
     results = []
     for dtype in (np.float32, np.float64):
         layer = MaxPool2D(2, padding="same")
-        layer.build((9, 9, 3), dtype=dtype)
+        layer.build_weights((9, 9, 3), dtype=dtype)
         out = layer.forward(x.astype(dtype), training=True)
         results.append((out, layer.backward(grad.astype(dtype))))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)

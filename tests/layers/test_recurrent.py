@@ -197,7 +197,7 @@ def test_return_state_gives_the_final_states_and_their_gradients(rng):
     x = rng.standard_normal((2, 4, 2))
     outputs, h, c = layer.forward(x, training=True)
     np.testing.assert_array_equal(outputs[:, -1], h)
-    assert layer.compute_output_shape((4, 2)) == ((4, 3), (3,), (3,))
+    assert layer.compute_output_shape((4, 2)) == [(4, 3), (3,), (3,)]
     # L = Σ G_y ⊙ y + Σ G_h ⊙ h + Σ G_c ⊙ c: the analytic input gradient against central differences.
     g = [rng.standard_normal(a.shape) for a in (outputs, h, c)]
     dx = layer.backward([a.copy() for a in g])
@@ -262,7 +262,7 @@ def test_bidirectional_without_merge_and_with_states(rng):
     y, y_rev, h, c, h_rev, c_rev = layer.forward(rng.standard_normal((2, 4, 2)))
     np.testing.assert_array_equal(y, h)
     np.testing.assert_array_equal(y_rev, h_rev)
-    assert layer.compute_output_shape((4, 2)) == ((3,), (3,), (3,), (3,), (3,), (3,))
+    assert layer.compute_output_shape((4, 2)) == [(3,), (3,), (3,), (3,), (3,), (3,)]
     with pytest.raises(TypeError, match="recurrent layer"):
         Bidirectional(Dense(3))
     with pytest.raises(ValueError, match="merge_mode"):
@@ -382,7 +382,7 @@ def keras_outputs(keras_layer, x, grad, mask=None):
 def assert_same_as_keras(ours, theirs, x, grad, mask):
     """Our layer, given the Keras layer's weights, gives its output, input gradient and weight gradients."""
     out, dx, dw = keras_outputs(theirs, x, grad, mask)
-    ours.build(x.shape[1:])
+    ours.build_weights(x.shape[1:])
     ours.set_weights(theirs.get_weights())
     np.testing.assert_allclose(ours.forward(x, training=True, mask=mask), out, atol=2e-6)
     np.testing.assert_allclose(ours.backward(grad.copy()), dx, atol=2e-6)

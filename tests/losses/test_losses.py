@@ -312,12 +312,13 @@ def test_losses_from_names_classes_and_functions():
     assert isinstance(losses.get("huber"), losses.Huber)
     assert isinstance(losses.get(losses.Huber), losses.Huber)
     assert isinstance(losses.get(losses.sparse_categorical_crossentropy), losses.SparseCategoricalCrossentropy)
-    with pytest.raises(NotImplementedError, match="custom loss function 'my_loss'"):
 
-        def my_loss(y_true, y_pred):
-            return (y_true - y_pred) ** 2
+    def my_loss(y_true, y_pred):
+        return (y_true - y_pred) ** 2
 
-        losses.get(my_loss)
+    wrapped = losses.get(my_loss)
+    assert isinstance(wrapped, losses.FunctionLoss) and wrapped.name == "my_loss"
+    np.testing.assert_allclose(wrapped.per_sample(np.array([[1.0, 3.0]]), np.zeros((1, 2))), [5.0])
 
 
 def test_regression_losses_take_flat_targets_for_one_output():

@@ -90,29 +90,15 @@ def test_summary_has_keras_columns_and_totals():
     assert any("Trainable params: 16" in line for line in lines)
 
 
-def test_functional_api_and_custom_steps_are_refused_clearly():
-    inputs = keras.Input(shape=(3,))
-    dense = layers.Dense(2)
-    with pytest.raises(NotImplementedError, match="Functional API"):
-        dense(inputs) if callable(dense) else np.asarray(inputs)  # layers become callable with Layer.__call__
-    with pytest.raises(NotImplementedError, match="Functional API"):
-        keras.Model(inputs=inputs, outputs=inputs)
-    with pytest.raises(NotImplementedError, match="Functional API"):
-        keras.Model(inputs, inputs)
-
+def test_custom_training_steps_are_refused_clearly():
     class Custom(keras.Model):
         def train_step(self, data):
             return {}
 
     with pytest.raises(NotImplementedError, match="custom train_step"):
-        Custom([layers.Dense(2, input_shape=(3,))]).compile(loss="mse")
-
-    class Subclassed(keras.Model):
-        def call(self, x):
-            return x
-
-    with pytest.raises(NotImplementedError, match="call()"):
-        Subclassed().compile(loss="mse")
+        Custom().compile(loss="mse")
+    with pytest.raises(TypeError, match="symbolic tensor .* has no values"):
+        np.asarray(keras.Input(shape=(3,)))
     with pytest.raises(NotImplementedError, match="loss_weights"):
         keras.Sequential([layers.Dense(2, input_shape=(3,))]).compile(loss="mse", loss_weights=[1.0])
 
@@ -157,7 +143,7 @@ def test_keras_import_paths_work_with_minidl_in_keras_place():
     assert isinstance(keras.datasets.fashion_mnist, types.ModuleType)
     assert callable(keras.datasets.mnist.load_data)
     assert keras.layers.Input is keras.Input
-    assert keras.models.Sequential is keras.Sequential is keras.Model is minidl.Model
+    assert keras.models.Sequential is keras.Sequential and keras.models.Model is keras.Model is minidl.Model
     assert keras.utils.to_categorical([1], 2).tolist() == [[0.0, 1.0]]
     assert ExponentialDecay(0.1, 10, 0.5)(10) == pytest.approx(0.05)
     assert SparseCategoricalCrossentropy(from_logits=True).from_logits

@@ -87,3 +87,26 @@ def test_stats_cli_plot_on_empty_folder_exits_1(tmp_path):
     assert result.returncode == 1
     assert "nothing to draw" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_step_curves_draw_each_runs_loss_and_accuracy_by_step(real_stats, tmp_path):
+    from minidl.stats import load_runs
+
+    folder, _ = real_stats
+    runs, _, _ = load_runs(folder)
+    assert all(len(run["step_metrics"]["loss"]) == len(run["timings"]["step_times"]) for run in runs)
+    assert_picture(plots.step_curves(runs, tmp_path / "steps.png"))
+
+
+def test_step_curves_need_runs_that_recorded_their_steps(tmp_path):
+    with pytest.raises(plots.NothingToPlot, match="recorded its steps' losses"):
+        plots.step_curves([fake_run("m", 1, 1)], tmp_path / "steps.png")  # older records have no step_metrics
+    assert not (tmp_path / "steps.png").exists()
+
+
+def test_smoothing_is_a_debiased_moving_average_that_skips_missing_steps():
+    nan = float("nan")
+    assert plots.smooth([3.0, 3.0, 3.0], 10).tolist() == pytest.approx([3.0, 3.0, 3.0])  # no pull toward 0
+    smoothed = plots.smooth([0.0, nan, 10.0], 2)  # weight 1/2 per new value: (0.5 * 10) / (1 - 0.25)
+    assert smoothed[0] == 0.0 and smoothed[1] != smoothed[1] and smoothed[2] == pytest.approx(20 / 3)
+    assert plots.smooth([1.0, 5.0], 0.5).tolist() == [1.0, 5.0]  # a span under one step: the values themselves

@@ -60,3 +60,28 @@ def test_reference_conv_by_hand():
     x = np.arange(9.0).reshape(1, 3, 3, 1)
     y = reference.conv2d_forward(x, np.ones((2, 2, 1, 1)), np.array([0.5]))
     np.testing.assert_array_equal(y[0, :, :, 0], [[8.5, 12.5], [20.5, 24.5]])
+
+
+@pytest.mark.parametrize(
+    "strides, padding, dilation, groups, channels, filters",
+    [
+        ((1, 1), "same", (2, 2), 1, 3, 4),
+        ((1, 1), "valid", (2, 3), 1, 2, 2),
+        ((2, 2), "same", (1, 1), 2, 4, 6),
+        ((1, 1), "same", (2, 2), 3, 6, 3),
+        ((2, 1), "valid", (1, 1), 4, 4, 8),
+    ],
+)
+def test_dilated_grouped_conv_equals_reference(strides, padding, dilation, groups, channels, filters, rng):
+    layer = Conv2D(filters, 3, strides=strides, padding=padding, dilation_rate=dilation, groups=groups)
+    layer = build_float64(layer, (9, 8, channels), seed=1)
+    layer.params["bias"][...] = rng.standard_normal(filters)
+    x = rng.standard_normal((3, 9, 8, channels))
+    W, b = layer.params["kernel"].copy(), layer.params["bias"].copy()
+    y = layer.forward(x.copy(), training=True)
+    np.testing.assert_allclose(y, reference.conv2d_forward(x, W, b, strides, padding, dilation, groups), atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    dx = layer.backward(g.copy())
+    expected = reference.conv2d_backward(x, W, g, strides, padding, dilation, groups)
+    for got, want, what in zip((dx, layer.grads["kernel"], layer.grads["bias"]), expected, ("dx", "dW", "db")):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11, err_msg=what)

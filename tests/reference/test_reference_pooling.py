@@ -43,3 +43,16 @@ def test_max_pool_ties_go_to_the_first_maximum_in_both():
     expected = np.array([[1.0, 0.0], [0.0, 0.0]])
     np.testing.assert_array_equal(reference.max_pool_backward(x, g, (2, 2))[0, :, :, 0], expected)
     np.testing.assert_array_equal(layer.backward(g.copy())[0, :, :, 0], expected)
+
+
+def test_global_max_pool_equals_reference():
+    from minidl.layers import GlobalMaxPooling2D
+
+    rng = np.random.default_rng(7)
+    layer = build_float64(GlobalMaxPooling2D(), (4, 5, 3))
+    x = rng.standard_normal((2, 4, 5, 3))
+    x[0, 1, 2, 0] = x[0, 3, 1, 0] = 9.0  # a tie: both send the gradient to the first maximum
+    y = layer.forward(x.copy(), training=True)
+    np.testing.assert_array_equal(y, reference.global_max_pool_forward(x))
+    g = rng.standard_normal(y.shape)
+    np.testing.assert_array_equal(layer.backward(g.copy()), reference.global_max_pool_backward(x, g))

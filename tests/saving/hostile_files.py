@@ -152,3 +152,67 @@ def make_claimed_1gib_bomb(folder):
     struct.pack_into("<I", blob, start + 24, 1 << 30)
     path.write_bytes(bytes(blob))
     return path
+
+
+def deflated_valid(path):
+    """The valid file's members, deflated (as another zip tool may write them)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.npy", npy_bytes(np.array(json.dumps(config()))))
+        for name, data in weight_members(weights()).items():
+            archive.writestr(name, data)
+    return path
+
+
+def member_headers(blob: bytes, name: bytes):
+    """Offsets of `name`'s local header and central-directory record in a zip."""
+    local = blob.find(b"PK\x03\x04")
+    while blob[local + 30 : local + 30 + len(name)] != name:
+        local = blob.find(b"PK\x03\x04", local + 4)
+    central = blob.find(b"PK\x01\x02")
+    while blob[central + 46 : central + 46 + len(name)] != name:
+        central = blob.find(b"PK\x01\x02", central + 4)
+    return local, central
+
+
+def make_flagged(folder, bits):
+    """weight_0.npy flagged with general-purpose bits `bits` (0x1 encrypted, 0x40 strong encryption, 0x20
+    patched data) in both its headers; its bytes are the valid ones."""
+    path = deflated_valid(folder / f"flagged_{bits:#x}.npz")
+    blob = bytearray(path.read_bytes())
+    local, central = member_headers(bytes(blob), b"weight_0.npy")
+    for offset in (local + 6, central + 8):
+        struct.pack_into("<H", blob, offset, struct.unpack_from("<H", blob, offset)[0] | bits)
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def make_garbled_deflate(folder):
+    """weight_0.npy's deflated stream replaced by random bytes of the same length: not a deflate stream."""
+    path = deflated_valid(folder / "garbled.npz")
+    blob = bytearray(path.read_bytes())
+    local, central = member_headers(bytes(blob), b"weight_0.npy")
+    size = struct.unpack_from("<I", blob, central + 20)[0]
+    start = local + 30 + struct.unpack_from("<H", blob, local + 26)[0] + struct.unpack_from("<H", blob, local + 28)[0]
+    blob[start : start + size] = np.random.default_rng(5).integers(0, 256, size, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def make_many_small_claims(folder, layers=40):
+    """`layers` Dense(500) layers on 500 inputs, each kernel ~1 MB of zeros deflated to ~1 KB: every member
+    within the small-member allowance, together 40 MB claimed from a file of ~60 KB."""
+    crafted = config(units=500, inputs=500)
+    crafted["layers"] = [
+        {"class": "Dense", "config": {"name": f"dense_{i}", "units": 500, **({"input_shape": [500]} if i == 0 else {})}}
+        for i in range(layers)
+    ]
+    members = {}
+    for i in range(layers):
+        members[f"weight_{2 * i}.npy"] = npy_bytes(np.zeros((500, 500), np.float32))
+        members[f"weight_{2 * i + 1}.npy"] = npy_bytes(np.zeros(500, np.float32))
+    path = folder / "many.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.npy", npy_bytes(np.array(json.dumps(crafted))))
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path

@@ -40,7 +40,7 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(mnist_dir, tmp_path):
     reference = run(command("--seed", "3", "--stats-dir", "ref", "--save", "ref.npz"), tmp_path, env)
     assert reference.returncode == 0, reference.stderr
 
-    backup = tmp_path / "run" / "backups" / NAME / "backup.keras"
+    runs = tmp_path / "run" / "backups" / NAME
     killed = subprocess.Popen(
         command("--seed", "3", "--stats-dir", "run", "--save", "resumed.npz"),
         cwd=tmp_path,
@@ -50,44 +50,31 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(mnist_dir, tmp_path):
     )
     try:
         deadline = time.monotonic() + 240
-        while not backup.exists() and killed.poll() is None and time.monotonic() < deadline:
+        while not list(runs.glob("*/backup.keras")) and killed.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         killed.send_signal(signal.SIGKILL)
     finally:
         killed.wait(timeout=30)
     assert killed.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    [backup] = runs.glob("*/backup.keras")  # in the killed run's own folder
+    assert backup.parent.name.endswith(f"-{killed.pid}")
     done = saving.read_state(backup)["epoch"]
     assert 1 <= done < 3
 
     # No --seed: the backup's seed is adopted, as it must be for the same shuffles and masks.
     resumed = run(command("--stats-dir", "run", "--save", "resumed.npz", "--resume"), tmp_path, env)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming from {Path('run') / 'backups' / NAME / 'backup.keras'}: {done} epoch(s) done, seed 3" in (
-        resumed.stdout
-    )
+    assert (
+        f"resuming run {backup.parent.name} of {NAME}: {done} epoch(s) done, seed 3 "
+        f"(from {Path('run') / 'backups' / NAME / backup.parent.name / 'backup.keras'})"
+    ) in resumed.stdout
     assert "after 3 epoch(s)" in resumed.stdout
     final, expected = saving.load_model(tmp_path / "resumed.npz"), saving.load_model(tmp_path / "ref.npz")
     assert saving.training_state(final)["epoch"] == 3
     np.testing.assert_array_equal(final.parameters, expected.parameters, strict=True)
     np.testing.assert_array_equal(final.optimizer.velocity, expected.optimizer.velocity, strict=True)
     assert final.optimizer.iterations == expected.optimizer.iterations
-    assert not backup.exists()  # the completed run removed its backup
-
-
-def test_without_resume_an_old_backup_is_discarded_with_a_note(mnist_dir, tmp_path):
-    backup = tmp_path / "run" / "backups" / NAME / "backup.keras"
-    backup.parent.mkdir(parents=True)
-    backup.write_bytes(b"stale")
-    result = run(
-        [sys.executable, str(SCRIPT), "--limit", "100", "--epochs", "1", "--quiet", "--stats-dir", "run"],
-        tmp_path,
-        environment(mnist_dir),
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"note: discarded {Path('run') / 'backups' / NAME / 'backup.keras'}, left by an unfinished run" in (
-        result.stderr
-    )
-    assert not backup.exists()
+    assert list(runs.iterdir()) == []  # the completed run removed its folder, and the one it continued
 
 
 def test_resume_without_a_backup_says_so(mnist_dir, tmp_path):
@@ -97,4 +84,5 @@ def test_resume_without_a_backup_says_so(mnist_dir, tmp_path):
         environment(mnist_dir),
     )
     assert result.returncode == 0, result.stderr
-    assert "--resume: no backup in" in result.stderr and "training from the first epoch" in result.stderr
+    assert f"--resume: no unfinished run of {NAME} in" in result.stderr
+    assert "training from the first epoch" in result.stderr

@@ -9,8 +9,11 @@ peak of traced allocations (NumPy reports its array memory to tracemalloc).
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import re
+import struct
 import time
 import tracemalloc
 import zipfile
@@ -39,6 +42,17 @@ CASES = [
     (hostile.make_deflated_bomb, r"weight_0.npy' claims 67,1\d\d,\d\d\d uncompressed bytes.*possible zip bomb"),
     (hostile.make_claimed_1gib_bomb, r"weight_0.npy' claims 1,073,741,824 uncompressed bytes.*possible zip bomb"),
     (hostile.make_nan_weights, r"weight 'kernel' of layer 'dense' holds 1 NaN or infinite value\(s\).*allow_nonfinite"),
+    (functools.partial(hostile.make_flagged, bits=0x1), r"weight_0.npy' is encrypted \(general-purpose flags 0x0001\)"),
+    (
+        functools.partial(hostile.make_flagged, bits=0x40),
+        r"weight_0.npy' is encrypted \(general-purpose flags 0x0040\)",
+    ),
+    (
+        functools.partial(hostile.make_flagged, bits=0x20),
+        r"weight_0.npy' is patched data \(general-purpose flags 0x0020\)",
+    ),
+    (hostile.make_many_small_claims, r"its members claim 40,\d{3},\d{3} uncompressed bytes from a .*zip bomb"),
+    (hostile.make_garbled_deflate, r"weight_0.npy' has no valid .npy header \(Error -3 while decompressing data"),
 ]
 
 
@@ -57,7 +71,13 @@ def load_measured(path, **options):
     return error, seconds, peak
 
 
-@pytest.mark.parametrize("make, message", CASES, ids=[make.__name__[5:] for make, _ in CASES])
+def case_name(make) -> str:
+    if isinstance(make, functools.partial):
+        return f"{make.func.__name__[5:]}_{make.keywords['bits']:#x}"
+    return make.__name__[5:]
+
+
+@pytest.mark.parametrize("make, message", CASES, ids=[case_name(make) for make, _ in CASES])
 def test_hostile_file_is_refused_quickly_and_cheaply(make, message, tmp_path):
     path = make(tmp_path)
     error, seconds, peak = load_measured(path)
@@ -293,3 +313,142 @@ def test_hostile_recurrent_architectures_are_refused_cheaply(layer, message, tmp
     finally:
         tracemalloc.stop()
     assert peak < 20 * 2**20, f"refusing the file allocated {peak / 2**20:.0f} MB"
+
+
+# ----- a refused file changes nothing -----
+OUTPUTS = 2000  # the last bias (weight 5) spans more than zipfile's 4 KiB first read: its CRC is checked late
+PARAMETERS = 4 * 5 + 5 + 5 * 4 + 4 + 4 * OUTPUTS + OUTPUTS
+
+
+def trained(seed=0, optimizer="adam"):
+    """A three-layer model (six weights) trained one step, so that its optimizer holds arrays."""
+    model = Model(name="m", seed=seed)
+    model.add(Dense(5, activation="relu", input_shape=(4,)))
+    model.add(Dense(4, activation="relu"))
+    model.add(Dense(OUTPUTS))
+    model.compile(optimizer=optimizer, loss="mse")
+    rng = np.random.default_rng(seed)
+    model.train_on_batch(rng.normal(size=(8, 4)).astype("float32"), rng.normal(size=(8, OUTPUTS)).astype("float32"))
+    return model
+
+
+def everything(model):
+    """The model's weights, optimizer state and training position, copied."""
+    state = saving.training_state(model)
+    optimizer = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in (state.pop("optimizer") or {}).items()}
+    return [w.copy() for w in model.get_weights()], optimizer, state
+
+
+def assert_unchanged(model, before):
+    weights, optimizer, state = everything(model)
+    for old, new in zip(before[0], weights):
+        np.testing.assert_array_equal(old, new, strict=True)
+    assert optimizer.keys() == before[1].keys()
+    for key, value in optimizer.items():
+        np.testing.assert_array_equal(value, before[1][key], strict=True)
+    assert state == before[2]
+
+
+def corrupt_third_weight(path, name):
+    """A NaN in the third weight array (weights 0 and 1 are good)."""
+    with zipfile.ZipFile(path) as archive:
+        array = np.load(io.BytesIO(archive.read(name)))
+    array.reshape(-1)[0] = np.nan
+    rewrite(path, name, hostile.npy_bytes(array))
+
+
+def damage_crc_of_the_last_weight(path, name):
+    """One data byte of the last weight flipped after writing: its CRC no longer matches."""
+    blob = bytearray(path.read_bytes())
+    local, _ = hostile.member_headers(bytes(blob), name.encode())
+    start = local + 30 + struct.unpack_from("<H", blob, local + 26)[0] + struct.unpack_from("<H", blob, local + 28)[0]
+    blob[start + 4500] ^= 0xFF  # past the .npy header and zipfile's first read: the numbers
+    path.write_bytes(bytes(blob))
+
+
+SUFFIXES = {".weights.npz": "weight_{}.npy", ".keras": "weights/{}.npy"}
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda path, names: corrupt_third_weight(path, names.format(2)), "holds 1 NaN or infinite value"),
+        (lambda path, names: damage_crc_of_the_last_weight(path, names.format(5)), "Bad CRC-32"),
+        (lambda path, names: rewrite(path, names.format(6), hostile.npy_bytes(np.zeros(3, np.float32))), "holds 7"),
+        (
+            lambda path, names: rewrite(
+                path,
+                names.replace("weights/{}", "optimizer/v").replace("weight_{}", "optimizer_v"),
+                hostile.npy_bytes(np.full(PARAMETERS, np.inf, np.float32)),
+            ),
+            f"optimizer array 'v' holds {PARAMETERS} NaN",
+        ),
+    ],
+    ids=["nan-in-third-weight", "bad-crc-in-last-weight", "a-weight-too-many", "inf-in-optimizer-state"],
+)
+def test_a_refused_weights_file_leaves_the_model_as_it_was(tmp_path, suffix, damage, message):
+    """load_weights (and so BackupAndRestore) checks the whole file before changing the model."""
+    path = tmp_path / f"other{suffix}"
+    source = trained(seed=1)
+    source.save_weights(path) if suffix.endswith(".npz") else source.save(path)
+    damage(path, SUFFIXES[suffix])
+    model = trained(seed=2)
+    before = everything(model)
+    with pytest.raises(ModelFileError, match=message):
+        saving.load_weights(model, path)
+    assert_unchanged(model, before)
+
+
+def test_a_refused_training_state_leaves_the_model_as_it_was(tmp_path):
+    path = tmp_path / "other.weights.npz"
+    trained(seed=1).save_weights(path)
+    with zipfile.ZipFile(path) as archive:
+        state = json.loads(np.load(io.BytesIO(archive.read("state.npy")))[()])
+    state["epoch"] = -3
+    rewrite(path, "state.npy", hostile.npy_bytes(np.array(json.dumps(state))))
+    model = trained(seed=2)
+    before = everything(model)
+    with pytest.raises(ModelFileError, match="epoch must be a non-negative integer, got -3"):
+        saving.load_weights(model, path)
+    assert_unchanged(model, before)
+
+
+def test_a_refused_h5_file_leaves_the_model_as_it_was(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "other.weights.h5"
+    trained(seed=1).save_weights(path)
+    with h5py.File(path, "r+") as file:
+        file["weights/2"][0, 0] = np.nan
+    model = trained(seed=2)
+    before = everything(model)
+    with pytest.raises(ModelFileError, match=r"weight 'kernel' of layer .* \(weights/2\) holds NaN"):
+        saving.load_weights(model, path)
+    assert_unchanged(model, before)
+
+
+def test_a_damaged_h5_file_is_refused_not_loaded_as_other_numbers(tmp_path):
+    """.weights.h5 datasets carry Fletcher-32 checksums: one flipped byte in a weight is found."""
+    pytest.importorskip("h5py")
+    path = tmp_path / "other.weights.h5"
+    source = trained(seed=1)
+    source.save_weights(path)
+    blob = bytearray(path.read_bytes())
+    kernel = source.get_weights()[0].tobytes()
+    at = blob.find(kernel)
+    assert at > 0, "the kernel's bytes are stored as they are"
+    blob[at + 5] ^= 0x40
+    path.write_bytes(bytes(blob))
+    model = trained(seed=2)
+    before = everything(model)
+    with pytest.raises(ModelFileError, match=r"other.weights.h5: not a readable minidl weights file \(.*"):
+        saving.load_weights(model, path)
+    assert_unchanged(model, before)
+
+
+def test_a_crafted_json_text_with_a_lone_surrogate_is_refused(tmp_path):
+    """A `.npz` JSON member is a NumPy string, which may hold lone surrogates (no UTF-8 text can)."""
+    text = json.dumps(hostile.config()) + "\ud800"
+    path = hostile.write(tmp_path / "surrogate.npz", text, hostile.weight_members(hostile.weights()))
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        saving.load_model(path)

@@ -50,7 +50,7 @@ def test_report_with_one_and_two_workers(two_worker_counts, capsys):
     assert "| pool, 1 worker," in report and "| pool, 2 workers," in report
     assert re.search(r"\| pool, 2 workers, [^|]+ \| 2 \| [\d.]+ \([\d.]+-[\d.]+\) \| [\d.]+x \(", report)
     assert "prediction (Amdahl's law: a model, not a measurement)" in report
-    for name in ("scaling.png", "time_split.png", "curves_tiny.png"):
+    for name in ("scaling.png", "time_split.png", "curves_tiny.png", "steps_tiny.png"):
         assert f"({name})" in report
         width, height = png_size(two_worker_counts / name)
         assert width >= 600 and height >= 400

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -132,3 +133,26 @@ def test_command_line_without_statistics_exits_1(tmp_path):
         result = run_cli(folder, cwd=tmp_path)
         assert result.returncode == 1 and "no statistics" in result.stderr and result.stdout == ""
     assert main([str(tmp_path / "empty"), "--json"]) == 1
+
+
+@pytest.mark.parametrize("command", [["report"], ["--plot"]], ids=["report", "plot"])
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys, command):
+    """A full disk under `report` / `--plot` (simulated here; for real in tests/faults/test_files.py)."""
+    figure = pytest.importorskip("matplotlib.figure")
+    train(tmp_path)
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)  # report.md's write
+    monkeypatch.setattr(figure.Figure, "savefig", lambda self, *args, **kwargs: full(0))  # the pictures
+    capsys.readouterr()
+    assert main([*command[:1], str(tmp_path)] if command == ["report"] else [str(tmp_path), *command]) == 1
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"python -m minidl.stats {command[0]}: error: cannot write ")
+    assert line.endswith("No space left on device (the statistics files are unchanged)")
+    assert str(tmp_path) in line
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before

@@ -137,6 +137,9 @@ MALFORMED = {
     "compute steps a number": (("timings", "compute_steps"), 2.5, "timings.compute_steps must be a whole number"),
     "exchange a list": (("exchange",), [1], "exchange must be an object"),
     "exchange rate as text": (("exchange",), {"reduce_rate": "fast"}, "exchange.reduce_rate must be a number"),
+    "step metrics a list": (("step_metrics",), [1.0], "step_metrics must be an object"),
+    "step losses as text": (("step_metrics", "loss"), "low", "step_metrics.loss must be a list of numbers or nulls"),
+    "a step loss as text": (("step_metrics", "loss", 1), "x", r"step_metrics.loss\[1\] must be a number or null"),
 }
 
 
@@ -274,13 +277,13 @@ def test_an_interrupt_during_a_write_is_delivered_after_the_file_is_complete(tmp
 
     train(tmp_path / "template")
     [run] = runs_in(tmp_path / "template" / "tiny.json")
-    real_write = store._write_temporary
+    real_write = store._temporary_with
 
     def interrupted_write(path, text):
         os.kill(os.getpid(), signal.SIGINT)  # without the hold, KeyboardInterrupt is raised right here
         return real_write(path, text)
 
-    monkeypatch.setattr(store, "_write_temporary", interrupted_write)
+    monkeypatch.setattr(store, "_temporary_with", interrupted_write)
     with pytest.raises(KeyboardInterrupt):
         save_run(run, tmp_path / "out", "tiny")
     assert runs_in(tmp_path / "out" / "tiny.json") == [run]

@@ -10,9 +10,9 @@ import socket
 
 import numpy as np
 import pytest
-from stats_helpers import BATCH, EPOCHS, FEATURES, SAMPLES, RaiseAt, make_model, runs_in, text_row, train
+from stats_helpers import BATCH, EPOCHS, FEATURES, SAMPLES, RaiseAt, data, make_model, runs_in, text_row, train
 
-from minidl.callbacks import Callback
+from minidl.callbacks import Callback, LambdaCallback
 from minidl.stats import AVERAGES_FILE, StatisticsTracker, StatsWriteError
 
 
@@ -58,6 +58,25 @@ def test_run_records_every_step_epoch_metric_and_setting(tmp_path):
     assert settings["python"].count(".") == 2 and settings["numpy"] == np.__version__ and settings["minidl"]
     assert settings["cpu_count"] >= 1 and settings["hostname"]
     assert tracker.last_saved.path == tmp_path / "tiny.json"
+
+
+def test_each_step_records_its_own_batchs_loss_and_accuracy(tmp_path):
+    weights = []  # the weights each step starts from
+    keep = LambdaCallback(on_train_batch_begin=lambda batch, logs: weights.append(keep.model.get_weights()))
+    _, history = train(tmp_path, callbacks=[keep], shuffle=False)
+    [run] = runs_in(tmp_path / "tiny.json")
+    steps = math.ceil(SAMPLES / BATCH)
+    x, y = data(0)
+    model, expected = make_model(0), []
+    for step, start_weights in enumerate(weights):  # that batch's loss and accuracy before its update
+        start = (step % steps) * BATCH
+        model.set_weights(start_weights)
+        expected.append(model.evaluate(x[start : start + BATCH], y[start : start + BATCH], verbose=0))
+    assert run["step_metrics"]["loss"] == pytest.approx([loss for loss, _ in expected], rel=1e-5)
+    assert run["step_metrics"]["accuracy"] == pytest.approx([accuracy for _, accuracy in expected], abs=1e-6)
+    sizes = [min(BATCH, SAMPLES - (step % steps) * BATCH) for step in range(len(weights))]
+    first = np.dot(run["step_metrics"]["loss"][:steps], sizes[:steps]) / SAMPLES  # the epoch's mean of its steps
+    assert first == pytest.approx(history.history["loss"][0], rel=1e-5)
 
 
 def test_validation_is_timed_and_recorded_per_epoch(tmp_path):

@@ -1,5 +1,7 @@
 """fit / evaluate / predict with Keras 3's arguments: weights, epochs, steps, verbose, return values."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -204,3 +206,37 @@ def test_sample_weights_reach_the_loss_equal_in_one_process_and_a_pool():
         results.append((model.parameters.copy(), history.history["loss"]))
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+
+
+def test_a_backends_tensors_are_refused_in_one_line():
+    torch = pytest.importorskip("torch")
+    model = Model([Dense(2, input_shape=(3,))], seed=0).compile("sgd", "mse")
+    for call in (
+        lambda: model.fit(torch.zeros(4, 3), np.zeros((4, 2)), verbose=0),
+        lambda: model.predict(torch.zeros(4, 3)),
+    ):
+        with pytest.raises(NotImplementedError, match="PyTorch's tensors and DataLoaders are not supported by minidl"):
+            call()
+
+
+def test_training_that_does_not_learn_warns_naming_the_learning_rate():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((256, 20)).astype("float32"), rng.integers(0, 10, 256)
+    wild = Model([Dense(32, "relu", input_shape=(20,)), Dense(10, "softmax")], seed=0)
+    wild.compile(optimizers.SGD(1e6), "sparse_categorical_crossentropy")
+    with pytest.warns(
+        RuntimeWarning, match=r"the loss rose during the first epoch.*learning rate 1e\+06 may be too high"
+    ):
+        wild.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    calm = Model([Dense(32, "relu", input_shape=(20,)), Dense(10, "softmax")], seed=0)
+    calm.compile(optimizers.SGD(0.05), "sparse_categorical_crossentropy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        calm.fit(x, y, batch_size=32, epochs=1, verbose=0)
+
+
+def test_more_workers_than_samples_in_a_batch_is_named():
+    x, y = blobs(16)
+    model = Model([Dense(3, "softmax", input_shape=(4,))], seed=0).compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.warns(RuntimeWarning, match="3 workers for batches of 2 samples: 1 of them have nothing to compute"):
+        model.fit(x, y, batch_size=2, epochs=1, verbose=0, workers=3)

@@ -47,10 +47,13 @@ def test_names_classes_and_errors():
     assert metrics.get("mean_absolute_error", None).name == "mean_absolute_error"
     assert metrics.get(metrics.SparseCategoricalAccuracy, None).name == "sparse_categorical_accuracy"
     assert metrics.get("top_k_categorical_accuracy", None).k == 5
-    with pytest.raises(UnknownNameError, match="precision"):
-        metrics.get("precision", None)
-    with pytest.raises(NotImplementedError, match="custom metric functions"):
-        metrics.get(lambda y_true, y_pred: 0.0, None)
+    assert isinstance(metrics.get("precision", None), metrics.Precision)
+    with pytest.raises(UnknownNameError, match="f1_scoreish"):
+        metrics.get("f1_scoreish", None)
+    with pytest.raises(TypeError, match="give a name, a Metric or a function"):
+        metrics.get(3, None)
+    custom = metrics.get(lambda y_true, y_pred: (y_true - y_pred) ** 2, None)
+    np.testing.assert_allclose(custom.statistics(np.array([[1.0, 3.0]]), np.zeros((1, 2))), [5.0])
 
 
 def test_sums_add_up_over_shards():
