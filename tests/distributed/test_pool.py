@@ -765,3 +765,47 @@ def test_predict_of_sequences_of_unknown_length_with_workers():
     for steps in (4, 7):
         x = np.random.default_rng(steps).standard_normal((9, steps, 2)).astype("float32")
         np.testing.assert_array_equal(model.predict(x, batch_size=4, workers=2), model.predict(x, batch_size=4))
+
+
+def functional_text_model():
+    """`text_model` as a functional graph from keras.Input((None,), dtype="int32") (the mask goes along the graph)."""
+    from minidl import Input
+    from minidl.layers import LSTM, Embedding, GlobalAveragePooling1D
+    from minidl.utils import set_random_seed
+
+    set_random_seed(4)  # a graph's layers draw their weights when called, from the global seed
+    tokens = Input(shape=(None,), dtype="int32")
+    h = Embedding(20, 5, mask_zero=True, dtype="float64")(tokens)  # the layers after it compute in its dtype
+    h = LSTM(4, return_sequences=True, dropout=0.3, recurrent_dropout=0.3)(h)
+    out = Dense(3, activation="softmax")(GlobalAveragePooling1D()(h))
+    model = Model(tokens, out, seed=4, dtype="float64")
+    model.compile(SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
+    return model
+
+
+def test_functional_masked_recurrent_model_trains_and_predicts_as_one_process():
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 20, (60, 9))
+    x[::3, :4] = 0  # padded steps, masked
+    y = rng.integers(0, 3, 60)
+    runs = []
+    for workers in (1, 2):
+        model = functional_text_model()
+        history = model.fit(x, y, batch_size=20, epochs=2, verbose=0, workers=workers)
+        runs.append((model.get_weights(), history.history["loss"], model.predict(x[:, :5], workers=workers)))
+    for ours, theirs in zip(runs[1][0], runs[0][0], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-9)
+    np.testing.assert_allclose(runs[1][2], runs[0][2], rtol=1e-9)
+    assert not np.allclose(runs[0][0][0], functional_text_model().get_weights()[0])  # it did train
+
+
+def test_functional_predict_of_sequences_of_unknown_length_with_workers():
+    from minidl import Input
+    from minidl.layers import GRU
+
+    steps_in = Input(shape=(None, 2))
+    model = Model(steps_in, Dense(2)(GRU(3, return_sequences=True)(steps_in)), seed=1)
+    for steps in (4, 7):
+        x = np.random.default_rng(steps).standard_normal((9, steps, 2)).astype("float32")
+        np.testing.assert_array_equal(model.predict(x, batch_size=4, workers=2), model.predict(x, batch_size=4))
