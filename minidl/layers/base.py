@@ -60,6 +60,10 @@ class Layer(Operation):
     `layer(x, training=True)` runs it as during training; `layer(keras_tensor)` records a node of a
     functional graph. `training` may be any truthy object (the training loop passes a context
     object), so layers test it with `if training:`.
+
+    Masks, as in Keras: `compute_mask(inputs, previous_mask)` gives the mask of the output ((N, T)
+    booleans, or None); a built-in layer that uses one takes `mask` in `forward`. Models hand masks
+    from layer to layer (minidl/layers/masking.py); layers called one by one attach them to their output.
     """
 
     # True for layers whose training output for one sample depends on the other samples of the batch

@@ -738,35 +738,6 @@ def text_model():
     return model
 
 
-def test_masked_recurrent_model_with_dropout_trains_as_one_process():
-    """Masks and both recurrent dropouts are the same whatever shard a sample is computed in."""
-    rng = np.random.default_rng(3)
-    x = rng.integers(0, 20, (60, 9))
-    x[::3, :4] = 0  # padded steps, masked
-    y = rng.integers(0, 3, 60)
-    runs = []
-    for workers in (1, 2):
-        model = text_model()
-        history = model.fit(x, y, batch_size=20, epochs=2, verbose=0, workers=workers)
-        runs.append((model.get_weights(), history.history["loss"], model.predict(x[:, :5], workers=workers)))
-    for ours, theirs in zip(runs[1][0], runs[0][0], strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-9)
-    np.testing.assert_allclose(runs[1][2], runs[0][2], rtol=1e-9)
-
-
-def test_predict_of_sequences_of_unknown_length_with_workers():
-    from minidl import Input
-    from minidl.layers import GRU
-
-    model = Model(seed=1)
-    model.add(Input(shape=(None, 2)))
-    model.add(GRU(3, return_sequences=True))
-    for steps in (4, 7):
-        x = np.random.default_rng(steps).standard_normal((9, steps, 2)).astype("float32")
-        np.testing.assert_array_equal(model.predict(x, batch_size=4, workers=2), model.predict(x, batch_size=4))
-
-
 def functional_text_model():
     """`text_model` as a functional graph from keras.Input((None,), dtype="int32") (the mask goes along the graph)."""
     from minidl import Input
@@ -783,29 +754,37 @@ def functional_text_model():
     return model
 
 
-def test_functional_masked_recurrent_model_trains_and_predicts_as_one_process():
+@pytest.mark.parametrize("make", [text_model, functional_text_model], ids=["sequential", "functional"])
+def test_masked_recurrent_model_with_dropout_trains_as_one_process(make):
+    """Masks and both recurrent dropouts are the same whatever shard a sample is computed in."""
     rng = np.random.default_rng(3)
     x = rng.integers(0, 20, (60, 9))
     x[::3, :4] = 0  # padded steps, masked
     y = rng.integers(0, 3, 60)
     runs = []
     for workers in (1, 2):
-        model = functional_text_model()
+        model = make()
         history = model.fit(x, y, batch_size=20, epochs=2, verbose=0, workers=workers)
         runs.append((model.get_weights(), history.history["loss"], model.predict(x[:, :5], workers=workers)))
     for ours, theirs in zip(runs[1][0], runs[0][0], strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-9)
     np.testing.assert_allclose(runs[1][2], runs[0][2], rtol=1e-9)
-    assert not np.allclose(runs[0][0][0], functional_text_model().get_weights()[0])  # it did train
+    assert not np.allclose(runs[0][0][0], make().get_weights()[0])  # it did train
 
 
-def test_functional_predict_of_sequences_of_unknown_length_with_workers():
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+def test_predict_of_sequences_of_unknown_length_with_workers(functional):
     from minidl import Input
     from minidl.layers import GRU
 
     steps_in = Input(shape=(None, 2))
-    model = Model(steps_in, Dense(2)(GRU(3, return_sequences=True)(steps_in)), seed=1)
+    if functional:
+        model = Model(steps_in, Dense(2)(GRU(3, return_sequences=True)(steps_in)), seed=1)
+    else:
+        model = Model(seed=1)
+        model.add(steps_in)
+        model.add(GRU(3, return_sequences=True))
     for steps in (4, 7):
         x = np.random.default_rng(steps).standard_normal((9, steps, 2)).astype("float32")
         np.testing.assert_array_equal(model.predict(x, batch_size=4, workers=2), model.predict(x, batch_size=4))
