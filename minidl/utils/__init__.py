@@ -13,6 +13,7 @@ import random
 import numpy as np
 
 from . import checks, rng
+from .naming import clear_session as clear_session
 from .py_dataset import PyDataset
 
 Sequence = PyDataset  # Keras's older name
