@@ -13,6 +13,7 @@ thread count, the CPU and the load average; the load average is printed again at
     python benchmarks/bench_layers.py --per-layer           # forward/backward ms and GFLOP/s per layer
     python benchmarks/bench_layers.py --threads-table       # 1 vs 2 BLAS threads, idle and contended
     python benchmarks/bench_layers.py --memory              # peak memory of one epoch, fresh process each
+    python benchmarks/bench_layers.py --functional          # the Functional API's cost against Sequential
 
 Real MNIST is used when MINIDL_DATA_DIR or --data-dir has it, MNIST-shaped random data otherwise.
 """
@@ -186,15 +187,32 @@ def torch_available():
 
 
 # ----- trainers: each returns a function that trains one epoch over the given data -----
-def minidl_trainer(name, x, y, batch_size, threads=1):
+def functional_twin(model):
+    """The Sequential `model` again through the Functional API: new layers of the same configs wired with
+    `Input` / `Model(inputs, outputs)`, holding the same weights."""
+    from minidl import Input, Model
+
+    inputs = Input(model.input_shape)
+    tensor = inputs
+    for layer in model.layers:
+        tensor = type(layer).from_config(layer.get_config())(tensor)
+    twin = Model(inputs, tensor, name=f"{model.name}_functional")
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def minidl_trainer(name, x, y, batch_size, threads=1, functional=False):
     """A compiled minidl model (SGD 0.05, momentum 0.9), warmed up; returns `epoch()`.
 
     `threads` goes to `fit`, which sets the BLAS thread count itself (a limit set around the call
-    would be overridden by fit's own default of one thread).
+    would be overridden by fit's own default of one thread). `functional` builds the same network
+    through the Functional API.
     """
     from minidl.optimizers import SGD
 
     model = build_minidl(name)
+    if functional:
+        model = functional_twin(model)
     model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", metrics=["accuracy"])
     warm = slice(0, 4 * batch_size)
     model.fit(x[warm], y[warm], batch_size=batch_size, verbose=0, threads=threads)
@@ -317,6 +335,40 @@ def epoch_table(names, x, args):
                 f"{result['ratio_cpu']:.2f}x" if first and "ratio_cpu" in result else "",
                 f"{result['ratio_wall']:.2f}x" if first and "ratio_wall" in result else "",
             )
+    return table
+
+
+def functional_table(names, x, args):
+    """Sequential against the same network built with the Functional API, alternated round by round."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"Sequential against Functional, {len(x)} samples, batch {args.batch_size}, {args.threads} thread(s), "
+        f"median of {args.rounds} alternated rounds"
+    )
+    for column in ("model", "Sequential CPU s", "Functional CPU s", "ratio CPU", "ratio wall"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name in names:
+        pair = [
+            ("sequential", minidl_trainer(name, x, args.labels, args.batch_size, args.threads)),
+            ("functional", minidl_trainer(name, x, args.labels, args.batch_size, args.threads, functional=True)),
+        ]
+        rounds = []
+        for index in range(args.rounds):
+            order = pair[::-1] if index % 2 else pair
+            rounds.append({label: timed(trainer) for label, trainer in order})
+        ratio = {
+            kind: statistics.median(r["functional"][k] / r["sequential"][k] for r in rounds)
+            for k, kind in ((1, "cpu"), (0, "wall"))
+        }
+        print(f"{name}: functional / sequential CPU {ratio['cpu']:.3f} (load {load_average()})", file=sys.stderr)
+        table.add_row(
+            MODELS[name],
+            f"{statistics.median(r['sequential'][1] for r in rounds):.2f}",
+            f"{statistics.median(r['functional'][1] for r in rounds):.2f}",
+            f"{ratio['cpu']:.3f}x",
+            f"{ratio['wall']:.3f}x",
+        )
     return table
 
 
@@ -574,6 +626,9 @@ def main():
     parser.add_argument("--threads-table", action="store_true", help="1 vs 2 threads, idle and contended, instead")
     parser.add_argument("--threads-steps", type=int, default=40, help="LeNet-5 steps per row of --threads-table")
     parser.add_argument("--memory", action="store_true", help="peak memory of one epoch per model instead")
+    parser.add_argument(
+        "--functional", action="store_true", help="Sequential against the same network built functionally, instead"
+    )
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--framework", default="minidl", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -606,6 +661,8 @@ def main():
                     console.print(per_layer_table(name, x, args))
             elif args.threads_table:
                 console.print(threads_table(x, args))
+            elif args.functional:
+                console.print(functional_table(names, x, args))
             else:
                 console.print(epoch_table(names, x, args))
                 console.print(

@@ -597,6 +597,8 @@ def _with_batch(shape):
 
 def _same_shape(declared, actual) -> bool:
     """Whether `actual` fits `declared` (None in `declared` takes any size)."""
+    if declared == actual:  # the common case, in one comparison: this runs for every layer of every step
+        return True
     if isinstance(declared, list) or isinstance(actual, list):
         return list(map(tuple, declared)) == list(map(tuple, actual))
     return checks.shape_fits(actual, declared)

@@ -14,6 +14,7 @@ import random
 import numpy as np
 
 from . import checks, rng
+from .naming import clear_session as clear_session
 from .py_dataset import PyDataset
 from .sequences import pad_sequences as pad_sequences  # keras.utils.pad_sequences
 

@@ -36,3 +36,12 @@ def name_for(obj) -> str:
     """A fresh Keras-style name for an instance of `obj`'s class."""
     class_name = type(obj).__name__
     return unique_name(snake_case(KERAS_NAMES.get(class_name, class_name)))
+
+
+def clear_session(free_memory=True):
+    """Keras's `keras.utils.clear_session()`: automatic names start again from `conv2d`, `dense`, ...
+
+    Layers and models already made keep their names. `free_memory` is accepted for Keras's signature;
+    minidl holds no global graph or device memory to free.
+    """
+    _used.clear()

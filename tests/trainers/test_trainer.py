@@ -235,6 +235,43 @@ def test_training_that_does_not_learn_warns_naming_the_learning_rate():
         calm.fit(x, y, batch_size=32, epochs=1, verbose=0)
 
 
+def test_a_loss_that_rises_for_a_few_steps_and_then_learns_is_not_called_diverging():
+    """A custom loss with Adam at 0.01 on a small problem: the first batches rise above the first one, so
+    the epoch's mean is above the first batch's loss, while its last quarter is back level with it; 20 epochs
+    take the loss from 0.38 to 0.02."""
+    from minidl import Input, ops, set_seed
+    from minidl.callbacks import DivergenceGuard
+    from minidl.layers import Concatenate, Layer
+
+    class Scale(Layer):
+        def build(self, input_shape):
+            self.s = self.add_weight(name="s", shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.s
+
+    set_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 6)).astype("float32")
+    y = (x[:, :3].sum(axis=1) > 0).astype("float32")[:, None]
+    inputs = Input((6,))
+    merged = Concatenate()([Dense(8, activation="relu")(inputs), Scale()(inputs)])
+    model = Model(inputs, Dense(1, activation="sigmoid")(merged))
+
+    def focal(y_true, y_pred):
+        p = ops.clip(y_pred, 1e-6, 1 - 1e-6)
+        return -ops.mean(y_true * (1 - p) ** 2 * ops.log(p) + (1 - y_true) * p**2 * ops.log(1 - p), axis=-1)
+
+    model.compile(optimizers.Adam(0.01), loss=focal)
+    guard = DivergenceGuard()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[guard])
+    epoch_mean = guard.running[-1]
+    assert epoch_mean > guard.first_loss * 1.05, "the case this test is about: the epoch's mean above the first batch"
+    assert guard.message is None and guard._last_quarter() < guard.first_loss * 1.05  # level by then: not named
+
+
 def test_more_workers_than_samples_in_a_batch_is_named():
     x, y = blobs(16)
     model = Model([Dense(3, "softmax", input_shape=(4,))], seed=0).compile("sgd", "sparse_categorical_crossentropy")
