@@ -14,6 +14,7 @@ import os
 import sys
 
 from .. import plots
+from ..utils import terminal
 from . import report
 from . import tensorboard as board
 from .render import print_summary
@@ -154,10 +155,8 @@ def _cannot_write(prog, directory, error: OSError) -> int:
 
 def _cli_console():
     """A rich console; when piped, wide enough that tables are not wrapped."""
-    from rich.console import Console
-
-    console = Console()
-    return console if console.is_terminal else Console(width=250)
+    console = terminal.console()
+    return console if console.is_terminal else terminal.console(width=250)
 
 
 def summary_document(rows: list, directory, files: int, skipped=()) -> dict:
