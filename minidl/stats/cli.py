@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--plot",
         action="store_true",
-        help="draw curves_<model>.png, speedup.png and compare.png into the folder instead "
-        "(needs the plot extra: pip install 'minidl[plot]')",
+        help="draw the folder's pictures into it instead, the same as `report` draws (docs/statistics-pictures.md "
+        "lists them; needs the plot extra: pip install 'minidl[plot]')",
     )
     return parser
 
