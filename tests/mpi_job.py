@@ -1,6 +1,6 @@
 """Run under `mpiexec -n K`: trains a small LeNet-style model with backend="mpi" and saves each rank's weights.
 
-mpiexec -n 2 python tests/mpi_job.py OUT_DIR [--fail-at-step N]
+mpiexec -n 2 python tests/mpi_job.py OUT_DIR [--fail-at-step N | --slow | --regression | --tracked]
 """
 
 import argparse
@@ -93,7 +93,18 @@ def main():
     parser.add_argument("--fail-at-step", type=int, default=None)
     parser.add_argument("--slow", action="store_true", help="train 100 slow epochs (to be interrupted)")
     parser.add_argument("--regression", action="store_true", help="the weighted regression with MAE and MSE metrics")
+    parser.add_argument(
+        "--tracked",
+        action="store_true",
+        help="the weighted regression with everything printed: summary, progress bar, recorded statistics",
+    )
     args = parser.parse_args()
+    if args.tracked:
+        x, y, weights, model = regression_problem()
+        model.summary()
+        tracker = StatisticsTracker("tracked", out_dir=args.out_dir, verbose=True)
+        model.fit(x, y, batch_size=32, epochs=2, sample_weight=weights, verbose=1, backend="mpi", callbacks=[tracker])
+        return 0
     if args.regression:
         from mpi4py import MPI
 

@@ -419,10 +419,14 @@ def test_classify_picture_is_a_png_of_the_grid_size(lenet_run):
     assert result.returncode == 0, explain(result)
     assert "picture saved to grid.png" in result.stdout
     width, height = png_size(folder / "grid.png")
-    # 300 digits: ceil(sqrt(300)) = 18 columns x 17 rows of 28-pixel digits, one image pixel per picture
-    # pixel, scaled x2 to reach at least 640 pixels across: 1008 x 952, plus a title band above.
+    # 300 digits: ceil(sqrt(300)) = 18 columns x 17 rows of 28-pixel digits over their caption strips, one
+    # image pixel per picture pixel, scaled x2 to reach at least 640 pixels across, plus a title band above.
+    from minidl.plots.grid import CAPTION_PIXELS
+
+    tall = 28 + CAPTION_PIXELS
     assert width == 18 * 28 * 2
-    assert 17 * 28 * 2 < height <= 17 * 28 * 2 + 100
+    assert 17 * tall * 2 < height <= 17 * tall * 2 + 100
+    assert result.stdout.splitlines()[0].startswith("workers 1  items 300"), result.stdout  # --quiet: no progress
 
 
 @pytest.mark.skipif(not plots_importable(), reason="minidl.plots is not importable (not written yet?)")

@@ -30,7 +30,8 @@ def parse_args(argv=None):
         "--picture",
         metavar="PNG",
         default=None,
-        help="save all classified digits as a grid, green when right and red when wrong (needs the plot extra)",
+        help="save all classified digits as a grid: green when right; red, framed and captioned true→predicted "
+        "when wrong (needs the plot extra)",
     )
     add(
         "--limit",
@@ -86,7 +87,9 @@ def classify(args):
         print(f"classify.py: error: {error}", file=sys.stderr)
         return 1
     started = time.perf_counter()
-    predictions = model.predict(x_test, batch_size=args.batch_size, workers=args.workers).argmax(axis=1)
+    verbose = 0 if args.quiet else "auto"
+    outputs = model.predict(x_test, batch_size=args.batch_size, workers=args.workers, verbose=verbose)
+    predictions = outputs.argmax(axis=1)
     seconds = time.perf_counter() - started
     accuracy = float((predictions == y_test).mean())
     print(

@@ -1,7 +1,7 @@
 """ProgbarLogger: the progress lines `fit`, `evaluate` and `predict` print, in Keras 3's format.
 
 verbose=1: `Epoch 1/3`, then a bar redrawn in place on a terminal (only its final state when the
-output is a file or pipe)::
+output is a file or pipe, also under mpiexec: `minidl.utils.terminal`)::
 
     469/469 ━━━━━━━━━━━━━━━━━━━━ 3s 7ms/step - accuracy: 0.9000 - loss: 0.3000 - val_accuracy: ...
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..utils import terminal
 from .base import Callback
 
 BAR_WIDTH = 20
@@ -70,7 +71,7 @@ class ProgbarLogger(Callback):
 
     def progress(self, done, logs):
         """Redraw the bar in place (verbose=1, on a terminal, at most every REDRAW_SECONDS)."""
-        if self.verbose != 1 or not getattr(self.out, "isatty", lambda: False)():
+        if self.verbose != 1 or not terminal.writes_to_terminal(self.out):
             return
         now = time.perf_counter()
         if now - self.last_draw >= REDRAW_SECONDS:
@@ -80,7 +81,7 @@ class ProgbarLogger(Callback):
 
     def finish(self, done, logs):
         seconds = time.perf_counter() - self.started
-        prefix = "\r" if self.verbose == 1 and getattr(self.out, "isatty", lambda: False)() else ""
+        prefix = "\r" if self.verbose == 1 and terminal.writes_to_terminal(self.out) else ""
         self.out.write(prefix + self.line(done, seconds, logs, final=True) + "\n")
         self.out.flush()
 

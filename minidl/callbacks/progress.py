@@ -11,6 +11,7 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..utils import terminal
 from .base import Callback
 
 
@@ -20,7 +21,7 @@ class ProgressBar(Callback):
     def __init__(self, verbose=1, console: Console | None = None):
         super().__init__()
         self.verbose = verbose
-        self.console = console or Console(soft_wrap=True)
+        self.console = console or terminal.console(soft_wrap=True)
         self.progress = None
 
     def on_train_begin(self, logs=None):

@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..utils import terminal
 from ..utils.temporaries import temporary_beside
 from .idx import DatasetError
 
@@ -86,7 +87,6 @@ def _copy_response(response, out, hasher, progress, url: str) -> str:
 @contextlib.contextmanager
 def progress_bar() -> Iterator:
     """A rich download progress bar on stderr (imported lazily: only downloads need it)."""
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -103,5 +103,5 @@ def progress_bar() -> Iterator:
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True)) as progress:
+    with Progress(*columns, console=terminal.console(stderr=True)) as progress:
         yield progress

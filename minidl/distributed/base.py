@@ -23,7 +23,9 @@ class Runner(abc.ABC):
     """Computes each batch's gradient and the model's predictions for the training loops.
 
     Attributes every runner sets: `workers` (processes or ranks computing shards), `threads_per_worker`
-    (BLAS threads each of them uses), `ranks` / `rank` (1 / 0 except under MPI) and `timings`
+    (BLAS threads each of them uses), `ranks` / `rank` (1 / 0 except under MPI), `cpus` (CPUs its
+    processes may run on together, when that is not this process's own `resources.available_cpus()`:
+    MPI ranks are bound to a core each) and `timings`
     (a `StepTimings`, or None when nothing is measured); `startup_seconds` (getting ready before the
     first step: starting processes, placing weights and data in shared memory; 0 in-process) and
     `first_step_seconds` (the first training step, None before it), reported as their own phase.
@@ -33,6 +35,7 @@ class Runner(abc.ABC):
     threads_per_worker: int = 1
     ranks: int = 1
     rank: int = 0
+    cpus: int | None = None
     timings: StepTimings | None = None
     startup_seconds: float = 0.0
     first_step_seconds: float | None = None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -32,6 +33,7 @@ import numpy as np
 from .. import metrics
 from ..utils import arrays
 from ..utils.interrupts import raise_terminated
+from ..utils.terminal import launched_by_mpiexec
 from . import replica
 from .base import Runner, RunnerSource, StepTimings, shard_bounds
 from .resources import blas_threads, thread_limit
@@ -42,16 +44,23 @@ INSTALL_HINT = (
 )
 
 
-# Set by the launchers in every process they start: Open MPI / PMIx, MPICH / Intel MPI (Hydra).
-LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS")
 # How long ranks other than 0 wait, after an interrupt, for rank 0 to have recorded the run.
 RECORDING_WAIT_SECONDS = 10.0
 DONE_TAG = 15
 
 
-def launched_by_mpiexec() -> bool:
-    """Whether this process was started by an MPI launcher (read from the environment, without starting MPI)."""
-    return any(name in os.environ for name in LAUNCHER_VARIABLES)
+def job_cpus(comm) -> int:
+    """CPUs the ranks of `comm` may run on together: on each host the union of its ranks' affinity masks,
+    summed over the hosts. Not one rank's mask: mpiexec binds each rank to a core of its own, so two
+    ranks on two cores see one CPU each. Collective: every rank of `comm` calls it."""
+    if hasattr(os, "sched_getaffinity"):
+        mine = sorted(os.sched_getaffinity(0))
+    else:  # no affinity masks here (macOS): every CPU of the host
+        mine = list(range(os.cpu_count() or 1))
+    hosts = {}
+    for host, cpus in comm.allgather((socket.gethostname(), mine)):
+        hosts.setdefault(host, set()).update(cpus)
+    return sum(len(cpus) for cpus in hosts.values())
 
 
 def launched_ranks() -> int | None:
@@ -113,6 +122,7 @@ class MPIRunner(Runner):
         self.rank, self.ranks = self.comm.Get_rank(), self.comm.Get_size()
         self.workers = self.ranks
         self.threads_per_worker = blas_threads()
+        self.cpus = job_cpus(self.comm)
         self.model = model
         self.timings = StepTimings()
         # Two reductions per step, started together: the gradients (in the model's dtype) and the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses as losses_module
+from ..utils import terminal
 from .check import check_gradients, check_loss_gradient, check_model_gradients, check_op_gradients
 
 
@@ -351,7 +352,6 @@ def main(argv=None) -> int:
     """Print the table of every built-in check; exit status 1 if any gradient is wrong."""
     import argparse
 
-    from rich.console import Console
     from rich.table import Table
 
     argparse.ArgumentParser(
@@ -386,7 +386,9 @@ def main(argv=None) -> int:
                 "[green]yes[/]" if tensor.ok else "[red]NO[/]",
                 end_section=i == len(report.tensors) - 1,
             )
-    console = Console(width=None if Console().is_terminal else 120)
+    console = terminal.console()
+    if not console.is_terminal:
+        console = terminal.console(width=120)
     console.print(table)
     failing = [report for _, report in results if not report.ok]
     for report in failing:

@@ -4,7 +4,7 @@ Everything is drawn from what the project already records: the statistics folder
 `minidl.stats.StatisticsTracker` (read only through `minidl.stats`'s public functions: the pictures
 never average anything themselves), a trained `Model`, or the predictions of `trainings/classify.py`.
 
-    python -m minidl.stats --plot [DIR]     # curves_<model>.png, speedup.png, compare.png in DIR
+    python -m minidl.stats [DIR] --plot     # every picture of `PICTURES` that DIR's runs can fill
 
 One module per family:
 
@@ -15,9 +15,11 @@ One module per family:
 * `speed` - `speedup`: times and speed-up by worker count; `scaling`: speed-up against processes
   with the ideal line and the Amdahl model; `time_split`: where a run's time goes.
 * `comparison` - `compare`: accuracy against training time across models.
-* `folder` - `plot_statistics`: a statistics folder -> all the pictures above.
+* `folder` - `plot_statistics`: a statistics folder -> all the pictures above, named as `PICTURES` says
+  (``--plot`` and ``report`` both draw with it).
 * `inside` - `filters` and `feature_maps` of a trained network.
-* `grid` - `classification_grid` (and `tile_digits`, its pure NumPy part).
+* `grid` - `classification_grid`: each mistake framed and captioned true→predicted (and `tile_digits`,
+  its pure NumPy part).
 * `augmentation` - `augmentations`: one image as each random augmentation layer changes it.
 
 ``import minidl.plots`` never needs matplotlib; each drawing function raises `MissingMatplotlib`
@@ -38,8 +40,8 @@ from .figures import (
     model_colours,
     worker_styles,
 )
-from .folder import plot_statistics, runs_by_model
-from .grid import GRID_PADDING, GRID_RIGHT, GRID_WRONG, classification_grid, tile_digits
+from .folder import PICTURES, describe_picture, plot_statistics, runs_by_model
+from .grid import GRID_FRAME, GRID_PADDING, GRID_RIGHT, GRID_WRONG, classification_grid, tile_digits
 from .inside import feature_maps, filters
 from .speed import TIME_PARTS, scaling, speedup, time_split
 from .training import curves, smooth, step_curves
@@ -50,6 +52,7 @@ __all__ = [
     "scaling",
     "time_split",
     "DPI",
+    "GRID_FRAME",
     "GRID_PADDING",
     "GRID_RIGHT",
     "GRID_WRONG",
@@ -65,6 +68,8 @@ __all__ = [
     "feature_maps",
     "filters",
     "model_colours",
+    "PICTURES",
+    "describe_picture",
     "plot_statistics",
     "runs_by_model",
     "smooth",

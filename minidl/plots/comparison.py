@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from .. import stats
-from .figures import NothingToPlot, load_matplotlib, model_colours, new_figure, save_figure, worker_styles
+from .figures import (
+    NothingToPlot,
+    accuracy_axis,
+    load_matplotlib,
+    model_colours,
+    new_figure,
+    save_figure,
+    worker_styles,
+)
 from .labels import all_runs, column_name
 
 
@@ -39,6 +47,7 @@ def compare(runs_by_model, path) -> str:
             markerfacecolor=colour if point["validation"] else "white",
             markeredgewidth=1.5,
             linestyle="none",
+            clip_on=False,
         )
     all_times = [t for p in points for t in p["times"]]
     if max(all_times) > 20 * min(all_times):
@@ -49,7 +58,7 @@ def compare(runs_by_model, path) -> str:
         ax.xaxis.set_minor_formatter(ticks)
     ax.set_xlabel("training time per run (s, excluding validation)")
     any_validation = any(p["validation"] for p in points)
-    ax.set_ylabel(f"final {'validation' if any_validation else 'training'} accuracy (%)")
+    accuracy_axis(ax, f"final {'validation' if any_validation else 'training'} accuracy (%)")
     ax.grid(True, alpha=0.3)
 
     model_handles = [

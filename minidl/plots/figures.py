@@ -71,6 +71,15 @@ def save_figure(fig, path) -> str:
     return str(path)
 
 
+def accuracy_axis(ax, label) -> None:
+    """Make `ax`'s y axis an accuracy in % that ends at 100 %, never past it (matplotlib's margin would
+    take it to ~104 %). Its lower end stays matplotlib's, at least one point below 100. Draw the data with
+    ``clip_on=False`` so that markers at exactly 100 % are shown whole."""
+    low, _ = ax.get_ylim()
+    ax.set_ylim(max(0.0, min(low, 99.0)), 100.0)
+    ax.set_ylabel(label)
+
+
 def model_colours(models) -> dict[str, str]:
     """One colour per model, in name order: the same model has the same colour in every picture."""
     return {model: MODEL_COLOURS[index % len(MODEL_COLOURS)] for index, model in enumerate(sorted(models))}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import stats
-from .figures import MODEL_COLOURS, NothingToPlot, load_matplotlib, new_figure, plural, save_figure
+from .figures import MODEL_COLOURS, NothingToPlot, accuracy_axis, load_matplotlib, new_figure, plural, save_figure
 from .labels import column_name, describe_section, section_labels
 
 
@@ -39,7 +39,7 @@ def curves(runs, path, colour=None) -> str:
                 if not len(epochs):
                     continue
                 max_epoch = max(max_epoch, int(epochs[-1]))
-                ax.plot(epochs, mean * scale, style, marker=marker, color=line_colour, markersize=4)
+                ax.plot(epochs, mean * scale, style, marker=marker, color=line_colour, markersize=4, clip_on=False)
                 if len(section_runs) > 1 and len(epochs) > 1:
                     ax.fill_between(epochs, low * scale, high * scale, color=line_colour, alpha=0.18, linewidth=0)
                 elif len(section_runs) > 1:  # one epoch: a band has no width, so a min-max bar instead
@@ -59,7 +59,7 @@ def curves(runs, path, colour=None) -> str:
         ax.set_xticks(range(1, max_epoch + 1) if max_epoch <= 12 else range(1, max_epoch + 1, -(-max_epoch // 12)))
     loss_ax.set_ylabel(f"{loss_name.replace('_', ' ')} (mean per sample)")
     loss_ax.set_title("loss")
-    acc_ax.set_ylabel("accuracy (%)")
+    accuracy_axis(acc_ax, "accuracy (%)")
     acc_ax.set_title("accuracy")
 
     Line2D = mpl.lines.Line2D
@@ -121,8 +121,9 @@ def step_curves(runs, path) -> str:
             if not len(values):
                 continue
             steps = np.arange(1, len(values) + 1)
-            ax.plot(steps, values * scale, color=colour, alpha=0.15, linewidth=0.8)
-            ax.plot(steps, smooth(values, len(values) * SMOOTHING_SHARE) * scale, color=colour, linewidth=1.6)
+            ax.plot(steps, values * scale, color=colour, alpha=0.15, linewidth=0.8, clip_on=False)
+            smoothed = smooth(values, len(values) * SMOOTHING_SHARE) * scale
+            ax.plot(steps, smoothed, color=colour, linewidth=1.6, clip_on=False)
         if index < MAX_LABELLED_RUNS:
             handles.append(mpl.lines.Line2D([], [], color=colour, linewidth=2, label=_run_label(run)))
     ends = np.cumsum([epoch.get("steps") or 0 for epoch in runs[0].get("epochs", [])])[:-1]
@@ -134,7 +135,7 @@ def step_curves(runs, path) -> str:
     loss_name = (runs[0].get("settings", {}).get("loss") or "loss").replace("_", " ")
     loss_ax.set_ylabel("loss (the batch's mean per sample)")
     loss_ax.set_title(f"loss by step ({loss_name})")
-    acc_ax.set_ylabel("accuracy on the batch (%)")
+    accuracy_axis(acc_ax, "accuracy on the batch (%)")
     acc_ax.set_title("accuracy by step")
     if len(runs) > MAX_LABELLED_RUNS:
         handles.append(mpl.patches.Patch(color="0.7", label=f"... and {len(runs) - MAX_LABELLED_RUNS} more runs"))

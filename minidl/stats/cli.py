@@ -14,6 +14,7 @@ import os
 import sys
 
 from .. import plots
+from ..utils import terminal
 from . import report
 from . import tensorboard as board
 from .render import print_summary
@@ -41,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--plot",
         action="store_true",
-        help="draw curves_<model>.png, speedup.png and compare.png into the folder instead "
-        "(needs the plot extra: pip install 'minidl[plot]')",
+        help="draw the folder's pictures into it instead, the same as `report` draws (docs/statistics-pictures.md "
+        "lists them; needs the plot extra: pip install 'minidl[plot]')",
     )
     return parser
 
@@ -154,10 +155,8 @@ def _cannot_write(prog, directory, error: OSError) -> int:
 
 def _cli_console():
     """A rich console; when piped, wide enough that tables are not wrapped."""
-    from rich.console import Console
-
-    console = Console()
-    return console if console.is_terminal else Console(width=250)
+    console = terminal.console()
+    return console if console.is_terminal else terminal.console(width=250)
 
 
 def summary_document(rows: list, directory, files: int, skipped=()) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from ..utils import terminal
 from .summary import column_label, group_sections
 
 
@@ -233,10 +234,9 @@ def _stack_headers(headers: list) -> list:
 
 def print_summary(rows: list, console=None, model=None, skipped=()):
     """Print the summary as rich tables (only `model`'s sections if given), then any skipped files."""
-    from rich.console import Console
     from rich.markup import escape
 
-    console = console or Console()
+    console = console or terminal.console()
     for section_rows in group_sections(rows):
         if model is None or section_rows[0]["model"] == model:
             view = section_view(section_rows)

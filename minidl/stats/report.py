@@ -3,10 +3,9 @@
 For every section of comparable runs: the speed-up table (median training times, speed-up with its range,
 efficiency, Karp-Flatt serial fraction, compute vs communication per step, warnings, the labelled
 Amdahl prediction) and the full table of the section. Beside it, with the ``plot`` extra (matplotlib):
-training curves per model (by epoch, and by step: one smoothed line per run), speed-up against processes
-with the ideal line and the Amdahl model, and a stacked bar of where the time goes. Without matplotlib the
-report holds the tables alone and says how to get the pictures. A folder with one-worker runs only says
-plainly that no speed-up can be computed.
+the folder's pictures, the same files under the same names as ``--plot`` draws (`minidl.plots.PICTURES`).
+Without matplotlib the report holds the tables alone and says how to get the pictures. A folder with
+one-worker runs only says plainly that no speed-up can be computed.
 
 This module may import both the statistics and `minidl.plots`; the stats package does not import it.
 """
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from .. import plots
 from .render import markdown_section, section_view, speedup_markdown
-from .store import DEFAULT_DIR, atomic_write, load_runs, sanitize_name
+from .store import DEFAULT_DIR, atomic_write, load_runs
 from .summary import counted, group_sections, summarize
 
 REPORT_FILE = "report.md"
@@ -40,7 +39,7 @@ def write_report(directory=DEFAULT_DIR) -> tuple[Path, list[str], str | None]:
     if not usable:
         raise NoRuns(f"no finished or stopped runs in {directory} (train with callbacks=[StatisticsTracker()] first)")
     rows = summarize(runs)
-    pictures, missing = _draw(directory, usable, rows)
+    pictures, missing = _draw(directory, usable)
     lines = [
         f"# Training statistics of {directory.name or directory}",
         "",
@@ -56,13 +55,8 @@ def write_report(directory=DEFAULT_DIR) -> tuple[Path, list[str], str | None]:
     lines += ["## Every section in full", ""]
     for section_rows in group_sections(rows):
         lines += markdown_section(section_view(section_rows))
-    curve_pictures = [p for p in pictures if Path(p).name.startswith(("curves_", "steps_"))]
-    if curve_pictures:
-        lines += ["## Training curves", ""]
-        for picture in curve_pictures:
-            name = Path(picture).name
-            what = "loss and accuracy by step, per run" if name.startswith("steps_") else "training curves"
-            lines.append(f"![{what}]({name})\n")
+    lines += _pictures("## Training curves", pictures, ("curves_", "steps_"))
+    lines += _pictures("## Models compared", pictures, ("compare.png",))
     if skipped:
         lines += ["## Files skipped (damaged, left untouched)", ""] + [f"- {name}: {why}" for name, why in skipped]
     atomic_write(directory / REPORT_FILE, "\n".join(lines).rstrip() + "\n")
@@ -89,30 +83,22 @@ def _speedup_part(rows, pictures) -> list[str]:
                 *speedup_markdown(section_rows),
                 "",
             ]
-    names = {Path(p).name for p in pictures}
-    if "scaling.png" in names:
-        lines += ["![speed-up against processes, ideal line and Amdahl model](scaling.png)", ""]
-    if "time_split.png" in names:
-        lines += ["![where the time of a run goes](time_split.png)", ""]
-    return lines
+    return lines + _pictures(None, pictures, ("speedup.png", "scaling.png", "time_split.png"))
 
 
-def _draw(directory: Path, runs, rows) -> tuple[list[str], str | None]:
-    """The report's pictures; ([], reason) when matplotlib is missing."""
+def _pictures(heading, pictures, names) -> list[str]:
+    """Markdown showing the pictures whose file names start with one of `names` (under `heading`, if any)."""
+    chosen = [Path(p).name for p in pictures if Path(p).name.startswith(names)]
+    if not chosen:
+        return []
+    return ([heading, ""] if heading else []) + [f"![{plots.describe_picture(name)}]({name})\n" for name in chosen]
+
+
+def _draw(directory: Path, runs) -> tuple[list[str], str | None]:
+    """The folder's pictures, as ``--plot`` draws them; ([], reason) when matplotlib is missing."""
     try:
-        plots.figures.load_matplotlib()
+        return plots.plot_statistics(directory, runs=runs), None
     except plots.MissingMatplotlib as error:
         return [], str(error)
-    paths = []
-    for model, model_runs in plots.runs_by_model(runs).items():
-        for draw, prefix in ((plots.curves, "curves_"), (plots.step_curves, "steps_")):
-            try:
-                paths.append(draw(model_runs, directory / f"{prefix}{sanitize_name(model)}.png"))
-            except plots.NothingToPlot:
-                pass
-    for draw, name in ((plots.scaling, "scaling.png"), (plots.time_split, "time_split.png")):
-        try:
-            paths.append(draw(rows, directory / name))
-        except plots.NothingToPlot:
-            pass
-    return paths, None
+    except plots.NothingToPlot:  # runs without a completed epoch: the tables say what there is
+        return [], None

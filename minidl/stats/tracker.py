@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 from ..callbacks import Callback
+from ..utils import terminal
 from .liveness import process_identity
 from .render import print_summary, render_text
 from .store import AVERAGES_FILE, DEFAULT_DIR, SaveResult, StatsWriteError, json_number, save_run, warn, warn_damaged
@@ -295,7 +296,7 @@ def run_settings(model, params: dict, label: str, dataset=None) -> dict:
         **_training_settings(params),
         **_parallel_settings(params),
         "dataset": dataset,
-        **_machine_settings(),
+        **_machine_settings(params),
     }
     settings["setup"] = setup_fingerprint(settings)
     return settings
@@ -361,15 +362,15 @@ def _blas_libraries() -> list:
     ]
 
 
-def _machine_settings() -> dict:
+def _machine_settings(params: dict) -> dict:
+    """Versions and the machine; `cpus_available` is what the run's processes may use together (the runner's
+    `cpus`: under MPI the ranks' cores, not the one core rank 0 is bound to), else this process's CPUs."""
     import numpy as np
 
+    from ..distributed.resources import available_cpus
     from ..version import __version__
 
-    try:
-        available = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        available = os.cpu_count()
+    available = params.get("cpus") or available_cpus()
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -390,8 +391,6 @@ def setup_fingerprint(settings: dict) -> str:
 
 def _report_saved(result: SaveResult, model: str):
     """Tell where the run was saved and show its model's refreshed summary (verbose trackers)."""
-    from rich.console import Console
-
-    console = Console(soft_wrap=True)
+    console = terminal.console(soft_wrap=True)
     console.print(f"Statistics of this run saved to [bold]{result.path}[/]", highlight=False)
     print_summary(result.rows, console, model=model)

@@ -272,6 +272,7 @@ class Trainer:
                 "backend": backend,
                 "ranks": runner.ranks,
                 "rank": runner.rank,
+                "cpus": runner.cpus,
                 "seed": self.seed,
                 "verbose": verbose,
                 "timings": runner.timings,

@@ -2,9 +2,10 @@
 
 The modules here serve the whole package: `checks` (argument checks, one wording for every entry
 point), `naming` (Keras's automatic layer names), `interrupts` (Ctrl-C held back over short critical
-sections), `model_summary` (Keras's summary table), `numerical` (whole-array checks), `rng` (seeds)
-and `sequences` (Keras's `pad_sequences`), `temporaries` (files replaced whole; temporaries of killed
-writers swept).
+sections), `model_summary` (Keras's summary table), `numerical` (whole-array checks), `rng` (seeds),
+`sequences` (Keras's `pad_sequences`), `temporaries` (files replaced whole; temporaries of killed writers
+swept) and `terminal` (whether output ends on a terminal, also under mpiexec, and the rich consoles that
+ask it).
 """
 
 from __future__ import annotations

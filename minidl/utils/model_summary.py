@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 
+from . import terminal
+
 
 def summary_rows(model) -> list[dict]:
     """One dict per layer: name, class, output shape, parameter count (trainable and not), and for a
@@ -76,7 +78,7 @@ def print_summary(model, console=None, print_fn=None):
         for line in buffer.getvalue().splitlines() + lines:
             print_fn(line)
         return
-    console = console or Console()
+    console = console or terminal.console()
     console.print(table)
     for line in lines:
         console.print(line, highlight=False)

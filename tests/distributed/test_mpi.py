@@ -11,6 +11,10 @@ import time
 import numpy as np
 import pytest
 
+from minidl.distributed.mpi import job_cpus
+from minidl.distributed.resources import available_cpus
+from minidl.stats import load_runs, summarize
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 JOB = os.path.join(HERE, "..", "mpi_job.py")
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -130,6 +134,49 @@ def test_ctrl_c_under_mpiexec_ends_every_rank_and_records_the_run(tmp_path):
         time.sleep(0.2)
     statuses = [run["status"] for run in json.loads((tmp_path / "mpi_job.json").read_text())["runs"]]
     assert statuses == ["interrupted"], statuses
+
+
+@needs_mpi
+@pytest.mark.skipif(available_cpus() < 2, reason="two ranks need two CPUs not to be oversubscribed")
+def test_two_ranks_on_two_cores_are_not_oversubscribed_and_a_log_file_gets_no_terminal_codes(tmp_path):
+    """A plain `mpiexec -n 2` (each rank bound to a core of its own) with its output going to a file: the
+    run records the CPUs both ranks have, not rank 0's one core, and nothing prints colours or redraws."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR")}
+    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    log = tmp_path / "log.txt"
+    with open(log, "wb") as output:
+        result = subprocess.run(
+            [mpiexec, "-n", "2", sys.executable, JOB, str(tmp_path), "--tracked"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+            env=env,
+            cwd=ROOT,
+        )
+    text = log.read_bytes().decode()
+    assert result.returncode == 0, text
+    assert "Epoch 2/2" in text and "2 ranks" in text and "CPUs available" in text, text  # it did print
+    assert "\x1b[" not in text and "\r" not in text, repr(text[:2000])
+    (run,) = load_runs(tmp_path)[0]
+    assert 2 <= run["settings"]["cpus_available"] <= available_cpus()
+    (row,) = summarize([run])
+    assert (row["backend"], row["workers"]) == ("mpi", 2)
+    assert not row["oversubscribed"], row["flags"]
+
+
+def test_job_cpus_joins_the_ranks_cores_host_by_host():
+    """Ranks bound to a core each: per host the union of their masks, summed over the hosts."""
+
+    class Comm:
+        def __init__(self, gathered):
+            self.gathered = gathered
+
+        def allgather(self, value):
+            return self.gathered
+
+    assert job_cpus(Comm([("a", [0]), ("a", [1])])) == 2
+    assert job_cpus(Comm([("a", [0, 1]), ("a", [0, 1]), ("a", [0, 1])])) == 2  # unbound: the same two cores
+    assert job_cpus(Comm([("a", [0]), ("a", [1]), ("b", [0]), ("b", [1])])) == 4
 
 
 def test_backend_mpi_without_mpi4py_says_how_to_install(tmp_path):

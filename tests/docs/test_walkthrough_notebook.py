@@ -1,6 +1,7 @@
 """examples/lenet_walkthrough.ipynb: stored without outputs, and runs top to bottom on a small subset."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,9 @@ def test_walkthrough_notebook_runs(mnist_dir, monkeypatch, tmp_path):
     assert "train: (600, 28, 28, 1)" in text
     assert "kernel: gradient ok" in text and "bias: gradient ok" in text
     assert "epoch 1:" in text and "test accuracy on 1000 digits" in text
+    shown_mistakes = re.search(r"(\d+) of these 100 digits are mistakes \((\d+) in all 1000 test digits\)", text)
+    assert shown_mistakes, text
+    assert int(shown_mistakes[1]) == min(20, int(shown_mistakes[2])) > 0, "the grid teaches with mistakes"
     pictures = [output for output in outputs if "image/png" in output.get("data", {})]
     assert len(pictures) == 4, "curves, filters, feature maps and the classification grid"
     written = sorted(path.name for path in tmp_path.glob("minidl_walkthrough_*/*.png"))

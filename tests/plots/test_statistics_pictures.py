@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from picture_helpers import assert_picture, fake_run, make_fake_stats, make_real_stats, png_size, write_stats
 
 from minidl import plots
 from minidl.stats.cli import main
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "statistics-pictures.md"
 
 pytest.importorskip("matplotlib")
 
@@ -27,7 +32,14 @@ def fake_stats(tmp_path):
 def test_plot_statistics_from_real_runs(real_stats):
     folder, _ = real_stats
     paths = plots.plot_statistics(folder)
-    assert [p.rsplit("/", 1)[1] for p in paths] == ["curves_tinyconv.png", "speedup.png", "compare.png"]
+    assert [p.rsplit("/", 1)[1] for p in paths] == [
+        "curves_tinyconv.png",
+        "steps_tinyconv.png",
+        "speedup.png",
+        "scaling.png",
+        "time_split.png",
+        "compare.png",
+    ]
     for path in paths:
         assert_picture(path)
 
@@ -40,8 +52,10 @@ def test_plot_statistics_from_hand_made_runs(fake_stats):
         "curves_feedforward.png",
         "curves_lenet_conv1_max.png",
         "curves_lenet_conv2_avg.png",
+        "scaling.png",
         "speedup.png",
-    ]
+        "time_split.png",
+    ]  # hand-made runs record no steps' losses: no steps_<model>.png
     for path in paths:
         assert_picture(path)
     # one row of charts per model: the speed-up picture grows with the models
@@ -75,9 +89,35 @@ def test_stats_cli_plot(tmp_path, capsys):
     folder = write_stats(tmp_path, {"m": [fake_run("m", 1, 1), fake_run("m", 2, 2)]})
     assert main([str(folder), "--plot"]) == 0
     printed = capsys.readouterr().out.split()
-    assert printed == [str(folder / name) for name in ("curves_m.png", "speedup.png", "compare.png")]
+    names = ("curves_m.png", "speedup.png", "scaling.png", "time_split.png", "compare.png")
+    assert printed == [str(folder / name) for name in names]
     for path in printed:
         assert_picture(path)
+
+
+def test_plot_and_report_draw_the_same_pictures_under_the_same_names(real_stats, tmp_path, capsys):
+    """One folder, copied twice: `--plot` and `report` write the same PNG files, every kind of `PICTURES`,
+    and the report shows each of them."""
+    folder, _ = real_stats
+    plotted, reported = shutil.copytree(folder, tmp_path / "plot"), shutil.copytree(folder, tmp_path / "report")
+    for stale in [*plotted.glob("*.png"), *reported.glob("*.png")]:  # from other tests of the module's folder
+        stale.unlink()
+    assert main([str(plotted), "--plot"]) == 0
+    assert main(["report", str(reported)]) == 0
+    capsys.readouterr()
+    names = sorted(path.name for path in plotted.glob("*.png"))
+    assert names == sorted(path.name for path in reported.glob("*.png"))
+    patterns = [pattern.replace("<model>", "tinyconv") for pattern, _ in plots.PICTURES]
+    assert names == sorted(patterns)  # the real runs (1 and 2 workers, every step recorded) fill every picture
+    report = (reported / "report.md").read_text()
+    for name in names:
+        assert f"![{plots.describe_picture(name)}]({name})" in report
+
+
+def test_the_statistics_pictures_page_lists_every_picture_as_plots_names_it():
+    """docs/statistics-pictures.md: one line per picture, `name` — what it shows, as `plots.PICTURES` says."""
+    listed = re.findall(r"^- `([^`]+)` — (.+)$", DOC.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    assert listed == [(name, what) for name, what in plots.PICTURES]
 
 
 def test_stats_cli_plot_on_empty_folder_exits_1(tmp_path):
@@ -110,3 +150,27 @@ def test_smoothing_is_a_debiased_moving_average_that_skips_missing_steps():
     smoothed = plots.smooth([0.0, nan, 10.0], 2)  # weight 1/2 per new value: (0.5 * 10) / (1 - 0.25)
     assert smoothed[0] == 0.0 and smoothed[1] != smoothed[1] and smoothed[2] == pytest.approx(20 / 3)
     assert plots.smooth([1.0, 5.0], 0.5).tolist() == [1.0, 5.0]  # a span under one step: the values themselves
+
+
+def test_every_accuracy_axis_ends_at_100_percent(monkeypatch, tmp_path):
+    """curves, step_curves and compare, with accuracies reaching exactly 100 %: the axis stops there
+    (matplotlib's margin would take it to ~104 %), and nothing reaches beyond."""
+    import minidl.plots.comparison
+    import minidl.plots.training
+
+    drawn = []
+    for module in (minidl.plots.training, minidl.plots.comparison):
+        monkeypatch.setattr(module, "save_figure", lambda fig, path: drawn.append(fig) or str(path))
+    runs = [fake_run("m", workers, seed) for seed, workers in enumerate((1, 1, 2))]
+    for run in runs:
+        for epoch in run["epochs"]:
+            epoch["accuracy"] = epoch["val_accuracy"] = 1.0
+        run["step_metrics"] = {"loss": [0.1] * 30, "accuracy": [0.9, 1.0, 1.0] * 10}
+    plots.curves(runs, tmp_path / "curves.png")
+    plots.step_curves(runs, tmp_path / "steps.png")
+    plots.compare({"m": runs}, tmp_path / "compare.png")
+    accuracy_axes = [ax for fig in drawn for ax in fig.axes if "accuracy" in ax.get_ylabel()]
+    assert len(accuracy_axes) == 3
+    for ax in accuracy_axes:
+        bottom, top = ax.get_ylim()
+        assert top == 100 and 0 <= bottom < 100, (ax.get_ylabel(), bottom, top)

@@ -13,7 +13,9 @@ import pytest
 from stats_helpers import BATCH, EPOCHS, FEATURES, SAMPLES, RaiseAt, data, make_model, runs_in, text_row, train
 
 from minidl.callbacks import Callback, LambdaCallback
+from minidl.distributed.resources import available_cpus
 from minidl.stats import AVERAGES_FILE, StatisticsTracker, StatsWriteError
+from minidl.stats.tracker import run_settings
 
 
 # ----- what one run records -----
@@ -57,7 +59,15 @@ def test_run_records_every_step_epoch_metric_and_setting(tmp_path):
     assert settings["threads_per_worker"] is None or settings["threads_per_worker"] >= 1
     assert settings["python"].count(".") == 2 and settings["numpy"] == np.__version__ and settings["minidl"]
     assert settings["cpu_count"] >= 1 and settings["hostname"]
+    assert settings["cpus_available"] == available_cpus()  # in-process: this process's CPUs
     assert tracker.last_saved.path == tmp_path / "tiny.json"
+
+
+def test_cpus_available_are_the_runners_when_it_knows_them():
+    """Under MPI the runner counts the CPUs all ranks have (`params["cpus"]`); rank 0's one core is not recorded."""
+    model = make_model(0)
+    assert run_settings(model, {"cpus": 6}, "tiny")["cpus_available"] == 6
+    assert run_settings(model, {"cpus": None}, "tiny")["cpus_available"] == available_cpus()
 
 
 def test_each_step_records_its_own_batchs_loss_and_accuracy(tmp_path):
