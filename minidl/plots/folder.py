@@ -2,7 +2,7 @@
 
 ``python -m minidl.stats DIR --plot`` and ``python -m minidl.stats report DIR`` both draw with
 `plot_statistics`, so a picture has the same name and the same content whichever command made it.
-docs/statistics-pictures.md lists the same table.
+docs/statistics.md lists the same table.
 """
 
 from __future__ import annotations

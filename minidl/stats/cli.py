@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--plot",
         action="store_true",
-        help="draw the folder's pictures into it instead, the same as `report` draws (docs/statistics-pictures.md "
+        help="draw the folder's pictures into it instead, the same as `report` draws (docs/statistics.md "
         "lists them; needs the plot extra: pip install 'minidl[plot]')",
     )
     return parser

@@ -14,7 +14,7 @@ from picture_helpers import assert_picture, fake_run, make_fake_stats, make_real
 from minidl import plots
 from minidl.stats.cli import main
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "statistics-pictures.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "statistics.md"
 
 pytest.importorskip("matplotlib")
 
@@ -115,7 +115,7 @@ def test_plot_and_report_draw_the_same_pictures_under_the_same_names(real_stats,
 
 
 def test_the_statistics_pictures_page_lists_every_picture_as_plots_names_it():
-    """docs/statistics-pictures.md: one line per picture, `name` — what it shows, as `plots.PICTURES` says."""
+    """docs/statistics.md: one line per picture, `name` — what it shows, as `plots.PICTURES` says."""
     listed = re.findall(r"^- `([^`]+)` — (.+)$", DOC.read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert listed == [(name, what) for name, what in plots.PICTURES]
 
