@@ -49,7 +49,7 @@ def copy_weights(layer, twin, input_shape):
 def float64_copy(layer: Layer, input_shape, seed: int = 0) -> Layer:
     """A float64 twin of `layer` built for `input_shape`, holding the same weights if `layer` has any.
 
-    The twin is a deep copy rebuilt through the layer's own `build` (so `create_weights`/`add_weight`
+    The twin is a deep copy rebuilt through the layer's own `build` (so `build`/`add_weight`
     run as documented in minidl/layers/base.py), then given the original weights cast to float64.
     An unbuilt layer gets weights from a generator seeded with `seed`. The original is not touched.
     """
