@@ -1,0 +1,102 @@
+"""How a pool's training step is shared out: the batch cut into pieces, taken by whichever process is free.
+
+With one equal shard per process, every step waits for the slowest process, and on a machine doing
+anything else one process is often descheduled for a scheduler quantum (a few ms: a whole LeNet-5
+step). So the batch is cut into more pieces than processes (`piece_bounds`), the pieces of a step go
+into a queue, and every process, the parent included, takes the next piece as soon as it is free
+(`claims`). A process slowed by other work simply takes fewer pieces; one that wakes up after the
+others took every piece takes none, and the step does not wait for it.
+
+Each piece's gradient goes to that piece's own row (`compute_pieces`) and the parent adds the rows in
+piece order, so a step's result does not depend on which process computed which piece: two runs with
+the same seed are bit-identical, however the machine's load moved the pieces around. The cut depends
+on the batch size alone, never on timing, for the same reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from . import replica
+
+# The size a piece is cut to: LeNet-5 spends a few % more per sample on pieces of 16 than on 64.
+PIECE_SAMPLES = 16
+# At most this many pieces: a piece number is one byte in the queue.
+MAX_PIECES = 256
+# "queue": pieces taken by whichever process is free; "speed": shared out before the step in
+# proportion to each process's measured speed (kept to be measured against; see bench_parallel.py).
+BALANCE = "queue"
+# How long a waiting process looks for a message before it sleeps until one comes (seconds).
+SPIN_SECONDS = 0.0
+
+
+def piece_bounds(batch: int, pieces: int | None = None) -> list[tuple[int, int]]:
+    """The (lo, hi) places in a batch of `batch` samples of its pieces, in order, none empty.
+
+    `pieces` (None: about `PIECE_SAMPLES` samples each, at least one) pieces of near-equal size.
+    """
+    if pieces is None:
+        pieces = -(-batch // PIECE_SAMPLES)
+    pieces = max(1, min(pieces, batch, MAX_PIECES))
+    edges = np.linspace(0, batch, pieces + 1).round().astype(int)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+
+
+def claims(queue_fd):
+    """Piece numbers taken one at a time from a step's queue (a non-blocking pipe) until it is empty.
+
+    Reading one byte from a pipe is atomic, so every piece goes to exactly one process.
+    """
+    while True:
+        try:
+            token = os.read(queue_fd, 1)
+        except BlockingIOError:
+            return
+        if not token:
+            return
+        yield token[0]
+
+
+def compute_pieces(model, data, indices, bounds, numbers, rows, step) -> list[tuple]:
+    """Each piece of `numbers`: its share of the batch's mean gradient, into its row of `rows`.
+
+    `data` is (x, y, sample weights or None), `indices` the batch's sample indices, `bounds` the
+    pieces' (lo, hi) places in the batch (Dropout draws the masks of those places, however the batch
+    is cut). Returns [(piece, loss sum, metric sums, seconds, CPU seconds)]; a piece's CPU seconds
+    fall short of its seconds when other work held the CPU meanwhile.
+    """
+    x, y, weights = data
+    batch = bounds[-1][1]
+    done = []
+    for piece in numbers:
+        lo, hi = bounds[piece]
+        shard = indices[lo:hi]
+        started, cpu = time.perf_counter(), time.thread_time()
+        replica.bind_gradients(model, rows[piece])
+        loss_sum, sums = model.forward_backward(
+            x[shard],
+            y[shard],
+            None if weights is None else weights[shard],
+            batch,
+            step,
+            positions=np.arange(lo, hi),
+        )
+        done.append((piece, loss_sum, sums, time.perf_counter() - started, time.thread_time() - cpu))
+    return done
+
+
+def assign_by_speed(bounds, speeds) -> list[list[int]]:
+    """Piece numbers per process: runs of consecutive pieces, each process's share of the samples in
+    proportion to its speed (samples per second; NaN, not measured yet, counts as the mean)."""
+    speeds = np.asarray(speeds, dtype=float)
+    known = speeds[np.isfinite(speeds) & (speeds > 0)]
+    speeds = np.where(np.isfinite(speeds) & (speeds > 0), speeds, known.mean() if len(known) else 1.0)
+    edges = np.cumsum(speeds) / speeds.sum() * bounds[-1][1]
+    assigned: list[list[int]] = [[] for _ in speeds]
+    for piece, (lo, hi) in enumerate(bounds):
+        process = min(int(np.searchsorted(edges, (lo + hi) / 2)), len(speeds) - 1)
+        assigned[process].append(piece)
+    return assigned
