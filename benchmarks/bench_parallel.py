@@ -17,6 +17,14 @@ below N). The header names the BLAS library, its kernel and default thread count
 and the load average, which is printed again at the end: on a shared machine, read wall times with it.
 
     python benchmarks/bench_parallel.py --repeat 3
+    python benchmarks/bench_parallel.py --contended --rounds 3   # idle vs one busy competitor (issue 28)
+
+`--contended` times `fit(workers=N)` against `fit(workers=1)` (LeNet-5, 30,000 images, one epoch, pool
+start-up included) at batch 64 and 128, first with no competitor started, then with one busy process
+that the benchmark starts itself and pins to the last CPU where the OS allows; every round runs
+every cell once, alternated, and the table shows medians with each round's ratio beside them.
+`--balance`, `--piece-samples` and `--spin` compare the pool's own choices (see
+minidl/distributed/pieces.py) under the same conditions.
 """
 
 from __future__ import annotations
@@ -60,6 +68,11 @@ def _importable(module):
 
 # ----- the child: one measurement -----
 def child(args):
+    from minidl.distributed import pieces
+
+    pieces.BALANCE = args.balance or pieces.BALANCE
+    pieces.PIECE_SAMPLES = args.piece_samples or pieces.PIECE_SAMPLES
+    pieces.SPIN_SECONDS = pieces.SPIN_SECONDS if args.spin is None else args.spin
     x, y, source = bench_layers.load_data(args.samples, args.data_dir)
     if args.kind == "torch":
         cpu = time.process_time()
@@ -181,6 +194,11 @@ def bench_layers_callback():
                 "first_step_seconds": getattr(runner, "first_step_seconds", float("nan")),
                 "comm_share": timings.communication_share() if timings else 0.0,
                 "comm_seconds": timings.step_seconds - timings.compute_seconds if timings else 0.0,
+                "steps": timings.steps if timings else 0,
+                "pieces": list(timings.pieces) if timings else [],
+                "idle_seconds": list(timings.idle_seconds) if timings else [],
+                "descheduled_seconds": list(timings.descheduled_seconds) if timings else [],
+                "process_compute_seconds": list(timings.process_compute_seconds) if timings else [],
             }
 
     return Base
@@ -269,6 +287,154 @@ def run_scenarios(args):
         f"Load average (1, 5, 15 min) at start {loads[0]}, "
         f"at end {loads[-1]}; the targets (>= 1.92x / 1.9x / 1.8x) can only be judged on an idle machine."
     )
+
+
+# ----- idle vs one busy competitor (issue 28) -----
+def busy_competitor():
+    """One process that keeps a CPU busy until killed, pinned to the last CPU where the OS allows it."""
+    process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    pinned = None
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            cpu = max(os.sched_getaffinity(0))
+            os.sched_setaffinity(process.pid, {cpu})
+            pinned = cpu
+        except OSError:
+            pass
+    return process, pinned
+
+
+def contended_cell(args, workers, batch, balance):
+    """One `fit` of one epoch in a fresh child (pool start-up included): its JSON result."""
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--kind",
+        "scenario",
+        "--scenario",
+        "epoch",
+        "--processes",
+        str(workers),
+        "--threads",
+        "1",
+        "--samples",
+        str(args.samples),
+        "--batch-size",
+        str(batch),
+    ]
+    command += ["--data-dir", args.data_dir] if args.data_dir else []
+    command += ["--balance", balance] if balance else []
+    command += ["--piece-samples", str(args.piece_samples)] if args.piece_samples else []
+    command += ["--spin", str(args.spin)] if args.spin is not None else []
+    before = os.getloadavg()[0]
+    result = run_child(command)
+    result["load"] = (before, os.getloadavg()[0])
+    return result
+
+
+def run_contended(args):
+    """workers=N against workers=1, with no competitor started and with one busy competitor; alternated rounds."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 170))
+    for line in bench_layers.machine_lines(threads="1 per process"):
+        console.print(line, highlight=False)
+    conditions = [("none started", False), ("1 busy process", True)]
+    balances = args.balance.split(",") if args.balance else [None]
+    cells = {}  # (condition, batch, workers, balance) -> [results]
+    loads = [os.getloadavg()]
+    for round_number in range(args.rounds):
+        for condition, contended in conditions:
+            competitor, pinned = busy_competitor() if contended else (None, None)
+            try:
+                if competitor:
+                    time.sleep(1.0)
+                for batch in args.batch_sizes:
+                    for workers in [1, *args.workers]:
+                        for balance in balances if workers > 1 else [None]:
+                            result = contended_cell(args, workers, batch, balance)
+                            result["pinned"] = pinned
+                            cells.setdefault((condition, batch, workers, balance), []).append(result)
+            finally:
+                if competitor:
+                    competitor.kill()
+                    competitor.wait()
+        loads.append(os.getloadavg())
+        console.print(f"round {round_number + 1} of {args.rounds} done, load average {loads[-1]}", highlight=False)
+    table = Table(
+        title=f"LeNet-5, {args.samples} images, one epoch, fit(workers=N) wall time against fit(workers=1) in the "
+        f"same condition: median of {args.rounds} alternated round(s)"
+    )
+    for column in (
+        "competitor",
+        "batch",
+        "workers",
+        "balance",
+        "wall s",
+        "speed-up",
+        "speed-up by round",
+        "pieces by process",
+        "idle by process",
+        "off CPU while computing",
+        "load before/after",
+    ):
+        table.add_column(column, justify="left" if column in ("competitor", "balance") else "right")
+    for condition, _ in conditions:
+        for batch in args.batch_sizes:
+            base = cells[(condition, batch, 1, None)]
+            for workers in [1, *args.workers]:
+                for balance in balances if workers > 1 else [None]:
+                    runs = cells[(condition, batch, workers, balance)]
+                    ratios = [b["seconds"] / r["seconds"] for b, r in zip(base, runs)]
+                    median = statistics.median(r["seconds"] for r in runs)
+                    table.add_row(
+                        condition,
+                        str(batch),
+                        str(workers),
+                        (balance or "default") if workers > 1 else "-",
+                        f"{median:.2f}",
+                        f"{statistics.median(b['seconds'] for b in base) / median:.2f}x",
+                        ", ".join(f"{ratio:.2f}" for ratio in ratios),
+                        _per_process(runs, "pieces", share=True),
+                        _per_process(runs, "idle_seconds", runs_steps=True),
+                        _per_process(runs, "descheduled_seconds", of="process_compute_seconds"),
+                        ", ".join(f"{a:.1f}/{b:.1f}" for a, b in (r["load"] for r in runs)),
+                    )
+    console.print(table)
+    pinned = next((r["pinned"] for key, v in cells.items() if key[0] != conditions[0][0] for r in v), None)
+    console.print(
+        "Speed-up: median wall time of workers=1 / median of workers=N, each measured in the same condition "
+        "(with the competitor running for both). By round: the same ratio for each round alone (never below 1.0x "
+        "is a target). Pieces by process: share of all pieces each process computed (the parent first). Idle: "
+        "per step, ms each process did not compute (median over rounds). Off CPU: share of each process's "
+        "computing time it spent descheduled, waiting for a CPU while other work ran. "
+        f"Competitor: `while True: pass`, pinned to CPU {pinned if pinned is not None else '(not pinned)'}. "
+        f"Load average (1, 5, 15 min) at start {tuple(round(v, 2) for v in loads[0])}, "
+        f"at end {tuple(round(v, 2) for v in loads[-1])}: on a machine doing other work, these figures move.",
+        highlight=False,
+    )
+
+
+def _per_process(runs, key, share=False, runs_steps=False, of=None) -> str:
+    """One figure per process, median over the runs: a share of the total, ms per step, or a share of `of`."""
+    runs = [r for r in runs if r.get(key)]
+    if not runs:
+        return "-"
+    processes = len(runs[0][key])
+    values = []
+    for process in range(processes):
+        if share:
+            value = statistics.median(r[key][process] / max(sum(r[key]), 1) for r in runs)
+            values.append(f"{value:.0%}")
+        elif runs_steps:
+            value = statistics.median(r[key][process] / max(r["steps"], 1) for r in runs)
+            values.append(f"{1000 * value:.1f}")
+        else:
+            value = statistics.median(r[key][process] / max(r[of][process], 1e-9) for r in runs)
+            values.append(f"{value:.0%}")
+    return "/".join(values)
 
 
 def _mpi_rank():
@@ -414,6 +580,23 @@ def main():
         action="store_true",
         help="workers=N vs 1: epoch with/without validation, 60 steps, start-up included",
     )
+    parser.add_argument(
+        "--contended",
+        action="store_true",
+        help="workers=N vs 1 at batch 64 and 128, idle and with one busy competitor the benchmark starts (issue 28)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--contended: alternated rounds (medians are shown)")
+    parser.add_argument(
+        "--batch-sizes",
+        type=lambda s: [int(n) for n in s.split(",")],
+        default=[64, 128],
+        help="--contended: batch sizes (comma-separated)",
+    )
+    parser.add_argument("--balance", help="the pool's balance (queue, speed, equal; comma-separated to compare)")
+    parser.add_argument("--piece-samples", type=int, help="samples per piece of a step (default: the pool's own)")
+    parser.add_argument(
+        "--spin", type=float, help="seconds a waiting process looks before it sleeps (default: the pool's own)"
+    )
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)
@@ -424,6 +607,12 @@ def main():
         return child(args)
     if args.scenarios:
         return run_scenarios(args)
+    if args.contended:
+        if "--samples" not in sys.argv:
+            args.samples = 30000
+        if "--workers" not in sys.argv:
+            args.workers = [2, 4]
+        return run_contended(args)
 
     from rich.console import Console
     from rich.table import Table

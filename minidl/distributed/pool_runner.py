@@ -112,12 +112,14 @@ class PoolRunner(Runner):
         """The batch's mean gradient into model.gradients; (loss sum, metric sums).
 
         The batch is cut into pieces (`pieces.piece_bounds`) that this process and the workers take
-        from a queue as each becomes free (or, with `pieces.BALANCE == "speed"`, that are shared out
-        in proportion to each process's measured speed); the pieces' rows are added in piece order.
+        from a queue as each becomes free; the pieces' rows are added in piece order. (To be measured
+        against, `pieces.BALANCE` "speed" shares the pieces out before the step in proportion to each
+        process's measured speed, and "equal" cuts one equal shard per process.)
         """
         started = time.perf_counter()
         pool, batch = self.pool, len(indices)
-        bounds = piece_bounds(batch)
+        assigning = self.balance in ("speed", "equal")
+        bounds = piece_bounds(batch, self.workers if self.balance == "equal" else None)
         rows = self._rows_for(len(bounds))
         if self.step_open:  # the last step was cut short: wait out its answers (its pieces are void)
             pool.collect_all(self.timeout_for(0.0), check=False)
@@ -125,8 +127,9 @@ class PoolRunner(Runner):
         self.steps_sent += 1
         number, wait = self.steps_sent, self.timeout_for(0.0)
         self.indices.array[:batch] = indices
-        if self.balance == "speed":
-            queue, assigned = 0, pieces.assign_by_speed(bounds, self.speeds)
+        if assigning:
+            speeds = self.speeds if self.balance == "speed" else np.ones(self.workers)
+            queue, assigned = 0, pieces.assign_by_speed(bounds, speeds)
             for index, numbers in enumerate(assigned[1:]):
                 if numbers:
                     pool.send(index, ("gradient", queue, step, batch, len(bounds), numbers), tag=number)
@@ -138,8 +141,8 @@ class PoolRunner(Runner):
             own = claims(pool.queues[queue][0].fileno())
         done = {0: compute_pieces(self.model, (x, y, sample_weight), indices, bounds, own, rows, step)}
         # The step is over when every piece is computed: a worker that came too late to take one
-        # answers later, and nobody waits for it (the speed split waits for all it gave pieces to).
-        expected = {i + 1 for i, numbers in enumerate(assigned[1:]) if numbers} if self.balance == "speed" else set()
+        # answers later, and nobody waits for it (a split made before the step waits for all it gave pieces to).
+        expected = {i + 1 for i, numbers in enumerate(assigned[1:]) if numbers} if assigning else set()
         wait = self.timeout_for(sum(piece[3] for piece in done[0]))
         deadline, computed = time.monotonic() + wait, len(done[0])
         while computed < len(bounds) or not expected <= done.keys():
