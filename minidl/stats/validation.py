@@ -26,6 +26,8 @@ _RUN_FIELDS = {
     "epochs": (list,),
     "unfinished_epoch": (dict,),
     "exchange": (dict,),
+    "processes": (dict,),
+    "load_averages": (list,),
 }
 _SETTINGS_FIELDS = {
     **dict.fromkeys(("model", "setup", "dataset", "hostname", "backend", "loss", "dtype", "model_name"), _TEXT),
@@ -44,6 +46,9 @@ _TIMING_FIELDS = {
     **dict.fromkeys(("compute_time", "startup_time"), _NUMBER),
     "compute_steps": _COUNT,
 }
+#: Per process totals of a run (``run["processes"]``, parent first): pieces computed, seconds computing,
+#: idle, and off the CPU while computing (descheduled: other work held it).
+PROCESS_FIELDS = ("pieces", "compute_time", "idle_time", "descheduled_time")
 _EXCHANGE_FIELDS = {"gradient_bytes": _COUNT, "reduce_rate": _NUMBER, "what": _TEXT}
 _EPOCH_FIELDS = {
     "epoch": _COUNT,
@@ -68,6 +73,18 @@ def run_problem(run) -> str | None:
     problem = _fields_problem(settings, _SETTINGS_FIELDS, "settings.")
     if problem:
         return problem
+    problem = (
+        _table_problem(timings, "pieces", _COUNT, "timings.")
+        or _table_problem(timings, "idle_times", _NUMBER, "timings.")
+        or _table_problem(run, "load_averages", _NUMBER, "")
+    )
+    if problem:
+        return problem
+    processes = run.get("processes") or {}
+    for key in PROCESS_FIELDS:
+        values = processes.get(key)
+        if values is not None and (not isinstance(values, list) or not all(_is_a(v, _NUMBER) for v in values)):
+            return f"processes.{key} must be a list of numbers, not {_short(values)}"
     for key in ("step_times", "epoch_times"):
         values = timings.get(key)
         if values is None and key in timings:
@@ -93,6 +110,23 @@ def run_problem(run) -> str | None:
         problem = _fields_problem(epoch, _EPOCH_FIELDS, f"epochs[{index}].")
         if problem:
             return problem
+    return None
+
+
+def _table_problem(record: dict, key: str, types, prefix: str) -> str | None:
+    """What is wrong with `record[key]` as a list of lists of `types` (None when absent or right)."""
+    rows = record.get(key)
+    if rows is None:
+        return None
+    if not isinstance(rows, list):
+        return f"{prefix}{key} must be a list of lists, not {_type_name(rows)}"
+    for index, row in enumerate(rows):
+        if not isinstance(row, list):
+            return f"{prefix}{key}[{index}] must be a list, not {_type_name(row)}"
+        bad = next((i for i, value in enumerate(row) if not _is_a(value, types)), None)
+        if bad is not None:
+            expected = "a number" if types == _NUMBER else "a whole number"
+            return f"{prefix}{key}[{index}][{bad}] must be {expected}, not {_type_name(row[bad])}"
     return None
 
 

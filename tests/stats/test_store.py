@@ -137,6 +137,12 @@ MALFORMED = {
     "compute steps a number": (("timings", "compute_steps"), 2.5, "timings.compute_steps must be a whole number"),
     "exchange a list": (("exchange",), [1], "exchange must be an object"),
     "exchange rate as text": (("exchange",), {"reduce_rate": "fast"}, "exchange.reduce_rate must be a number"),
+    "pieces as text": (("timings", "pieces"), "many", "timings.pieces must be a list of lists"),
+    "a piece count as text": (("timings", "pieces"), [[1, "x"]], r"timings.pieces\[0\]\[1\] must be a whole number"),
+    "idle times flat": (("timings", "idle_times"), [0.1], r"timings.idle_times\[0\] must be a list"),
+    "processes a list": (("processes",), [1], "processes must be an object"),
+    "process pieces as text": (("processes",), {"pieces": "x"}, "processes.pieces must be a list of numbers"),
+    "load averages as text": (("load_averages",), "high", "load_averages must be a list"),
 }
 
 
