@@ -344,10 +344,12 @@ def run_contended(args):
     conditions = [("none started", False), ("1 busy process", True)]
     balances = args.balance.split(",") if args.balance else [None]
     cells = {}  # (condition, batch, workers, balance) -> [results]
-    loads = [os.getloadavg()]
+    loads, competitors = [os.getloadavg()], []
     for round_number in range(args.rounds):
         for condition, contended in conditions:
             competitor, pinned = busy_competitor() if contended else (None, None)
+            if competitor:
+                competitors.append(competitor.pid)
             try:
                 if competitor:
                     time.sleep(1.0)
@@ -412,7 +414,8 @@ def run_contended(args):
         "computing time it spent descheduled, waiting for a CPU while other work ran. "
         f"Competitor: `while True: pass`, pinned to CPU {pinned if pinned is not None else '(not pinned)'}. "
         f"Load average (1, 5, 15 min) at start {tuple(round(v, 2) for v in loads[0])}, "
-        f"at end {tuple(round(v, 2) for v in loads[-1])}: on a machine doing other work, these figures move.",
+        f"at end {tuple(round(v, 2) for v in loads[-1])}: on a machine doing other work, these figures move. "
+        f"Competitor pids (stopped): {competitors}.",
         highlight=False,
     )
 

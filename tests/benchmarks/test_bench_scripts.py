@@ -117,3 +117,16 @@ def test_scenario_table_runs_and_shows_the_communication_free_bound():
     out = run_script("bench_parallel.py", "--scenarios", "--workers", "2", "--samples", "512", "--no-torch")
     for text in ("epoch+val", "60 steps", "speed-up, comm. free", "first step s", "Load average"):
         assert text in out, text
+
+
+def test_contended_table_runs_and_stops_its_competitor():
+    out = run_script(
+        "bench_parallel.py", "--contended", "--rounds", "1", "--samples", "512", "--workers", "2",
+        "--batch-sizes", "64", "--balance", "equal",
+    )  # fmt: skip
+    for text in ("none started", "1 busy process", "speed-up by round", "pieces by process", "off CPU", "Load average"):
+        assert text in out, text
+    assert "equal" in out
+    pids = [int(pid) for pid in out.rsplit("Competitor pids (stopped): [", 1)[1].split("]")[0].split(",")]
+    assert len(pids) == 1
+    assert not os.path.exists(f"/proc/{pids[0]}") or "Z" in open(f"/proc/{pids[0]}/stat").read().rpartition(")")[2][:3]
