@@ -23,8 +23,9 @@ and the load average, which is printed again at the end: on a shared machine, re
 start-up included) at batch 64 and 128, first with no competitor started, then with one busy process
 that the benchmark starts itself and pins to the last CPU where the OS allows; every round runs
 every cell once, alternated, and the table shows medians with each round's ratio beside them.
-`--balance`, `--piece-samples` and `--spin` compare the pool's own choices (see
-minidl/distributed/pieces.py) under the same conditions.
+`--variants` compares the pool's own choices (see minidl/distributed/pieces.py) under the same
+conditions, each variant `balance[:first share[:piece samples[:spin seconds]]]`, for example
+`--variants queue:0.5:16:0,queue:1:16:0,speed:0:16,equal`.
 """
 
 from __future__ import annotations
@@ -70,9 +71,12 @@ def _importable(module):
 def child(args):
     from minidl.distributed import pieces
 
-    pieces.BALANCE = args.balance or pieces.BALANCE
-    pieces.PIECE_SAMPLES = args.piece_samples or pieces.PIECE_SAMPLES
-    pieces.SPIN_SECONDS = pieces.SPIN_SECONDS if args.spin is None else args.spin
+    if args.variant:  # balance[:first share[:piece samples[:spin seconds]]], as --variants gives them
+        parts = args.variant.split(":")
+        pieces.BALANCE = parts[0] or pieces.BALANCE
+        pieces.FIRST_SHARE = float(parts[1]) if len(parts) > 1 else pieces.FIRST_SHARE
+        pieces.PIECE_SAMPLES = int(parts[2]) if len(parts) > 2 else pieces.PIECE_SAMPLES
+        pieces.SPIN_SECONDS = float(parts[3]) if len(parts) > 3 else pieces.SPIN_SECONDS
     x, y, source = bench_layers.load_data(args.samples, args.data_dir)
     if args.kind == "torch":
         cpu = time.process_time()
@@ -304,7 +308,7 @@ def busy_competitor():
     return process, pinned
 
 
-def contended_cell(args, workers, batch, balance):
+def contended_cell(args, workers, batch, variant):
     """One `fit` of one epoch in a fresh child (pool start-up included): its JSON result."""
     command = [
         sys.executable,
@@ -324,9 +328,7 @@ def contended_cell(args, workers, batch, balance):
         str(batch),
     ]
     command += ["--data-dir", args.data_dir] if args.data_dir else []
-    command += ["--balance", balance] if balance else []
-    command += ["--piece-samples", str(args.piece_samples)] if args.piece_samples else []
-    command += ["--spin", str(args.spin)] if args.spin is not None else []
+    command += ["--variant", variant] if variant else []
     before = os.getloadavg()[0]
     result = run_child(command)
     result["load"] = (before, os.getloadavg()[0])
@@ -342,8 +344,8 @@ def run_contended(args):
     for line in bench_layers.machine_lines(threads="1 per process"):
         console.print(line, highlight=False)
     conditions = [("none started", False), ("1 busy process", True)]
-    balances = args.balance.split(",") if args.balance else [None]
-    cells = {}  # (condition, batch, workers, balance) -> [results]
+    variants = args.variants.split(",") if args.variants else [None]
+    cells = {}  # (condition, batch, workers, variant) -> [results]
     loads, competitors = [os.getloadavg()], []
     for round_number in range(args.rounds):
         for condition, contended in conditions:
@@ -355,10 +357,10 @@ def run_contended(args):
                     time.sleep(1.0)
                 for batch in args.batch_sizes:
                     for workers in [1, *args.workers]:
-                        for balance in balances if workers > 1 else [None]:
-                            result = contended_cell(args, workers, batch, balance)
+                        for variant in variants if workers > 1 else [None]:
+                            result = contended_cell(args, workers, batch, variant)
                             result["pinned"] = pinned
-                            cells.setdefault((condition, batch, workers, balance), []).append(result)
+                            cells.setdefault((condition, batch, workers, variant), []).append(result)
             finally:
                 if competitor:
                     competitor.kill()
@@ -373,7 +375,7 @@ def run_contended(args):
         "competitor",
         "batch",
         "workers",
-        "balance",
+        "pool variant",
         "wall s",
         "speed-up",
         "speed-up by round",
@@ -382,20 +384,20 @@ def run_contended(args):
         "off CPU while computing",
         "load before/after",
     ):
-        table.add_column(column, justify="left" if column in ("competitor", "balance") else "right")
+        table.add_column(column, justify="left" if column in ("competitor", "pool variant") else "right")
     for condition, _ in conditions:
         for batch in args.batch_sizes:
             base = cells[(condition, batch, 1, None)]
             for workers in [1, *args.workers]:
-                for balance in balances if workers > 1 else [None]:
-                    runs = cells[(condition, batch, workers, balance)]
+                for variant in variants if workers > 1 else [None]:
+                    runs = cells[(condition, batch, workers, variant)]
                     ratios = [b["seconds"] / r["seconds"] for b, r in zip(base, runs)]
                     median = statistics.median(r["seconds"] for r in runs)
                     table.add_row(
                         condition,
                         str(batch),
                         str(workers),
-                        (balance or "default") if workers > 1 else "-",
+                        (variant or "default") if workers > 1 else "-",
                         f"{median:.2f}",
                         f"{statistics.median(b['seconds'] for b in base) / median:.2f}x",
                         ", ".join(f"{ratio:.2f}" for ratio in ratios),
@@ -595,11 +597,11 @@ def main():
         default=[64, 128],
         help="--contended: batch sizes (comma-separated)",
     )
-    parser.add_argument("--balance", help="the pool's balance (queue, speed, equal; comma-separated to compare)")
-    parser.add_argument("--piece-samples", type=int, help="samples per piece of a step (default: the pool's own)")
     parser.add_argument(
-        "--spin", type=float, help="seconds a waiting process looks before it sleeps (default: the pool's own)"
+        "--variants",
+        help="--contended: pool variants to compare, comma-separated balance[:first share[:piece samples[:spin]]]",
     )
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)

@@ -22,27 +22,38 @@ import numpy as np
 
 from . import replica
 
-# The size a piece is cut to: LeNet-5 spends a few % more per sample on pieces of 16 than on 64.
+# How a batch is cut (measured in bench_parallel.py --contended; see docs/parallel-and-mpi.md): the
+# first FIRST_SHARE of it in one big piece per process, the rest in pieces of about PIECE_SAMPLES. Each
+# piece costs LeNet-5 ~0.35 ms of fixed work per forward + backward (measured), so pieces are few and
+# big where the processes start together, and small only at the end, where they even out the step.
+FIRST_SHARE = 0.5
 PIECE_SAMPLES = 16
 # At most this many pieces: a piece number is one byte in the queue.
 MAX_PIECES = 256
 # "queue": pieces taken by whichever process is free; "speed": shared out before the step in
-# proportion to each process's measured speed (kept to be measured against; see bench_parallel.py).
+# proportion to each process's measured speed; "equal": one equal shard per process. The last two
+# are kept to be measured against (bench_parallel.py --balance).
 BALANCE = "queue"
 # How long a waiting process looks for a message before it sleeps until one comes (seconds).
 SPIN_SECONDS = 0.0
 
 
-def piece_bounds(batch: int, pieces: int | None = None) -> list[tuple[int, int]]:
-    """The (lo, hi) places in a batch of `batch` samples of its pieces, in order, none empty.
+def piece_bounds(batch: int, processes: int, first_share=None, piece_samples=None) -> list[tuple[int, int]]:
+    """The (lo, hi) places of a batch's pieces, in order, none empty: a fixed function of its arguments.
 
-    `pieces` (None: about `PIECE_SAMPLES` samples each, at least one) pieces of near-equal size.
+    `first_share` (default FIRST_SHARE) of the batch goes in `processes` near-equal big pieces, the
+    rest in near-equal pieces of about `piece_samples` (default PIECE_SAMPLES); at most MAX_PIECES.
     """
-    if pieces is None:
-        pieces = -(-batch // PIECE_SAMPLES)
-    pieces = max(1, min(pieces, batch, MAX_PIECES))
-    edges = np.linspace(0, batch, pieces + 1).round().astype(int)
-    return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+    first_share = FIRST_SHARE if first_share is None else first_share
+    piece_samples = PIECE_SAMPLES if piece_samples is None else piece_samples
+    first = int(round(first_share * batch)) if first_share * batch >= processes else 0
+    big = min(processes, first)
+    small = min(-(-(batch - first) // piece_samples), MAX_PIECES - big)
+    edges = [
+        *np.linspace(0, first, big + 1).round().astype(int).tolist()[:-1],
+        *np.linspace(first, batch, small + 1).round().astype(int).tolist(),
+    ]
+    return list(zip(edges[:-1], edges[1:]))
 
 
 def claims(queue_fd):

@@ -119,7 +119,8 @@ class PoolRunner(Runner):
         started = time.perf_counter()
         pool, batch = self.pool, len(indices)
         assigning = self.balance in ("speed", "equal")
-        bounds = piece_bounds(batch, self.workers if self.balance == "equal" else None)
+        bounds = piece_bounds(batch, self.workers, first_share=1.0 if self.balance == "equal" else None)
+        edges = (0, *(hi for _, hi in bounds))
         rows = self._rows_for(len(bounds))
         if self.step_open:  # the last step was cut short: wait out its answers (its pieces are void)
             pool.collect_all(self.timeout_for(0.0), check=False)
@@ -132,12 +133,12 @@ class PoolRunner(Runner):
             queue, assigned = 0, pieces.assign_by_speed(bounds, speeds)
             for index, numbers in enumerate(assigned[1:]):
                 if numbers:
-                    pool.send(index, ("gradient", queue, step, batch, len(bounds), numbers), tag=number)
+                    pool.send(index, ("gradient", queue, step, edges, numbers), tag=number)
             own = assigned[0]
         else:
             queue = pool.post_pieces(number, len(bounds), wait)
             for index in range(len(pool.processes)):
-                pool.send(index, ("gradient", queue, step, batch, len(bounds)), tag=number)
+                pool.send(index, ("gradient", queue, step, edges), tag=number)
             own = claims(pool.queues[queue][0].fileno())
         done = {0: compute_pieces(self.model, (x, y, sample_weight), indices, bounds, own, rows, step)}
         # The step is over when every piece is computed: a worker that came too late to take one

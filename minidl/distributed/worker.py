@@ -19,7 +19,7 @@ from multiprocessing import connection
 import numpy as np
 
 from . import replica
-from .pieces import claims, compute_pieces, piece_bounds
+from .pieces import claims, compute_pieces
 from .resources import thread_limit
 from .shared import SharedArray
 
@@ -89,13 +89,13 @@ class WorkerState:
         """The gradient rows of the pieces, one per piece (a new, larger set when a batch needs more)."""
         self.rows = self._open(rows_spec).array
 
-    def gradient(self, queue, step, batch, pieces, assigned=None):
-        """Pieces of a `batch`-sample step cut into `pieces`: those `assigned`, else taken from `queue`.
+    def gradient(self, queue, step, edges, assigned=None):
+        """Pieces of a step whose batch is cut at `edges`: those `assigned`, else taken from `queue`.
 
         Returns [(piece, loss sum, metric sums, seconds, CPU seconds)] (empty when others took them all).
         """
         numbers = claims(self.queues[queue]) if assigned is None else assigned
-        bounds = piece_bounds(batch, pieces)
+        bounds = list(zip(edges[:-1], edges[1:]))
         return compute_pieces(self.model, self.data, self.indices, bounds, numbers, self.rows, step)
 
     def predict(self, inputs_spec, outputs_spec, lo, hi, batch_size):

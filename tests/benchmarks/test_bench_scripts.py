@@ -122,7 +122,7 @@ def test_scenario_table_runs_and_shows_the_communication_free_bound():
 def test_contended_table_runs_and_stops_its_competitor():
     out = run_script(
         "bench_parallel.py", "--contended", "--rounds", "1", "--samples", "512", "--workers", "2",
-        "--batch-sizes", "64", "--balance", "equal",
+        "--batch-sizes", "64", "--variants", "equal",
     )  # fmt: skip
     for text in ("none started", "1 busy process", "speed-up by round", "pieces by process", "off CPU", "Load average"):
         assert text in out, text

@@ -264,7 +264,7 @@ def test_dropout_masks_do_not_depend_on_the_split(mnist_shaped, dropout_one_proc
 
 
 def test_uneven_shards_and_a_last_batch_smaller_than_the_pool(small_data):
-    """102 samples, batch 50, 3 workers: pieces of 12/13 and a last batch of 2 (one piece, fewer than
+    """102 samples, batch 50, 3 workers: pieces of 8 to 13 and a last batch of 2 (one piece, fewer than
     the processes: two of them compute nothing)."""
     x, y = small_data
     runs = {}
@@ -722,21 +722,27 @@ def test_a_pool_holds_its_thread_limit_in_this_process_until_it_closes():
 
 
 # ----- pieces: taken by whichever process is free, added in piece order (issue 28) -----
-def test_a_batch_is_cut_into_near_equal_pieces_of_about_16_samples():
-    from minidl.distributed.pieces import PIECE_SAMPLES, piece_bounds
+def test_a_batch_is_cut_into_a_big_piece_per_process_then_small_pieces():
+    from minidl.distributed.pieces import piece_bounds
 
-    assert PIECE_SAMPLES == 16
-    assert piece_bounds(128) == [(16 * i, 16 * i + 16) for i in range(8)]
-    assert piece_bounds(50) == [(0, 12), (12, 25), (25, 38), (38, 50)]
-    assert piece_bounds(2) == [(0, 2)] and piece_bounds(1) == [(0, 1)]
-    assert piece_bounds(64, pieces=3) == [(0, 21), (21, 43), (43, 64)]
-    assert len(piece_bounds(100_000)) == 256, "a piece number is one byte in the queue"
+    assert piece_bounds(128, 2, 0.5, 16) == [(0, 32), (32, 64), (64, 80), (80, 96), (96, 112), (112, 128)]
+    assert piece_bounds(128, 2, 1.0, 16) == [(0, 64), (64, 128)], "all in the big pieces: equal shards"
+    assert piece_bounds(128, 2, 0.0, 32) == [(0, 32), (32, 64), (64, 96), (96, 128)]
+    assert piece_bounds(50, 3, 0.5, 16) == [(0, 8), (8, 17), (17, 25), (25, 38), (38, 50)]
+    assert piece_bounds(2, 4, 0.5, 16) == [(0, 2)], "fewer samples than processes: no big pieces"
+    assert piece_bounds(1, 2) == [(0, 1)]
+    assert len(piece_bounds(100_000, 2, 0.0, 16)) == 256, "a piece number is one byte in the queue"
+    for batch in range(1, 300, 7):
+        for processes in (2, 3, 4):
+            bounds = piece_bounds(batch, processes)
+            assert bounds[0][0] == 0 and bounds[-1][1] == batch and all(lo < hi for lo, hi in bounds)
+            assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
 
 
 def test_assign_by_speed_gives_runs_of_pieces_in_proportion_to_speed():
     from minidl.distributed.pieces import assign_by_speed, piece_bounds
 
-    bounds = piece_bounds(128)
+    bounds = piece_bounds(128, 2, 0.0, 16)
     assert assign_by_speed(bounds, [1.0, 1.0]) == [[0, 1, 2, 3], [4, 5, 6, 7]]
     assert assign_by_speed(bounds, [3.0, 1.0]) == [[0, 1, 2, 3, 4, 5], [6, 7]]
     assert assign_by_speed(bounds, [float("nan"), 2.0]) == [[0, 1, 2, 3], [4, 5, 6, 7]]
@@ -784,12 +790,13 @@ class PiecesRecorder(Recorder):
 )
 def test_a_step_gives_the_same_bits_whichever_process_computed_which_piece(mnist_shaped, monkeypatch, assign):
     from minidl.distributed import pieces
+    from minidl.distributed.pieces import piece_bounds
 
     reference = lenet_bits(mnist_shaped, workers=2, steps=3)
     monkeypatch.setattr(pieces, "BALANCE", "speed")
     monkeypatch.setattr(pieces, "assign_by_speed", assign)
     weights, losses, counts = lenet_bits(mnist_shaped, workers=2, steps=3)
-    expected = assign(range(8), None)
+    expected = assign(piece_bounds(BATCH, 2), None)
     assert all(list(step) == [len(expected[0]), len(expected[1])] for step in counts), counts
     np.testing.assert_array_equal(weights, reference[0])
     assert losses == reference[1]
@@ -797,25 +804,28 @@ def test_a_step_gives_the_same_bits_whichever_process_computed_which_piece(mnist
 
 def test_two_float32_runs_with_a_busy_competitor_are_bit_identical(mnist_shaped):
     """The competitor moves pieces between the processes from run to run; the results must not move."""
+    from minidl.distributed.pieces import piece_bounds
+
     first = lenet_bits(mnist_shaped, workers=2, competitor=True)
     second = lenet_bits(mnist_shaped, workers=2, competitor=True)
     print("pieces per process per step:", first[2], second[2])
     np.testing.assert_array_equal(first[0], second[0])
     assert first[1] == second[1]
-    assert all(sum(step) == 8 for step in first[2] + second[2]), "every piece computed exactly once"
+    pieces = len(piece_bounds(BATCH, 2))
+    assert all(sum(step) == pieces for step in first[2] + second[2]), "every piece computed exactly once"
 
 
 def test_timings_tell_each_processs_pieces_idle_and_off_cpu_seconds(small_data):
     x, y = small_data
     recorder = PiecesRecorder()
     mlp().fit(x, y, batch_size=50, epochs=2, verbose=0, workers=3, callbacks=[recorder])
-    assert [sum(step) for step in recorder.pieces] == [4, 4, 1] * 2, "102 samples at batch 50: 4 + 4 + 1 pieces"
+    assert [sum(step) for step in recorder.pieces] == [5, 5, 1] * 2, "102 samples at batch 50: 5 + 5 + 1 pieces"
     assert all(len(step) == 3 for step in recorder.pieces + recorder.idle + recorder.off_cpu)
     for idle, seconds in zip(recorder.idle, recorder.steps):
         assert all(0 <= value <= seconds for value in idle)
     assert all(value >= 0 for step in recorder.off_cpu for value in step)
     timings = recorder.params["timings"]
-    assert sum(timings.pieces) == 18 and len(timings.idle_seconds) == 3
+    assert sum(timings.pieces) == 22 and len(timings.idle_seconds) == 3
     assert timings.idle_seconds == pytest.approx([sum(step[p] for step in recorder.idle) for p in range(3)])
 
 
@@ -839,6 +849,9 @@ def test_a_worker_that_comes_too_late_takes_no_piece_and_the_step_does_not_wait_
     finally:
         for timer in timers:
             timer.join()
-    assert recorder.pieces[2] == (2, 0), "the step after the stop: this process took both pieces"
+    from minidl.distributed.pieces import piece_bounds
+
+    everything = len(piece_bounds(32, 2))
+    assert recorder.pieces[2] == (everything, 0), "the step after the stop: this process took every piece"
     assert recorder.steps[2] < 0.5, "and did not wait for the stopped worker"
     np.testing.assert_allclose(model.parameters, expected.parameters, rtol=RTOL, atol=ATOL)
