@@ -442,6 +442,108 @@ def _per_process(runs, key, share=False, runs_steps=False, of=None) -> str:
     return "/".join(values)
 
 
+# ----- the wake-up cost of waiting (issue 28) -----
+def _busy(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def _wait(conn, spin):
+    """The pool's wait: look for `spin` s (worker.spin_until_ready), then sleep in the kernel until a message."""
+    from multiprocessing import connection
+
+    from minidl.distributed.worker import spin_until_ready
+
+    if not (spin > 0 and spin_until_ready(conn, spin)):
+        connection.wait([conn])
+
+
+def _wake_partner(conn, spin, work):
+    """The worker side of `wake_round`: wait, note when the message came, compute `work` s, answer."""
+    while True:
+        _wait(conn, spin)
+        sent = conn.recv()
+        if sent is None:
+            return
+        woke = time.perf_counter()
+        _busy(work)
+        conn.send((woke - sent, time.perf_counter()))
+
+
+def wake_round(spin, steps, work, gap):
+    """`steps` steps shaped like a pool's: the parent sends, both compute `work` s, the parent waits for the
+    answer, then spends `gap` s alone (adding rows, the optimizer step). Medians: (step ms, worker wake-up
+    µs, parent wake-up µs)."""
+    import multiprocessing as mp
+
+    parent_end, child_end = mp.Pipe()
+    partner = mp.Process(target=_wake_partner, args=(child_end, spin, work), daemon=True)
+    partner.start()
+    try:
+        worker_wakes, parent_wakes, step_times = [], [], []
+        for _ in range(steps):
+            started = time.perf_counter()
+            parent_end.send(time.perf_counter())
+            _busy(work)
+            _wait(parent_end, spin)
+            worker_wake, replied = parent_end.recv()
+            parent_wakes.append(time.perf_counter() - replied)
+            worker_wakes.append(worker_wake)
+            _busy(gap)
+            step_times.append(time.perf_counter() - started)
+        parent_end.send(None)
+    finally:
+        partner.join(timeout=5)
+        if partner.is_alive():
+            partner.kill()
+    return (
+        1e3 * statistics.median(step_times),
+        1e6 * statistics.median(worker_wakes),
+        1e6 * statistics.median(parent_wakes),
+        1e6 * statistics.quantiles(parent_wakes, n=10)[-1],
+    )
+
+
+def run_wake(args):
+    """The wake-up cost of a blocking wait against a short spin first, idle and with one busy competitor."""
+    from rich.console import Console
+    from rich.table import Table
+
+    spins = [float(v) for v in args.spins.split(",")]
+    results, loads = {}, [os.getloadavg()]
+    for _ in range(args.rounds):
+        for condition, contended in (("none started", False), ("1 busy process", True)):
+            competitor, _ = busy_competitor() if contended else (None, None)
+            try:
+                if competitor:
+                    time.sleep(0.5)
+                for spin in spins:
+                    results.setdefault((condition, spin), []).append(wake_round(spin, args.wake_steps, 0.0035, 0.0006))
+            finally:
+                if competitor:
+                    competitor.kill()
+                    competitor.wait()
+        loads.append(os.getloadavg())
+    table = Table(title=f"Waiting for a message: sleep at once vs look first (median of {args.rounds} rounds)")
+    for column in ("competitor", "look before sleeping", "step ms", "worker wake-up µs", "parent wake-up µs", "p90"):
+        table.add_column(column, justify="left" if column == "competitor" else "right")
+    for (condition, spin), rounds in results.items():
+        medians = [statistics.median(r[i] for r in rounds) for i in range(4)]
+        label = "no (sleep at once)" if spin == 0 else f"{1e6 * spin:.0f} µs"
+        table.add_row(
+            condition, label, f"{medians[0]:.3f}", f"{medians[1]:.0f}", f"{medians[2]:.0f}", f"{medians[3]:.0f}"
+        )
+    Console(width=max(Console().width, 120)).print(table)
+    print(
+        "Each step: the parent sends a message and computes 3.5 ms, the worker wakes, computes 3.5 ms and answers, "
+        f"the parent waits for the answer, then works 0.6 ms alone; {args.wake_steps} steps. Wake-up: from a "
+        "message sent to its reader running again. The pool's own wait: multiprocessing.connection.wait on a "
+        "pipe, after worker.spin_until_ready for the time given. "
+        f"Load average at start {tuple(round(v, 2) for v in loads[0])}, at end {tuple(round(v, 2) for v in loads[-1])}."
+    )
+
+
 def _mpi_rank():
     from mpi4py import MPI
 
@@ -602,6 +704,13 @@ def main():
         help="--contended: pool variants to compare, comma-separated balance[:first share[:piece samples[:spin]]]",
     )
     parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--wake",
+        action="store_true",
+        help="the wake-up cost of the pool's wait against a short spin, idle and contended",
+    )
+    parser.add_argument("--wake-steps", type=int, default=300, help="--wake: steps per measurement")
+    parser.add_argument("--spins", default="0,0.00005,0.0002,0.001", help="--wake: seconds to look before sleeping")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)
@@ -612,6 +721,8 @@ def main():
         return child(args)
     if args.scenarios:
         return run_scenarios(args)
+    if args.wake:
+        return run_wake(args)
     if args.contended:
         if "--samples" not in sys.argv:
             args.samples = 30000

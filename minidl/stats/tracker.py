@@ -32,6 +32,7 @@ from .store import DEFAULT_DIR, SaveResult, StatsWriteError, json_number, save_r
 from .validation import PROCESS_FIELDS
 
 TIME_DECIMALS = 7  # 0.1 microsecond: far below timing noise, keeps the JSON small
+IDLE_DECIMALS = 5  # 10 microseconds for each process's idle time per step (a list per step: kept shorter)
 #: `fit`'s end status -> the status a run is saved with ("finished" is the callback protocol's name).
 FINAL_STATUS = {"finished": "completed"}
 
@@ -249,7 +250,7 @@ def record_processes(run: dict, timings) -> None:
         return
     if len(pieces) > 1:
         run["timings"].setdefault("pieces", []).append(list(pieces))
-        run["timings"].setdefault("idle_times", []).append([round(t, TIME_DECIMALS) for t in timings.last_idle_seconds])
+        run["timings"].setdefault("idle_times", []).append([round(t, IDLE_DECIMALS) for t in timings.last_idle_seconds])
     totals = run.setdefault("processes", {key: [0] * len(pieces) for key in PROCESS_FIELDS})
     last = (pieces, timings.last_compute_seconds, timings.last_idle_seconds, timings.last_descheduled_seconds)
     for key, values in zip(PROCESS_FIELDS, last):

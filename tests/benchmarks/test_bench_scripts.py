@@ -130,3 +130,9 @@ def test_contended_table_runs_and_stops_its_competitor():
     pids = [int(pid) for pid in out.rsplit("Competitor pids (stopped): [", 1)[1].split("]")[0].split(",")]
     assert len(pids) == 1
     assert not os.path.exists(f"/proc/{pids[0]}") or "Z" in open(f"/proc/{pids[0]}/stat").read().rpartition(")")[2][:3]
+
+
+def test_wake_table_runs():
+    out = run_script("bench_parallel.py", "--wake", "--rounds", "1", "--spins", "0,0.0002", "--wake-steps", "20")
+    for text in ("sleep at once", "200 µs", "worker wake-up µs", "parent wake-up µs", "1 busy process", "Load average"):
+        assert text in out, text
