@@ -24,8 +24,8 @@ start-up included) at batch 64 and 128, first with no competitor started, then w
 that the benchmark starts itself and pins to the last CPU where the OS allows; every round runs
 every cell once, alternated, and the table shows medians with each round's ratio beside them.
 `--variants` compares the pool's own choices (see minidl/distributed/pieces.py) under the same
-conditions, each variant `balance[:first share[:piece samples[:spin seconds]]]`, for example
-`--variants queue:0.5:16:0,queue:1:16:0,speed:0:16,equal`.
+conditions, each variant `balance[:pieces per process[:first share[:spin seconds]]]`, for example
+`--variants equal,queue:2:0.5,queue:3:0.5,speed:4:0.25,queue:2:0.5:0.0002`.
 """
 
 from __future__ import annotations
@@ -71,11 +71,11 @@ def _importable(module):
 def child(args):
     from minidl.distributed import pieces
 
-    if args.variant:  # balance[:first share[:piece samples[:spin seconds]]], as --variants gives them
+    if args.variant:  # balance[:pieces per process[:first share[:spin seconds]]], as --variants gives them
         parts = args.variant.split(":")
         pieces.BALANCE = parts[0] or pieces.BALANCE
-        pieces.FIRST_SHARE = float(parts[1]) if len(parts) > 1 else pieces.FIRST_SHARE
-        pieces.PIECE_SAMPLES = int(parts[2]) if len(parts) > 2 else pieces.PIECE_SAMPLES
+        pieces.PIECES_PER_PROCESS = int(parts[1]) if len(parts) > 1 else pieces.PIECES_PER_PROCESS
+        pieces.FIRST_SHARE = float(parts[2]) if len(parts) > 2 else pieces.FIRST_SHARE
         pieces.SPIN_SECONDS = float(parts[3]) if len(parts) > 3 else pieces.SPIN_SECONDS
     x, y, source = bench_layers.load_data(args.samples, args.data_dir)
     if args.kind == "torch":
@@ -379,6 +379,7 @@ def run_contended(args):
         "wall s",
         "speed-up",
         "speed-up by round",
+        "CPU vs 1",
         "pieces by process",
         "idle by process",
         "off CPU while computing",
@@ -401,6 +402,7 @@ def run_contended(args):
                         f"{median:.2f}",
                         f"{statistics.median(b['seconds'] for b in base) / median:.2f}x",
                         ", ".join(f"{ratio:.2f}" for ratio in ratios),
+                        f"{_median_of(runs, 'cpu_seconds') / _median_of(base, 'cpu_seconds'):.2f}",
                         _per_process(runs, "pieces", share=True),
                         _per_process(runs, "idle_seconds", runs_steps=True),
                         _per_process(runs, "descheduled_seconds", of="process_compute_seconds"),
@@ -411,7 +413,8 @@ def run_contended(args):
     console.print(
         "Speed-up: median wall time of workers=1 / median of workers=N, each measured in the same condition "
         "(with the competitor running for both). By round: the same ratio for each round alone (never below 1.0x "
-        "is a target). Pieces by process: share of all pieces each process computed (the parent first). Idle: "
+        "is a target). CPU vs 1: CPU time of all the run's processes against workers=1's. Pieces by process: "
+        "share of all pieces each process computed (the parent first). Idle: "
         "per step, ms each process did not compute (median over rounds). Off CPU: share of each process's "
         "computing time it spent descheduled, waiting for a CPU while other work ran. "
         f"Competitor: `while True: pass`, pinned to CPU {pinned if pinned is not None else '(not pinned)'}. "
@@ -420,6 +423,10 @@ def run_contended(args):
         f"Competitor pids (stopped): {competitors}.",
         highlight=False,
     )
+
+
+def _median_of(runs, key) -> float:
+    return statistics.median(r[key] for r in runs)
 
 
 def _per_process(runs, key, share=False, runs_steps=False, of=None) -> str:
@@ -701,7 +708,7 @@ def main():
     )
     parser.add_argument(
         "--variants",
-        help="--contended: pool variants to compare, comma-separated balance[:first share[:piece samples[:spin]]]",
+        help="--contended: pool variants to compare, comma-separated balance[:pieces per process[:first share[:spin]]]",
     )
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument(

@@ -22,33 +22,40 @@ import numpy as np
 
 from . import replica
 
-# How a batch is cut (measured in bench_parallel.py --contended; see docs/parallel-and-mpi.md): the
-# first FIRST_SHARE of it in one big piece per process, the rest in pieces of about PIECE_SAMPLES. Each
-# piece costs LeNet-5 ~0.35 ms of fixed work per forward + backward (measured), so pieces are few and
-# big where the processes start together, and small only at the end, where they even out the step.
+# How a batch is cut (measured with bench_parallel.py --contended --variants; see
+# docs/parallel-and-mpi.md): PIECES_PER_PROCESS pieces per process, the first one of each holding
+# FIRST_SHARE of the batch between them and the others the rest, never under MIN_PIECE samples. A piece
+# costs LeNet-5 ~0.35 ms of fixed work per forward + backward (measured): too many pieces cost more
+# than they even out.
+PIECES_PER_PROCESS = 2
 FIRST_SHARE = 0.5
-PIECE_SAMPLES = 16
+MIN_PIECE = 8
 # At most this many pieces: a piece number is one byte in the queue.
 MAX_PIECES = 256
 # "queue": pieces taken by whichever process is free; "speed": shared out before the step in
 # proportion to each process's measured speed; "equal": one equal shard per process. The last two
-# are kept to be measured against (bench_parallel.py --balance).
+# are kept to be measured against (bench_parallel.py --variants).
 BALANCE = "queue"
 # How long a waiting process looks for a message before it sleeps until one comes (seconds).
 SPIN_SECONDS = 0.0
 
 
-def piece_bounds(batch: int, processes: int, first_share=None, piece_samples=None) -> list[tuple[int, int]]:
+def piece_bounds(batch: int, processes: int, per_process=None, first_share=None) -> list[tuple[int, int]]:
     """The (lo, hi) places of a batch's pieces, in order, none empty: a fixed function of its arguments.
 
-    `first_share` (default FIRST_SHARE) of the batch goes in `processes` near-equal big pieces, the
-    rest in near-equal pieces of about `piece_samples` (default PIECE_SAMPLES); at most MAX_PIECES.
+    `per_process` (default PIECES_PER_PROCESS) pieces per process, fewer when pieces would hold under
+    MIN_PIECE samples: first `processes` big pieces holding `first_share` (default FIRST_SHARE) of the
+    batch, then the rest cut evenly; near-equal sizes within each part; at most MAX_PIECES.
     """
+    per_process = PIECES_PER_PROCESS if per_process is None else per_process
     first_share = FIRST_SHARE if first_share is None else first_share
-    piece_samples = PIECE_SAMPLES if piece_samples is None else piece_samples
-    first = int(round(first_share * batch)) if first_share * batch >= processes else 0
-    big = min(processes, first)
-    small = min(-(-(batch - first) // piece_samples), MAX_PIECES - big)
+    small_room = int((1 - first_share) * batch) // (processes * MIN_PIECE)  # small pieces of MIN_PIECE or more
+    per_process = max(1, min(per_process, 1 + small_room, MAX_PIECES // processes))
+    if per_process == 1:
+        big, first = min(processes, batch), batch
+    else:
+        big, first = processes, int(round(first_share * batch))
+    small = processes * (per_process - 1)
     edges = [
         *np.linspace(0, first, big + 1).round().astype(int).tolist()[:-1],
         *np.linspace(first, batch, small + 1).round().astype(int).tolist(),

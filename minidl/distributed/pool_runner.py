@@ -119,7 +119,7 @@ class PoolRunner(Runner):
         started = time.perf_counter()
         pool, batch = self.pool, len(indices)
         assigning = self.balance in ("speed", "equal")
-        bounds = piece_bounds(batch, self.workers, first_share=1.0 if self.balance == "equal" else None)
+        bounds = piece_bounds(batch, self.workers, per_process=1 if self.balance == "equal" else None)
         edges = (0, *(hi for _, hi in bounds))
         rows = self._rows_for(len(bounds))
         if self.step_open:  # the last step was cut short: wait out its answers (its pieces are void)

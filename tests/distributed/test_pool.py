@@ -264,8 +264,8 @@ def test_dropout_masks_do_not_depend_on_the_split(mnist_shaped, dropout_one_proc
 
 
 def test_uneven_shards_and_a_last_batch_smaller_than_the_pool(small_data):
-    """102 samples, batch 50, 3 workers: pieces of 8 to 13 and a last batch of 2 (one piece, fewer than
-    the processes: two of them compute nothing)."""
+    """102 samples, batch 50, 3 workers: pieces of 8 and 9, and a last batch of 2 (two pieces of one
+    sample, fewer than the processes: one of them computes nothing)."""
     x, y = small_data
     runs = {}
     for workers in (1, 3):
@@ -722,27 +722,33 @@ def test_a_pool_holds_its_thread_limit_in_this_process_until_it_closes():
 
 
 # ----- pieces: taken by whichever process is free, added in piece order (issue 28) -----
-def test_a_batch_is_cut_into_a_big_piece_per_process_then_small_pieces():
+def test_a_batch_is_cut_into_a_few_pieces_per_process_the_first_ones_bigger():
     from minidl.distributed.pieces import piece_bounds
 
-    assert piece_bounds(128, 2, 0.5, 16) == [(0, 32), (32, 64), (64, 80), (80, 96), (96, 112), (112, 128)]
-    assert piece_bounds(128, 2, 1.0, 16) == [(0, 64), (64, 128)], "all in the big pieces: equal shards"
-    assert piece_bounds(128, 2, 0.0, 32) == [(0, 32), (32, 64), (64, 96), (96, 128)]
-    assert piece_bounds(50, 3, 0.5, 16) == [(0, 8), (8, 17), (17, 25), (25, 38), (38, 50)]
-    assert piece_bounds(2, 4, 0.5, 16) == [(0, 2)], "fewer samples than processes: no big pieces"
-    assert piece_bounds(1, 2) == [(0, 1)]
-    assert len(piece_bounds(100_000, 2, 0.0, 16)) == 256, "a piece number is one byte in the queue"
+    def sizes(*args):
+        return [hi - lo for lo, hi in piece_bounds(*args)]
+
+    assert sizes(128, 2, 2, 0.5) == [32, 32, 32, 32]
+    assert sizes(128, 2, 3, 0.5) == [32, 32, 16, 16, 16, 16]
+    assert sizes(128, 2, 1, 0.5) == [64, 64], "one piece per process: equal shards"
+    assert sizes(64, 2, 3, 0.5) == [16, 16, 8, 8, 8, 8]
+    assert sizes(64, 2, 4, 0.5) == [16, 16, 8, 8, 8, 8], "no piece under MIN_PIECE (8) samples"
+    assert sizes(50, 3, 2, 0.5) == [8, 9, 8, 8, 9, 8]
+    assert sizes(2, 4, 2, 0.5) == [1, 1], "fewer samples than processes: one piece per sample"
+    assert sizes(1, 2) == [1]
+    assert len(piece_bounds(100_000, 2, 500, 0.5)) == 256, "a piece number is one byte in the queue"
     for batch in range(1, 300, 7):
         for processes in (2, 3, 4):
-            bounds = piece_bounds(batch, processes)
-            assert bounds[0][0] == 0 and bounds[-1][1] == batch and all(lo < hi for lo, hi in bounds)
-            assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+            for per_process in (1, 2, 3):
+                bounds = piece_bounds(batch, processes, per_process)
+                assert bounds[0][0] == 0 and bounds[-1][1] == batch and all(lo < hi for lo, hi in bounds)
+                assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
 
 
 def test_assign_by_speed_gives_runs_of_pieces_in_proportion_to_speed():
     from minidl.distributed.pieces import assign_by_speed, piece_bounds
 
-    bounds = piece_bounds(128, 2, 0.0, 16)
+    bounds = piece_bounds(128, 2, 4, 0.25)
     assert assign_by_speed(bounds, [1.0, 1.0]) == [[0, 1, 2, 3], [4, 5, 6, 7]]
     assert assign_by_speed(bounds, [3.0, 1.0]) == [[0, 1, 2, 3, 4, 5], [6, 7]]
     assert assign_by_speed(bounds, [float("nan"), 2.0]) == [[0, 1, 2, 3], [4, 5, 6, 7]]
@@ -819,13 +825,13 @@ def test_timings_tell_each_processs_pieces_idle_and_off_cpu_seconds(small_data):
     x, y = small_data
     recorder = PiecesRecorder()
     mlp().fit(x, y, batch_size=50, epochs=2, verbose=0, workers=3, callbacks=[recorder])
-    assert [sum(step) for step in recorder.pieces] == [5, 5, 1] * 2, "102 samples at batch 50: 5 + 5 + 1 pieces"
+    assert [sum(step) for step in recorder.pieces] == [6, 6, 2] * 2, "102 samples at batch 50: 6 + 6 + 2 pieces"
     assert all(len(step) == 3 for step in recorder.pieces + recorder.idle + recorder.off_cpu)
     for idle, seconds in zip(recorder.idle, recorder.steps):
         assert all(0 <= value <= seconds for value in idle)
     assert all(value >= 0 for step in recorder.off_cpu for value in step)
     timings = recorder.params["timings"]
-    assert sum(timings.pieces) == 22 and len(timings.idle_seconds) == 3
+    assert sum(timings.pieces) == 28 and len(timings.idle_seconds) == 3
     assert timings.idle_seconds == pytest.approx([sum(step[p] for step in recorder.idle) for p in range(3)])
 
 
