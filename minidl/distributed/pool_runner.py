@@ -23,7 +23,7 @@ from . import pieces, replica
 from .base import Runner, StepTimings, shard_bounds
 from .faults import CLEANUP_SECONDS, CLOSE_SECONDS, WorkerError, pool_timeout
 from .pieces import claims, compute_pieces, piece_bounds
-from .resources import thread_limit
+from .resources import available_cpus, thread_limit
 from .shared import SharedArray
 
 RECENT_STEPS = 101  # steps whose median sets the automatic timeout
@@ -55,6 +55,9 @@ class PoolRunner(Runner):
         self.step_open = False  # a step was cut short (Ctrl-C, an error): its answers are still owed
         self.balance, self.spin = pieces.BALANCE, pieces.SPIN_SECONDS
         self.speeds = np.full(pool.workers, np.nan)  # each process's samples per second ("speed" balance)
+        # The batch is cut for as many processes as can compute at once: more workers than CPUs take
+        # the same pieces (so such a pool computes what a pool of `available_cpus()` computes).
+        self.cut_for = min(pool.workers, available_cpus())
         # Known to the pool (whose close() closes it) and to the caller before it holds anything.
         with deferred_signals():
             pool.attached = self
@@ -119,7 +122,10 @@ class PoolRunner(Runner):
         started = time.perf_counter()
         pool, batch = self.pool, len(indices)
         assigning = self.balance in ("speed", "equal")
-        bounds = piece_bounds(batch, self.workers, per_process=1 if self.balance == "equal" else None)
+        if self.balance == "equal":
+            bounds = piece_bounds(batch, self.workers, per_process=1)
+        else:
+            bounds = piece_bounds(batch, self.cut_for)
         edges = (0, *(hi for _, hi in bounds))
         rows = self._rows_for(len(bounds))
         if self.step_open:  # the last step was cut short: wait out its answers (its pieces are void)

@@ -264,7 +264,7 @@ def test_dropout_masks_do_not_depend_on_the_split(mnist_shaped, dropout_one_proc
 
 
 def test_uneven_shards_and_a_last_batch_smaller_than_the_pool(small_data):
-    """102 samples, batch 50, 3 workers: pieces of 8 and 9, and a last batch of 2 (two pieces of one
+    """102 samples, batch 50, 3 workers: pieces of 8 to 13, and a last batch of 2 (two pieces of one
     sample, fewer than the processes: one of them computes nothing)."""
     x, y = small_data
     runs = {}
@@ -825,13 +825,17 @@ def test_timings_tell_each_processs_pieces_idle_and_off_cpu_seconds(small_data):
     x, y = small_data
     recorder = PiecesRecorder()
     mlp().fit(x, y, batch_size=50, epochs=2, verbose=0, workers=3, callbacks=[recorder])
-    assert [sum(step) for step in recorder.pieces] == [6, 6, 2] * 2, "102 samples at batch 50: 6 + 6 + 2 pieces"
+    from minidl.distributed import available_cpus
+    from minidl.distributed.pieces import piece_bounds
+
+    cut = [len(piece_bounds(size, min(3, available_cpus()))) for size in (50, 50, 2)]
+    assert [sum(step) for step in recorder.pieces] == cut * 2, "102 samples at batch 50: every piece computed once"
     assert all(len(step) == 3 for step in recorder.pieces + recorder.idle + recorder.off_cpu)
     for idle, seconds in zip(recorder.idle, recorder.steps):
         assert all(0 <= value <= seconds for value in idle)
     assert all(value >= 0 for step in recorder.off_cpu for value in step)
     timings = recorder.params["timings"]
-    assert sum(timings.pieces) == 28 and len(timings.idle_seconds) == 3
+    assert sum(timings.pieces) == 2 * sum(cut) and len(timings.idle_seconds) == 3
     assert timings.idle_seconds == pytest.approx([sum(step[p] for step in recorder.idle) for p in range(3)])
 
 
@@ -861,3 +865,15 @@ def test_a_worker_that_comes_too_late_takes_no_piece_and_the_step_does_not_wait_
     assert recorder.pieces[2] == (everything, 0), "the step after the stop: this process took every piece"
     assert recorder.steps[2] < 0.5, "and did not wait for the stopped worker"
     np.testing.assert_allclose(model.parameters, expected.parameters, rtol=RTOL, atol=ATOL)
+
+
+def test_more_workers_than_cpus_cut_the_batch_as_a_pool_of_one_per_cpu_and_compute_the_same_bits(
+    mnist_shaped, monkeypatch
+):
+    from minidl.distributed import pool_runner
+
+    monkeypatch.setattr(pool_runner, "available_cpus", lambda: 2)
+    two = lenet_bits(mnist_shaped, workers=2, steps=3)
+    four = lenet_bits(mnist_shaped, workers=4, steps=3)
+    np.testing.assert_array_equal(four[0], two[0])
+    assert all(len(step) == 4 and sum(step) == sum(two[2][0]) for step in four[2])
