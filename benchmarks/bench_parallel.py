@@ -295,8 +295,10 @@ def run_scenarios(args):
 
 # ----- idle vs one busy competitor (issue 28) -----
 def busy_competitor():
-    """One process that keeps a CPU busy until killed, pinned to the last CPU where the OS allows it."""
-    process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    """One process that keeps a CPU busy until killed (or until this process is gone: it watches its parent,
+    so a benchmark killed outright leaves no busy loop behind), pinned to the last CPU where the OS allows."""
+    busy_loop = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+    process = subprocess.Popen([sys.executable, "-c", busy_loop])
     pinned = None
     if hasattr(os, "sched_setaffinity"):
         try:
@@ -417,7 +419,8 @@ def run_contended(args):
         "share of all pieces each process computed (the parent first). Idle: "
         "per step, ms each process did not compute (median over rounds). Off CPU: share of each process's "
         "computing time it spent descheduled, waiting for a CPU while other work ran. "
-        f"Competitor: `while True: pass`, pinned to CPU {pinned if pinned is not None else '(not pinned)'}. "
+        "Competitor: a busy loop (`while os.getppid() == parent: pass`), pinned to CPU "
+        f"{pinned if pinned is not None else '(not pinned)'}. "
         f"Load average (1, 5, 15 min) at start {tuple(round(v, 2) for v in loads[0])}, "
         f"at end {tuple(round(v, 2) for v in loads[-1])}: on a machine doing other work, these figures move. "
         f"Competitor pids (stopped): {competitors}.",

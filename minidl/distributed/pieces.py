@@ -10,7 +10,7 @@ others took every piece takes none, and the step does not wait for it.
 Each piece's gradient goes to that piece's own row (`compute_pieces`) and the parent adds the rows in
 piece order, so a step's result does not depend on which process computed which piece: two runs with
 the same seed are bit-identical, however the machine's load moved the pieces around. The cut depends
-on the batch size alone, never on timing, for the same reason.
+on the batch size and the number of processes alone, never on timing, for the same reason.
 """
 
 from __future__ import annotations

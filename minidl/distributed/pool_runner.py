@@ -153,6 +153,9 @@ class PoolRunner(Runner):
         wait = self.timeout_for(sum(piece[3] for piece in done[0]))
         deadline, computed = time.monotonic() + wait, len(done[0])
         while computed < len(bounds) or not expected <= done.keys():
+            if not pool.unanswered:  # cannot happen while the queues work as described; never spin on it
+                pool.broken = f"{len(bounds) - computed} piece(s) of a step were taken and never computed"
+                raise WorkerError(f"the worker pool is unusable: {pool.broken}")
             for index, tag, reply in pool.receive(deadline, wait, self.spin):
                 if reply[0] == "error":
                     pool.raise_worker_error(index, reply[1])
