@@ -422,10 +422,10 @@ def run_contended(args):
         "Competitor: a busy loop (`while os.getppid() == parent: pass`), pinned to CPU "
         f"{pinned if pinned is not None else '(not pinned)'}. "
         f"Load average (1, 5, 15 min) at start {tuple(round(v, 2) for v in loads[0])}, "
-        f"at end {tuple(round(v, 2) for v in loads[-1])}: on a machine doing other work, these figures move. "
-        f"Competitor pids (stopped): {competitors}.",
+        f"at end {tuple(round(v, 2) for v in loads[-1])}: on a machine doing other work, these figures move.",
         highlight=False,
     )
+    print(f"Competitor pids (stopped): {competitors}")
 
 
 def _median_of(runs, key) -> float:
