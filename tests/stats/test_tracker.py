@@ -13,6 +13,7 @@ import pytest
 from stats_helpers import BATCH, EPOCHS, FEATURES, SAMPLES, RaiseAt, make_model, runs_in, text_row, train
 
 from minidl.callbacks import Callback
+from minidl.distributed.pieces import piece_bounds
 from minidl.stats import AVERAGES_FILE, StatisticsTracker, StatsWriteError
 
 
@@ -238,7 +239,8 @@ def test_a_pool_run_records_each_steps_pieces_and_idle_time_per_process_and_the_
     timings, processes = run["timings"], run["processes"]
     steps = len(timings["step_times"])
     assert steps == 4 and len(timings["pieces"]) == steps and len(timings["idle_times"]) == steps
-    assert all(len(step) == 2 and sum(step) == 2 for step in timings["pieces"]), "batch 32: two pieces of 16"
+    pieces = len(piece_bounds(32, 2))
+    assert all(len(step) == 2 and sum(step) == pieces for step in timings["pieces"]), "every piece computed once"
     assert all(0 <= idle <= step_time for step, step_time in zip(timings["idle_times"], timings["step_times"])
                for idle in step)  # fmt: skip
     assert processes["pieces"] == [sum(p[0] for p in timings["pieces"]), sum(p[1] for p in timings["pieces"])]
