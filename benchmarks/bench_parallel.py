@@ -460,12 +460,12 @@ def _busy(seconds):
 
 
 def _wait(conn, spin):
-    """The pool's wait: look for `spin` s (worker.spin_until_ready), then sleep in the kernel until a message."""
+    """The pool's wait: look for `spin` s (worker.look_for_messages), then sleep in the kernel until a message."""
     from multiprocessing import connection
 
-    from minidl.distributed.worker import spin_until_ready
+    from minidl.distributed.worker import look_for_messages
 
-    if not (spin > 0 and spin_until_ready(conn, spin)):
+    if not (spin > 0 and look_for_messages([conn], spin)):
         connection.wait([conn])
 
 
@@ -549,7 +549,7 @@ def run_wake(args):
         "Each step: the parent sends a message and computes 3.5 ms, the worker wakes, computes 3.5 ms and answers, "
         f"the parent waits for the answer, then works 0.6 ms alone; {args.wake_steps} steps. Wake-up: from a "
         "message sent to its reader running again. The pool's own wait: multiprocessing.connection.wait on a "
-        "pipe, after worker.spin_until_ready for the time given. "
+        "pipe, after worker.look_for_messages (polling, yielding the CPU between looks) for the time given. "
         f"Load average at start {tuple(round(v, 2) for v in loads[0])}, at end {tuple(round(v, 2) for v in loads[-1])}."
     )
 

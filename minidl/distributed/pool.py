@@ -42,7 +42,7 @@ from .data import SharedDataCache
 from .faults import ATOMIC_MESSAGE_BYTES, POLL_SECONDS, WorkerError, is_stopped
 from .pool_runner import PoolRunner
 from .resources import available_cpus, default_threads, thread_limit
-from .worker import worker_main
+from .worker import look_for_messages, worker_main
 
 
 def _user_stacklevel() -> int:
@@ -224,11 +224,7 @@ class WorkerPool(RunnerSource):
             return []
         by_object = {self.connections[i]: i for i in waiting}
         sentinels = {self.processes[i].sentinel: i for i in waiting}
-        ready = []
-        if spin > 0:
-            until = time.perf_counter() + spin
-            while not ready and time.perf_counter() < until:
-                ready = [conn for conn in by_object if conn.poll(0)]
+        ready = look_for_messages(list(by_object), spin) if spin > 0 else []
         while not ready:
             left = deadline - time.monotonic()
             if left <= 0:

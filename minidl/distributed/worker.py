@@ -11,6 +11,7 @@ queue while there are any and writes each piece's gradient into that piece's row
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import time
 import traceback
@@ -38,7 +39,7 @@ def worker_main(conn, index, threads, inherited=None, queues=()):
     state.limiter, state.threads = thread_limit(threads), threads
     parent = mp.parent_process()
     while True:
-        came = state.spin > 0 and spin_until_ready(conn, state.spin)
+        came = state.spin > 0 and look_for_messages([conn], state.spin)
         if not came and parent is not None and conn not in connection.wait([conn, parent.sentinel]):
             break  # the parent is gone
         try:
@@ -119,10 +120,19 @@ class WorkerState:
         return shared
 
 
-def spin_until_ready(conn, seconds) -> bool:
-    """Whether a message came on `conn` within `seconds` of looking without sleeping (see `pieces.SPIN_SECONDS`)."""
+def look_for_messages(connections, seconds) -> list:
+    """The connections holding a message, looked at for up to `seconds` before giving up, without sleeping.
+
+    A process that sleeps in the kernel gives its CPU away, and on a busy machine getting it back can
+    cost a scheduler quantum (bench_parallel.py --wake measures it); between looks it yields, so a
+    process waiting for this CPU (the one whose answer we wait for) runs first.
+    """
     until = time.perf_counter() + seconds
-    while time.perf_counter() < until:
-        if conn.poll(0):
-            return True
-    return False
+    while True:
+        ready = [conn for conn in connections if conn.poll(0)]
+        if ready or time.perf_counter() >= until:
+            return ready
+        _yield()
+
+
+_yield = getattr(os, "sched_yield", lambda: None)
