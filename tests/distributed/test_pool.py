@@ -877,3 +877,15 @@ def test_more_workers_than_cpus_cut_the_batch_as_a_pool_of_one_per_cpu_and_compu
     four = lenet_bits(mnist_shaped, workers=4, steps=3)
     np.testing.assert_array_equal(four[0], two[0])
     assert all(len(step) == 4 and sum(step) == sum(two[2][0]) for step in four[2])
+
+
+def test_processes_that_look_for_messages_before_sleeping_compute_the_same(small_data, monkeypatch):
+    from minidl.distributed import pieces
+
+    x, y = small_data
+    expected = mlp()
+    expected.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    monkeypatch.setattr(pieces, "SPIN_SECONDS", 0.0005)
+    model = mlp()
+    model.fit(x, y, batch_size=32, epochs=2, verbose=0, workers=2)
+    np.testing.assert_allclose(model.parameters, expected.parameters, rtol=RTOL, atol=ATOL)
