@@ -18,6 +18,8 @@ and the load average, which is printed again at the end: on a shared machine, re
 
     python benchmarks/bench_parallel.py --repeat 3
     python benchmarks/bench_parallel.py --contended --rounds 3   # idle vs one busy competitor (issue 28)
+    python benchmarks/bench_parallel.py --piece-cost --rounds 15  # what cutting a batch into pieces costs
+    python benchmarks/bench_parallel.py --wake --rounds 3         # sleeping vs looking before sleeping
 
 `--contended` times `fit(workers=N)` against `fit(workers=1)` (LeNet-5, 30,000 images, one epoch, pool
 start-up included) at batch 64 and 128, first with no competitor started, then with one busy process
@@ -452,6 +454,53 @@ def _per_process(runs, key, share=False, runs_steps=False, of=None) -> str:
     return "/".join(values)
 
 
+# ----- what a piece costs (issue 28) -----
+def run_piece_cost(args):
+    """CPU time of one LeNet-5 batch's forward + backward in one process, cut into 1, 2, 4, 8 pieces."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+    from threadpoolctl import threadpool_limits
+
+    from minidl.optimizers import SGD
+
+    x, y, source = bench_layers.load_data(16 * max(args.batch_sizes), args.data_dir)
+    model = bench_layers.build_minidl("lenet")
+    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    table = Table(title=f"LeNet-5 forward + backward of one batch, CPU ms, median of {args.rounds} alternated rounds")
+    for column in ("batch", "pieces", "samples each", "CPU ms a batch", "vs one piece", "fixed cost a piece, ms"):
+        table.add_column(column, justify="right")
+    with threadpool_limits(1):
+        for batch in args.batch_sizes:
+            cuts = [n for n in (1, 2, 4, 8) if batch // n >= 1]
+            times = {n: [] for n in cuts}
+            for _ in range(args.rounds):
+                for n in cuts:
+                    edges = np.linspace(0, batch, n + 1).round().astype(int)
+                    steps = []
+                    for step in range(8):
+                        indices = np.arange(step * batch, (step + 1) * batch)
+                        cpu = time.thread_time()
+                        for lo, hi in zip(edges[:-1], edges[1:]):
+                            part = indices[lo:hi]
+                            model.forward_backward(x[part], y[part], None, batch, 0, positions=np.arange(lo, hi))
+                        steps.append(time.thread_time() - cpu)
+                    times[n].append(statistics.median(steps))
+            whole = statistics.median(times[1])
+            for n in cuts:
+                median = statistics.median(times[n])
+                fixed = (median - whole) / (n - 1) if n > 1 else 0.0
+                table.add_row(
+                    str(batch), str(n), f"{batch / n:.0f}", f"{1000 * median:.2f}", f"{median / whole:.3f}",
+                    f"{1000 * fixed:.3f}" if n > 1 else "-",
+                )  # fmt: skip
+    Console(width=max(Console().width, 120)).print(table)
+    print(
+        f"data: {source}; one BLAS thread; CPU time of this process (time.thread_time). Fixed cost a piece: the "
+        "extra CPU time over one piece, per extra piece. Load average: " + bench_layers.load_average()
+    )
+
+
 # ----- the wake-up cost of waiting (issue 28) -----
 def _busy(seconds):
     end = time.perf_counter() + seconds
@@ -719,6 +768,9 @@ def main():
         action="store_true",
         help="the wake-up cost of the pool's wait against a short spin, idle and contended",
     )
+    parser.add_argument(
+        "--piece-cost", action="store_true", help="CPU time of a LeNet-5 batch cut into 1, 2, 4, 8 pieces"
+    )
     parser.add_argument("--wake-steps", type=int, default=300, help="--wake: steps per measurement")
     parser.add_argument("--spins", default="0,0.00005,0.0002,0.001", help="--wake: seconds to look before sleeping")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
@@ -733,6 +785,8 @@ def main():
         return run_scenarios(args)
     if args.wake:
         return run_wake(args)
+    if args.piece_cost:
+        return run_piece_cost(args)
     if args.contended:
         if "--samples" not in sys.argv:
             args.samples = 30000

@@ -136,3 +136,9 @@ def test_wake_table_runs():
     out = run_script("bench_parallel.py", "--wake", "--rounds", "1", "--spins", "0,0.0002", "--wake-steps", "20")
     for text in ("sleep at once", "200 µs", "worker wake-up µs", "parent wake-up µs", "1 busy process", "Load average"):
         assert text in out, text
+
+
+def test_piece_cost_table_runs():
+    out = run_script("bench_parallel.py", "--piece-cost", "--rounds", "1", "--batch-sizes", "16")
+    for text in ("CPU ms a batch", "fixed cost a piece, ms", "Load average"):
+        assert text in out, text
