@@ -1,11 +1,12 @@
 """How a pool's training step is shared out: the batch cut into pieces, taken by whichever process is free.
 
-With one equal shard per process, every step waits for the slowest process, and on a machine doing
-anything else one process is often descheduled for a scheduler quantum (a few ms: a whole LeNet-5
-step). So the batch is cut into more pieces than processes (`piece_bounds`), the pieces of a step go
-into a queue, and every process, the parent included, takes the next piece as soon as it is free
-(`claims`). A process slowed by other work simply takes fewer pieces; one that wakes up after the
-others took every piece takes none, and the step does not wait for it.
+With one shard per process handed out before the step, every step waits for the slowest process, and
+on a machine doing anything else one process is often descheduled for a scheduler quantum (a few ms:
+a whole LeNet-5 step). So the pieces of a step (`piece_bounds`: one per process that can compute at
+once by default, more when PIECES_PER_PROCESS asks) go into a queue, and every process, the parent
+included, takes the next piece as soon as it is free (`claims`). A process slowed by other work
+takes fewer pieces; one that wakes up after the others took every piece takes none, and the step
+does not wait for it.
 
 Each piece's gradient goes to that piece's own row (`compute_pieces`) and the parent adds the rows in
 piece order, so a step's result does not depend on which process computed which piece: two runs with
@@ -22,12 +23,14 @@ import numpy as np
 
 from . import replica
 
-# How a batch is cut (measured with bench_parallel.py --contended --variants; see
-# docs/parallel-and-mpi.md): PIECES_PER_PROCESS pieces per process, the first one of each holding
-# FIRST_SHARE of the batch between them and the others the rest, never under MIN_PIECE samples. A piece
-# costs LeNet-5 ~0.35 ms of fixed work per forward + backward (measured): too many pieces cost more
-# than they even out.
-PIECES_PER_PROCESS = 2
+# How a batch is cut: PIECES_PER_PROCESS pieces per process that can compute at once, the first one of
+# each holding FIRST_SHARE of the batch between them and the others the rest, never under MIN_PIECE
+# samples. A piece costs LeNet-5 0.35-0.55 ms of fixed work per forward + backward, so 2 pieces per
+# process cost 5-9 % more CPU time than 1 (bench_parallel.py --piece-cost); on the shared 2-CPU machine
+# (load average 6-12) one piece per process was as fast or faster in 7 of 8 paired comparisons
+# (bench_parallel.py --contended --variants equal,queue:1,queue:2:0.5; docs/parallel-and-mpi.md), so
+# one it is: pieces still go to whoever is free, and nobody waits for a process that comes too late.
+PIECES_PER_PROCESS = 1
 FIRST_SHARE = 0.5
 MIN_PIECE = 8
 # At most this many pieces: a piece number is one byte in the queue.

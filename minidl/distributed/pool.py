@@ -1,9 +1,10 @@
 """Data-parallel training and inference on a pool of worker processes.
 
-Every training batch is cut into pieces, more than there are processes (see `pieces.py`). This
-process and N-1 worker processes take the pieces from a queue as each becomes free; each holds a
-replica of the model whose weights *are* the parent's weights (one shared-memory buffer) and writes
-each piece's share of the batch's mean gradient into that piece's row of a shared array. The parent
+Every training batch is cut into pieces (see `pieces.py`). This process and N-1 worker processes
+take the pieces from a queue as each becomes free, and nobody waits for one that comes too late to
+take any. Each holds a replica of the model whose weights *are* the parent's weights (one
+shared-memory buffer) and writes each piece's share of the batch's mean gradient into that piece's
+row of a shared array. The parent
 adds the rows in piece order and takes one optimizer step on the shared weights, which every
 replica sees at once. The training data is put in shared memory once per pool (see `data.py`); a
 step sends each worker only a few numbers, and the batch's sample indices travel through a shared

@@ -808,10 +808,13 @@ def test_a_step_gives_the_same_bits_whichever_process_computed_which_piece(mnist
     assert losses == reference[1]
 
 
-def test_two_float32_runs_with_a_busy_competitor_are_bit_identical(mnist_shaped):
-    """The competitor moves pieces between the processes from run to run; the results must not move."""
+def test_two_float32_runs_with_a_busy_competitor_are_bit_identical(mnist_shaped, monkeypatch):
+    """The competitor moves pieces between the processes from run to run (four pieces a process, so there
+    is something to move); the results must not move."""
+    from minidl.distributed import pieces
     from minidl.distributed.pieces import piece_bounds
 
+    monkeypatch.setattr(pieces, "PIECES_PER_PROCESS", 4)
     first = lenet_bits(mnist_shaped, workers=2, competitor=True)
     second = lenet_bits(mnist_shaped, workers=2, competitor=True)
     print("pieces per process per step:", first[2], second[2])
