@@ -772,7 +772,7 @@ def main():
         "--piece-cost", action="store_true", help="CPU time of a LeNet-5 batch cut into 1, 2, 4, 8 pieces"
     )
     parser.add_argument("--wake-steps", type=int, default=300, help="--wake: steps per measurement")
-    parser.add_argument("--spins", default="0,0.00005,0.0002,0.001", help="--wake: seconds to look before sleeping")
+    parser.add_argument("--spins", default="0,0.0002,0.001,0.003", help="--wake: seconds to look before sleeping")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)

@@ -28,8 +28,8 @@ from . import replica
 # samples. A piece costs LeNet-5 0.35-0.55 ms of fixed work per forward + backward, so 2 pieces per
 # process cost 5-9 % more CPU time than 1 (bench_parallel.py --piece-cost); on the shared 2-CPU machine
 # (load average 6-12) one piece per process was as fast or faster in 7 of 8 paired comparisons
-# (bench_parallel.py --contended --variants equal,queue:1,queue:2:0.5; docs/parallel-and-mpi.md), so
-# one it is: pieces still go to whoever is free, and nobody waits for a process that comes too late.
+# (docs/parallel-and-mpi.md, "Measured"), so one it is: pieces still go to whoever is free, and
+# nobody waits for a process that comes too late. Re-measure on a quiet machine before changing it.
 PIECES_PER_PROCESS = 1
 FIRST_SHARE = 0.5
 MIN_PIECE = 8
