@@ -17,6 +17,17 @@ below N). The header names the BLAS library, its kernel and default thread count
 and the load average, which is printed again at the end: on a shared machine, read wall times with it.
 
     python benchmarks/bench_parallel.py --repeat 3
+    python benchmarks/bench_parallel.py --contended --rounds 3   # idle vs one busy competitor (issue 28)
+    python benchmarks/bench_parallel.py --piece-cost --rounds 15  # what cutting a batch into pieces costs
+    python benchmarks/bench_parallel.py --wake --rounds 3         # sleeping vs looking before sleeping
+
+`--contended` times `fit(workers=N)` against `fit(workers=1)` (LeNet-5, 30,000 images, one epoch, pool
+start-up included) at batch 64 and 128, first with no competitor started, then with one busy process
+that the benchmark starts itself and pins to the last CPU where the OS allows; every round runs
+every cell once, alternated, and the table shows medians with each round's ratio beside them.
+`--variants` compares the pool's own choices (see minidl/distributed/pieces.py) under the same
+conditions, each variant `balance[:pieces per process[:first share[:spin seconds]]]`, for example
+`--variants equal,queue:2:0.5,queue:3:0.5,speed:4:0.25,queue:2:0.5:0.0002`.
 """
 
 from __future__ import annotations
@@ -60,6 +71,14 @@ def _importable(module):
 
 # ----- the child: one measurement -----
 def child(args):
+    from minidl.distributed import pieces
+
+    if args.variant:  # balance[:pieces per process[:first share[:spin seconds]]], as --variants gives them
+        parts = args.variant.split(":")
+        pieces.BALANCE = parts[0] or pieces.BALANCE
+        pieces.PIECES_PER_PROCESS = int(parts[1]) if len(parts) > 1 else pieces.PIECES_PER_PROCESS
+        pieces.FIRST_SHARE = float(parts[2]) if len(parts) > 2 else pieces.FIRST_SHARE
+        pieces.SPIN_SECONDS = float(parts[3]) if len(parts) > 3 else pieces.SPIN_SECONDS
     x, y, source = bench_layers.load_data(args.samples, args.data_dir)
     if args.kind == "torch":
         cpu = time.process_time()
@@ -181,6 +200,11 @@ def bench_layers_callback():
                 "first_step_seconds": getattr(runner, "first_step_seconds", float("nan")),
                 "comm_share": timings.communication_share() if timings else 0.0,
                 "comm_seconds": timings.step_seconds - timings.compute_seconds if timings else 0.0,
+                "steps": timings.steps if timings else 0,
+                "pieces": list(timings.pieces) if timings else [],
+                "idle_seconds": list(timings.idle_seconds) if timings else [],
+                "descheduled_seconds": list(timings.descheduled_seconds) if timings else [],
+                "process_compute_seconds": list(timings.process_compute_seconds) if timings else [],
             }
 
     return Base
@@ -268,6 +292,314 @@ def run_scenarios(args):
         "everything else as measured: the most a faster exchange could buy. "
         f"Load average (1, 5, 15 min) at start {loads[0]}, "
         f"at end {loads[-1]}; the targets (>= 1.92x / 1.9x / 1.8x) can only be judged on an idle machine."
+    )
+
+
+# ----- idle vs one busy competitor (issue 28) -----
+def busy_competitor():
+    """One process that keeps a CPU busy until killed (or until this process is gone: it watches its parent,
+    so a benchmark killed outright leaves no busy loop behind), pinned to the last CPU where the OS allows."""
+    busy_loop = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+    process = subprocess.Popen([sys.executable, "-c", busy_loop])
+    pinned = None
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            cpu = max(os.sched_getaffinity(0))
+            os.sched_setaffinity(process.pid, {cpu})
+            pinned = cpu
+        except OSError:
+            pass
+    return process, pinned
+
+
+def contended_cell(args, workers, batch, variant):
+    """One `fit` of one epoch in a fresh child (pool start-up included): its JSON result."""
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--kind",
+        "scenario",
+        "--scenario",
+        "epoch",
+        "--processes",
+        str(workers),
+        "--threads",
+        "1",
+        "--samples",
+        str(args.samples),
+        "--batch-size",
+        str(batch),
+    ]
+    command += ["--data-dir", args.data_dir] if args.data_dir else []
+    command += ["--variant", variant] if variant else []
+    before = os.getloadavg()[0]
+    result = run_child(command)
+    result["load"] = (before, os.getloadavg()[0])
+    return result
+
+
+def run_contended(args):
+    """workers=N against workers=1, with no competitor started and with one busy competitor; alternated rounds."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 170))
+    for line in bench_layers.machine_lines(threads="1 per process"):
+        console.print(line, highlight=False)
+    conditions = [("none started", False), ("1 busy process", True)]
+    variants = args.variants.split(",") if args.variants else [None]
+    cells = {}  # (condition, batch, workers, variant) -> [results]
+    loads, competitors = [os.getloadavg()], []
+    for round_number in range(args.rounds):
+        for condition, contended in conditions:
+            competitor, pinned = busy_competitor() if contended else (None, None)
+            if competitor:
+                competitors.append(competitor.pid)
+            try:
+                if competitor:
+                    time.sleep(1.0)
+                for batch in args.batch_sizes:
+                    for workers in [1, *args.workers]:
+                        for variant in variants if workers > 1 else [None]:
+                            result = contended_cell(args, workers, batch, variant)
+                            result["pinned"] = pinned
+                            cells.setdefault((condition, batch, workers, variant), []).append(result)
+            finally:
+                if competitor:
+                    competitor.kill()
+                    competitor.wait()
+        loads.append(os.getloadavg())
+        console.print(f"round {round_number + 1} of {args.rounds} done, load average {loads[-1]}", highlight=False)
+    table = Table(
+        title=f"LeNet-5, {args.samples} images, one epoch, fit(workers=N) wall time against fit(workers=1) in the "
+        f"same condition: median of {args.rounds} alternated round(s)"
+    )
+    for column in (
+        "competitor",
+        "batch",
+        "workers",
+        "pool variant",
+        "wall s",
+        "speed-up",
+        "speed-up by round",
+        "CPU vs 1",
+        "pieces by process",
+        "idle by process",
+        "off CPU while computing",
+        "load before/after",
+    ):
+        table.add_column(column, justify="left" if column in ("competitor", "pool variant") else "right")
+    for condition, _ in conditions:
+        for batch in args.batch_sizes:
+            base = cells[(condition, batch, 1, None)]
+            for workers in [1, *args.workers]:
+                for variant in variants if workers > 1 else [None]:
+                    runs = cells[(condition, batch, workers, variant)]
+                    ratios = [b["seconds"] / r["seconds"] for b, r in zip(base, runs)]
+                    median = statistics.median(r["seconds"] for r in runs)
+                    table.add_row(
+                        condition,
+                        str(batch),
+                        str(workers),
+                        (variant or "default") if workers > 1 else "-",
+                        f"{median:.2f}",
+                        f"{statistics.median(b['seconds'] for b in base) / median:.2f}x",
+                        ", ".join(f"{ratio:.2f}" for ratio in ratios),
+                        f"{_median_of(runs, 'cpu_seconds') / _median_of(base, 'cpu_seconds'):.2f}",
+                        _per_process(runs, "pieces", share=True),
+                        _per_process(runs, "idle_seconds", runs_steps=True),
+                        _per_process(runs, "descheduled_seconds", of="process_compute_seconds"),
+                        ", ".join(f"{a:.1f}/{b:.1f}" for a, b in (r["load"] for r in runs)),
+                    )
+    console.print(table)
+    pinned = next((r["pinned"] for key, v in cells.items() if key[0] != conditions[0][0] for r in v), None)
+    console.print(
+        "Speed-up: median wall time of workers=1 / median of workers=N, each measured in the same condition "
+        "(with the competitor running for both). By round: the same ratio for each round alone (never below 1.0x "
+        "is a target). CPU vs 1: CPU time of all the run's processes against workers=1's. Pieces by process: "
+        "share of all pieces each process computed (the parent first). Idle: "
+        "per step, ms each process did not compute (median over rounds). Off CPU: share of each process's "
+        "computing time it spent descheduled, waiting for a CPU while other work ran. "
+        "Competitor: a busy loop (`while os.getppid() == parent: pass`), pinned to CPU "
+        f"{pinned if pinned is not None else '(not pinned)'}. "
+        f"Load average (1, 5, 15 min) at start {tuple(round(v, 2) for v in loads[0])}, "
+        f"at end {tuple(round(v, 2) for v in loads[-1])}: on a machine doing other work, these figures move.",
+        highlight=False,
+    )
+    print(f"Competitor pids (stopped): {competitors}")
+
+
+def _median_of(runs, key) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def _per_process(runs, key, share=False, runs_steps=False, of=None) -> str:
+    """One figure per process, median over the runs: a share of the total, ms per step, or a share of `of`."""
+    runs = [r for r in runs if r.get(key)]
+    if not runs:
+        return "-"
+    processes = len(runs[0][key])
+    values = []
+    for process in range(processes):
+        if share:
+            value = statistics.median(r[key][process] / max(sum(r[key]), 1) for r in runs)
+            values.append(f"{value:.0%}")
+        elif runs_steps:
+            value = statistics.median(r[key][process] / max(r["steps"], 1) for r in runs)
+            values.append(f"{1000 * value:.1f}")
+        else:
+            value = statistics.median(r[key][process] / max(r[of][process], 1e-9) for r in runs)
+            values.append(f"{value:.0%}")
+    return "/".join(values)
+
+
+# ----- what a piece costs (issue 28) -----
+def run_piece_cost(args):
+    """CPU time of one LeNet-5 batch's forward + backward in one process, cut into 1, 2, 4, 8 pieces."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+    from threadpoolctl import threadpool_limits
+
+    from minidl.optimizers import SGD
+
+    x, y, source = bench_layers.load_data(16 * max(args.batch_sizes), args.data_dir)
+    model = bench_layers.build_minidl("lenet")
+    model.compile(SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    table = Table(title=f"LeNet-5 forward + backward of one batch, CPU ms, median of {args.rounds} alternated rounds")
+    for column in ("batch", "pieces", "samples each", "CPU ms a batch", "vs one piece", "fixed cost a piece, ms"):
+        table.add_column(column, justify="right")
+    with threadpool_limits(1):
+        for batch in args.batch_sizes:
+            cuts = [n for n in (1, 2, 4, 8) if batch // n >= 1]
+            times = {n: [] for n in cuts}
+            for _ in range(args.rounds):
+                for n in cuts:
+                    edges = np.linspace(0, batch, n + 1).round().astype(int)
+                    steps = []
+                    for step in range(8):
+                        indices = np.arange(step * batch, (step + 1) * batch)
+                        cpu = time.thread_time()
+                        for lo, hi in zip(edges[:-1], edges[1:]):
+                            part = indices[lo:hi]
+                            model.forward_backward(x[part], y[part], None, batch, 0, positions=np.arange(lo, hi))
+                        steps.append(time.thread_time() - cpu)
+                    times[n].append(statistics.median(steps))
+            whole = statistics.median(times[1])
+            for n in cuts:
+                median = statistics.median(times[n])
+                fixed = (median - whole) / (n - 1) if n > 1 else 0.0
+                table.add_row(
+                    str(batch), str(n), f"{batch / n:.0f}", f"{1000 * median:.2f}", f"{median / whole:.3f}",
+                    f"{1000 * fixed:.3f}" if n > 1 else "-",
+                )  # fmt: skip
+    Console(width=max(Console().width, 120)).print(table)
+    print(
+        f"data: {source}; one BLAS thread; CPU time of this process (time.thread_time). Fixed cost a piece: the "
+        "extra CPU time over one piece, per extra piece. Load average: " + bench_layers.load_average()
+    )
+
+
+# ----- the wake-up cost of waiting (issue 28) -----
+def _busy(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def _wait(conn, spin):
+    """The pool's wait: look for `spin` s (worker.look_for_messages), then sleep in the kernel until a message."""
+    from multiprocessing import connection
+
+    from minidl.distributed.worker import look_for_messages
+
+    if not (spin > 0 and look_for_messages([conn], spin)):
+        connection.wait([conn])
+
+
+def _wake_partner(conn, spin, work):
+    """The worker side of `wake_round`: wait, note when the message came, compute `work` s, answer."""
+    while True:
+        _wait(conn, spin)
+        sent = conn.recv()
+        if sent is None:
+            return
+        woke = time.perf_counter()
+        _busy(work)
+        conn.send((woke - sent, time.perf_counter()))
+
+
+def wake_round(spin, steps, work, gap):
+    """`steps` steps shaped like a pool's: the parent sends, both compute `work` s, the parent waits for the
+    answer, then spends `gap` s alone (adding rows, the optimizer step). Medians: (step ms, worker wake-up
+    µs, parent wake-up µs)."""
+    import multiprocessing as mp
+
+    parent_end, child_end = mp.Pipe()
+    partner = mp.Process(target=_wake_partner, args=(child_end, spin, work), daemon=True)
+    partner.start()
+    try:
+        worker_wakes, parent_wakes, step_times = [], [], []
+        for _ in range(steps):
+            started = time.perf_counter()
+            parent_end.send(time.perf_counter())
+            _busy(work)
+            _wait(parent_end, spin)
+            worker_wake, replied = parent_end.recv()
+            parent_wakes.append(time.perf_counter() - replied)
+            worker_wakes.append(worker_wake)
+            _busy(gap)
+            step_times.append(time.perf_counter() - started)
+        parent_end.send(None)
+    finally:
+        partner.join(timeout=5)
+        if partner.is_alive():
+            partner.kill()
+    return (
+        1e3 * statistics.median(step_times),
+        1e6 * statistics.median(worker_wakes),
+        1e6 * statistics.median(parent_wakes),
+        1e6 * statistics.quantiles(parent_wakes, n=10)[-1],
+    )
+
+
+def run_wake(args):
+    """The wake-up cost of a blocking wait against a short spin first, idle and with one busy competitor."""
+    from rich.console import Console
+    from rich.table import Table
+
+    spins = [float(v) for v in args.spins.split(",")]
+    results, loads = {}, [os.getloadavg()]
+    for _ in range(args.rounds):
+        for condition, contended in (("none started", False), ("1 busy process", True)):
+            competitor, _ = busy_competitor() if contended else (None, None)
+            try:
+                if competitor:
+                    time.sleep(0.5)
+                for spin in spins:
+                    results.setdefault((condition, spin), []).append(wake_round(spin, args.wake_steps, 0.0035, 0.0006))
+            finally:
+                if competitor:
+                    competitor.kill()
+                    competitor.wait()
+        loads.append(os.getloadavg())
+    table = Table(title=f"Waiting for a message: sleep at once vs look first (median of {args.rounds} rounds)")
+    for column in ("competitor", "look before sleeping", "step ms", "worker wake-up µs", "parent wake-up µs", "p90"):
+        table.add_column(column, justify="left" if column == "competitor" else "right")
+    for (condition, spin), rounds in results.items():
+        medians = [statistics.median(r[i] for r in rounds) for i in range(4)]
+        label = "no (sleep at once)" if spin == 0 else f"{1e6 * spin:.0f} µs"
+        table.add_row(
+            condition, label, f"{medians[0]:.3f}", f"{medians[1]:.0f}", f"{medians[2]:.0f}", f"{medians[3]:.0f}"
+        )
+    Console(width=max(Console().width, 120)).print(table)
+    print(
+        "Each step: the parent sends a message and computes 3.5 ms, the worker wakes, computes 3.5 ms and answers, "
+        f"the parent waits for the answer, then works 0.6 ms alone; {args.wake_steps} steps. Wake-up: from a "
+        "message sent to its reader running again. The pool's own wait: multiprocessing.connection.wait on a "
+        "pipe, after worker.look_for_messages (polling, yielding the CPU between looks) for the time given. "
+        f"Load average at start {tuple(round(v, 2) for v in loads[0])}, at end {tuple(round(v, 2) for v in loads[-1])}."
     )
 
 
@@ -414,6 +746,33 @@ def main():
         action="store_true",
         help="workers=N vs 1: epoch with/without validation, 60 steps, start-up included",
     )
+    parser.add_argument(
+        "--contended",
+        action="store_true",
+        help="workers=N vs 1 at batch 64 and 128, idle and with one busy competitor the benchmark starts (issue 28)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--contended: alternated rounds (medians are shown)")
+    parser.add_argument(
+        "--batch-sizes",
+        type=lambda s: [int(n) for n in s.split(",")],
+        default=[64, 128],
+        help="--contended: batch sizes (comma-separated)",
+    )
+    parser.add_argument(
+        "--variants",
+        help="--contended: pool variants to compare, comma-separated balance[:pieces per process[:first share[:spin]]]",
+    )
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--wake",
+        action="store_true",
+        help="the wake-up cost of the pool's wait against a short spin, idle and contended",
+    )
+    parser.add_argument(
+        "--piece-cost", action="store_true", help="CPU time of a LeNet-5 batch cut into 1, 2, 4, 8 pieces"
+    )
+    parser.add_argument("--wake-steps", type=int, default=300, help="--wake: steps per measurement")
+    parser.add_argument("--spins", default="0,0.0002,0.001,0.003", help="--wake: seconds to look before sleeping")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)
@@ -424,6 +783,16 @@ def main():
         return child(args)
     if args.scenarios:
         return run_scenarios(args)
+    if args.wake:
+        return run_wake(args)
+    if args.piece_cost:
+        return run_piece_cost(args)
+    if args.contended:
+        if "--samples" not in sys.argv:
+            args.samples = 30000
+        if "--workers" not in sys.argv:
+            args.workers = [2, 4]
+        return run_contended(args)
 
     from rich.console import Console
     from rich.table import Table

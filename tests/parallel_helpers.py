@@ -22,7 +22,13 @@ from minidl.layers import Layer
 
 
 class _InWorkerOnly(Layer):
-    """A weightless identity layer that acts only in a process other than the one that built it."""
+    """A weightless identity layer that acts only in a process other than the one that built it.
+
+    A pool's processes take a step's pieces as they become free, so a worker that wakes up late may
+    get none; in the parent the layer waits `PARENT_DELAY` s, so a worker always takes a piece.
+    """
+
+    PARENT_DELAY = 0.01
 
     def __init__(self, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
@@ -35,6 +41,8 @@ class _InWorkerOnly(Layer):
         self.check_input(x)
         if self.in_worker():
             self.act()
+        elif training:
+            time.sleep(self.PARENT_DELAY)
         return x
 
     def backward(self, grad):

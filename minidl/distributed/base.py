@@ -14,7 +14,7 @@ shard's gradient is divided by the *whole* batch size, and the shards' gradients
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -76,6 +76,11 @@ class StepTimings:
 
     The trainer hands this object to the callbacks as `params["timings"]` (None when the runner
     measures nothing), so a callback can read each step's figures in `on_train_batch_end`.
+    Per process (the parent first), runners that share a step out in pieces also say, for the last
+    step and in total: how many pieces each computed, how long each was idle (the step's seconds
+    minus its own computing) and how much of its computing it spent off the CPU while other work ran
+    (`descheduled`: computing seconds minus CPU seconds) — which tells a process slowed by the
+    machine from a pool that waits badly. Runners that do not measure these leave them empty.
     """
 
     steps: int = 0
@@ -83,14 +88,36 @@ class StepTimings:
     compute_seconds: float = 0.0  # per step, the slowest process's forward + backward
     last_step_seconds: float = 0.0  # the last step, as the runner saw it (gradients summed)
     last_compute_seconds: tuple = ()  # the last step's forward + backward, one entry per process
+    last_pieces: tuple = ()  # the last step's pieces computed, one entry per process
+    last_idle_seconds: tuple = ()  # the last step's seconds each process did not compute
+    last_descheduled_seconds: tuple = ()  # of each process's computing in the last step, seconds off the CPU
+    pieces: list = field(default_factory=list)  # per process, pieces computed over all steps
+    idle_seconds: list = field(default_factory=list)  # per process, over all steps
+    descheduled_seconds: list = field(default_factory=list)  # per process, over all steps
+    process_compute_seconds: list = field(default_factory=list)  # per process, over all steps
 
-    def add(self, step_seconds, compute_seconds):
-        """Record one step: its seconds and each process's compute seconds (a number, or one per process)."""
+    def add(self, step_seconds, compute_seconds, pieces=None, cpu_seconds=None):
+        """Record one step: its seconds and each process's compute seconds (a number, or one per process);
+        optionally each process's pieces and the CPU seconds of its computing."""
         per_process = tuple(compute_seconds) if isinstance(compute_seconds, (list, tuple)) else (compute_seconds,)
         self.steps += 1
         self.step_seconds += step_seconds
         self.compute_seconds += max(per_process)
         self.last_step_seconds, self.last_compute_seconds = step_seconds, per_process
+        if pieces is None:
+            return
+        idle = tuple(max(0.0, step_seconds - seconds) for seconds in per_process)
+        off_cpu = tuple(max(0.0, wall - cpu) for wall, cpu in zip(per_process, cpu_seconds))
+        self.last_pieces, self.last_idle_seconds, self.last_descheduled_seconds = tuple(pieces), idle, off_cpu
+        for total, values in (
+            (self.pieces, pieces),
+            (self.idle_seconds, idle),
+            (self.descheduled_seconds, off_cpu),
+            (self.process_compute_seconds, per_process),
+        ):
+            total.extend([0] * (len(values) - len(total)))
+            for process, value in enumerate(values):
+                total[process] += value
 
     def communication_share(self) -> float:
         """Fraction of step time spent outside gradient computation (messages, waiting, reduction)."""

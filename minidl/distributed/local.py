@@ -32,11 +32,11 @@ class LocalRunner(Runner):
 
     def gradients(self, x, y, sample_weight, indices, step):
         """Mean gradient of the batch `indices` into model.gradients; returns (loss sum, metric sums)."""
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         weights = None if sample_weight is None else sample_weight[indices]
         result = self.model.forward_backward(arrays.take(x, indices), y[indices], weights, len(indices), step)
         seconds = time.perf_counter() - started
-        self.timings.add(seconds, seconds)
+        self.timings.add(seconds, seconds, pieces=(1,), cpu_seconds=(time.thread_time() - cpu,))
         if self.first_step_seconds is None:
             self.first_step_seconds = seconds
         return result

@@ -1,19 +1,21 @@
 """Data-parallel training and inference on a pool of worker processes.
 
-Every batch is cut into N near-equal shards. The parent computes shard 0 itself and N-1 worker
-processes compute the others, each with a replica of the model whose weights *are* the parent's
-weights (one shared-memory buffer) and whose gradient buffer is its own row of a shared
-(N, parameters) array; each writes its shard's share of the batch's mean gradient straight into its
-row. The parent adds the rows and takes one optimizer step on the shared weights, which every
+Every training batch is cut into pieces (see `pieces.py`). This process and N-1 worker processes
+take the pieces from a queue as each becomes free, and nobody waits for one that comes too late to
+take any. Each holds a replica of the model whose weights *are* the parent's weights (one
+shared-memory buffer) and writes each piece's share of the batch's mean gradient into that piece's
+row of a shared array. The parent
+adds the rows in piece order and takes one optimizer step on the shared weights, which every
 replica sees at once. The training data is put in shared memory once per pool (see `data.py`); a
 step sends each worker only a few numbers, and the batch's sample indices travel through a shared
-array too. So the mathematics is that of one process (up to float summation order) and almost
-nothing is copied. The runner that does this for one fit / evaluate / predict is in `pool_runner.py`.
+array too. So the mathematics is that of one process (up to float summation order), a run does not
+depend on which process computed which piece, and almost nothing is copied. The runner that does
+this for one fit / evaluate / predict is in `pool_runner.py`.
 
-Why the parent computes a shard instead of only coordinating: a parent that just waits pays a
-process wake-up and a pipe round trip per worker per step without overlapping them with any work
-(measured here: 0.8 ms a step, 8 % of a LeNet step); computing shard 0 while the workers compute
-theirs hides that latency and needs one process fewer.
+Why the parent computes too instead of only coordinating: a parent that just waits pays a process
+wake-up and a pipe round trip per worker per step without overlapping them with any work
+(measured here: 0.8 ms a step, 8 % of a LeNet step); computing pieces while the workers wake up hides
+that latency and needs one process fewer.
 
 No hangs: every wait for an answer has a deadline (`step_timeout`; by default derived from the
 measured step time), a dead worker is noticed through its sentinel at once, and a message is written
@@ -23,8 +25,10 @@ message or an answer nobody will read is *broken*: it is closed instead of being
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import multiprocessing as mp
+import os
 import pickle
 import signal
 import sys
@@ -39,7 +43,7 @@ from .data import SharedDataCache
 from .faults import ATOMIC_MESSAGE_BYTES, POLL_SECONDS, WorkerError, is_stopped
 from .pool_runner import PoolRunner
 from .resources import available_cpus, default_threads, thread_limit
-from .worker import worker_main
+from .worker import look_for_messages, worker_main
 
 
 def _user_stacklevel() -> int:
@@ -93,8 +97,12 @@ class WorkerPool(RunnerSource):
         self.inherited = tuple(inherit) if inherit is not None and context.get_start_method() == "fork" else None
         self.processes, self.connections = [], []
         self.attached = None
-        # Workers sent a message whose answer was not read yet (also after a call cut short).
-        self.unanswered: set[int] = set()
+        # Per worker, the tags of the messages whose answers were not read yet, oldest first (also
+        # after a call cut short): answers come back in the order the messages were sent.
+        self.owed: list[collections.deque] = []
+        # The two queues of a step's pieces (read end, write end): one byte per piece number, taken
+        # by whichever process is free; pipes, so a piece is taken by exactly one process.
+        self.queues = []
         self.broken: str | None = None
         self.is_closed = False
         # This process computes too, so it takes the workers' thread count for the pool's life, and
@@ -106,11 +114,15 @@ class WorkerPool(RunnerSource):
             # Workers must share the parent's tracker of shared memory, or each would start its own
             # and report the parent's segments as leaked when it exits.
             resource_tracker.ensure_running()
+            for _ in range(2):
+                with deferred_signals():  # a pipe made is a pipe `close` closes
+                    self.queues.append(context.Pipe(duplex=False))
+                os.set_blocking(self.queues[-1][0].fileno(), False)
             for index in range(1, self.workers):
                 parent_end, child_end = context.Pipe()
                 process = context.Process(
                     target=worker_main,
-                    args=(child_end, index, self.threads_per_worker, self.inherited),
+                    args=(child_end, index, self.threads_per_worker, self.inherited, [r for r, _ in self.queues]),
                     name=f"minidl-worker-{index}",
                     daemon=True,
                 )
@@ -118,6 +130,7 @@ class WorkerPool(RunnerSource):
                     process.start()
                     self.processes.append(process)
                     self.connections.append(parent_end)
+                    self.owed.append(collections.deque())
                 child_end.close()
         except BaseException:
             self.close()
@@ -157,12 +170,13 @@ class WorkerPool(RunnerSource):
         return self.collect_all(timeout)
 
     def send_all(self, messages, timeout):
-        """Send one message per worker (answers still owed from a call cut short are read and dropped first)."""
-        self._collect(timeout)
+        """Send one message per worker (answers still owed from earlier messages are read and dropped first)."""
+        self.collect_all(timeout, check=False)
         for index, message in enumerate(messages):
-            self._send(index, message)
+            self.send(index, message)
 
-    def _send(self, index, message):
+    def send(self, index, message, tag=None):
+        """Send `message` to worker `index`; its answer is owed, and comes back tagged `tag` (see `receive`)."""
         if self.broken:
             raise WorkerError(f"the worker pool is unusable: {self.broken}")
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
@@ -170,7 +184,7 @@ class WorkerPool(RunnerSource):
         try:
             with deferred_signals() if small else contextlib.nullcontext():
                 self.connections[index].send_bytes(data)
-                self.unanswered.add(index)
+                self.owed[index].append(tag)
         except OSError:
             self.broken = f"worker {index + 1} could not be sent a message"
             self._raise_dead(index)
@@ -179,45 +193,88 @@ class WorkerPool(RunnerSource):
             self.broken = f"a message to worker {index + 1} was interrupted"
             raise
 
-    def collect_all(self, timeout) -> list:
-        """The answers to `send_all`, in worker order; WorkerError naming a worker that failed or took too long."""
-        replies = self._collect(timeout)
-        failed = [index for index in sorted(replies) if replies[index][0] == "error"]
-        if failed:
-            others = f" (workers {[i + 1 for i in failed[1:]]} raised too)" if len(failed) > 1 else ""
-            index = failed[0]
-            trace = replies[index][1]
-            last = trace.strip().splitlines()[-1] if trace.strip() else "an exception"
-            raise WorkerError(
-                f"worker {index + 1} (pid {self.processes[index].pid}) raised {last}{others}\n{trace}", trace
-            )
-        return [replies[index][1] for index in range(len(self.processes))]
+    @property
+    def unanswered(self) -> set[int]:
+        """The workers that owe an answer."""
+        return {index for index, owed in enumerate(self.owed) if owed}
 
-    def _collect(self, timeout) -> dict:
-        """Wait for the answer of every worker in `unanswered`, noticing at once a worker that dies."""
-        replies, deadline = {}, time.monotonic() + timeout
+    def collect_all(self, timeout, check=True) -> list:
+        """Every answer owed, waiting up to `timeout` s; the last one of each worker, in worker order.
+
+        With `check`, WorkerError naming the first worker that raised (its traceback attached).
+        """
+        deadline = time.monotonic() + timeout
+        last = {}
         while self.unanswered:
+            for index, _, reply in self.receive(deadline, timeout):
+                last[index] = reply
+        failed = [index for index in sorted(last) if last[index][0] == "error"]
+        if check and failed:
+            others = f" (workers {[i + 1 for i in failed[1:]]} raised too)" if len(failed) > 1 else ""
+            self.raise_worker_error(failed[0], last[failed[0]][1], others)
+        return [last.get(index, (None, None))[1] for index in range(len(self.processes))]
+
+    def receive(self, deadline, timeout, spin=0.0) -> list[tuple[int, object, tuple]]:
+        """The answers that have come, as (worker index, tag given to `send`, answer); waits until at
+        least one has come, or until `deadline` (time.monotonic(); WorkerError naming a worker that
+        owes an answer, `timeout` being what the message says was allowed). A worker that dies is
+        noticed at once. `spin` (seconds): look for answers that long before sleeping in the kernel.
+        """
+        waiting = self.unanswered
+        if not waiting:
+            return []
+        by_object = {self.connections[i]: i for i in waiting}
+        sentinels = {self.processes[i].sentinel: i for i in waiting}
+        ready = look_for_messages(list(by_object), spin) if spin > 0 else []
+        while not ready:
             left = deadline - time.monotonic()
             if left <= 0:
-                self._raise_timeout(min(self.unanswered), timeout)
-            by_object = {self.connections[i]: i for i in self.unanswered}
-            sentinels = {self.processes[i].sentinel: i for i in self.unanswered}
+                stopped = [i for i in sorted(waiting) if is_stopped(self.processes[i].pid)]
+                self._raise_timeout((stopped or sorted(waiting))[0], timeout)
             ready = connection.wait([*by_object, *sentinels], timeout=min(POLL_SECONDS, left))
-            for item in ready:
-                if item in by_object:
-                    index = by_object[item]
-                    with deferred_signals():  # an answer is read whole, and then no longer owed
-                        try:
-                            replies[index] = item.recv()
-                        except (EOFError, OSError):
-                            self.broken = f"worker {index + 1} died"
-                            self._raise_dead(index)
-                        self.unanswered.discard(index)
-            for item in ready:
-                if item in sentinels and sentinels[item] in self.unanswered:
-                    self.broken = f"worker {sentinels[item] + 1} died"
-                    self._raise_dead(sentinels[item])
+        replies = []
+        for item in ready:
+            if item in by_object:
+                index = by_object[item]
+                with deferred_signals():  # an answer is read whole, and then no longer owed
+                    try:
+                        reply = item.recv()
+                    except (EOFError, OSError):
+                        self.broken = f"worker {index + 1} died"
+                        self._raise_dead(index)
+                    replies.append((index, self.owed[index].popleft(), reply))
+        for item in ready:
+            if item in sentinels and self.owed[sentinels[item]]:
+                self.broken = f"worker {sentinels[item] + 1} died"
+                self._raise_dead(sentinels[item])
         return replies
+
+    def raise_worker_error(self, index, trace, others=""):
+        """WorkerError naming worker `index`, which raised: its last traceback line, the traceback attached."""
+        last = trace.strip().splitlines()[-1] if trace.strip() else "an exception"
+        raise WorkerError(f"worker {index + 1} (pid {self.processes[index].pid}) raised {last}{others}\n{trace}", trace)
+
+    # ----- the pieces of a step -----
+    def post_pieces(self, step_number, pieces, timeout) -> int:
+        """Put piece numbers 0 .. pieces-1 of training step `step_number` in a queue; returns the queue.
+
+        Steps alternate between two queues, so a worker may still answer the step before (having
+        found its queue empty: it came too late to take a piece) while this one runs. Before a queue
+        is used again, every worker has answered the step that used it last, and what an interrupted
+        step left in it is thrown away.
+        """
+        queue = step_number % 2
+        deadline = time.monotonic() + timeout
+        while any(owed and (len(owed) > 1 or owed[0] != step_number - 1) for owed in self.owed):
+            for index, _, reply in self.receive(deadline, timeout):
+                if reply[0] == "error":
+                    self.raise_worker_error(index, reply[1])
+        reader, writer = self.queues[queue]
+        with contextlib.suppress(BlockingIOError):
+            while os.read(reader.fileno(), 65536):
+                pass
+        os.write(writer.fileno(), bytes(range(pieces)))  # <= PIPE_BUF bytes: written whole, at once
+        return queue
 
     def _raise_dead(self, index):
         process = self.processes[index]
@@ -253,10 +310,9 @@ class WorkerPool(RunnerSource):
                     self.thread_limit.restore_original_limits()
 
     def _stop_processes(self):
-        processes, connections = self.processes, self.connections
-        self.processes, self.connections = [], []
+        processes, connections, queues = self.processes, self.connections, self.queues
         polite = not self.broken and not self.unanswered
-        self.unanswered = set()
+        self.processes, self.connections, self.owed, self.queues = [], [], [], []
         try:
             if polite:
                 for conn in connections:
@@ -271,5 +327,5 @@ class WorkerPool(RunnerSource):
                     process.kill()
             for process in processes:
                 process.join(timeout=2)
-            for conn in connections:
+            for conn in [*connections, *(end for pipe in queues for end in pipe)]:
                 conn.close()

@@ -1,8 +1,9 @@
 """PoolRunner: one model attached to a WorkerPool for one fit, evaluate or predict (see pool.py).
 
 What the runner holds in shared memory: the weights (one buffer every replica reads), one gradient
-row per process, the batch's sample indices, and — through the pool's cache — the training set and
-the last inputs predicted on (a fit's validation set is copied once, not once per epoch).
+row per piece of a step (see `pieces.py`), the batch's sample indices, and — through the pool's cache
+— the training set and the last inputs predicted on (a fit's validation set is copied once, not once
+per epoch).
 
 Every wait has a deadline: `timeout_for(seconds)` allows max(30 s, 50 x the median step) unless a
 step timeout was set. After an exception (`fail`), clean-up waits at most `CLEANUP_SECONDS` for
@@ -19,12 +20,12 @@ import numpy as np
 
 from ..utils import arrays
 from ..utils.interrupts import deferred_signals
-from . import replica
+from . import pieces, replica
 from .base import Runner, StepTimings, shard_bounds
 from .faults import CLEANUP_SECONDS, CLOSE_SECONDS, WorkerError, pool_timeout
-from .resources import thread_limit
+from .pieces import claims, compute_pieces, piece_bounds
+from .resources import available_cpus, thread_limit
 from .shared import SharedArray
-from .worker import shard_gradient
 
 RECENT_STEPS = 101  # steps whose median sets the automatic timeout
 
@@ -50,6 +51,14 @@ class PoolRunner(Runner):
         self.shared: list[SharedArray] = []
         self.private_buffers = (model.parameters, model.gradients)
         self.bound = False
+        self.rows: SharedArray | None = None  # one gradient row per piece, made at the first step
+        self.steps_sent = 0  # training steps handed to the workers (a step's number tags its answers)
+        self.step_open = False  # a step was cut short (Ctrl-C, an error): its answers are still owed
+        self.balance, self.spin = pieces.BALANCE, pieces.SPIN_SECONDS
+        self.speeds = np.full(pool.workers, np.nan)  # each process's samples per second ("speed" balance)
+        # The batch is cut for as many processes as can compute at once: more workers than CPUs take
+        # the same pieces (so such a pool computes what a pool of `available_cpus()` computes).
+        self.cut_for = min(pool.workers, available_cpus())
         # Known to the pool (whose close() closes it) and to the caller before it holds anything.
         with deferred_signals():
             pool.attached = self
@@ -58,12 +67,8 @@ class PoolRunner(Runner):
             self.thread_limit = thread_limit(self.threads_per_worker)
         try:
             parameters = SharedArray.copy_of(model.parameters, keep=self.shared)
-            rows = SharedArray((pool.workers, model.parameters.size), model.dtype, keep=self.shared)
-            rows.array[...] = 0
-            self.gradient_rows = rows
-            # The parent's own shard goes to row 0, which then collects the sum of all rows.
             with deferred_signals():
-                replica.bind(model, parameters.array, rows.array[0])
+                replica.bind(model, parameters.array, np.zeros_like(model.gradients))
                 self.bound = True
             data_specs, self.indices = None, None
             if data is not None:
@@ -75,10 +80,10 @@ class PoolRunner(Runner):
                         "attach",
                         replica.blueprint(model),
                         parameters.spec,
-                        rows.spec,
                         data_specs,
                         self.indices.spec if self.indices else None,
                         self.threads_per_worker,
+                        self.spin,
                     )
                 ]
                 * len(pool.processes),
@@ -101,31 +106,108 @@ class PoolRunner(Runner):
         return [None if a is None else next(shared).spec for a in data]
 
     def timeout_for(self, seconds) -> float:
-        """How long to wait for the workers' answers to a step whose own shard took `seconds`."""
+        """How long to wait for the workers' answers to a step whose own pieces took `seconds`."""
         if self.failing:
             return CLEANUP_SECONDS
         recent = [*self.recent_steps, seconds] if seconds else list(self.recent_steps)
         return pool_timeout(self.pool, self.step_timeout, statistics.median(recent) if recent else 0.0)
 
     def gradients(self, x, y, sample_weight, indices, step):
-        """The batch's mean gradient into model.gradients (shard 0 here, the rest in workers); (loss, metric sums)."""
+        """The batch's mean gradient into model.gradients; (loss sum, metric sums).
+
+        The batch is cut into pieces (`pieces.piece_bounds`) that this process and the workers take
+        from a queue as each becomes free; the pieces' rows are added in piece order. (To be measured
+        against, `pieces.BALANCE` "speed" shares the pieces out before the step in proportion to each
+        process's measured speed, and "equal" cuts one equal shard per process.)
+        """
         started = time.perf_counter()
-        batch = len(indices)
+        pool, batch = self.pool, len(indices)
+        assigning = self.balance in ("speed", "equal")
+        if self.balance == "equal":
+            bounds = piece_bounds(batch, self.workers, per_process=1)
+        else:
+            bounds = piece_bounds(batch, self.cut_for)
+        edges = (0, *(hi for _, hi in bounds))
+        rows = self._rows_for(len(bounds))
+        if self.step_open:  # the last step was cut short: wait out its answers (its pieces are void)
+            pool.collect_all(self.timeout_for(0.0), check=False)
+        self.step_open = True
+        self.steps_sent += 1
+        number, wait = self.steps_sent, self.timeout_for(0.0)
         self.indices.array[:batch] = indices
-        (lo, hi), *others = shard_bounds(batch, self.workers)
-        wait = self.timeout_for(0.0)
-        self.pool.send_all([("gradient", step, a, b, batch) for a, b in others], wait)
-        own = shard_gradient(self.model, (x, y, sample_weight), indices[lo:hi], lo, batch, step)
-        answers = [own, *self.pool.collect_all(self.timeout_for(own[2]))]
-        rows = self.gradient_rows.array
-        for row in rows[1:]:
-            rows[0] += row
+        if assigning:
+            speeds = self.speeds if self.balance == "speed" else np.ones(self.workers)
+            queue, assigned = 0, pieces.assign_by_speed(bounds, speeds)
+            for index, numbers in enumerate(assigned[1:]):
+                if numbers:
+                    pool.send(index, ("gradient", queue, step, edges, numbers), tag=number)
+            own = assigned[0]
+        else:
+            queue = pool.post_pieces(number, len(bounds), wait)
+            for index in range(len(pool.processes)):
+                pool.send(index, ("gradient", queue, step, edges), tag=number)
+            own = claims(pool.queues[queue][0].fileno())
+        done = {0: compute_pieces(self.model, (x, y, sample_weight), indices, bounds, own, rows, step)}
+        # The step is over when every piece is computed: a worker that came too late to take one
+        # answers later, and nobody waits for it (a split made before the step waits for all it gave pieces to).
+        expected = {i + 1 for i, numbers in enumerate(assigned[1:]) if numbers} if assigning else set()
+        wait = self.timeout_for(sum(piece[3] for piece in done[0]))
+        deadline, computed = time.monotonic() + wait, len(done[0])
+        while computed < len(bounds) or not expected <= done.keys():
+            if not pool.unanswered:  # cannot happen while the queues work as described; never spin on it
+                pool.broken = f"{len(bounds) - computed} piece(s) of a step were taken and never computed"
+                raise WorkerError(f"the worker pool is unusable: {pool.broken}")
+            for index, tag, reply in pool.receive(deadline, wait, self.spin):
+                if reply[0] == "error":
+                    pool.raise_worker_error(index, reply[1])
+                if tag == number:
+                    done[index + 1] = reply[1]
+                    computed += len(reply[1])
+        self.step_open = False
+        by_piece = {piece[0]: piece for results in done.values() for piece in results}
+        total = rows[0]
+        for piece in range(1, len(bounds)):
+            total += rows[piece]
+        replica.bind_gradients(self.model, total)
         seconds = time.perf_counter() - started
-        self.timings.add(seconds, [a[2] for a in answers])
+        per_process = [done.get(process, []) for process in range(self.workers)]
+        self.timings.add(
+            seconds,
+            [sum(piece[3] for piece in results) for results in per_process],
+            pieces=[len(results) for results in per_process],
+            cpu_seconds=[sum(piece[4] for piece in results) for results in per_process],
+        )
+        if self.balance == "speed":
+            self._measure_speeds(bounds, per_process)
         self.recent_steps.append(seconds)
         if self.first_step_seconds is None:
             self.first_step_seconds = seconds
-        return sum(a[0] for a in answers), sum(a[1] for a in answers)
+        loss = sum(by_piece[piece][1] for piece in range(len(bounds)))
+        return loss, sum(by_piece[piece][2] for piece in range(len(bounds)))
+
+    def _rows_for(self, count) -> np.ndarray:
+        """The gradient rows of `count` pieces (made, or made larger, and shown to the workers when needed)."""
+        if self.rows is None or len(self.rows.array) < count:
+            size = self.model.parameters.size
+            rows = SharedArray((count, size), self.model.dtype, keep=self.shared)
+            self.pool.call_all([("use_rows", rows.spec)] * len(self.pool.processes), self.timeout_for(0.0))
+            with deferred_signals():
+                replica.bind_gradients(self.model, rows.array[0])
+                old, self.rows = self.rows, rows
+            if old is not None:
+                self.shared.remove(old)
+                old.release()
+        return self.rows.array
+
+    def _measure_speeds(self, bounds, per_process):
+        """Smooth each process's samples per second of this step into `speeds` (the "speed" balance)."""
+        for process, results in enumerate(per_process):
+            seconds = sum(piece[3] for piece in results)
+            if seconds > 0:
+                samples = sum(bounds[piece[0]][1] - bounds[piece[0]][0] for piece in results)
+                before = self.speeds[process]
+                speed = samples / seconds
+                self.speeds[process] = speed if np.isnan(before) else 0.7 * before + 0.3 * speed
 
     def predict(self, x, batch_size):
         """Outputs for `x`: every process predicts a contiguous slice (this one the first).

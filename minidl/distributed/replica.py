@@ -51,3 +51,13 @@ def bind(model, parameters: np.ndarray, gradients: np.ndarray, keep_values=True)
         parameters[...] = model.parameters
         gradients[...] = model.gradients
     flat.bind(model, parameters, gradients, layers)
+
+
+def bind_gradients(model, gradients: np.ndarray):
+    """Make `gradients` (flat, of the model's size) the model's gradient storage; the weights stay put.
+
+    The pool points a model at the row of each piece it computes, so no gradient is copied.
+    """
+    for (layer, key), view in flat.weight_views(model.weight_layers(), gradients):
+        layer.grads[key] = view
+    model.gradients = gradients

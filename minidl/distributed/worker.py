@@ -1,12 +1,17 @@
 """The worker side of the pool: a process that holds a model replica and answers the parent's messages.
 
-Messages are tuples whose first item names a `WorkerState` method: ("attach", ...), ("gradient", ...),
-("predict", ...), ("detach",), or ("stop",). Each is answered with ("ok", result) or ("error", traceback).
+Messages are tuples whose first item names a `WorkerState` method: ("attach", ...), ("use_rows", ...),
+("gradient", ...), ("predict", ...), ("detach",), or ("stop",). Each is answered with ("ok", result) or
+("error", traceback).
+
+A training step is cut into pieces (see `pieces.py`): the worker takes piece numbers from the step's
+queue while there are any and writes each piece's gradient into that piece's row of shared memory.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import time
 import traceback
@@ -14,13 +19,13 @@ from multiprocessing import connection
 
 import numpy as np
 
-from .. import metrics
 from . import replica
+from .pieces import claims, compute_pieces
 from .resources import thread_limit
 from .shared import SharedArray
 
 
-def worker_main(conn, index, threads, inherited=None):
+def worker_main(conn, index, threads, inherited=None, queues=()):
     """A worker's life: limit BLAS threads, then answer the parent's messages until told to stop.
 
     A forked worker inherits the parent's end of its own pipe, so a parent killed outright never
@@ -30,11 +35,12 @@ def worker_main(conn, index, threads, inherited=None):
     # parent's to handle: it records the run and stops us. We also exit when the parent is gone.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    state = WorkerState(index, inherited)
+    state = WorkerState(index, inherited, queues)
     state.limiter, state.threads = thread_limit(threads), threads
     parent = mp.parent_process()
     while True:
-        if parent is not None and conn not in connection.wait([conn, parent.sentinel]):
+        came = state.spin > 0 and look_for_messages([conn], state.spin)
+        if not came and parent is not None and conn not in connection.wait([conn, parent.sentinel]):
             break  # the parent is gone
         try:
             message = conn.recv()
@@ -52,22 +58,26 @@ def worker_main(conn, index, threads, inherited=None):
 class WorkerState:
     """What one worker holds between messages: its model replica and its views of shared memory."""
 
-    def __init__(self, index, inherited=None):
+    def __init__(self, index, inherited=None, queues=()):
         self.index = index
         self.inherited = inherited  # the training data (x, y, sample weights) this forked worker was born with
+        self.queue_ends = queues  # the pool's two piece queues (read ends, non-blocking), kept open
+        self.queues = [end.fileno() for end in queues]
         self.data = None
         self.model = None
+        self.rows = None  # the gradient rows of a step's pieces (shared memory), one per piece
+        self.spin = 0.0  # seconds to look for the next message before sleeping until it comes
         self.limiter, self.threads = None, None  # the BLAS thread limit of the current run
         self.attached: list[SharedArray] = []
 
-    def attach(self, blueprint, parameters_spec, gradients_spec, data_specs, indices_spec, threads):
+    def attach(self, blueprint, parameters_spec, data_specs, indices_spec, threads, spin):
         self.detach()
         if threads != self.threads:
             self.limiter, self.threads = thread_limit(threads), threads
+        self.spin = spin
         self.model = replica.from_blueprint(blueprint)
         parameters = self._open(parameters_spec).array
-        gradients = self._open(gradients_spec).array[self.index]
-        replica.bind(self.model, parameters, gradients, keep_values=False)
+        replica.bind(self.model, parameters, np.zeros_like(parameters), keep_values=False)
         if data_specs == "inherited":
             self.data = self.inherited
         elif data_specs:
@@ -76,9 +86,18 @@ class WorkerState:
             self.data = None
         self.indices = self._open(indices_spec).array if indices_spec else None
 
-    def gradient(self, step, lo, hi, batch):
-        """This worker's share of the batch's mean gradient, into its shared row; (loss, metric sums, seconds)."""
-        return shard_gradient(self.model, self.data, self.indices[lo:hi], lo, batch, step)
+    def use_rows(self, rows_spec):
+        """The gradient rows of the pieces, one per piece (a new, larger set when a batch needs more)."""
+        self.rows = self._open(rows_spec).array
+
+    def gradient(self, queue, step, edges, assigned=None):
+        """Pieces of a step whose batch is cut at `edges`: those `assigned`, else taken from `queue`.
+
+        Returns [(piece, loss sum, metric sums, seconds, CPU seconds)] (empty when others took them all).
+        """
+        numbers = claims(self.queues[queue]) if assigned is None else assigned
+        bounds = list(zip(edges[:-1], edges[1:]))
+        return compute_pieces(self.model, self.data, self.indices, bounds, numbers, self.rows, step)
 
     def predict(self, inputs_spec, outputs_spec, lo, hi, batch_size):
         inputs, outputs = SharedArray.attach(inputs_spec), SharedArray.attach(outputs_spec)
@@ -90,7 +109,7 @@ class WorkerState:
             outputs.release()
 
     def detach(self):
-        self.model = self.data = self.indices = None
+        self.model = self.data = self.indices = self.rows = None
         for shared in self.attached:
             shared.release()
         self.attached = []
@@ -101,23 +120,19 @@ class WorkerState:
         return shared
 
 
-def shard_gradient(model, data, shard, first_position, batch, step):
-    """One shard's share of the batch's mean gradient into model.gradients; (loss sum, metric sums, seconds).
+def look_for_messages(connections, seconds) -> list:
+    """The connections holding a message, looked at for up to `seconds` before giving up, without sleeping.
 
-    `data` is (x, y, sample weights or None); `shard` the shard's sample indices, which begin at
-    `first_position` of a batch of `batch` samples.
+    A process that sleeps in the kernel gives its CPU away, and on a busy machine getting it back can
+    cost a scheduler quantum (bench_parallel.py --wake measures it); between looks it yields, so a
+    process waiting for this CPU (the one whose answer we wait for) runs first.
     """
-    started = time.perf_counter()
-    if len(shard) == 0:
-        model.gradients[...] = 0
-        return 0.0, np.zeros(metrics.statistics_size(model.compiled_metrics)), 0.0
-    x, y, weights = data
-    loss_sum, sums = model.forward_backward(
-        x[shard],
-        y[shard],
-        None if weights is None else weights[shard],
-        batch,
-        step,
-        positions=np.arange(first_position, first_position + len(shard)),
-    )
-    return loss_sum, sums, time.perf_counter() - started
+    until = time.perf_counter() + seconds
+    while True:
+        ready = [conn for conn in connections if conn.poll(0)]
+        if ready or time.perf_counter() >= until:
+            return ready
+        _yield()
+
+
+_yield = getattr(os, "sched_yield", lambda: None)

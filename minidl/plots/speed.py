@@ -137,7 +137,8 @@ def scaling(rows, path) -> str:
     """Speed-up against parallel processes, one panel per section that has a one-worker baseline and a
     parallel column: measured medians with their range, the ideal line, and the Amdahl model fitted by
     `minidl.stats` (dashed, labelled as a prediction, with its values at `stats.PREDICT_AT`), on log-log
-    axes up to the largest of those. Oversubscribed columns are drawn hollow.
+    axes up to the largest of those. Oversubscribed columns are drawn hollow; each point says the load
+    average (1 min, median) the machine had during its runs.
 
     `rows` are `minidl.stats.summarize` rows. Returns the path written; NothingToPlot without such a section.
     """
@@ -196,7 +197,10 @@ def _scaling_panel(ax, section):
             capsize=4,
         )
         flags = [flag.split(":")[0] for flag in row["flags"] if not flag.startswith("a single")]
-        note = f"{row['speedup']:.2f}x, {plural(row['runs'], 'run')}" + (f"\n{', '.join(flags)}" if flags else "")
+        load = row.get("load_average")
+        note = f"{row['speedup']:.2f}x, {plural(row['runs'], 'run')}"
+        note += f"\nload average {load['median']:.1f}" if load else ""
+        note += f"\n{', '.join(flags)}" if flags else ""
         ax.annotate(
             note,
             (row["workers"], row["speedup"]),

@@ -44,6 +44,13 @@ def section_view(rows: list) -> SectionView:
         ("  gradient computation per step (run mean), ms", [_time_cell(row["compute_step"], 1000) for row in rows]),
         ("  communication + update per step (run mean), ms", [_time_cell(row["other_step"], 1000) for row in rows]),
         ("epoch time without validation, s", [_time_cell(row["epoch_training_time"]) for row in rows]),
+        ("load average (1 min) during the runs", [_load_cell(row) for row in rows]),
+        ("pieces of each step computed, by process", [_by_process(row, "pieces_share", "{:.0%}") for row in rows]),
+        ("idle per step, by process, ms", [_by_process(row, "idle_per_step", "{:.2f}", 1000) for row in rows]),
+        (
+            "off the CPU while computing, by process",
+            [_by_process(row, "descheduled_share", "{:.0%}") for row in rows],
+        ),
     ]
     if first["val_samples"]:
         body.append(("epoch time with validation, s", [_time_cell(row["epoch_time"]) for row in rows]))
@@ -54,6 +61,24 @@ def section_view(rows: list) -> SectionView:
     return SectionView(
         _section_title(first), _section_subtitle(rows), [column_label(row) for row in rows], body, _section_notes(rows)
     )
+
+
+def _load_cell(row: dict) -> str:
+    """The 1-minute load average sampled during the column's runs: median (min-max)."""
+    stats = row.get("load_average")
+    if not stats:
+        return "-"
+    if stats["count"] == 1 or stats["min"] == stats["max"]:
+        return f"{stats['median']:.2f}"
+    return f"{stats['median']:.2f} ({stats['min']:.2f}-{stats['max']:.2f})"
+
+
+def _by_process(row: dict, key: str, form: str, scale=1.0) -> str:
+    """One figure per process of the column (the parent first), "a / b / ..."; "-" when not recorded."""
+    values = (row.get("processes") or {}).get(key)
+    if not values:
+        return "-"
+    return " / ".join("-" if value is None else form.format(value * scale) for value in values)
 
 
 def _short_flag(flag: str) -> str:
@@ -274,6 +299,7 @@ SPEEDUP_HEADER = (
     "compute / step, ms",
     "communication + update / step, ms",
     "validation per run, s",
+    "load average (1 min) during the runs",
     "warnings",
 )
 
@@ -293,6 +319,7 @@ def speedup_markdown(rows: list) -> list[str]:
             _time_cell(row["compute_step"], 1000),
             _time_cell(row["other_step"], 1000),
             _time_cell(row["validation_time"]),
+            _load_cell(row),
             ", ".join(f"**{_short_flag(flag)}**" for flag in row["flags"]) or "none",
         ]
         lines.append("| " + " | ".join(cells) + " |")

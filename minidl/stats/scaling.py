@@ -11,8 +11,10 @@ mean would let them set the speed-up. Definitions, with S the speed-up and p the
 * Karp-Flatt serial fraction e = (1/S - 1/p) / (1 - 1/p): the share of the one-worker time that
   behaved as if it could not be divided (0 = perfect scaling; it includes communication);
 * flags: ``noisy`` when a column's runs spread over more than `NOISY_SPREAD` of their median
-  ((max - min) / median), ``oversubscribed`` when processes x BLAS threads exceed the CPUs available.
-  Flagged columns are shown, never silently averaged away, and are not used for the prediction.
+  ((max - min) / median), ``oversubscribed`` when processes x BLAS threads exceed the CPUs available,
+  ``slowed by other work`` when a process spent at least `SLOWED_SHARE` of its computing time off the
+  CPU (descheduled while other work ran: the machine's fault, not the pool's). Noisy and
+  oversubscribed columns are shown, never silently averaged away, and are not used for the prediction.
 
 The prediction is a model, not a measurement: Amdahl's law with a serial fraction fitted to the
 largest unflagged parallel column, plus the cost of the pool's reduction, which adds (p - 1) gradient
@@ -28,6 +30,7 @@ from __future__ import annotations
 import bisect
 
 NOISY_SPREAD = 0.20
+SLOWED_SHARE = 0.10
 PREDICT_AT = (8, 16, 64)
 
 
@@ -121,9 +124,29 @@ def flags(row: dict) -> list[str]:
             f"noisy: training times spread {relative_spread(row['training_time']):.0%} of their median "
             f"(> {NOISY_SPREAD:.0%})"
         )
+    slowed = slowed_by_other_work(row)
+    if slowed:
+        found.append(slowed)
     if row["runs"] == 1 and row.get("training_time"):
         found.append("a single run: no spread to judge the noise by")
     return found
+
+
+def slowed_by_other_work(row: dict) -> str | None:
+    """Which processes of a column waited for a CPU for `SLOWED_SHARE` or more of their computing time, in
+    words (None if none did). Processes of an oversubscribed column wait for each other: not flagged here."""
+    shares = (row.get("processes") or {}).get("descheduled_share") or []
+    slowed = [i for i, share in enumerate(shares) if share is not None and share >= SLOWED_SHARE]
+    if not slowed or row["oversubscribed"]:
+        return None
+    named = " and ".join(str(i + 1) for i in slowed)
+    figures = ", ".join(f"{shares[i]:.0%}" for i in slowed)
+    others = ", ".join(f"process {i + 1}: {s:.0%}" for i, s in enumerate(shares) if i not in slowed and s is not None)
+    subject = f"process {named} was" if len(slowed) == 1 else f"processes {named} were"
+    return (
+        f"slowed by other work: {subject} off the CPU (waiting while other work ran) for {figures} of "
+        f"{'its' if len(slowed) == 1 else 'their'} computing time" + (f" ({others})" if others else "")
+    )
 
 
 def predict(rows: list, base) -> dict | None:

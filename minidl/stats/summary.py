@@ -15,6 +15,7 @@ import math
 import statistics
 
 from .scaling import add_scaling, baseline
+from .validation import PROCESS_FIELDS
 
 COUNTED_STATUSES = ("completed", "finished", "stopped")  # "finished": what completed runs were saved as before
 SECTION_FIELDS = ("model", "setup", "dataset", "hostname", "samples", "val_samples", "batch_size", "epochs")
@@ -83,6 +84,8 @@ def _group_row(section: tuple, column: tuple, runs: list) -> dict:
         "train_accuracy": _mean_per_epoch(counted, "accuracy"),
         "val_accuracy": _mean_per_epoch(counted, "val_accuracy"),
         "exchange": _exchange(counted),
+        "load_average": spread(loads[0] for run in counted for loads in run.get("load_averages") or []),
+        "processes": _processes(counted),
     }
 
 
@@ -165,6 +168,34 @@ def _exchange(runs: list) -> dict | None:
     if not sizes or not rates:
         return None
     return {"gradient_bytes": statistics.median(sizes), "reduce_rate": statistics.median(rates)}
+
+
+def _processes(runs: list) -> dict | None:
+    """Per process (the parent first), medians over the runs that recorded them: its share of the pieces,
+    its idle seconds per step and the share of its computing it spent off the CPU (other work ran)."""
+    found = []  # (per-process totals, steps recorded)
+    for run in runs:
+        totals = run.get("processes")
+        if isinstance(totals, dict) and all(isinstance(totals.get(key), list) for key in PROCESS_FIELDS):
+            found.append((totals, len(run.get("timings", {}).get("step_times") or [])))
+    if not found:
+        return None
+    count = min(len(totals[key]) for totals, _ in found for key in PROCESS_FIELDS)
+
+    figures = {"pieces_share": [], "idle_per_step": [], "descheduled_share": []}
+    for process in range(count):
+        values = {key: [] for key in figures}
+        for totals, steps in found:
+            if sum(totals["pieces"]):
+                values["pieces_share"].append(totals["pieces"][process] / sum(totals["pieces"]))
+            if steps:
+                values["idle_per_step"].append(totals["idle_time"][process] / steps)
+            computing = totals["compute_time"][process]
+            if computing:
+                values["descheduled_share"].append(totals["descheduled_time"][process] / computing)
+        for key in figures:
+            figures[key].append(statistics.median(values[key]) if values[key] else None)
+    return figures
 
 
 def spread(values) -> dict | None:

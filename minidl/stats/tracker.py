@@ -32,9 +32,11 @@ from .liveness import process_identity
 from .render import print_summary, render_text
 from .store import AVERAGES_FILE, DEFAULT_DIR, SaveResult, StatsWriteError, json_number, save_run, warn, warn_damaged
 from .tensorboard import LiveSpeedup
+from .validation import PROCESS_FIELDS
 
 TIME_DECIMALS = 7  # 0.1 microsecond: far below timing noise, keeps the JSON small
 METRIC_DIGITS = 7  # significant digits of a step's loss and metrics: float32's precision
+IDLE_DECIMALS = 5  # 10 microseconds for each process's idle time per step (a list per step: kept shorter)
 #: `fit`'s end status -> the status a run is saved with ("finished" is the callback protocol's name).
 FINAL_STATUS = {"finished": "completed"}
 
@@ -87,6 +89,7 @@ class StatisticsTracker(Callback):
             return
         self.run = new_run(self.model, self.params, self.label, self.dataset)
         self._clock = {"train": time.perf_counter()}
+        record_load_average(self.run)
         try:
             self._write(averages=False)
         except StatsWriteError as error:
@@ -112,6 +115,7 @@ class StatisticsTracker(Callback):
             self._record_step_metrics(logs or {})
             if self._speedup is not None:
                 self._speedup.add(self.run["timings"]["step_times"][-1])  # as recorded, as the export replays it
+            record_processes(self.run, self.params.get("timings"))
 
     def on_test_begin(self, logs=None):
         if self.run is not None and self._epoch is not None:
@@ -132,6 +136,7 @@ class StatisticsTracker(Callback):
         self.run["timings"]["epoch_times"].append(round(elapsed, TIME_DECIMALS))
         self.run["epochs_completed"] = len(self.run["epochs"])
         self._epoch = None
+        record_load_average(self.run)
         try:
             self._write(averages=False)
         except Exception as error:  # training goes on; the end of the run tries again
@@ -151,6 +156,7 @@ class StatisticsTracker(Callback):
             if self.run is None:  # an earlier callback failed in on_train_begin
                 self.run = new_run(self.model, self.params, self.label, self.dataset)
                 self._clock = {"train": time.perf_counter()}
+            record_load_average(self.run)
             finish_run(
                 self.run,
                 self._unfinished_epoch(),
@@ -266,6 +272,36 @@ def new_run(model, params: dict, label: str, dataset=None) -> dict:
         "step_metrics": {},
         "epochs": [],
     }
+
+
+def record_processes(run: dict, timings) -> None:
+    """Add the last step's figures per process to the run (when the runner measures them: a pool does).
+
+    With several processes, per step (aligned with ``timings.step_times``): ``timings.pieces``, how
+    many pieces of the batch each process computed, and ``timings.idle_times``, the seconds each did
+    not compute. Per run, ``processes`` totals each process's pieces, computing, idle and off-CPU
+    seconds (computing while descheduled: other work held the CPU), the parent first.
+    """
+    pieces = getattr(timings, "last_pieces", ()) if timings is not None else ()
+    if not pieces:
+        return
+    if len(pieces) > 1:
+        run["timings"].setdefault("pieces", []).append(list(pieces))
+        run["timings"].setdefault("idle_times", []).append([round(t, IDLE_DECIMALS) for t in timings.last_idle_seconds])
+    totals = run.setdefault("processes", {key: [0] * len(pieces) for key in PROCESS_FIELDS})
+    last = (pieces, timings.last_compute_seconds, timings.last_idle_seconds, timings.last_descheduled_seconds)
+    for key, values in zip(PROCESS_FIELDS, last):
+        totals[key] = [a + b if key == "pieces" else round(a + b, 6) for a, b in zip(totals[key], values)]
+
+
+def record_load_average(run: dict) -> None:
+    """Append the 1, 5 and 15-minute load averages (where the OS has them) to ``run["load_averages"]``:
+    sampled when training begins, after every epoch and at the end, they tell how busy the machine was."""
+    try:
+        loads = os.getloadavg()
+    except (AttributeError, OSError):
+        return
+    run.setdefault("load_averages", []).append([round(value, 2) for value in loads])
 
 
 def finish_run(run: dict, unfinished_epoch, run_time: float, status: str, error=None):

@@ -62,6 +62,8 @@ _RUN_FIELDS = {
     "step_metrics": _OBJECT,
     "unfinished_epoch": _OBJECT,
     "exchange": _OBJECT,
+    "processes": _OBJECT,
+    "load_averages": _LIST,
 }
 _SETTINGS_FIELDS = {
     **dict.fromkeys(("model", "setup", "dataset", "hostname", "backend", "loss", "dtype", "model_name"), _TEXT),
@@ -77,6 +79,9 @@ _TIMING_FIELDS = {
     **dict.fromkeys(("compute_time", "startup_time"), _SECONDS),
     "compute_steps": _COUNT,
 }
+#: Per process totals of a run (``run["processes"]``, parent first): pieces computed, seconds computing,
+#: idle, and off the CPU while computing (descheduled: other work held it).
+PROCESS_FIELDS = ("pieces", "compute_time", "idle_time", "descheduled_time")
 _EXCHANGE_FIELDS = {"gradient_bytes": _COUNT, "reduce_rate": Kind((int, float), "a number", 0, 1e300), "what": _TEXT}
 _EPOCH_FIELDS = {
     "epoch": _COUNT,
@@ -104,6 +109,21 @@ def run_problem(run) -> str | None:
     problem = _fields_problem(settings, _SETTINGS_FIELDS, "settings.")
     if problem:
         return problem
+    problem = (
+        _table_problem(timings, "pieces", _COUNT, "timings.")
+        or _table_problem(timings, "idle_times", _SECONDS, "timings.")
+        or _table_problem(run, "load_averages", _SECONDS, "")
+    )
+    if problem:
+        return problem
+    processes = run.get("processes") or {}
+    for key in PROCESS_FIELDS:
+        values = processes.get(key)
+        problem = (
+            None if values is None else _numbers_problem(values, f"processes.{key}", allow_null=False, kind=_SECONDS)
+        )
+        if problem:
+            return problem
     for key in ("step_times", "epoch_times"):
         values = timings.get(key)
         if values is None and key in timings:
@@ -137,15 +157,29 @@ def run_problem(run) -> str | None:
     return None
 
 
-def _numbers_problem(values, where: str, allow_null: bool) -> str | None:
-    """What is wrong with a list of numbers (None when nothing is); `allow_null`: null entries are allowed."""
-    kind = "a list of numbers or nulls" if allow_null else "a list of numbers"
+def _table_problem(record: dict, key: str, kind: Kind, prefix: str) -> str | None:
+    """What is wrong with `record[key]` as a list of lists of `kind` (None when absent or right)."""
+    rows = record.get(key)
+    if rows is None:
+        return None
+    if not isinstance(rows, list):
+        return f"{prefix}{key} must be a list of lists, not {_type_name(rows)}"
+    for index, row in enumerate(rows):
+        problem = _numbers_problem(row, f"{prefix}{key}[{index}]", allow_null=False, kind=kind)
+        if problem:
+            return problem
+    return None
+
+
+def _numbers_problem(values, where: str, allow_null: bool, kind: Kind = _NUMBER) -> str | None:
+    """What is wrong with a list of numbers of `kind` (None when nothing is); `allow_null`: nulls allowed."""
+    expected = "a list of numbers or nulls" if allow_null else "a list of numbers"
     if not isinstance(values, list):
-        return f"{where} must be {kind}, not {_type_name(values)}"
+        return f"{where} must be {expected}, not {_type_name(values)}"
     for index, value in enumerate(values):
         if value is None and allow_null:
             continue
-        problem = _NUMBER.problem(value)
+        problem = kind.problem(value)
         if problem:
             return f"{where}[{index}] {problem if allow_null else problem.replace(' or null', '')}"
     return None

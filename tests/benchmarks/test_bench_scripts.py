@@ -161,3 +161,28 @@ def test_tensorboard_cost_table_runs():
     for row in ("no callback", "TensorBoard()", 'TensorBoard(update_freq="batch")', "tracker"):
         assert row in out, out
     assert "< 2 %" in out and "< 5 %" in out and "tracker + trainings' --tensorboard" in out
+
+
+def test_contended_table_runs_and_stops_its_competitor():
+    out = run_script(
+        "bench_parallel.py", "--contended", "--rounds", "1", "--samples", "512", "--workers", "2",
+        "--batch-sizes", "64", "--variants", "equal",
+    )  # fmt: skip
+    for text in ("none started", "1 busy process", "speed-up by round", "pieces by process", "off CPU", "Load average"):
+        assert text in out, text
+    assert "equal" in out
+    pids = [int(pid) for pid in out.rsplit("Competitor pids (stopped): [", 1)[1].split("]")[0].split(",")]
+    assert len(pids) == 1
+    assert not os.path.exists(f"/proc/{pids[0]}") or "Z" in open(f"/proc/{pids[0]}/stat").read().rpartition(")")[2][:3]
+
+
+def test_wake_table_runs():
+    out = run_script("bench_parallel.py", "--wake", "--rounds", "1", "--spins", "0,0.0002", "--wake-steps", "20")
+    for text in ("sleep at once", "200 µs", "worker wake-up µs", "parent wake-up µs", "1 busy process", "Load average"):
+        assert text in out, text
+
+
+def test_piece_cost_table_runs():
+    out = run_script("bench_parallel.py", "--piece-cost", "--rounds", "1", "--batch-sizes", "16")
+    for text in ("CPU ms a batch", "fixed cost a piece, ms", "Load average"):
+        assert text in out, text

@@ -264,7 +264,8 @@ def test_dropout_masks_do_not_depend_on_the_split(mnist_shaped, dropout_one_proc
 
 
 def test_uneven_shards_and_a_last_batch_smaller_than_the_pool(small_data):
-    """102 samples, batch 50, 3 workers: shards of 17/16/17 and a last batch of 2 (one shard empty)."""
+    """102 samples, batch 50, 3 workers: pieces of 8 to 13, and a last batch of 2 (two pieces of one
+    sample, fewer than the processes: one of them computes nothing)."""
     x, y = small_data
     runs = {}
     for workers in (1, 3):
@@ -788,3 +789,176 @@ def test_predict_of_sequences_of_unknown_length_with_workers(functional):
     for steps in (4, 7):
         x = np.random.default_rng(steps).standard_normal((9, steps, 2)).astype("float32")
         np.testing.assert_array_equal(model.predict(x, batch_size=4, workers=2), model.predict(x, batch_size=4))
+
+
+# ----- pieces: taken by whichever process is free, added in piece order (issue 28) -----
+def test_a_batch_is_cut_into_a_few_pieces_per_process_the_first_ones_bigger():
+    from minidl.distributed.pieces import piece_bounds
+
+    def sizes(*args):
+        return [hi - lo for lo, hi in piece_bounds(*args)]
+
+    assert sizes(128, 2, 2, 0.5) == [32, 32, 32, 32]
+    assert sizes(128, 2, 3, 0.5) == [32, 32, 16, 16, 16, 16]
+    assert sizes(128, 2, 1, 0.5) == [64, 64], "one piece per process: equal shards"
+    assert sizes(64, 2, 3, 0.5) == [16, 16, 8, 8, 8, 8]
+    assert sizes(64, 2, 4, 0.5) == [16, 16, 8, 8, 8, 8], "no piece under MIN_PIECE (8) samples"
+    assert sizes(50, 3, 2, 0.5) == [8, 9, 8, 8, 9, 8]
+    assert sizes(2, 4, 2, 0.5) == [1, 1], "fewer samples than processes: one piece per sample"
+    assert sizes(1, 2) == [1]
+    assert len(piece_bounds(100_000, 2, 500, 0.5)) == 256, "a piece number is one byte in the queue"
+    for batch in range(1, 300, 7):
+        for processes in (2, 3, 4):
+            for per_process in (1, 2, 3):
+                bounds = piece_bounds(batch, processes, per_process)
+                assert bounds[0][0] == 0 and bounds[-1][1] == batch and all(lo < hi for lo, hi in bounds)
+                assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+
+
+def test_assign_by_speed_gives_runs_of_pieces_in_proportion_to_speed():
+    from minidl.distributed.pieces import assign_by_speed, piece_bounds
+
+    bounds = piece_bounds(128, 2, 4, 0.25)
+    assert assign_by_speed(bounds, [1.0, 1.0]) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert assign_by_speed(bounds, [3.0, 1.0]) == [[0, 1, 2, 3, 4, 5], [6, 7]]
+    assert assign_by_speed(bounds, [float("nan"), 2.0]) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def lenet_bits(data, workers, steps=6, competitor=False):
+    """Float32 LeNet-5 with Dropout trained `steps` steps; (weights, batch losses, pieces per process per step)."""
+    (x, y), _ = data
+    model, recorder = lenet("float32", dropout=0.3), PiecesRecorder()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if competitor else None
+    try:
+        x, y = x[: steps * BATCH], y[: steps * BATCH]
+        model.fit(x, y, batch_size=BATCH, verbose=0, workers=workers, callbacks=[recorder])
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
+    return model.parameters.copy(), [b["loss"] for b in recorder.batches], recorder.pieces
+
+
+class PiecesRecorder(Recorder):
+    """Also keeps, per step, how many pieces each process computed, its idle and its off-CPU seconds."""
+
+    def __init__(self):
+        super().__init__()
+        self.pieces, self.idle, self.off_cpu, self.steps = [], [], [], []
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        timings = self.params["timings"]
+        self.pieces.append(timings.last_pieces)
+        self.idle.append(timings.last_idle_seconds)
+        self.off_cpu.append(timings.last_descheduled_seconds)
+        self.steps.append(timings.last_step_seconds)
+
+
+@pytest.mark.parametrize(
+    "assign",
+    [
+        lambda bounds, speeds: [list(range(len(bounds))), []],  # all in this process
+        lambda bounds, speeds: [[], list(range(len(bounds)))],  # all in the worker
+        lambda bounds, speeds: [list(range(1, len(bounds), 2)), list(range(0, len(bounds), 2))],  # interleaved
+    ],
+    ids=["all-here", "all-in-the-worker", "interleaved"],
+)
+def test_a_step_gives_the_same_bits_whichever_process_computed_which_piece(mnist_shaped, monkeypatch, assign):
+    from minidl.distributed import pieces
+    from minidl.distributed.pieces import piece_bounds
+
+    reference = lenet_bits(mnist_shaped, workers=2, steps=3)
+    monkeypatch.setattr(pieces, "BALANCE", "speed")
+    monkeypatch.setattr(pieces, "assign_by_speed", assign)
+    weights, losses, counts = lenet_bits(mnist_shaped, workers=2, steps=3)
+    expected = assign(piece_bounds(BATCH, 2), None)
+    assert all(list(step) == [len(expected[0]), len(expected[1])] for step in counts), counts
+    np.testing.assert_array_equal(weights, reference[0])
+    assert losses == reference[1]
+
+
+def test_two_float32_runs_with_a_busy_competitor_are_bit_identical(mnist_shaped, monkeypatch):
+    """The competitor moves pieces between the processes from run to run (four pieces a process, so there
+    is something to move); the results must not move."""
+    from minidl.distributed import pieces
+    from minidl.distributed.pieces import piece_bounds
+
+    monkeypatch.setattr(pieces, "PIECES_PER_PROCESS", 4)
+    first = lenet_bits(mnist_shaped, workers=2, competitor=True)
+    second = lenet_bits(mnist_shaped, workers=2, competitor=True)
+    print("pieces per process per step:", first[2], second[2])
+    np.testing.assert_array_equal(first[0], second[0])
+    assert first[1] == second[1]
+    pieces = len(piece_bounds(BATCH, 2))
+    assert all(sum(step) == pieces for step in first[2] + second[2]), "every piece computed exactly once"
+
+
+def test_timings_tell_each_processs_pieces_idle_and_off_cpu_seconds(small_data):
+    x, y = small_data
+    recorder = PiecesRecorder()
+    mlp().fit(x, y, batch_size=50, epochs=2, verbose=0, workers=3, callbacks=[recorder])
+    from minidl.distributed import available_cpus
+    from minidl.distributed.pieces import piece_bounds
+
+    cut = [len(piece_bounds(size, min(3, available_cpus()))) for size in (50, 50, 2)]
+    assert [sum(step) for step in recorder.pieces] == cut * 2, "102 samples at batch 50: every piece computed once"
+    assert all(len(step) == 3 for step in recorder.pieces + recorder.idle + recorder.off_cpu)
+    for idle, seconds in zip(recorder.idle, recorder.steps):
+        assert all(0 <= value <= seconds for value in idle)
+    assert all(value >= 0 for step in recorder.off_cpu for value in step)
+    timings = recorder.params["timings"]
+    assert sum(timings.pieces) == 2 * sum(cut) and len(timings.idle_seconds) == 3
+    assert timings.idle_seconds == pytest.approx([sum(step[p] for step in recorder.idle) for p in range(3)])
+
+
+def test_a_worker_that_comes_too_late_takes_no_piece_and_the_step_does_not_wait_for_it(small_data):
+    """A stopped worker (as one descheduled by other work) misses a step; the step goes on without it."""
+    x, y = small_data
+    expected = mlp()
+    expected.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    recorder, timers = PiecesRecorder(), []
+
+    def stop_worker_for_a_while(callback):
+        worker = next(p for p in mp.active_children() if p.name.startswith("minidl-worker"))
+        os.kill(worker.pid, signal.SIGSTOP)
+        timers.append(threading.Timer(1.0, os.kill, (worker.pid, signal.SIGCONT)))
+        timers[-1].start()
+
+    model = mlp()
+    try:
+        callbacks = [recorder, AtStep(1, stop_worker_for_a_while)]
+        model.fit(x, y, batch_size=32, epochs=2, verbose=0, workers=2, callbacks=callbacks)
+    finally:
+        for timer in timers:
+            timer.join()
+    from minidl.distributed.pieces import piece_bounds
+
+    everything = len(piece_bounds(32, 2))
+    assert recorder.pieces[2] == (everything, 0), "the step after the stop: this process took every piece"
+    assert recorder.steps[2] < 0.5, "and did not wait for the stopped worker"
+    np.testing.assert_allclose(model.parameters, expected.parameters, rtol=RTOL, atol=ATOL)
+
+
+def test_more_workers_than_cpus_cut_the_batch_as_a_pool_of_one_per_cpu_and_compute_the_same_bits(
+    mnist_shaped, monkeypatch
+):
+    from minidl.distributed import pool_runner
+
+    monkeypatch.setattr(pool_runner, "available_cpus", lambda: 2)
+    two = lenet_bits(mnist_shaped, workers=2, steps=3)
+    four = lenet_bits(mnist_shaped, workers=4, steps=3)
+    np.testing.assert_array_equal(four[0], two[0])
+    assert all(len(step) == 4 and sum(step) == sum(two[2][0]) for step in four[2])
+
+
+def test_processes_that_look_for_messages_before_sleeping_compute_the_same(small_data, monkeypatch):
+    from minidl.distributed import pieces
+
+    x, y = small_data
+    expected = mlp()
+    expected.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    monkeypatch.setattr(pieces, "SPIN_SECONDS", 0.0005)
+    model = mlp()
+    model.fit(x, y, batch_size=32, epochs=2, verbose=0, workers=2)
+    np.testing.assert_allclose(model.parameters, expected.parameters, rtol=RTOL, atol=ATOL)

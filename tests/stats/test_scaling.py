@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from minidl.stats import render_text, summarize
+from minidl.stats.render import speedup_markdown
 from minidl.stats.scaling import PREDICT_AT, amdahl
 
 STEPS = 10
@@ -138,3 +139,57 @@ def test_no_baseline_and_one_worker_only_are_said_plainly():
     }
     text = render_text(only_one)
     assert "only one-worker runs here" in text and "a single run: no spread to judge the noise by" in text
+
+
+# ----- what each process did and how busy the machine was (issue 28) -----
+def with_processes(record, pieces, compute, idle, descheduled, loads):
+    record["processes"] = {
+        "pieces": pieces,
+        "compute_time": compute,
+        "idle_time": idle,
+        "descheduled_time": descheduled,
+    }
+    record["load_averages"] = [[load, 0.5, 0.25] for load in loads]
+    return record
+
+
+@pytest.fixture
+def process_rows():
+    runs = [
+        with_processes(run(1, 10.0), [10], [0.8], [0.2], [0.0], [1.0, 1.2]),
+        with_processes(run(2, 6.0), [60, 40], [4.0, 4.0], [1.0, 2.0], [0.08, 1.2], [2.0, 2.5]),
+        with_processes(run(2, 6.2), [50, 50], [4.0, 4.0], [1.0, 3.0], [0.08, 1.0], [3.0]),
+    ]
+    return {row["workers"]: row for row in summarize(runs)}
+
+
+def test_each_processs_pieces_idle_and_off_cpu_time_and_the_load_are_summarised(process_rows):
+    two = process_rows[2]
+    assert two["processes"]["pieces_share"] == pytest.approx([0.55, 0.45])  # medians of 60/40 and 50/50
+    assert two["processes"]["idle_per_step"] == pytest.approx([0.1, 0.25])  # 10 steps a run
+    assert two["processes"]["descheduled_share"] == pytest.approx([0.02, 0.275])
+    assert two["load_average"]["median"] == 2.5 and (two["load_average"]["min"], two["load_average"]["max"]) == (2, 3)
+    assert not any(flag.startswith("slowed") for flag in process_rows[1]["flags"])
+    assert two["flags"] == [
+        "slowed by other work: process 2 was off the CPU (waiting while other work ran) for 28% of its computing "
+        "time (process 1: 2%)"
+    ]
+
+
+def test_averages_and_the_reports_scaling_table_show_the_processes_and_the_load(process_rows):
+    rows = list(process_rows.values())
+    text = render_text(rows, files=1)
+    assert "load average (1 min) during the runs:" in text and "2.50 (2.00-3.00)" in text
+    assert "pieces of each step computed, by process:" in text and "55% / 45%" in text
+    assert "idle per step, by process, ms:" in text and "100.00 / 250.00" in text
+    assert "off the CPU while computing, by process:" in text and "2% / 28%" in text
+    assert "pool, 2 workers, 1 thread: slowed by other work: process 2 was off the CPU" in text
+    table = speedup_markdown(rows)
+    assert "load average (1 min) during the runs" in table[0]
+    assert "| 2.50 (2.00-3.00) | **slowed by other work** |" in table[3]
+
+
+def test_runs_recorded_before_these_fields_still_summarise():
+    [row] = [r for r in summarize([run(2, 6.0)]) if r["workers"] == 2]
+    assert row["processes"] is None and row["load_average"] is None
+    assert "load average (1 min) during the runs:" in render_text([row])

@@ -140,6 +140,12 @@ MALFORMED = {
     "step metrics a list": (("step_metrics",), [1.0], "step_metrics must be an object"),
     "step losses as text": (("step_metrics", "loss"), "low", "step_metrics.loss must be a list of numbers or nulls"),
     "a step loss as text": (("step_metrics", "loss", 1), "x", r"step_metrics.loss\[1\] must be a number or null"),
+    "pieces as text": (("timings", "pieces"), "many", "timings.pieces must be a list of lists"),
+    "a piece count as text": (("timings", "pieces"), [[1, "x"]], r"timings.pieces\[0\]\[1\] must be a whole number"),
+    "idle times flat": (("timings", "idle_times"), [0.1], r"timings.idle_times\[0\] must be a list"),
+    "processes a list": (("processes",), [1], "processes must be an object"),
+    "process pieces as text": (("processes",), {"pieces": "x"}, "processes.pieces must be a list of numbers"),
+    "load averages as text": (("load_averages",), "high", "load_averages must be a list"),
 }
 
 

@@ -13,6 +13,7 @@ import pytest
 from stats_helpers import BATCH, EPOCHS, FEATURES, SAMPLES, RaiseAt, data, make_model, runs_in, text_row, train
 
 from minidl.callbacks import Callback, LambdaCallback
+from minidl.distributed.pieces import piece_bounds
 from minidl.distributed.resources import available_cpus
 from minidl.stats import AVERAGES_FILE, StatisticsTracker, StatsWriteError
 from minidl.stats.tracker import run_settings
@@ -255,3 +256,33 @@ def test_full_disk_at_the_end_is_one_line_and_keeps_the_previous_file(tmp_path, 
     saved = runs_in(tmp_path / "tiny.json")
     assert saved[0] == runs[0] and saved[1]["status"] == "running" and saved[1]["epochs_completed"] == EPOCHS
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+# ----- what each process did, and how busy the machine was (issue 28) -----
+def test_a_pool_run_records_each_steps_pieces_and_idle_time_per_process_and_the_load(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, FEATURES)).astype("float32"), rng.integers(0, 3, 64)
+    tracker = StatisticsTracker(out_dir=tmp_path, verbose=False)
+    make_model().fit(x, y, batch_size=32, epochs=2, verbose=0, workers=2, callbacks=[tracker])
+    [run] = runs_in(tmp_path / "tiny.json")
+    timings, processes = run["timings"], run["processes"]
+    steps = len(timings["step_times"])
+    assert steps == 4 and len(timings["pieces"]) == steps and len(timings["idle_times"]) == steps
+    pieces = len(piece_bounds(32, 2))
+    assert all(len(step) == 2 and sum(step) == pieces for step in timings["pieces"]), "every piece computed once"
+    assert all(0 <= idle <= step_time for step, step_time in zip(timings["idle_times"], timings["step_times"])
+               for idle in step)  # fmt: skip
+    assert processes["pieces"] == [sum(p[0] for p in timings["pieces"]), sum(p[1] for p in timings["pieces"])]
+    assert set(processes) == {"pieces", "compute_time", "idle_time", "descheduled_time"}
+    assert all(
+        0 <= off <= computing for off, computing in zip(processes["descheduled_time"], processes["compute_time"])
+    )
+    assert len(run["load_averages"]) == 1 + 2 + 1, "when training begins, after each epoch, at the end"
+    assert all(len(sample) == 3 and min(sample) >= 0 for sample in run["load_averages"])
+
+
+def test_a_one_process_run_records_its_totals_but_no_per_step_lists(tmp_path):
+    train(tmp_path)
+    [run] = runs_in(tmp_path / "tiny.json")
+    assert "pieces" not in run["timings"] and "idle_times" not in run["timings"]
+    assert run["processes"]["pieces"] == [len(run["timings"]["step_times"])]
