@@ -511,7 +511,7 @@ def _compiled_mlp():
     return model
 
 
-@pytest.mark.parametrize("x", [np.zeros((5, 3)), np.zeros((5, 4, 1)), np.zeros(4), np.zeros((5, 2, 2))])
+@pytest.mark.parametrize("x", [np.zeros((5, 3)), np.zeros((5, 4, 2)), np.zeros(4), np.zeros((5, 2, 2))])
 def test_fit_and_predict_reject_wrong_input_shape(x):
     model = _compiled_mlp()
     with pytest.raises(ShapeError, match=rf"expects x of shape \(N, 4\), got {re.escape(str(x.shape))}"):
@@ -520,9 +520,13 @@ def test_fit_and_predict_reject_wrong_input_shape(x):
         model.fit(x, np.zeros(len(x), dtype=int), verbose=0)
 
 
-def test_images_without_channel_axis_are_rejected(lenet5):
-    with pytest.raises(ShapeError, match=r"\(N, 28, 28, 1\), got \(2, 28, 28\)"):
-        lenet5().predict(np.zeros((2, 28, 28)))
+def test_images_without_channel_axis_get_it_as_in_keras(lenet5):
+    """Keras adds a missing last axis of size 1 (MNIST's (N, 28, 28) for Input (28, 28, 1)); other shapes
+    are refused."""
+    model, x = lenet5(), np.random.default_rng(0).random((2, 28, 28))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x[..., None], verbose=0))
+    with pytest.raises(ShapeError, match=r"\(N, 28, 28, 1\), got \(2, 28, 27\)"):
+        model.predict(np.zeros((2, 28, 27)))
 
 
 def test_dense_after_conv_without_flatten_fails_at_add():
