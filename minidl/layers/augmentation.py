@@ -96,7 +96,9 @@ def sampling_taps(transforms, shape, interpolation, fill_mode):
 class RandomAugmentation(Layer):
     """What the random layers share: Keras's `training=True` default, the per-sample draws, the backward."""
 
-    training_default = True  # called on its own, a random layer augments (Keras's default); in a model, the model says
+    # Called on its own or in `model(x)` without `training`, a random layer augments (Keras's default);
+    # in fit, predict and evaluate the model says.
+    training_default = True
 
     def draws(self, training, count, features):
         """Uniform numbers in [0, 1), (count, features): one row per sample, fixed by (seed, step, position)."""

@@ -611,11 +611,11 @@ def _flat_dims(shape) -> list:
 
 def _resolve_training(training, default=False):
     """Keras's rule: `training=None` inherits the model's (inside a training step: True, with its context;
-    inside an inference pass: False); a layer called on its own gets its class's default (False, except
-    for the random augmentation layers, True as in Keras)."""
+    inside an inference pass: False); a layer called on its own, or in a model called without `training`,
+    gets its class's default (False, except for the random augmentation layers, True as in Keras)."""
     current = training_contexts.current()
     if training is None:
-        return default if current is None else (current or False)
+        return default if current is None or current is training_contexts.LAYER_DEFAULTS else (current or False)
     if training is True and current:
         return current
     return training

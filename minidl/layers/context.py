@@ -46,6 +46,17 @@ class Inference:
 
 INFERENCE = Inference()
 
+
+class LayerDefaults:
+    """What `model(x)` called without `training` makes current: each layer called without it takes its
+    own default (Keras's rule: inference, except the random augmentation layers, which augment)."""
+
+    def __bool__(self):
+        return False
+
+
+LAYER_DEFAULTS = LayerDefaults()
+
 _current: list = []
 
 

@@ -155,30 +155,41 @@ class Model(Trainer, Layer):
         raise NotImplementedError(f"model {self.name!r} ({type(self).__name__}) defines no call()")
 
     def __call__(self, *args, **kwargs):
-        if args and not any_symbolic(args) and not isinstance(args[0], Tensor):
-            return self.predict_batch(args[0], kwargs.get("training", False))
+        # On arrays from outside any model's pass: Keras's `model(x)`. Inside one (this model nested in
+        # another), a layer of that pass: it follows the pass's training mode.
+        if args and not any_symbolic(args) and not isinstance(args[0], Tensor) and training_contexts.current() is None:
+            return self.predict_batch(args[0], kwargs.get("training"))
         return Layer.__call__(self, *args, **kwargs)
 
-    def predict_batch(self, x, training=False):
-        """Keras's `model(x)` on arrays: the outputs for a batch, inference by default (`training=True` allowed)."""
+    def predict_batch(self, x, training=None):
+        """Keras's `model(x)` on arrays: the outputs for a batch.
+
+        `training=True` runs the layers as in a training step, False as in `predict`; None (not given)
+        leaves each layer its own default, as Keras does: inference, except that the random
+        augmentation layers augment (a fresh draw per call).
+        """
         x = data.check_inputs(self, x, "input")
         self.own_storage()
+        if training is None and any(layer.training_default for layer in self.all_layers()):
+            with training_contexts.stepping(training_contexts.LAYER_DEFAULTS):
+                out = self.call(x, training=None)
+            return [value_of(o) for o in out] if isinstance(out, list) else value_of(out)
         if training:
             step = self.optimizer.iterations if self.optimizer else 0
             training = self.training_context(step, np.arange(arrays.count(x)))
-        return self.forward(x, training)
+        return self.forward(x, training or False)
 
     def eager_call(self, inputs, *args, training=None, mask=None, **kwargs):
-        """The model used as a layer on tensors (inside another model's step): its call, recorded."""
+        """The model used as a layer on tensors or arrays (inside another model's pass): its call, recorded."""
         if not self.built:
-            self.build([np.shape(value_of(x)) for x in arrays.parts(inputs)])
+            self.build(one_or_many([(None, *np.shape(value_of(x))[1:]) for x in arrays.parts(inputs)]))
         return self.call(inputs, training=training, **kwargs)
 
     def symbolic_call(self, inputs, *args, **kwargs):
         """The model called on symbolic tensors: one node of the caller's graph."""
         symbolic = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if not self.built:
-            self.build([t.shape for t in symbolic])
+            self.build(one_or_many([t.shape for t in symbolic]))
         shape = self.output_shape
         outputs = [KerasTensor((None, *shape), np.dtype(self.dtype).name, name=f"{self.name}_output")]
         node = Node(self, (inputs, *args), kwargs, outputs)
@@ -417,3 +428,8 @@ class Model(Trainer, Layer):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def one_or_many(shapes: list):
+    """The input shape `build` takes: one shape for a model of one input, else the list of them."""
+    return shapes[0] if len(shapes) == 1 else shapes

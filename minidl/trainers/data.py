@@ -87,12 +87,14 @@ def check_inputs(model, x, argument="x"):
     if not model.built:
         model.build(parts.shape[1:] if isinstance(parts, np.ndarray) else [p.shape for p in parts])
     expected = model.input_shape if isinstance(parts, (list, tuple)) else [model.input_shape]
-    arrays = parts if isinstance(parts, (list, tuple)) else [parts]
-    for i, (part, shape) in enumerate(zip(arrays, expected if isinstance(expected, list) else [expected])):
+    expected = expected if isinstance(expected, list) else [expected]
+    given = parts if isinstance(parts, (list, tuple)) else [parts]
+    arrays = [_rank_as_declared(part, shape) for part, shape in zip(given, expected)]
+    for i, (part, shape) in enumerate(zip(arrays, expected)):
         label = argument if len(arrays) == 1 else f"{argument}[{i}] ({names[i] if i < len(names) else i})"
         if not checks.shape_fits(part.shape[1:], shape):
             shown = ", ".join("None" if d is None else str(d) for d in shape)
-            raise ShapeError(f"model {model.name!r} expects {label} of shape (N, {shown}), got {part.shape}")
+            raise ShapeError(f"model {model.name!r} expects {label} of shape (N, {shown}), got {given[i].shape}")
         if len(part) == 0:
             raise ValueError(f"{label} is empty")
         if len(part) != len(arrays[0]):
@@ -101,7 +103,17 @@ def check_inputs(model, x, argument="x"):
             raise ValueError(
                 f"{label} contains NaN or infinite values (or values too large for {np.dtype(model.dtype).name})"
             )
-    return tuple(arrays) if isinstance(parts, (list, tuple)) else parts
+    return tuple(arrays) if isinstance(parts, (list, tuple)) else arrays[0]
+
+
+def _rank_as_declared(part, shape):
+    """Keras's leeway: an input one axis short of its declared shape that ends in 1 gains that axis (a
+    column (N,) for `Input((1,))`), and one with an extra last axis of size 1 loses it."""
+    if part.ndim == len(shape) and shape and shape[-1] == 1:
+        return part[..., None]
+    if part.ndim == len(shape) + 2 and part.shape[-1] == 1:
+        return part[..., 0]
+    return part
 
 
 def _numbers(x, argument, dtype):

@@ -258,3 +258,78 @@ def test_tensorboard_guide(run):
     histograms = [tag for tag in read_events(log_dir / "train") if tag.endswith("/histogram")]
     assert len(histograms) == 4  # two Dense layers, kernel and bias each
     assert history["val_accuracy"][-1] > 0.8
+
+
+def test_image_classification_from_scratch(run):
+    g = run("image_classification_from_scratch")
+    images, augmented = g["images"], g["augmented_images"]
+    # Called without `training`, the random layers augment (Keras's default): they move the images (a random
+    # angle is hardly ever near 0), keep shape and pixel range (reflect fill); inference leaves them alone.
+    assert augmented.shape == images.shape == (8, 28, 28, 1)
+    assert sum(np.abs(a - b).max() > 1.0 for a, b in zip(augmented, images)) >= 7
+    assert augmented.min() >= 0 and augmented.max() <= 255 + 1e-3
+    np.testing.assert_array_equal(g["inference_images"], images)
+    assert g["model"].count_params() == 7_009  # what Keras 3 counts for the same architecture
+    history = g["history"].history
+    assert set(history) == {"acc", "loss", "val_acc", "val_loss"}
+    assert history["loss"][-1] < history["loss"][0]
+    majority = max(g["y_test"].mean(), 1 - g["y_test"].mean())  # 0.528: always answering "below 5"
+    assert g["test_accuracy"] > 0.7 > majority + 0.15, g["test_accuracy"]
+    # Inference is deterministic: no augmentation and no dropout outside training.
+    assert g["predictions"].shape == (16, 1)
+    np.testing.assert_array_equal(g["predictions"], g["predictions_again"])
+    assert 0 < g["score"] < 1
+
+
+def test_structured_data_classification(run):
+    g = run("structured_data_classification")
+    # adapt learned each numerical column's mean and (biased) variance over the training rows.
+    for name in g["numerical"]:
+        column = g["train_features"][name].astype(np.float64)
+        # Keras's weights: mean, variance, count (Keras 3 keeps count for old files and leaves it 0).
+        mean, variance, _ = (np.ravel(w) for w in g["normalizers"][name].get_weights())
+        np.testing.assert_allclose(mean, [column.mean()], rtol=1e-5)
+        np.testing.assert_allclose(variance, [column.var()], rtol=1e-4)
+    assert [tensor.name for tensor in g["model"].inputs] == [
+        "sex", "cp", "exang", "ca", "thal", "age", "trestbps", "chol", "thalach", "oldpeak"
+    ]  # fmt: skip
+    history = g["history"].history
+    assert set(history) == {"accuracy", "loss", "val_accuracy", "val_loss"}
+    assert history["loss"][-1] < 0.6 * history["loss"][0]
+    majority = max(g["val_labels"].mean(), 1 - g["val_labels"].mean())  # 0.53
+    assert g["val_accuracy"] > 0.85 > majority + 0.3, g["val_accuracy"]
+    assert g["val_accuracy"] == pytest.approx(history["val_accuracy"][-1])
+    # The model learned the rule's direction: the high-risk patient far above the low-risk one.
+    predictions = g["predictions"]
+    assert predictions.shape == (2, 1) and predictions[0, 0] > 0.8 and predictions[1, 0] < 0.2, predictions
+
+
+def test_learning_rate_schedule_guide(run):
+    g = run("lr_schedule_guide")
+    steps = np.arange(30)
+
+    def cosine(fraction):
+        return 0.5 * (1 + np.cos(np.pi * fraction))
+
+    def restarts(step, first=4, t_mul=2.0, m_mul=0.5, alpha=0.1):
+        start, length, period = 0, first, 0  # walk the periods: 4 steps, then 8, 16, ...
+        while step >= start + length:
+            start, length, period = start + length, length * t_mul, period + 1
+        return 0.1 * ((1 - alpha) * m_mul**period * cosine((step - start) / length) + alpha)
+
+    # The rates SGD applied at steps 0..29 (the bias moved by exactly these), against Keras's formulas.
+    warmup = np.where(steps < 10, 0.1 * steps / 10, 0.1 * cosine(np.minimum(steps - 10, 15) / 15))
+    expected = {
+        "warmup_applied": warmup,
+        "restarts_applied": [restarts(step) for step in steps],
+        "inverse_time_applied": 0.1 / (1 + 0.5 * np.floor(steps / 5)),
+        "polynomial_applied": 0.09 * (1 - np.minimum(steps, 20) / 20) ** 0.5 + 0.01,
+        "my_applied": 0.1 / np.sqrt(1 + steps / 4),
+    }
+    for name, rates in expected.items():
+        np.testing.assert_allclose(g[name], rates, rtol=1e-4, atol=1e-6, err_msg=name)
+    # What `optimizer.learning_rate` reports before a step is the rate that step then applies.
+    for name in ("warmup", "restarts", "my"):
+        np.testing.assert_allclose(g[f"{name}_reported"], g[f"{name}_applied"], rtol=1e-4, atol=1e-6, err_msg=name)
+    assert g["my_config"] == {"initial_learning_rate": 0.1, "decay_steps": 4}
+    assert g["rebuilt_rates"] == pytest.approx([0.1, 0.05])

@@ -371,6 +371,47 @@ def test_dropout_only_in_training():
     np.testing.assert_array_equal(model.predict(x), model.predict(x))
 
 
+def test_a_nested_model_follows_the_training_flag_of_the_call():
+    """`outer(x, training=True)` runs a model nested in it in training mode too (its Dropout drops)."""
+    x = np.ones((4, 50), dtype=np.float32)
+    inner = minidl.Sequential([minidl.Input((50,)), Dropout(0.5)])
+    inputs = minidl.Input((50,))
+    outer = minidl.Model(inputs, minidl.layers.Rescaling(1.0)(inner(inputs)))
+    dropped = outer(x, training=True)
+    assert set(np.unique(dropped)) == {0.0, 2.0}  # kept units scaled by 1 / (1 - rate)
+    np.testing.assert_array_equal(outer(x, training=False), x)
+    np.testing.assert_array_equal(outer(x), x)
+
+
+def test_a_sequential_without_input_is_built_by_the_tensor_it_is_called_on():
+    """keras.io's `x = data_augmentation(inputs)`: a Sequential made without an Input, first called in a graph."""
+    inner = minidl.Sequential([Dense(3)])
+    inputs = minidl.Input((5,))
+    outer = minidl.Model(inputs, inner(inputs))
+    assert inner.layers[0].get_weights()[0].shape == (5, 3)
+    assert outer.predict(np.ones((2, 5)), verbose=0).shape == (2, 3)
+
+
+def test_a_model_called_without_training_augments_as_keras_does():
+    """Keras's `model(x)` leaves `training` to each layer's default: inference, except the random
+    augmentation layers, which augment (keras.io draws augmented images with `data_augmentation(images)`);
+    `training=False` and `predict` never augment."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 5, 5, 1)).astype(np.float32)
+    flip = minidl.Sequential([minidl.layers.RandomFlip("horizontal", seed=1), Dropout(0.9)])
+    out = flip(x)
+    flipped = np.array([np.array_equal(o, a[:, ::-1]) for o, a in zip(out, x)])
+    kept = np.array([np.array_equal(o, a) for o, a in zip(out, x)])
+    assert (flipped | kept).all() and flipped.any() and kept.any()  # flips, and Dropout stays idle
+    assert not np.array_equal(flip(x), out)  # a fresh draw per call
+    np.testing.assert_array_equal(flip(x, training=False), x)
+    np.testing.assert_array_equal(flip.predict(x, verbose=0), x)
+    inputs = minidl.Input((5, 5, 1))
+    outer = minidl.Model(inputs, Flatten()(flip(inputs)))
+    assert not np.array_equal(outer(x), x.reshape(32, -1))
+    np.testing.assert_array_equal(outer(x, training=False), x.reshape(32, -1))
+
+
 def test_train_on_batch_reduces_loss():
     x, y = blobs(30)
     model = small_mlp(seed=0)
@@ -470,7 +511,7 @@ def _compiled_mlp():
     return model
 
 
-@pytest.mark.parametrize("x", [np.zeros((5, 3)), np.zeros((5, 4, 1)), np.zeros(4), np.zeros((5, 2, 2))])
+@pytest.mark.parametrize("x", [np.zeros((5, 3)), np.zeros((5, 4, 2)), np.zeros(4), np.zeros((5, 2, 2))])
 def test_fit_and_predict_reject_wrong_input_shape(x):
     model = _compiled_mlp()
     with pytest.raises(ShapeError, match=rf"expects x of shape \(N, 4\), got {re.escape(str(x.shape))}"):
@@ -479,9 +520,13 @@ def test_fit_and_predict_reject_wrong_input_shape(x):
         model.fit(x, np.zeros(len(x), dtype=int), verbose=0)
 
 
-def test_images_without_channel_axis_are_rejected(lenet5):
-    with pytest.raises(ShapeError, match=r"\(N, 28, 28, 1\), got \(2, 28, 28\)"):
-        lenet5().predict(np.zeros((2, 28, 28)))
+def test_images_without_channel_axis_get_it_as_in_keras(lenet5):
+    """Keras adds a missing last axis of size 1 (MNIST's (N, 28, 28) for Input (28, 28, 1)); other shapes
+    are refused."""
+    model, x = lenet5(), np.random.default_rng(0).random((2, 28, 28))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x[..., None], verbose=0))
+    with pytest.raises(ShapeError, match=r"\(N, 28, 28, 1\), got \(2, 28, 27\)"):
+        model.predict(np.zeros((2, 28, 27)))
 
 
 def test_dense_after_conv_without_flatten_is_refused_by_the_classification_loss():

@@ -7,6 +7,7 @@ import pytest
 
 from minidl import Model, optimizers
 from minidl.callbacks import Callback
+from minidl.errors import ShapeError
 from minidl.layers import Dense
 
 
@@ -277,3 +278,19 @@ def test_more_workers_than_samples_in_a_batch_is_named():
     model = Model([Dense(3, "softmax", input_shape=(4,))], seed=0).compile("sgd", "sparse_categorical_crossentropy")
     with pytest.warns(RuntimeWarning, match="3 workers for batches of 2 samples: 1 of them have nothing to compute"):
         model.fit(x, y, batch_size=2, epochs=1, verbose=0, workers=3)
+
+
+def test_a_column_without_its_axis_of_size_one_is_taken_as_keras_takes_it():
+    """Keras's functional models accept an input one axis short when the Input ends in 1 (a column (N,) for
+    `Input((1,))`, as keras.io's structured-data example feeds it) or one axis of size 1 long, and nothing else."""
+    import minidl
+
+    a, b = minidl.Input((1,), name="a"), minidl.Input((3,), name="b")
+    model = minidl.Model([a, b], Dense(1)(minidl.layers.concatenate([a, b])))
+    model.compile("sgd", "mse")
+    x = {"a": np.arange(6, dtype="float32"), "b": np.ones((6, 3, 1), dtype="float32")}
+    full = {"a": x["a"][:, None], "b": x["b"][..., 0]}
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(full, verbose=0))
+    model.fit(x, np.zeros(6), epochs=1, verbose=0)
+    with pytest.raises(ShapeError, match=r"expects x\[1\] \(b\) of shape \(N, 3\), got \(6,\)"):
+        model.predict({"a": x["a"], "b": np.ones(6)}, verbose=0)
