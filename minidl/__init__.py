@@ -2,12 +2,14 @@
 
 Laid out as Keras 3, so `import minidl as keras` runs a Keras MNIST program: `keras.Input`,
 `keras.Sequential`, `keras.layers`, `keras.losses`, `keras.optimizers`, `keras.metrics`,
-`keras.callbacks`, `keras.models`, `keras.utils`, `keras.ops`, `keras.initializers` and
+`keras.callbacks`, `keras.models`, `keras.utils`, `keras.ops`, `keras.initializers`,
+`keras.activations`, `keras.regularizers`, `keras.random` and
 `keras.datasets` (with `mnist.load_data()`). `fit(..., workers=N)` splits each batch's gradient
 across N processes.
 """
 
 from . import (
+    activations,
     callbacks,
     datasets,
     initializers,
@@ -17,6 +19,8 @@ from . import (
     models,
     ops,
     optimizers,
+    random,
+    regularizers,
     saving,
     utils,
 )
@@ -32,6 +36,7 @@ __all__ = [
     "Model",
     "Sequential",
     "set_seed",
+    "activations",
     "callbacks",
     "datasets",
     "initializers",
@@ -41,6 +46,8 @@ __all__ = [
     "models",
     "ops",
     "optimizers",
+    "random",
+    "regularizers",
     "saving",
     "utils",
     "__version__",

@@ -18,7 +18,8 @@ def test_namespace_is_importable_right_after_import_minidl():
     code = (
         "import minidl as k; "
         "[getattr(k, n) for n in ('Input', 'Sequential', 'Model', 'layers', 'losses', 'optimizers', 'metrics', "
-        "'callbacks', 'models', 'utils', 'ops', 'initializers', 'datasets')]; "
+        "'callbacks', 'models', 'utils', 'ops', 'initializers', 'datasets', 'activations', 'regularizers', "
+        "'random')]; k.regularizers.l2; k.random.SeedGenerator; k.activations.gelu; "
         "k.models.load_model; k.utils.to_categorical; k.utils.set_random_seed; k.ops.convert_to_numpy; "
         "k.datasets.mnist.load_data; k.optimizers.schedules.ExponentialDecay; k.initializers.HeNormal"
     )
