@@ -160,25 +160,35 @@ class Layer(Operation):
         return int(sum(w.size for w in self.weights))
 
     # ----- weights as Keras lists them -----
+    # Keras's tracking: a layer's lists hold its own weights, then those of the layers it holds as
+    # attributes (`weight_layers`), each layer's trainable weights before its non-trainable ones.
     @property
     def trainable_weights(self) -> list[np.ndarray]:
-        """The trainable weight arrays (live, not copies), in creation order (none while frozen)."""
-        return list(self.params.values()) if self.trainable else []
+        """The trainable weight arrays (live, not copies), in creation order (none of a frozen layer)."""
+        return [w for layer in self.weight_layers() if layer.trainable for w in layer.params.values()]
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
         """The non-trainable arrays (live): the states, and every weight of a frozen layer."""
-        frozen = [] if self.trainable else list(self.params.values())
-        return frozen + list(self.states.values())
+        return [
+            w
+            for layer in self.weight_layers()
+            for w in [*([] if layer.trainable else layer.params.values()), *layer.states.values()]
+        ]
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """Trainable weights, then non-trainable ones: Keras's order."""
-        return list(self.params.values()) + list(self.states.values())
+        """Trainable weights, then non-trainable ones, layer by layer: Keras's order."""
+        return [array for _, _, array in self.tracked_weights()]
 
     def weight_items(self) -> list[tuple[str, np.ndarray]]:
-        """(name, live array) of every weight, in `weights` order: the one list every weight copy walks."""
+        """(name, live array) of this layer's own weights (not its sub-layers'): the one list every weight
+        copy walks, layer by layer."""
         return [*self.params.items(), *self.states.items()]
+
+    def tracked_weights(self) -> list[tuple[Layer, str, np.ndarray]]:
+        """(layer, name, live array) of every weight in `weights`: this layer's and its sub-layers'."""
+        return [(layer, name, array) for layer in self.weight_layers() for name, array in layer.weight_items()]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, trainable then non-trainable (BatchNormalization: gamma, beta,
@@ -187,17 +197,17 @@ class Layer(Operation):
 
     def set_weights(self, weights):
         """Overwrite the weights in place from a list shaped like `get_weights()`; checked first."""
-        slots = self.weight_items()
+        slots = self.tracked_weights()
         weights = list(weights)
         if not self.built:
             raise ValueError(f"layer {self.name!r} is not built yet: call it on data (or add it to a model) first")
         if len(weights) != len(slots):
-            names = ", ".join(name for name, _ in slots) or "none"
+            names = ", ".join(name for _, name, _ in slots) or "none"
             raise ValueError(
                 f"layer {self.name!r} has {len(slots)} weight arrays ({names}) but set_weights got {len(weights)}"
             )
-        arrays = [self.checked_weight(name, current, new) for (name, current), new in zip(slots, weights)]
-        for (_, current), new in zip(slots, arrays):
+        arrays = [layer.checked_weight(name, current, new) for (layer, name, current), new in zip(slots, weights)]
+        for (_, _, current), new in zip(slots, arrays):
             current[...] = new
 
     def checked_weight(self, name, current, new) -> np.ndarray:

@@ -302,31 +302,9 @@ class Model(Trainer, Layer):
         """Total number of weights, trainable and not (as Keras counts them)."""
         return int(sum(w.size for w in self.weights))
 
-    @property
-    def weights(self):
-        """Keras's `model.weights`: per layer its trainable weights, then its non-trainable ones (live)."""
-        return [w for layer in self.weight_layers() for w in layer.weights]
-
-    @property
-    def trainable_weights(self):
-        """Every trainable array (live views of the flat vector), layer by layer."""
-        return [w for layer in self.weight_layers() for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self):
-        """Every non-trainable array (moving statistics; the weights of frozen layers)."""
-        return [w for layer in self.weight_layers() for w in layer.non_trainable_weights]
-
-    def weight_items(self):
-        return [item for layer in self.weight_layers() for item in layer.weight_items()]
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of all weights in layer order (Keras's shapes; per layer trainable then non-trainable)."""
-        return [np.array(w, copy=True) for w in self.weights]
-
     def set_weights(self, weights):
         """Replace all weights in place; the count and every shape are checked before anything changes."""
-        slots = [(layer, key, array) for layer in self.weight_layers() for key, array in layer.weight_items()]
+        slots = self.tracked_weights()
         weights = list(weights)
         if len(weights) != len(slots):
             raise ValueError(f"model {self.name!r} has {len(slots)} weight arrays, got {len(weights)}")
