@@ -103,13 +103,13 @@ class Conv2D(Layer):
 
     def build(self, input_shape):
         (kh, kw), channels = self.kernel_size, input_shape[2]
-        self.add_weight(
+        self.kernel = self.add_weight(
             name="kernel",
             shape=(kh, kw, channels, self.filters),
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
         )
-        self.add_weight(
+        self.bias = self.add_weight(
             name="bias", shape=(self.filters,), initializer=self.bias_initializer, regularizer=self.bias_regularizer
         )
         self.activation.build_weights(self.output_shape, dtype=self.dtype)

@@ -259,3 +259,9 @@ def test_conv_pickles_without_its_buffers_and_works_after(rng):
     copy = pickle.loads(state)
     copy.forward(x.copy(), training=True)
     np.testing.assert_array_equal(copy.backward(grad.copy()), expected)
+
+
+def test_kernel_and_bias_are_variables():
+    layer = build(Conv2D(2, 3), (5, 5, 1))
+    assert layer.kernel.shape == (3, 3, 1, 2) and layer.bias.shape == (2,)
+    assert np.shares_memory(np.asarray(layer.kernel), layer.params["kernel"])
