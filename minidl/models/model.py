@@ -114,7 +114,7 @@ class Model(Trainer, Layer):
         shapes = [tuple(s)[1:] if s and s[0] is None else tuple(s) for s in shapes]
         zeros = [stand_in(KerasTensor((None, *s), np.dtype(self.dtype).name)) for s in shapes]
         with paused(), initializers.drawing_from(self._init_rng):
-            out = self.call(tuple(zeros) if len(zeros) > 1 else zeros[0], training=False)
+            out = self._run_call(tuple(zeros) if len(zeros) > 1 else zeros[0], False)
         self._input_shapes = shapes
         self.output_shape = shape_from_stand_in(np.shape(value_of(out)))[1:]
         self.built = True
@@ -172,7 +172,7 @@ class Model(Trainer, Layer):
         """The model used as a layer on tensors (inside another model's step): its call, recorded."""
         if not self.built:
             self.build([np.shape(value_of(x)) for x in arrays.parts(inputs)])
-        return self.call(inputs, training=training, **kwargs)
+        return self._run_call(inputs, training, **kwargs)
 
     def symbolic_call(self, inputs, *args, **kwargs):
         """The model called on symbolic tensors: one node of the caller's graph."""
@@ -204,7 +204,7 @@ class Model(Trainer, Layer):
     def forward(self, x, training=False):
         """The outputs for a batch (`training`: False, or a TrainingContext)."""
         with training_contexts.stepping(training) if training else _nothing():
-            return value_of(self.call(x, training=training))
+            return value_of(self._run_call(x, training))
 
     def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None, input_gradient=False):
         """One batch (or shard of a batch) through the network and back; returns (loss sum, metric sums).
@@ -228,7 +228,7 @@ class Model(Trainer, Layer):
         inputs = tuple(Tensor(part, wanted) for part in x) if isinstance(x, tuple) else Tensor(x, wanted)
         with recording(tape), training_contexts.stepping(context):
             self.clear_losses()
-            output = self.call(inputs, training=context)
+            output = self._run_call(inputs, context)
             loss_sum, seed = self.training_loss.sum_and_gradient(output, y, sample_weight, denominator)
             added = self.added_loss_terms()
         sums = metrics.metric_sums(self.compiled_metrics, value_of(output), y)

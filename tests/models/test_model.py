@@ -692,3 +692,26 @@ def test_bad_seeds_are_refused_naming_the_argument(seed):
     with pytest.raises(ValueError, match="set_seed: seed must be None or an integer"):
         minidl.set_seed(seed)
     assert Model(seed=np.int64(7)).seed == 7
+
+
+class WithoutTraining(Model):
+    """A subclassed model whose `call` takes no `training` argument (Keras passes it only when taken)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = Dense(8, activation="relu")
+        self.out = Dense(3)
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs))
+
+
+def test_a_subclassed_models_call_needs_no_training_argument():
+    x, y = blobs()
+    model = WithoutTraining(seed=0)
+    model.compile(optimizer="adam", loss=minidl.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x, y, epochs=5, batch_size=10, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.predict(x, verbose=0).shape == (60, 3) and model(x).shape == (60, 3)
+    inputs = minidl.Input(shape=(4,))
+    assert minidl.Model(inputs, model(inputs)).predict(x, verbose=0).shape == (60, 3)
