@@ -202,7 +202,9 @@ class Model(Trainer, Layer):
         return found
 
     def forward(self, x, training=False):
-        """The outputs for a batch (`training`: False, or a TrainingContext)."""
+        """The outputs for a batch (`training`: False, or a TrainingContext); `losses` then holds what
+        `add_loss` received in this call only, as in Keras."""
+        self.clear_losses()
         with training_contexts.stepping(training) if training else _nothing():
             return value_of(self._run_call(x, training))
 

@@ -715,3 +715,24 @@ def test_a_subclassed_models_call_needs_no_training_argument():
     assert model.predict(x, verbose=0).shape == (60, 3) and model(x).shape == (60, 3)
     inputs = minidl.Input(shape=(4,))
     assert minidl.Model(inputs, model(inputs)).predict(x, verbose=0).shape == (60, 3)
+
+
+class AddsALoss(Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = Dense(3)
+
+    def call(self, inputs):
+        outputs = self.dense(inputs)
+        self.add_loss(minidl.ops.mean(minidl.ops.square(outputs)))
+        return outputs
+
+
+def test_model_losses_hold_the_last_calls_terms_only():
+    model = AddsALoss(seed=0)
+    x = np.ones((10, 4), "float32")
+    model.predict(x, batch_size=2, verbose=0)
+    assert len(model.losses) == 1  # the last batch's term, not one per batch predicted so far
+    expected = np.mean(np.square(model(x)))
+    model(x)
+    assert len(model.losses) == 1 and float(np.asarray(model.losses[0])) == pytest.approx(expected, rel=1e-6)
