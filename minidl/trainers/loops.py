@@ -141,4 +141,8 @@ def predict_batches(runner, x, batch_size, callback_list) -> np.ndarray:
         outputs.append(chunk)
         callback_list.on_predict_batch_end(step, {"outputs": chunk})
     callback_list.on_predict_end({})
-    return whole if whole is not None else np.concatenate(outputs)
+    if whole is not None:
+        return whole
+    if outputs and isinstance(outputs[0], list):  # a model with several outputs: a list, one array each
+        return [np.concatenate(column) for column in zip(*outputs)]
+    return np.concatenate(outputs)

@@ -134,6 +134,20 @@ def test_predict_hooks_and_batches():
     assert model.predict(x, steps=1, verbose=0).shape == (32, 3)
 
 
+def test_predict_of_a_model_with_several_outputs_gives_one_array_per_output():
+    from minidl import Input
+
+    inputs = Input(shape=(4,))
+    hidden = Dense(5, activation="relu")(inputs)
+    model = Model(inputs, [hidden, Dense(3)(hidden)])
+    x, _ = blobs(70)
+    hidden_values, out = model.predict(x, batch_size=32, verbose=0)  # three batches, concatenated per output
+    assert hidden_values.shape == (70, 5) and out.shape == (70, 3)
+    expected_hidden, expected_out = model(x)
+    np.testing.assert_allclose(hidden_values, expected_hidden, rtol=1e-6)
+    np.testing.assert_allclose(out, expected_out, rtol=1e-6)
+
+
 def test_keras_progress_lines(capsys):
     x, y = blobs(20)
     model = mlp()
