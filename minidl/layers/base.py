@@ -84,6 +84,7 @@ class Layer(Operation):
         self.needs_input_grad = True
         self.added_losses: list = []  # what `add_loss` received during the last call
         self.flat_owner = None  # the model whose flat vectors this layer's weights are views into
+        self.inbound_nodes: list[Node] = []  # its calls on symbolic tensors, first first (Keras's layer.output)
 
     # ----- building -----
     def build_weights(self, input_shape, rng: np.random.Generator | None = None, dtype=None, allocate=True):
@@ -373,7 +374,29 @@ class Layer(Operation):
         node = Node(self, (inputs, *args), kwargs, outputs)
         for output in outputs:
             output.node = node
+        self.inbound_nodes.append(node)
         return outputs if many else outputs[0]
+
+    @property
+    def input(self):
+        """The symbolic tensor(s) of this layer's first call on symbolic tensors (Keras's `layer.input`)."""
+        node = self._first_symbolic_call("input")
+        return node.args[0] if node.args else node.outputs[0]
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's first call on symbolic tensors (Keras's `layer.output`):
+        how a feature extractor is cut from an existing graph."""
+        outputs = self._first_symbolic_call("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
+
+    def _first_symbolic_call(self, what):
+        if not self.inbound_nodes:
+            raise AttributeError(
+                f"layer {self.name!r} has never been called on symbolic tensors (keras.Input and what follows), "
+                f"so it has no {what}"
+            )
+        return self.inbound_nodes[0]
 
     def _checked(self, x):
         x = np.asarray(x)
@@ -465,12 +488,12 @@ class Layer(Operation):
         return {
             key: value
             for key, value in self.__dict__.items()
-            if not _cache(value) and key not in ("added_losses", "flat_owner")
+            if not _cache(value) and key not in ("added_losses", "flat_owner", "inbound_nodes")
         }
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self.added_losses, self.flat_owner = [], None
+        self.added_losses, self.flat_owner, self.inbound_nodes = [], None, []
 
     # ----- describing -----
     def get_config(self) -> dict:

@@ -183,6 +183,7 @@ class Model(Trainer, Layer):
         outputs = [KerasTensor((None, *shape), np.dtype(self.dtype).name, name=f"{self.name}_output")]
         node = Node(self, (inputs, *args), kwargs, outputs)
         outputs[0].node = node
+        self.inbound_nodes.append(node)
         return outputs[0]
 
     def training_context(self, step, positions) -> TrainingContext:

@@ -188,3 +188,21 @@ def test_a_layer_tracks_the_weights_of_the_layers_it_holds():
     inputs = Input(shape=(5,))
     model = Model(inputs, Block()(inputs))
     assert len(model.weights) == 9 and len(model.get_weights()) == 9 and model.count_params() == 43
+
+
+def test_layer_output_and_input_are_those_of_its_first_symbolic_call():
+    inputs = Input(shape=(4,), name="features")
+    hidden = Dense(3, activation="relu")
+    first = hidden(inputs)
+    hidden(Input(shape=(4,)))  # a second call (shared layer): output stays the first call's
+    assert hidden.output is first and hidden.input is inputs
+    assert inputs.node.operation.output is inputs and inputs.node.operation.input is inputs
+    model = Model(inputs, Dense(2)(first))
+    extractor = Model(inputs=model.inputs, outputs=[layer.output for layer in model.layers])
+    features, hidden_values, out = extractor.predict(np.ones((5, 4), "float32"), verbose=0)
+    assert features.shape == (5, 4) and hidden_values.shape == (5, 3) and out.shape == (5, 2)
+    np.testing.assert_allclose(out, model.predict(np.ones((5, 4), "float32"), verbose=0), rtol=1e-6)
+    with pytest.raises(AttributeError, match=r"'never_called' has never been called on symbolic tensors"):
+        _ = Dense(2, name="never_called").output
+    copy = pickle.loads(pickle.dumps(hidden))  # the graph is not pickled with a layer
+    assert copy.inbound_nodes == []
