@@ -12,10 +12,29 @@ def summary_rows(model) -> list[dict]:
             "name": layer.name,
             "class": type(layer).__name__,
             "output_shape": list(layer.output_shape) if layer.output_shape else None,
-            "params": sum(w.size for w in [*layer.params.values(), *getattr(layer, "states", {}).values()]),
+            "params": layer.count_params(),  # a model or custom layer inside: all the weights it holds
         }
         for layer in model.layers
     ]
+
+
+def connections(model) -> dict[int, list[str]] | None:
+    """Keras's "Connected to" entries by layer id, for a graph that is not a plain chain; else None.
+
+    Keras shows the column unless the model is "sequential-like": one input, one output, every node
+    taking one tensor and no layer called twice.
+    """
+    nodes = getattr(model, "nodes", None)
+    if nodes is None:
+        return None
+    calls = [id(node.operation) for node in nodes]
+    chain = (
+        len(model.inputs) == 1
+        and len(model.outputs) == 1
+        and all(len(node.inputs) == 1 for node in nodes)
+        and len(set(calls)) == len(calls)
+    )
+    return None if chain else model.connections()
 
 
 def _size(count, itemsize) -> str:
@@ -28,8 +47,9 @@ def _size(count, itemsize) -> str:
 
 
 def print_summary(model, console=None, print_fn=None):
-    """Print the table, as Keras does: `Layer (type)`, `Output Shape`, `Param #`, then
-    `Total params`, `Trainable params`, `Non-trainable params` with their sizes in bytes."""
+    """Print the table, as Keras does: `Layer (type)`, `Output Shape`, `Param #` (and `Connected to` for a
+    graph that is not a chain), then `Total params`, `Trainable params`, `Non-trainable params` with their
+    sizes in bytes."""
     from rich.console import Console
     from rich.table import Table
 
@@ -37,9 +57,15 @@ def print_summary(model, console=None, print_fn=None):
     table.add_column("Layer (type)", style="cyan")
     table.add_column("Output Shape")
     table.add_column("Param #", justify="right")
-    for row in summary_rows(model):
+    connected = connections(model)
+    if connected is not None:
+        table.add_column("Connected to")
+    for layer, row in zip(model.layers, summary_rows(model)):
         shape = "(None, " + ", ".join(map(str, row["output_shape"] or ["?"])) + ")"
-        table.add_row(f"{row['name']} ({row['class']})", shape, f"{row['params']:,}")
+        cells = [f"{row['name']} ({row['class']})", shape, f"{row['params']:,}"]
+        if connected is not None:
+            cells.append(", ".join(connected.get(id(layer), [])) or "-")
+        table.add_row(*cells)
     trainable = int(model.parameters.size)
     total = model.count_params()
     itemsize = model.parameters.dtype.itemsize
