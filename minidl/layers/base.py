@@ -348,7 +348,9 @@ class Layer(Operation):
             self.clear_losses()
             return self._run_call(inputs, training, *args, mask=mask, **kwargs)
         tape = active_tape()
-        tracked = tape is not None and any(isinstance(x, Tensor) for x in _as_list(inputs))
+        # Recorded when its input is followed, or when it has weights to train (its input may be a plain
+        # array: what a weightless custom layer made of the model's input).
+        tracked = tape is not None and (bool(self.params) or any(isinstance(x, Tensor) for x in _as_list(inputs)))
         values = [self._checked(value_of(x)) for x in _as_list(inputs)]
         arrays = values if isinstance(inputs, (list, tuple)) else values[0]
         if not tracked:

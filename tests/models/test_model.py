@@ -736,3 +736,22 @@ def test_model_losses_hold_the_last_calls_terms_only():
     expected = np.mean(np.square(model(x)))
     model(x)
     assert len(model.losses) == 1 and float(np.asarray(model.losses[0])) == pytest.approx(expected, rel=1e-6)
+
+
+class Scale(minidl.layers.Layer):
+    """A weightless custom layer: its output, computed from the model's input, is a plain array."""
+
+    def call(self, inputs):
+        return inputs * 0.5
+
+
+def test_layers_after_a_weightless_custom_layer_train():
+    x, y = blobs()
+    inputs = minidl.Input(shape=(4,))
+    outputs = Dense(3)(Dense(8, activation="relu")(Scale()(inputs)))
+    model = minidl.Model(inputs, outputs)
+    model.compile(optimizer=optimizers.Adam(0.05), loss=minidl.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = model.get_weights()
+    history = model.fit(x, y, epochs=5, batch_size=10, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
