@@ -23,6 +23,7 @@ import numpy as np
 from .. import losses, ops, optimizers
 from ..errors import ModelFileError, UnknownNameError
 from ..layers import LAYER_CLASSES
+from ..layers import activations as activation_layers
 from ..layers.base import placeholder_weights
 from ..ops.symbolic import KerasTensor
 from .object_registration import get_registered_name, get_registered_object
@@ -112,7 +113,11 @@ def _layer_entry(layer) -> dict:
             inner.pop(key, None)
         return {"class": "Model", "config": inner}
     name = type(layer).__name__ if type(layer) in LAYER_CLASSES.values() else get_registered_name(type(layer))
-    return {"class": name, "config": layer.get_config()}
+    config = layer.get_config()
+    function = getattr(getattr(layer, "activation", None), "function", None)  # activation=<a function of ops>
+    if function is not None and isinstance(config.get("activation"), str):
+        config["activation"] = get_registered_name(function)  # "package>name" when registered, as Keras files it
+    return {"class": name, "config": config}
 
 
 def _graph(model) -> dict:
@@ -250,7 +255,12 @@ def _layer_from(entry, model_class, custom_objects):
     if entry["class"] == "Model":
         return model_from_config(model_class, entry["config"], custom_objects)
     if entry["class"] in LAYER_CLASSES:
-        return LAYER_CLASSES[entry["class"]](**entry["config"])
+        config = dict(entry["config"])
+        activation = config.get("activation")
+        if isinstance(activation, str) and activation.lower() not in activation_layers.ACTIVATIONS:
+            # the user's own function: registered, or in custom_objects / a custom_object_scope
+            config["activation"] = get_registered_object(activation, custom_objects) or activation
+        return LAYER_CLASSES[entry["class"]](**config)
     cls = _custom(entry["class"], custom_objects, "layer")
     return cls.from_config(dict(entry["config"]))
 
