@@ -39,26 +39,33 @@ def saving_api_ready() -> bool:
     return len(required) == 1
 
 
-def run_program(name, folder, monkeypatch, strip_saving=False):
-    """Run programs/<name>.py in `folder` and return its global variables."""
+def program_source(name, real_keras=False, strip_saving=False) -> str:
+    """The text of programs/<name>.py as it runs: under real Keras, its import lines say keras."""
     source = (PROGRAMS / f"{name}.py").read_text()
     assert source.count("import minidl as keras") == 1, "a program imports minidl once, as keras"
-    if REAL_KERAS:
-        keras = pytest.importorskip("keras")
-        import minidl
-
-        # The data, not the API, comes from minidl: Keras would download mnist.npz.
-        monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda path=None: minidl.datasets.mnist.load_data())
+    if real_keras:
         source = source.replace("import minidl as keras", "import keras").replace(
             "from minidl import", "from keras import"
         )
-    if not REAL_KERAS and importlib.util.find_spec("h5py") is None:
+    elif importlib.util.find_spec("h5py") is None:
         # Keras 3 names weights files *.weights.h5; minidl writes HDF5 only with the optional h5py
         # (extra `h5`), so without it the program's weights go to minidl's own .weights.npz.
         source = source.replace(".weights.h5", ".weights.npz")
     if strip_saving:
         before, rest = source.split(SAVING_BEGIN)
         source = before + rest.split(SAVING_END)[1]
+    return source
+
+
+def run_program(name, folder, monkeypatch, strip_saving=False):
+    """Run programs/<name>.py in `folder` and return its global variables."""
+    if REAL_KERAS:
+        keras = pytest.importorskip("keras")
+        import minidl
+
+        # The data, not the API, comes from minidl: Keras would download mnist.npz.
+        monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda path=None: minidl.datasets.mnist.load_data())
+    source = program_source(name, REAL_KERAS, strip_saving)
     monkeypatch.chdir(folder)
     script = folder / f"{name}.py"
     script.write_text(source)
