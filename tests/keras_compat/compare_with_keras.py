@@ -78,17 +78,21 @@ def collect(name: str, framework: str, seed: int) -> dict[str, float]:
     return json.loads(lines[-1][len(MARK) :])
 
 
-def cell(values: list[float]) -> str:
+def cell(values: list[float], each=False) -> str:
     if not values:
         return "-"
     mean = sum(values) / len(values)
-    return f"{mean:.4f}" if len(values) == 1 else f"{mean:.4f} ({min(values):.4f} – {max(values):.4f})"
+    if len(values) == 1:
+        return f"{mean:.4f}"
+    text = f"{mean:.4f} ({min(values):.4f} – {max(values):.4f})"
+    return text + " [" + ", ".join(f"{v:.4f}" for v in values) + "]" if each else text
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("programs", nargs="*", help="program names (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--each", action="store_true", help="also list each seed's value")
     parser.add_argument("--frameworks", nargs="+", default=["minidl", "keras"], choices=["minidl", "keras"])
     parser.add_argument("--child", nargs=3, metavar=("PROGRAM", "FRAMEWORK", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -105,7 +109,7 @@ def main(argv=None):
         print(f"| figure | {' | '.join(args.frameworks)} |")
         print("|---" * (len(args.frameworks) + 1) + "|")
         for key in keys:
-            row = [cell([r[key] for r in runs[f] if key in r]) for f in args.frameworks]
+            row = [cell([r[key] for r in runs[f] if key in r], args.each) for f in args.frameworks]
             print(f"| {key} | {' | '.join(row)} |")
 
 
