@@ -3,11 +3,13 @@
 Laid out as Keras 3, so `import minidl as keras` runs a Keras MNIST program: `keras.Input`,
 `keras.Sequential`, `keras.layers`, `keras.losses`, `keras.optimizers`, `keras.metrics`,
 `keras.callbacks`, `keras.models`, `keras.utils`, `keras.ops`, `keras.initializers`,
-`keras.constraints` and `keras.datasets` (with `mnist.load_data()`). `fit(..., workers=N)` splits
-each batch's gradient across N processes.
+`keras.activations`, `keras.constraints`, `keras.regularizers`, `keras.random` and
+`keras.datasets` (with `mnist.load_data()`). `fit(..., workers=N)` splits each batch's gradient
+across N processes.
 """
 
 from . import (
+    activations,
     callbacks,
     constraints,
     datasets,
@@ -18,6 +20,8 @@ from . import (
     models,
     ops,
     optimizers,
+    random,
+    regularizers,
     saving,
     utils,
 )
@@ -33,6 +37,7 @@ __all__ = [
     "Model",
     "Sequential",
     "set_seed",
+    "activations",
     "callbacks",
     "constraints",
     "datasets",
@@ -43,6 +48,8 @@ __all__ = [
     "models",
     "ops",
     "optimizers",
+    "random",
+    "regularizers",
     "saving",
     "utils",
     "__version__",

@@ -18,3 +18,28 @@ def test_normalize_gives_unit_rows_and_leaves_zero_rows_alone():
     out = minidl.utils.normalize(np.array([[3.0, 4.0], [0.0, 0.0]]))
     np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0]])
     np.testing.assert_allclose(minidl.utils.normalize([[1.0, 3.0]], order=1), [[0.25, 0.75]])
+
+
+def test_numpy_functions_on_a_recorded_tensor_are_refused_and_operators_stay_ops():
+    import minidl as keras
+
+    class NumpyTanh(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 2))
+
+        def call(self, inputs):
+            return np.tanh(keras.ops.matmul(inputs, self.w))  # keras.ops.tanh is the recorded one
+
+    inputs = keras.Input(shape=(3,))
+    model = keras.Model(inputs, NumpyTanh()(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
+    with pytest.raises(NotImplementedError, match=r"np.tanh on a tensor being differentiated .* use minidl.ops"):
+        model.fit(x, y, verbose=0)  # before: the weight silently got no gradient
+    assert model.predict(x, verbose=0).shape == (4, 2)  # outside training NumPy just computes
+    tape, t = keras.ops.Tape(), keras.ops.Tensor(np.array([1.0, 2.0]))
+    with keras.ops.recording(tape):
+        out = np.array([3.0, 4.0]) * t + np.float64(1.0)  # an array on the left: still the ops
+    assert isinstance(out, keras.ops.Tensor)
+    grads = tape.backward([out], [np.ones(2)])
+    np.testing.assert_array_equal(grads[id(t)], [3.0, 4.0])

@@ -53,10 +53,10 @@ class DivergenceGuard(Callback):
         if self.fresh and not self.message and self.first_loss is not None and loss is not None and math.isfinite(loss):
             if self.steps >= STEPS_TO_JUDGE:
                 late, judged = self._last_quarter(), "mean of the epoch's last quarter"
-                rose = late >= self.first_loss * EPOCH_GROWTH
+                rose = late > self.first_loss * EPOCH_GROWTH
             else:
                 late, judged = loss, "epoch mean"
-                rose = late >= self.first_loss * SHORT_EPOCH_GROWTH
+                rose = late > self.first_loss * SHORT_EPOCH_GROWTH
             if rose:
                 self.message = self._say(
                     f"the loss rose during the first epoch (first batch {self.first_loss:.4g}, {judged} {late:.4g})"

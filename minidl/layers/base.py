@@ -97,6 +97,7 @@ class Layer(Operation):
         self.needs_input_grad = True
         self.added_losses: list = []  # what `add_loss` received during the last call
         self.flat_owner = None  # the model whose flat vectors this layer's weights are views into
+        self.inbound_nodes: list[Node] = []  # its calls on symbolic tensors, first first (Keras's layer.output)
 
     # ----- building -----
     def build_weights(self, input_shape, rng: np.random.Generator | None = None, dtype=None, allocate=True):
@@ -178,25 +179,35 @@ class Layer(Operation):
         return int(sum(w.size for w in self.weights))
 
     # ----- weights as Keras lists them -----
+    # Keras's tracking: a layer's lists hold its own weights, then those of the layers it holds as
+    # attributes (`weight_layers`), each layer's trainable weights before its non-trainable ones.
     @property
     def trainable_weights(self) -> list[np.ndarray]:
-        """The trainable weight arrays (live, not copies), in creation order (none while frozen)."""
-        return list(self.params.values()) if self.trainable else []
+        """The trainable weight arrays (live, not copies), in creation order (none of a frozen layer)."""
+        return [w for layer in self.weight_layers() if layer.trainable for w in layer.params.values()]
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
         """The non-trainable arrays (live): the states, and every weight of a frozen layer."""
-        frozen = [] if self.trainable else list(self.params.values())
-        return frozen + list(self.states.values())
+        return [
+            w
+            for layer in self.weight_layers()
+            for w in [*([] if layer.trainable else layer.params.values()), *layer.states.values()]
+        ]
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """Trainable weights, then non-trainable ones: Keras's order."""
-        return list(self.params.values()) + list(self.states.values())
+        """Trainable weights, then non-trainable ones, layer by layer: Keras's order."""
+        return [array for _, _, array in self.tracked_weights()]
 
     def weight_items(self) -> list[tuple[str, np.ndarray]]:
-        """(name, live array) of every weight, in `weights` order: the one list every weight copy walks."""
+        """(name, live array) of this layer's own weights (not its sub-layers'): the one list every weight
+        copy walks, layer by layer."""
         return [*self.params.items(), *self.states.items()]
+
+    def tracked_weights(self) -> list[tuple[Layer, str, np.ndarray]]:
+        """(layer, name, live array) of every weight in `weights`: this layer's and its sub-layers'."""
+        return [(layer, name, array) for layer in self.weight_layers() for name, array in layer.weight_items()]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, trainable then non-trainable (BatchNormalization: gamma, beta,
@@ -205,17 +216,17 @@ class Layer(Operation):
 
     def set_weights(self, weights):
         """Overwrite the weights in place from a list shaped like `get_weights()`; checked first."""
-        slots = self.weight_items()
+        slots = self.tracked_weights()
         weights = list(weights)
         if not self.built:
             raise ValueError(f"layer {self.name!r} is not built yet: call it on data (or add it to a model) first")
         if len(weights) != len(slots):
-            names = ", ".join(name for name, _ in slots) or "none"
+            names = ", ".join(name for _, name, _ in slots) or "none"
             raise ValueError(
                 f"layer {self.name!r} has {len(slots)} weight arrays ({names}) but set_weights got {len(weights)}"
             )
-        arrays = [self.checked_weight(name, current, new) for (name, current), new in zip(slots, weights)]
-        for (_, current), new in zip(slots, arrays):
+        arrays = [layer.checked_weight(name, current, new) for (layer, name, current), new in zip(slots, weights)]
+        for (_, _, current), new in zip(slots, arrays):
             current[...] = new
 
     def checked_weight(self, name, current, new) -> np.ndarray:
@@ -377,7 +388,11 @@ class Layer(Operation):
             keywords["mask"] = value_of(mask)
         extra = [t for t in flatten(kwargs) if isinstance(t, Tensor)]  # e.g. an RNN's initial_state
         tape = active_tape()
-        tracked = tape is not None and any(isinstance(x, Tensor) for x in _as_list(inputs) + extra)
+        # Recorded when an input is followed, or when it has weights to train (its input may be a plain
+        # array: what a weightless custom layer made of the model's input).
+        tracked = tape is not None and (
+            bool(self.params) or any(isinstance(x, Tensor) for x in _as_list(inputs) + extra)
+        )
         values = [self._checked(value_of(x)) for x in _as_list(inputs)]
         arrays = values if isinstance(inputs, (list, tuple)) else values[0]
         if not tracked:
@@ -417,7 +432,29 @@ class Layer(Operation):
         node = Node(self, (inputs, *args), kwargs, outputs)
         for output in outputs:
             output.node = node
+        self.inbound_nodes.append(node)
         return outputs if many else outputs[0]
+
+    @property
+    def input(self):
+        """The symbolic tensor(s) of this layer's first call on symbolic tensors (Keras's `layer.input`)."""
+        node = self._first_symbolic_call("input")
+        return node.args[0] if node.args else node.outputs[0]
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's first call on symbolic tensors (Keras's `layer.output`):
+        how a feature extractor is cut from an existing graph."""
+        outputs = self._first_symbolic_call("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
+
+    def _first_symbolic_call(self, what):
+        if not self.inbound_nodes:
+            raise AttributeError(
+                f"layer {self.name!r} has never been called on symbolic tensors (keras.Input and what follows), "
+                f"so it has no {what}"
+            )
+        return self.inbound_nodes[0]
 
     def _checked(self, x):
         x = np.asarray(x)
@@ -513,12 +550,12 @@ class Layer(Operation):
         return {
             key: value
             for key, value in self.__dict__.items()
-            if not _cache(value) and key not in ("added_losses", "flat_owner")
+            if not _cache(value) and key not in ("added_losses", "flat_owner", "inbound_nodes")
         }
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self.added_losses, self.flat_owner = [], None
+        self.added_losses, self.flat_owner, self.inbound_nodes = [], None, []
 
     # ----- describing -----
     def get_config(self) -> dict:

@@ -256,14 +256,15 @@ class Conv2D(Convolution):
 
     def build(self, input_shape):
         (kh, kw), channels = self.kernel_size, input_shape[2] // self.groups
-        self.add_weight(
+        self.kernel = self.add_weight(
             name="kernel",
             shape=(kh, kw, channels, self.filters),
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
         )
+        self.bias = None
         if self.use_bias:
-            self.add_weight(
+            self.bias = self.add_weight(
                 name="bias", shape=(self.filters,), initializer=self.bias_initializer, regularizer=self.bias_regularizer
             )
         self.activation.build_weights(self.output_shape, dtype=self.dtype)
@@ -295,7 +296,7 @@ class Conv2D(Convolution):
                     rows += bias_rows[: len(rows)]
                 self.activation.apply(rows, rows)
         if training:
-            self.padded, self.activation.output = padded, out
+            self.padded, self.activation.y = padded, out
         return out.reshape(n, oh, ow, f)
 
     def pad(self, x):
@@ -425,7 +426,7 @@ class Conv2D(Convolution):
         """dZ = dY * activation'(z) for the rows of images start..stop, written back into `grad`."""
         per_image = self.output_shape[0] * self.output_shape[1]
         rows = slice(start * per_image, stop * per_image)
-        chunk = self.activation.derivative_times(grad[rows], self.activation.output[rows])
+        chunk = self.activation.derivative_times(grad[rows], self.activation.y[rows])
         if not np.shares_memory(chunk, grad):
             grad[rows] = chunk
         return grad[rows]

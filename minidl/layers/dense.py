@@ -56,13 +56,13 @@ class Dense(Layer):
         return (*input_shape[:-1], self.units)
 
     def build(self, input_shape):
-        self.add_weight(
+        self.kernel = self.add_weight(
             name="kernel",
             shape=(input_shape[-1], self.units),
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
         )
-        self.add_weight(
+        self.bias = self.add_weight(
             name="bias", shape=(self.units,), initializer=self.bias_initializer, regularizer=self.bias_regularizer
         )
         self.activation.build_weights(self.output_shape, dtype=self.dtype)

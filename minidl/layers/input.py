@@ -35,8 +35,9 @@ class InputLayer(Layer):
         self.batch_size = batch_size
         self.output_shape = shape
         self.built = True
-        self.output = KerasTensor((None, *shape), np.dtype(self.dtype).name, name=self.name)
-        self.output.node = Node(self, (), {}, [self.output])
+        output = KerasTensor((None, *shape), np.dtype(self.dtype).name, name=self.name)
+        output.node = Node(self, (), {}, [output])
+        self.inbound_nodes.append(output.node)
 
     def forward(self, x, training=False):
         return x

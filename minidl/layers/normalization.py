@@ -126,11 +126,13 @@ class BatchNormalization(Layer):
     def build(self, input_shape):
         shape = self._param_shape
         if self.scale:
-            self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer)
+            self.gamma = self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer)
         if self.center:
-            self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer)
-        self.add_weight(name="moving_mean", shape=shape, initializer=self.moving_mean_initializer, trainable=False)
-        self.add_weight(
+            self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer)
+        self.moving_mean = self.add_weight(
+            name="moving_mean", shape=shape, initializer=self.moving_mean_initializer, trainable=False
+        )
+        self.moving_variance = self.add_weight(
             name="moving_variance", shape=shape, initializer=self.moving_variance_initializer, trainable=False
         )
 

@@ -114,7 +114,7 @@ class Model(Trainer, Layer):
         shapes = [tuple(s)[1:] if s and s[0] is None else tuple(s) for s in shapes]
         zeros = [stand_in(KerasTensor((None, *s), np.dtype(self.dtype).name)) for s in shapes]
         with paused(), initializers.drawing_from(self._init_rng):
-            out = self.call(tuple(zeros) if len(zeros) > 1 else zeros[0], training=False)
+            out = self._run_call(tuple(zeros) if len(zeros) > 1 else zeros[0], False)
         self._input_shapes = shapes
         self.output_shape = shape_from_stand_in(np.shape(value_of(out)))[1:]
         self.built = True
@@ -183,7 +183,7 @@ class Model(Trainer, Layer):
         """The model used as a layer on tensors or arrays (inside another model's pass): its call, recorded."""
         if not self.built:
             self.build(one_or_many([(None, *np.shape(value_of(x))[1:]) for x in arrays.parts(inputs)]))
-        return self.call(inputs, training=training, **kwargs)
+        return self._run_call(inputs, training, **kwargs)
 
     def symbolic_call(self, inputs, *args, **kwargs):
         """The model called on symbolic tensors: one node of the caller's graph."""
@@ -194,6 +194,7 @@ class Model(Trainer, Layer):
         outputs = [KerasTensor((None, *shape), np.dtype(self.dtype).name, name=f"{self.name}_output")]
         node = Node(self, (inputs, *args), kwargs, outputs)
         outputs[0].node = node
+        self.inbound_nodes.append(node)
         return outputs[0]
 
     def loss_holders(self) -> list[Layer]:
@@ -221,9 +222,12 @@ class Model(Trainer, Layer):
         return found
 
     def forward(self, x, training=False):
-        """The outputs for a batch (`training`: False, or a TrainingContext)."""
+        """The outputs for a batch (`training`: False, or a TrainingContext); `losses` then holds what
+        `add_loss` received in this call only, as in Keras."""
+        for layer in self.loss_holders():
+            layer.added_losses = []
         with training_contexts.stepping(training if training else training_contexts.INFERENCE):
-            return value_of(self.call(x, training=training))
+            return value_of(self._run_call(x, training))
 
     def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None, input_gradient=False):
         """One batch (or shard of a batch) through the network and back; returns (loss sum, metric sums).
@@ -249,7 +253,7 @@ class Model(Trainer, Layer):
         with recording(tape), training_contexts.stepping(context):
             for layer in holders:
                 layer.added_losses = []
-            output = self.call(inputs, training=context)
+            output = self._run_call(inputs, context)
             loss_sum, seed = self.training_loss.sum_and_gradient(output, y, sample_weight, denominator)
             added = [term for layer in holders for term in layer.added_losses]
         sums = metrics.metric_sums(self.compiled_metrics, value_of(output), y)
@@ -326,31 +330,9 @@ class Model(Trainer, Layer):
         """Total number of weights, trainable and not (as Keras counts them)."""
         return int(sum(w.size for w in self.weights))
 
-    @property
-    def weights(self):
-        """Keras's `model.weights`: per layer its trainable weights, then its non-trainable ones (live)."""
-        return [w for layer in self.weight_layers() for w in layer.weights]
-
-    @property
-    def trainable_weights(self):
-        """Every trainable array (live views of the flat vector), layer by layer."""
-        return [w for layer in self.weight_layers() for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self):
-        """Every non-trainable array (moving statistics; the weights of frozen layers)."""
-        return [w for layer in self.weight_layers() for w in layer.non_trainable_weights]
-
-    def weight_items(self):
-        return [item for layer in self.weight_layers() for item in layer.weight_items()]
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of all weights in layer order (Keras's shapes; per layer trainable then non-trainable)."""
-        return [np.array(w, copy=True) for w in self.weights]
-
     def set_weights(self, weights):
         """Replace all weights in place; the count and every shape are checked before anything changes."""
-        slots = [(layer, key, array) for layer in self.weight_layers() for key, array in layer.weight_items()]
+        slots = self.tracked_weights()
         weights = list(weights)
         if len(weights) != len(slots):
             raise ValueError(f"model {self.name!r} has {len(slots)} weight arrays, got {len(weights)}")

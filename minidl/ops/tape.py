@@ -20,6 +20,9 @@ import contextlib
 import numpy as np
 
 OPERATORS: dict = {}  # Python operator -> the op of that meaning; ops/numpy.py fills it as it loads
+# NumPy's ufuncs behind Python's binary operators, by the name of the op of the same meaning.
+BINARY_OPERATORS = ("add", "subtract", "multiply", "divide", "matmul", "power", "greater", "greater_equal", "less",
+                    "less_equal")  # fmt: skip
 
 
 class Arithmetic:
@@ -114,6 +117,19 @@ class Tensor(Arithmetic):
     def numpy(self):
         """The value as a NumPy array."""
         return np.asarray(self.value)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy's functions on a tensor. Python's operators with an array on the left (`array * tensor`)
+        arrive here and stay ops. Any other NumPy function would compute on the values and drop the tape's
+        thread, so a trained weight before it would silently get no gradient: on a tape it is refused."""
+        if method == "__call__" and len(inputs) == 2 and not kwargs and ufunc.__name__ in BINARY_OPERATORS:
+            return OPERATORS[ufunc.__name__](*inputs)
+        if active_tape() is not None and any(is_tracked(x) for x in inputs):
+            raise NotImplementedError(
+                f"np.{ufunc.__name__} on a tensor being differentiated is not supported by minidl (NumPy "
+                f"functions are not recorded, so the gradient would be lost): use minidl.ops (keras.ops) instead"
+            )
+        return getattr(ufunc, method)(*[value_of(x) for x in inputs], **kwargs)
 
     def __repr__(self):
         return f"<Tensor shape={self.shape} dtype={self.dtype} requires_grad={self.requires_grad}>"

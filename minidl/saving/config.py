@@ -23,6 +23,7 @@ import numpy as np
 from .. import constraints, losses, ops, optimizers
 from ..errors import ModelFileError, UnknownNameError
 from ..layers import LAYER_CLASSES
+from ..layers import activations as activation_layers
 from ..layers.base import placeholder_weights
 from ..ops.symbolic import KerasTensor
 from ..optimizers import schedules
@@ -131,7 +132,11 @@ def _layer_entry(layer) -> dict:
             inner.pop(key, None)
         return {"class": "Model", "config": inner}
     name = type(layer).__name__ if type(layer) in LAYER_CLASSES.values() else get_registered_name(type(layer))
-    return {"class": name, "config": layer.get_config()}
+    config = layer.get_config()
+    function = getattr(getattr(layer, "activation", None), "function", None)  # activation=<a function of ops>
+    if function is not None and isinstance(config.get("activation"), str):
+        config["activation"] = get_registered_name(function)  # "package>name" when registered, as Keras files it
+    return {"class": name, "config": config}
 
 
 def _graph(model) -> dict:
@@ -269,19 +274,24 @@ def _layer_from(entry, model_class, custom_objects):
     if entry["class"] == "Model":
         return model_from_config(model_class, entry["config"], custom_objects)
     if entry["class"] in LAYER_CLASSES:
-        return layer_from_entry(entry)
+        return layer_from_entry(entry, custom_objects)
     cls = _custom(entry["class"], custom_objects, "layer")
     return cls.from_config(dict(entry["config"]))
 
 
-def layer_from_entry(entry):
-    """The built-in layer of {"class", "config"}, building the layers nested in its config (NESTED_LAYERS) first."""
+def layer_from_entry(entry, custom_objects=None):
+    """The built-in layer of {"class", "config"}, building the layers nested in its config (NESTED_LAYERS)
+    first; an activation named by the user's own function is found as Keras finds it (registered, or in
+    `custom_objects` / a custom_object_scope)."""
     if entry["class"] not in LAYER_CLASSES:
         raise UnknownNameError(f"unknown layer class {entry['class']!r}; known: {sorted(LAYER_CLASSES)}")
     config = {
-        key: layer_from_entry(value) if key in NESTED_LAYERS and isinstance(value, dict) else value
+        key: layer_from_entry(value, custom_objects) if key in NESTED_LAYERS and isinstance(value, dict) else value
         for key, value in entry["config"].items()
     }
+    activation = config.get("activation")
+    if isinstance(activation, str) and activation.lower() not in activation_layers.ACTIVATIONS:
+        config["activation"] = get_registered_object(activation, custom_objects) or activation
     return LAYER_CLASSES[entry["class"]](**config)
 
 

@@ -47,7 +47,7 @@ NPZ = Layout("config.npy", "state.npy", "weight_{}.npy", "optimizer_{}.npy")
 
 def weight_slots(model) -> list[tuple]:
     """(layer, weight name, live array) of every weight, in `Model.get_weights()` order."""
-    return [(layer, key, array) for layer in model.weight_layers() for key, array in layer.weight_items()]
+    return model.tracked_weights()
 
 
 def layout_of(archive: Archive) -> Layout:

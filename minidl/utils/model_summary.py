@@ -1,7 +1,7 @@
 """`Model.summary()`: Keras 3's table of layers, output shapes and parameter counts, then the totals.
 
-A functional model's table has Keras's fourth column, "Connected to": where each layer's inputs come
-from, as `layer[call][output]` (the call of that layer, and which of its outputs).
+A functional model that is not a plain chain gets Keras's fourth column, "Connected to": where each
+layer's inputs come from, as `layer[call][output]` (the call of that layer, and which of its outputs).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from . import terminal
 
 def summary_rows(model) -> list[dict]:
     """One dict per layer: name, class, output shape, parameter count (trainable and not), and for a
-    functional model the layers it is connected to."""
-    connections = model.connections() if hasattr(model, "connections") else None
+    functional model that is not a chain the layers it is connected to."""
+    connected = connections(model)
     rows = []
     for layer in model.layers:
         shape = layer.output_shape
@@ -22,12 +22,31 @@ def summary_rows(model) -> list[dict]:
             "name": layer.name,
             "class": type(layer).__name__,
             "output_shape": list(shape) if isinstance(shape, tuple) else [list(s) for s in shape] if shape else None,
-            "params": int(sum(w.size for w in layer.weights)),
+            "params": layer.count_params(),  # a model or custom layer inside: all the weights it holds
         }
-        if connections is not None:
-            row["connected_to"] = connections.get(id(layer), [])
+        if connected is not None:
+            row["connected_to"] = connected.get(id(layer), [])
         rows.append(row)
     return rows
+
+
+def connections(model) -> dict[int, list[str]] | None:
+    """Keras's "Connected to" entries by layer id, for a graph that is not a plain chain; else None.
+
+    Keras shows the column unless the model is "sequential-like": one input, one output, every node
+    taking one tensor and no layer called twice.
+    """
+    nodes = getattr(model, "nodes", None)
+    if nodes is None:
+        return None
+    calls = [id(node.operation) for node in nodes]
+    chain = (
+        len(model.inputs) == 1
+        and len(model.outputs) == 1
+        and all(len(node.inputs) == 1 for node in nodes)
+        and len(set(calls)) == len(calls)
+    )
+    return None if chain else model.connections()
 
 
 def _shape_text(shape) -> str:

@@ -38,22 +38,29 @@ def saving_api_ready() -> bool:
     return len(required) == 1
 
 
-def run_program(name, folder, monkeypatch, strip_saving=False):
-    """Run programs/<name>.py in `folder` and return its global variables."""
+def program_source(name, real_keras=False, strip_saving=False) -> str:
+    """The text of programs/<name>.py as it runs: under real Keras, its import lines say keras."""
     source = (PROGRAMS / f"{name}.py").read_text()
     assert source.count("import minidl as keras") == 1, "a program imports minidl once, as keras"
-    if REAL_KERAS:
-        keras = pytest.importorskip("keras")
-        import minidl
-
-        # The data, not the API, comes from minidl: Keras would download mnist.npz.
-        monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda path=None: minidl.datasets.mnist.load_data())
+    if real_keras:
         source = source.replace("import minidl as keras", "import keras").replace(
             "from minidl import", "from keras import"
         )
     if strip_saving:
         before, rest = source.split(SAVING_BEGIN)
         source = before + rest.split(SAVING_END)[1]
+    return source
+
+
+def run_program(name, folder, monkeypatch, strip_saving=False):
+    """Run programs/<name>.py in `folder` and return its global variables."""
+    if REAL_KERAS:
+        keras = pytest.importorskip("keras")
+        import minidl
+
+        # The data, not the API, comes from minidl: Keras would download mnist.npz.
+        monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda path=None: minidl.datasets.mnist.load_data())
+    source = program_source(name, REAL_KERAS, strip_saving)
     monkeypatch.chdir(folder)
     script = folder / f"{name}.py"
     script.write_text(source)
@@ -333,3 +340,126 @@ def test_learning_rate_schedule_guide(run):
         np.testing.assert_allclose(g[f"{name}_reported"], g[f"{name}_applied"], rtol=1e-4, atol=1e-6, err_msg=name)
     assert g["my_config"] == {"initial_learning_rate": 0.1, "decay_steps": 4}
     assert g["rebuilt_rates"] == pytest.approx([0.1, 0.05])
+
+
+def same(a, b):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def test_functional_api_guide(run, capsys):
+    g = run("functional_api")
+    out = capsys.readouterr().out
+    assert 'Model: "mnist_model"' in out and 'Model: "autoencoder"' in out
+    assert re.search(
+        r"encoder \(Functional\)\s*│ \(None, 32\)\s*│\s*104,608 │", out
+    )  # a model inside counts its weights
+    assert "Connected to" in out and "top[0][0]," in out and "bottom[0][0]" in out  # the shared layer's two calls
+    assert tuple(g["input_shape"]) == (None, 784) and tuple(g["output_shape"]) == (None, 10)
+    assert g["history"].history["loss"][-1] < g["history"].history["loss"][0]
+    assert g["test_scores"][1] > 0.8, g["test_scores"]  # real Keras gave 0.853 here
+    for name in ("restored_predictions", "from_config_predictions", "from_json_predictions", "clone_predictions"):
+        same(g[name], g["predictions"])
+    assert g["clone_differs"]  # clone_model gives fresh weights
+    assert g["reconstruction_mse"] < 0.85 * g["mean_image_mse"], (g["reconstruction_mse"], g["mean_image_mse"])
+    same(g["ensemble_predictions"], g["members_mean"])  # layers.average of three models called as layers
+    assert g["ensemble_accuracy"] > 0.7
+    assert g["halves_accuracy"] > 0.8 and g["shared_weight_count"] == 2 and g["halves_weight_count"] == 4
+    assert g["extracted_shapes"] == [(5, 784), (5, 64), (5, 64), (5, 10)]
+    same(g["extracted"][0], g["x_test"][:5])
+    same(g["extracted"][-1], g["predictions"][:5])
+    same(g["hidden_features"], g["extracted"][2])
+    assert g["custom_same"] and g["custom_history"].history["loss"][1] < g["custom_history"].history["loss"][0]
+
+
+def test_subclassing_guide(run):
+    g = run("subclassing")
+    assert g["y"] is not None and g["linear_weights"][0].shape == (2, 4) and g["linear_weights"][1].shape == (4,)
+    np.testing.assert_array_equal(g["sum_once"], [2.0, 2.0])
+    np.testing.assert_array_equal(g["sum_twice"], [4.0, 4.0])
+    assert tuple(g["sum_weights"]) == (1, 1, 0)
+    assert g["built_shapes"] == [(2, 32), (32,)]
+    assert tuple(g["mlp_counts"]) == (6, 6)  # the outer layer tracks its three Linear layers' weights
+    assert g["config"]["units"] == 64 and g["new_layer"].units == 64
+    assert (g["losses_before_call"], g["losses_after_call"], g["losses_after_second_call"]) == (0, 1, 1)
+    assert g["kernel_penalty"] == pytest.approx(g["expected_kernel_penalty"], rel=1e-5)
+    assert g["regularized_history"].history["loss"][0] == pytest.approx(g["expected_regularized_loss"], rel=1e-4)
+    dropped, kept = g["dropped"], g["not_dropped"]
+    assert 0.35 < np.mean(dropped == 0) < 0.65 and set(np.unique(dropped)) <= {0.0, 2.0}
+    np.testing.assert_array_equal(kept, np.ones((4, 100)))
+    vae_losses = g["vae_history"].history["loss"]
+    assert vae_losses[-1] < 0.6 * vae_losses[0], vae_losses  # reconstruction + KL; real Keras: 0.198 -> 0.082
+    assert g["reconstruction_mse"] < 0.09 and g["reconstructions"].shape == (500, 784)
+    assert g["vae_weight_count"] == 10 and g["vae_losses_after_predict"] == 1
+    assert g["classifier_accuracy"] > 0.8, g["classifier_accuracy"]  # real Keras gave 0.844 here
+    assert g["classifier_predictions"].shape == (500, 10)
+    assert g["classifier_history"].history["loss"][-1] < g["classifier_history"].history["loss"][0]
+
+
+def test_custom_losses_and_metrics(run, capsys):
+    g = run("custom_losses_metrics")
+    assert "categorical_true_positives: " in capsys.readouterr().out
+    assert g["function_loss"] == pytest.approx(g["function_expected_loss"], rel=1e-4)
+    assert (
+        g["function_accuracy"] > 0.8
+        and g["function_history"].history["loss"][-1] < 0.5 * g["function_history"].history["loss"][0]
+    )
+    assert g["subclass_loss"] == pytest.approx(g["subclass_expected_loss"], rel=1e-4)
+    per_sample, weights = g["direct_per_sample"], g["direct_weights"]
+    assert g["direct_loss"] == pytest.approx(per_sample.mean(), rel=1e-5)
+    assert g["direct_weighted_loss"] == pytest.approx((per_sample * weights).sum() / 3, rel=1e-5)
+    # The custom metric reports through fit, evaluate and on its own, equal to counting by hand.
+    assert g["metric_results"]["categorical_true_positives"] == g["hand_true_positives"]
+    assert g["hand_true_positives"] > 800  # of 1000 test digits
+    counts = g["metric_history"].history["categorical_true_positives"]
+    assert counts == sorted(counts) and 2400 < counts[-1] <= 3000  # reset every epoch: at most the 3000 samples
+    assert g["standalone_true_positives"] == g["standalone_expected"] and g["after_reset"] == 0.0
+    assert (g["mean_plain"], g["mean_weighted"]) == (4.0, 2.0)
+    running = g["running"]
+    assert len(running.epoch_means) == 2 and [len(b) for b in running.batch_losses] == [6, 6]
+    for means, batch_losses in zip(running.epoch_means, running.batch_losses):
+        assert means == pytest.approx(np.mean(batch_losses), rel=1e-6)
+    assert g["weighted_test_loss"] == pytest.approx(g["weighted_expected_loss"], rel=1e-4)
+    assert g["weighted_accuracy"] > 0.8
+
+
+def test_serialization_of_custom_objects(run):
+    g = run("serialization")
+    assert g["test_accuracy"] > 0.8, g["test_accuracy"]
+    same(g["reconstructed_predictions"], g["predictions"])
+    assert g["reconstructed_accuracy"] == pytest.approx(g["test_accuracy"])
+    assert "CustomLayer" in g["reconstructed_layer_types"]
+    same(g["fresh_predictions"], g["predictions"])
+    assert g["missing_error"] is not None and "Rescale" in g["missing_error"]
+    same(g["with_argument_predictions"], g["unregistered_predictions"])
+    same(g["in_scope_predictions"], g["unregistered_predictions"])
+    serialized = g["serialized"]
+    assert serialized["class_name"] == "CustomLayer" and serialized["registered_name"] == "MyLayers>CustomLayer"
+    assert serialized["config"]["factor"] == 0.25 and serialized["config"]["name"] == "quarter"
+    restored = g["restored_layer"]
+    assert type(restored) is g["CustomLayer"] and restored.factor == 0.25 and restored.name == "quarter"
+    assert g["registered_name"] == "MyLayers>CustomLayer" and g["registered_object"] is g["CustomLayer"]
+    assert g["function_name"] == "my_package>custom_fn" and g["from_config_layer"].factor == 0.25
+    same(g["loaded_mlp_predictions"], g["mlp_predictions"])
+    assert type(g["loaded_mlp"]).__name__ == "MLP" and g["loaded_mlp_hidden_units"] == 48
+    assert g["mlp_accuracy"] > 0.8
+
+
+def test_toy_resnet(run, capsys):
+    g = run("toy_resnet")
+    out = capsys.readouterr().out
+    assert 'Model: "toy_resnet"' in out and "Connected to" in out  # residual connections: not a chain
+    assert [tuple(s) for s in g["block_shapes"]] == [(None, 5, 5, 32)] * 3
+    assert g["parameter_count"] == 54_314
+    assert g["history"].history["loss"][-1] < 0.3 * g["history"].history["loss"][0]
+    # 8 seeds under minidl: 0.916 on average (0.836 - 0.949); real Keras, 3 seeds: 0.918 (0.892 - 0.942).
+    assert g["test_accuracy"] > 0.85, g["test_accuracy"]
+
+
+def test_two_inputs_merged_with_concatenate(run, capsys):
+    g = run("multi_input")
+    out = capsys.readouterr().out
+    assert "Connected to" in out and "val_accuracy" in out
+    assert g["results"]["accuracy"] > 0.8, g["results"]
+    assert g["predictions"].shape == (1000, 10)
+    same(g["predictions"], g["list_predictions"])  # inputs as a dict by name or as a list: the same
+    assert g["profile_only_accuracy"] < g["results"]["accuracy"]  # the image branch adds to the profile

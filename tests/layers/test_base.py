@@ -8,7 +8,7 @@ import pytest
 from minidl import Model
 from minidl.errors import ShapeError
 from minidl.gradcheck import build_float64 as build
-from minidl.layers import BatchNormalization, Conv2D, Dense, Flatten, Layer, ReLU
+from minidl.layers import BatchNormalization, Conv2D, Dense, Flatten, Input, Layer, ReLU
 
 
 class Counter(Layer):
@@ -152,3 +152,57 @@ def test_batch_dependent_flag():
     assert Layer.batch_dependent is False
     assert all(not cls.batch_dependent for cls in (Dense, Conv2D, ReLU, Flatten))
     assert BatchNormalization.batch_dependent is True
+
+
+class Block(Layer):
+    """Keras's way: a layer holding two built-in layers and a weight of its own (the guide's MLPBlock)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = Dense(4)
+        self.out = Dense(2)
+        self.normalization = BatchNormalization()
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(), initializer="ones", name="scale")
+
+    def call(self, inputs):
+        return self.normalization(self.out(self.hidden(inputs))) * self.scale
+
+
+def test_a_layer_tracks_the_weights_of_the_layers_it_holds():
+    block = Block()
+    block(np.ones((3, 5), "float32"))
+    # Keras's order: the layer's own weight, then each held layer's (trainable before non-trainable).
+    assert [w.shape for w in block.weights] == [(), (5, 4), (4,), (4, 2), (2,), (2,), (2,), (2,), (2,)]
+    assert len(block.trainable_weights) == 7 and len(block.non_trainable_weights) == 2
+    assert block.count_params() == 1 + 20 + 4 + 8 + 2 + 4 * 2
+    new = [np.full(w.shape, i, "float32") for i, w in enumerate(block.get_weights())]
+    block.set_weights(new)
+    np.testing.assert_array_equal(block.out.params["kernel"], new[3])
+    with pytest.raises(ValueError, match="9 weight arrays"):
+        block.set_weights(new[:-1])
+    block.hidden.trainable = False
+    assert len(block.trainable_weights) == 5 and len(block.non_trainable_weights) == 4
+    # A model of the block lists every weight once.
+    inputs = Input(shape=(5,))
+    model = Model(inputs, Block()(inputs))
+    assert len(model.weights) == 9 and len(model.get_weights()) == 9 and model.count_params() == 43
+
+
+def test_layer_output_and_input_are_those_of_its_first_symbolic_call():
+    inputs = Input(shape=(4,), name="features")
+    hidden = Dense(3, activation="relu")
+    first = hidden(inputs)
+    hidden(Input(shape=(4,)))  # a second call (shared layer): output stays the first call's
+    assert hidden.output is first and hidden.input is inputs
+    assert inputs.node.operation.output is inputs and inputs.node.operation.input is inputs
+    model = Model(inputs, Dense(2)(first))
+    extractor = Model(inputs=model.inputs, outputs=[layer.output for layer in model.layers])
+    features, hidden_values, out = extractor.predict(np.ones((5, 4), "float32"), verbose=0)
+    assert features.shape == (5, 4) and hidden_values.shape == (5, 3) and out.shape == (5, 2)
+    np.testing.assert_allclose(out, model.predict(np.ones((5, 4), "float32"), verbose=0), rtol=1e-6)
+    with pytest.raises(AttributeError, match=r"'never_called' has never been called on symbolic tensors"):
+        _ = Dense(2, name="never_called").output
+    copy = pickle.loads(pickle.dumps(hidden))  # the graph is not pickled with a layer
+    assert copy.inbound_nodes == []

@@ -361,3 +361,9 @@ def test_conv_equals_real_keras(kwargs):
     theirs, ours = twin_outputs("Conv2D", (6, 3), kwargs, x)
     assert theirs.shape == ours.shape
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_kernel_and_bias_are_variables():
+    layer = build(Conv2D(2, 3), (5, 5, 1))
+    assert layer.kernel.shape == (3, 3, 1, 2) and layer.bias.shape == (2,)
+    assert np.shares_memory(np.asarray(layer.kernel), layer.params["kernel"])

@@ -83,3 +83,15 @@ def test_dense_unknown_activation():
 @pytest.mark.parametrize("activation", [None, "relu", "softmax"])
 def test_dense_backward_uses_last_training_forward(activation, rng):
     check_layer_state(build(Dense(4, activation=activation), (6,)), rng)
+
+
+def test_kernel_and_bias_are_variables_following_the_models_storage():
+    from minidl import Input, Sequential, ops
+
+    layer = Dense(3)
+    model = Sequential([Input(shape=(4,)), layer])
+    assert layer.kernel.shape == (4, 3) and layer.bias.shape == (3,)
+    model.set_weights([np.full((4, 3), 2.0), np.ones(3)])  # writes the model's flat vector
+    np.testing.assert_array_equal(ops.convert_to_numpy(layer.kernel), np.full((4, 3), 2.0))
+    layer.bias.assign(np.zeros(3))
+    np.testing.assert_array_equal(model.get_weights()[1], np.zeros(3))

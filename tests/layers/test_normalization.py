@@ -232,3 +232,11 @@ def test_batchnorm_float32_agrees_with_float64(axis, rng):
     for wide, narrow in zip(*results):
         assert narrow.dtype == np.float32
         np.testing.assert_allclose(narrow, wide, rtol=1e-4, atol=1e-4 * np.abs(wide).max())
+
+
+def test_gamma_beta_and_moving_statistics_are_variables():
+    layer = build(BatchNormalization(), (2, 2, 3))
+    names = [v.name for v in (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)]
+    assert names == ["gamma", "beta", "moving_mean", "moving_variance"]
+    assert not layer.moving_mean.trainable and layer.gamma.trainable
+    np.testing.assert_array_equal(np.asarray(layer.moving_variance), np.ones(3))

@@ -1,6 +1,7 @@
 """Keras's ways of building and inspecting a model: Input, naming, model(x), nesting, weights, errors."""
 
 import io
+import re
 import subprocess
 import sys
 
@@ -18,7 +19,8 @@ def test_namespace_is_importable_right_after_import_minidl():
     code = (
         "import minidl as k; "
         "[getattr(k, n) for n in ('Input', 'Sequential', 'Model', 'layers', 'losses', 'optimizers', 'metrics', "
-        "'callbacks', 'models', 'utils', 'ops', 'initializers', 'datasets')]; "
+        "'callbacks', 'models', 'utils', 'ops', 'initializers', 'datasets', 'activations', 'regularizers', "
+        "'random')]; k.regularizers.l2; k.random.SeedGenerator; k.activations.gelu; "
         "k.models.load_model; k.utils.to_categorical; k.utils.set_random_seed; k.ops.convert_to_numpy; "
         "k.datasets.mnist.load_data; k.optimizers.schedules.ExponentialDecay; k.initializers.HeNormal"
     )
@@ -88,6 +90,28 @@ def test_summary_has_keras_columns_and_totals():
     lines = []
     model.summary(print_fn=lines.append)
     assert any("Trainable params: 16" in line for line in lines)
+
+
+def test_summary_of_a_graph_counts_nested_models_and_says_what_is_connected_to_what():
+    inner_input = keras.Input(shape=(3,))
+    inner = keras.Model(inner_input, layers.Dense(4)(inner_input), name="inner")
+    chain_input = keras.Input(shape=(3,), name="x")
+    chain = keras.Model(chain_input, layers.Dense(2, name="head")(inner(chain_input)), name="chain")
+    buffer = io.StringIO()
+    chain.summary(console=Console(file=buffer, width=120))
+    text = buffer.getvalue()
+    assert re.search(r"inner \(Functional\)\s*│ \(None, 4\)\s*│\s*16 │", text), text
+    assert "Connected to" not in text  # a chain, as Keras's "sequential-like" models
+    left, right = keras.Input(shape=(3,), name="left"), keras.Input(shape=(3,), name="right")
+    shared = layers.Dense(2, name="shared")
+    merged = layers.concatenate([shared(left), shared(right)], name="merged")
+    graph = keras.Model([left, right], merged, name="graph")
+    buffer = io.StringIO()
+    graph.summary(console=Console(file=buffer, width=150))
+    text = buffer.getvalue()
+    assert "Connected to" in text
+    assert re.search(r"left \(InputLayer\).*│ - +│", text)
+    assert "left[0][0], right[0][0]" in text and "shared[0][0], shared[1][0]" in text
 
 
 def test_custom_training_steps_are_refused_clearly():

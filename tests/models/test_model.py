@@ -754,3 +754,66 @@ def test_unknown_dimensions_only_where_a_layer_takes_them():
         Input(shape=())
     with pytest.raises(ValueError, match="Input: shape dimension"):
         Input(shape=(None, 0))
+
+
+class WithoutTraining(Model):
+    """A subclassed model whose `call` takes no `training` argument (Keras passes it only when taken)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = Dense(8, activation="relu")
+        self.out = Dense(3)
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs))
+
+
+def test_a_subclassed_models_call_needs_no_training_argument():
+    x, y = blobs()
+    model = WithoutTraining(seed=0)
+    model.compile(optimizer="adam", loss=minidl.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x, y, epochs=5, batch_size=10, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.predict(x, verbose=0).shape == (60, 3) and model(x).shape == (60, 3)
+    inputs = minidl.Input(shape=(4,))
+    assert minidl.Model(inputs, model(inputs)).predict(x, verbose=0).shape == (60, 3)
+
+
+class AddsALoss(Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = Dense(3)
+
+    def call(self, inputs):
+        outputs = self.dense(inputs)
+        self.add_loss(minidl.ops.mean(minidl.ops.square(outputs)))
+        return outputs
+
+
+def test_model_losses_hold_the_last_calls_terms_only():
+    model = AddsALoss(seed=0)
+    x = np.ones((10, 4), "float32")
+    model.predict(x, batch_size=2, verbose=0)
+    assert len(model.losses) == 1  # the last batch's term, not one per batch predicted so far
+    expected = np.mean(np.square(model(x)))
+    model(x)
+    assert len(model.losses) == 1 and float(np.asarray(model.losses[0])) == pytest.approx(expected, rel=1e-6)
+
+
+class Scale(minidl.layers.Layer):
+    """A weightless custom layer: its output, computed from the model's input, is a plain array."""
+
+    def call(self, inputs):
+        return inputs * 0.5
+
+
+def test_layers_after_a_weightless_custom_layer_train():
+    x, y = blobs()
+    inputs = minidl.Input(shape=(4,))
+    outputs = Dense(3)(Dense(8, activation="relu")(Scale()(inputs)))
+    model = minidl.Model(inputs, outputs)
+    model.compile(optimizer=optimizers.Adam(0.05), loss=minidl.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = model.get_weights()
+    history = model.fit(x, y, epochs=5, batch_size=10, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]

@@ -299,3 +299,25 @@ def test_sequence_and_recurrent_layers_round_trip(suffix, tmp_path):
             np.testing.assert_array_equal(ours, theirs)
         np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
         np.testing.assert_array_equal(loaded.predict(x[:, :5], verbose=0), model.predict(x[:, :5], verbose=0))
+
+
+def test_a_users_activation_function_is_saved_by_its_registered_name_and_found_again(tmp_path):
+    from minidl import Input, ops
+    from minidl.saving import register_keras_serializable
+
+    @register_keras_serializable(package="test_formats")
+    def squash(x):
+        return x * ops.sigmoid(x)
+
+    def unregistered(x):
+        return ops.tanh(x) * 2
+
+    inputs = Input(shape=(3,))
+    model = Model(inputs, Dense(2, activation=unregistered)(Dense(4, activation=squash)(inputs)))
+    x = np.random.default_rng(0).random((5, 3)).astype("float32")
+    model.save(tmp_path / "m.keras")
+    assert "test_formats>squash" in json.dumps(model.get_config())
+    with pytest.raises(ModelFileError, match="unknown activation 'unregistered'"):
+        saving.load_model(tmp_path / "m.keras")
+    loaded = saving.load_model(tmp_path / "m.keras", custom_objects={"unregistered": unregistered})
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

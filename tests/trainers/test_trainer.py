@@ -137,6 +137,20 @@ def test_predict_hooks_and_batches():
     assert model.predict(x, steps=1, verbose=0).shape == (32, 3)
 
 
+def test_predict_of_a_model_with_several_outputs_gives_one_array_per_output():
+    from minidl import Input
+
+    inputs = Input(shape=(4,))
+    hidden = Dense(5, activation="relu")(inputs)
+    model = Model(inputs, [hidden, Dense(3)(hidden)])
+    x, _ = blobs(70)
+    hidden_values, out = model.predict(x, batch_size=32, verbose=0)  # three batches, concatenated per output
+    assert hidden_values.shape == (70, 5) and out.shape == (70, 3)
+    expected_hidden, expected_out = model(x)
+    np.testing.assert_allclose(hidden_values, expected_hidden, rtol=1e-6)
+    np.testing.assert_allclose(out, expected_out, rtol=1e-6)
+
+
 def test_keras_progress_lines(capsys):
     x, y = blobs(20)
     model = mlp()
@@ -294,3 +308,10 @@ def test_a_column_without_its_axis_of_size_one_is_taken_as_keras_takes_it():
     model.fit(x, np.zeros(6), epochs=1, verbose=0)
     with pytest.raises(ShapeError, match=r"expects x\[1\] \(b\) of shape \(N, 3\), got \(6,\)"):
         model.predict({"a": x["a"], "b": np.ones(6)}, verbose=0)
+
+
+def test_a_loss_that_is_zero_from_the_start_is_not_called_diverging():
+    model = Model([Dense(1, input_shape=(2,), kernel_initializer="zeros")], seed=0).compile("sgd", "mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(np.ones((8, 2), "float32"), np.zeros((8, 1)), batch_size=4, epochs=1, verbose=0)
