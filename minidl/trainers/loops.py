@@ -24,6 +24,7 @@ import numpy as np
 from .. import constraints
 from ..metrics import metric_sums, statistics_size
 from ..metrics import results as metric_results
+from ..ops.tape import value_of
 from ..saving import state as resume
 from ..utils import arrays
 from ..utils.warn import warn
@@ -142,10 +143,23 @@ def evaluate_batches(model, runner, data, batch_size, callback_list) -> dict:
         )
         part = None if weights is None else weights[start:stop]
         loss_total, sums = _add_batch(model, out, y[start:stop], part, loss_total, sums)
+        loss_total += _added_losses(model, runner) * (stop - start)
         logs = logs_of(model.compiled_metrics, loss_total, sums, stop)
         callback_list.on_test_batch_end(step, logs)
     callback_list.on_test_end(logs)
     return logs
+
+
+def _added_losses(model, runner) -> float:
+    """What Keras adds to every batch's loss: `model.losses`, the regularizers' penalties on the weights and
+    the terms `add_loss` received in the batch's forward pass (counted once per sample, as Keras's loss
+    tracker weighs batches by their size)."""
+    if runner.workers > 1 and model.added_loss_terms():  # this process saw only its own slice's terms
+        raise NotImplementedError(
+            f"evaluate with workers > 1: model {model.name!r} adds loss terms in call() (add_loss), which the "
+            "workers compute and do not send back; evaluate with workers=1"
+        )
+    return float(sum(np.sum(value_of(term)) for term in model.losses))
 
 
 def _add_batch(model, out, y, weights, loss_total, sums):
@@ -164,6 +178,7 @@ def _evaluate_source(model, runner, source, callback_list) -> dict:
         callback_list.on_test_batch_begin(step, {})
         n = arrays.count(x)
         loss_total, sums = _add_batch(model, runner.predict(x, n), y, weights, loss_total, sums)
+        loss_total += _added_losses(model, runner) * n
         seen += n
         logs = logs_of(model.compiled_metrics, loss_total, sums, seen)
         callback_list.on_test_batch_end(step, logs)

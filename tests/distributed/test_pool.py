@@ -534,11 +534,13 @@ def test_oversubscription_warns_at_the_users_line(small_data, monkeypatch):
 def test_callbacks_and_workers_see_the_worker_and_thread_counts(small_data, tmp_path):
     x, y = small_data
     recorder = Recorder()
-    history = mlp(ReportThreadsInWorker(tmp_path)).fit(x, y, batch_size=51, verbose=0, workers=3, callbacks=[recorder])
+    # Two processes, two pieces a step: the parent computes one (sleeping in the layer), the worker the other.
+    # (With more workers than CPUs, a worker may take no piece in a whole fit: nobody waits for it.)
+    history = mlp(ReportThreadsInWorker(tmp_path)).fit(x, y, batch_size=51, verbose=0, workers=2, callbacks=[recorder])
     for params in (recorder.params, history.params):
-        assert params["workers"] == 3 and params["threads_per_worker"] == 1
+        assert params["workers"] == 2 and params["threads_per_worker"] == 1
     reports = [json.loads(path.read_text()) for path in tmp_path.glob("*.json")]
-    assert len(reports) == 2, "each worker process writes one report"
+    assert len(reports) == 1, "the worker process writes its report"
     assert all(report and set(report) == {1} for report in reports), f"worker BLAS threads: {reports}"
     assert set(recorder.parent_blas_threads) == {1}, "the parent computes shard 0 with one BLAS thread too"
 

@@ -5,10 +5,10 @@ import warnings
 import numpy as np
 import pytest
 
-from minidl import Model, optimizers
+from minidl import Model, ops, optimizers
 from minidl.callbacks import Callback
 from minidl.errors import ShapeError
-from minidl.layers import Dense
+from minidl.layers import Dense, Layer
 
 
 def blobs(n=40, seed=0):
@@ -315,3 +315,33 @@ def test_a_loss_that_is_zero_from_the_start_is_not_called_diverging():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(np.ones((8, 2), "float32"), np.zeros((8, 1)), batch_size=4, epochs=1, verbose=0)
+
+
+class Penalised(Layer):
+    """Adds 3 · mean(inputs) to the loss (at module level: worker processes unpickle it by name)."""
+
+    def call(self, inputs):
+        self.add_loss(ops.mean(inputs) * 3.0)
+        return inputs
+
+
+def test_evaluate_adds_the_regularizers_penalty_and_add_loss_terms_as_keras_does():
+    """Keras's evaluate (and val_loss) adds model.losses to the data loss: an L2 penalty of 0.5·Σw², and a
+    custom layer's add_loss term of the batch."""
+    from minidl import Input, regularizers
+
+    x = np.ones((6, 2), "float32")
+    y = np.zeros((6, 1), "float32")
+    model = Model([Dense(1, input_shape=(2,), kernel_initializer="ones", kernel_regularizer=regularizers.L2(0.5))])
+    model.compile("sgd", "mse")
+    data_loss = 4.0  # (1 + 1 + bias 0 - 0)^2
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(data_loss + 0.5 * 2)
+
+    inputs = Input((2,))
+    outputs = Dense(1, kernel_initializer="ones")(Penalised()(inputs))
+    graph = Model(inputs, outputs)
+    graph.compile("sgd", "mse")
+    assert graph.evaluate(x, y, batch_size=4, verbose=0) == pytest.approx(data_loss + 3.0)
+    refused = r"evaluate with workers > 1: model 'functional\w*' adds loss terms in call\(\) \(add_loss\)"
+    with pytest.raises(NotImplementedError, match=refused):
+        graph.evaluate(x, y, batch_size=4, verbose=0, workers=2)
