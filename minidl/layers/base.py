@@ -377,7 +377,11 @@ class Layer(Operation):
             keywords["mask"] = value_of(mask)
         extra = [t for t in flatten(kwargs) if isinstance(t, Tensor)]  # e.g. an RNN's initial_state
         tape = active_tape()
-        tracked = tape is not None and any(isinstance(x, Tensor) for x in _as_list(inputs) + extra)
+        # Recorded when an input is a tensor, or when its own weights train: a layer inside a custom `call`
+        # may be handed a plain array (`self.pos_emb(ops.arange(0, maxlen))`) and still needs its gradient.
+        tracked = tape is not None and (
+            bool(self.params) or any(isinstance(x, Tensor) for x in _as_list(inputs) + extra)
+        )
         values = [self._checked(value_of(x)) for x in _as_list(inputs)]
         arrays = values if isinstance(inputs, (list, tuple)) else values[0]
         if not tracked:
