@@ -41,16 +41,16 @@ class ElementwiseActivation(Layer):
     def __init__(self, name=None, input_shape=None, inplace=False, **kwargs):
         super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.inplace = inplace
-        self.output = None
+        self.last_output = None  # y of the last training forward, for backward
 
     def forward(self, x, training=False):
         out = self.apply(x, x if self.inplace else None)
         if training:
-            self.output = out
+            self.last_output = out
         return out
 
     def backward(self, grad):
-        return self.derivative_times(grad, self.output)
+        return self.derivative_times(grad, self.last_output)
 
     def apply(self, x, out):
         """Return f(x), written into `out` when it is given."""

@@ -423,6 +423,24 @@ class Layer(Operation):
             output.node = node
         return outputs if many else outputs[0]
 
+    @property
+    def input(self):
+        """Keras's `layer.input`: the symbolic input of this layer's first call (a list when there are several)."""
+        return self._first_call_tensors("input")
+
+    @property
+    def output(self):
+        """Keras's `layer.output`: the symbolic output of this layer's first call (what cuts a feature
+        extractor out of a model: `keras.Model(model.inputs, layer.output)`)."""
+        return self._first_call_tensors("output")
+
+    def _first_call_tensors(self, what):
+        node = getattr(self, "first_node", None)
+        if node is None:
+            raise AttributeError(f"layer {self.name!r} has never been called and thus has no defined {what}")
+        tensors = node.inputs if what == "input" else node.outputs
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
     def _checked(self, x):
         x = np.asarray(x)
         if x.dtype.kind not in "fiub":
@@ -514,11 +532,14 @@ class Layer(Operation):
         Weights survive because they sit in dictionaries (`params`, `grads`, `states`), never as
         bare array attributes; arrays kept directly on the layer are caches of the last forward pass.
         """
-        return {
+        state = {
             key: value
             for key, value in self.__dict__.items()
             if not _cache(value) and key not in ("added_losses", "flat_owner")
         }
+        if getattr(self, "first_node", None) is not None and self.first_node.inputs:
+            del state["first_node"]  # the graph of its first call belongs to the model, not to the layer
+        return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)

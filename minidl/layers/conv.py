@@ -295,7 +295,7 @@ class Conv2D(Convolution):
                     rows += bias_rows[: len(rows)]
                 self.activation.apply(rows, rows)
         if training:
-            self.padded, self.activation.output = padded, out
+            self.padded, self.activation.last_output = padded, out
         return out.reshape(n, oh, ow, f)
 
     def pad(self, x):
@@ -425,7 +425,7 @@ class Conv2D(Convolution):
         """dZ = dY * activation'(z) for the rows of images start..stop, written back into `grad`."""
         per_image = self.output_shape[0] * self.output_shape[1]
         rows = slice(start * per_image, stop * per_image)
-        chunk = self.activation.derivative_times(grad[rows], self.activation.output[rows])
+        chunk = self.activation.derivative_times(grad[rows], self.activation.last_output[rows])
         if not np.shares_memory(chunk, grad):
             grad[rows] = chunk
         return grad[rows]

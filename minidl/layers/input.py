@@ -35,8 +35,8 @@ class InputLayer(Layer):
         self.batch_size = batch_size
         self.output_shape = shape
         self.built = True
-        self.output = KerasTensor((None, *shape), np.dtype(self.dtype).name, name=self.name)
-        self.output.node = Node(self, (), {}, [self.output])
+        tensor = KerasTensor((None, *shape), np.dtype(self.dtype).name, name=self.name)
+        tensor.node = Node(self, (), {}, [tensor])  # the layer's first node: `self.output` is `tensor`
 
     def forward(self, x, training=False):
         return x

@@ -19,6 +19,8 @@ class Node:
     def __init__(self, operation, args, kwargs, outputs):
         self.operation, self.args, self.kwargs = operation, args, kwargs
         self.outputs = outputs
+        if getattr(operation, "first_node", None) is None:  # a layer's `input` / `output` (Keras's node 0)
+            operation.first_node = self
 
     @property
     def inputs(self) -> list[KerasTensor]:

@@ -184,3 +184,24 @@ def test_a_built_in_layer_called_on_a_plain_array_in_call_trains(kind, rng):
     model.train_on_batch(x, y)
     expected = table - 2 * (x + table - y).sum(axis=0) / x.size
     np.testing.assert_allclose(layer.positions.get_weights()[0], expected, rtol=1e-5, atol=1e-7)
+
+
+def test_input_and_output_are_the_tensors_of_the_first_call(rng):
+    """Keras's `layer.input` / `layer.output`: what cuts a feature extractor out of a functional model."""
+    import minidl as keras
+
+    inputs = keras.Input((6,))
+    hidden, relu = Dense(4), ReLU()
+    features = relu(hidden(inputs))
+    model = Model(inputs, Dense(2)(features))
+    assert hidden.input is inputs and relu.output is features and model.layers[0].output is inputs
+    relu(inputs)  # a second call: input and output stay the first call's
+    assert relu.output is features and relu.input is hidden.output
+    x = rng.standard_normal((5, 6)).astype("float32")
+    extractor = Model(model.inputs, model.layers[2].output)
+    kernel, bias = hidden.get_weights()
+    np.testing.assert_allclose(extractor.predict(x, verbose=0), np.maximum(x @ kernel + bias, 0), rtol=1e-5)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, rng.standard_normal((5, 2)), epochs=1, verbose=0)  # activation layers still train
+    with pytest.raises(AttributeError, match=r"layer 'unused' has never been called .* no defined output"):
+        _ = Dense(1, name="unused").output
