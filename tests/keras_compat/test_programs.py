@@ -463,3 +463,37 @@ def test_two_inputs_merged_with_concatenate(run, capsys):
     assert g["predictions"].shape == (1000, 10)
     same(g["predictions"], g["list_predictions"])  # inputs as a dict by name or as a list: the same
     assert g["profile_only_accuracy"] < g["results"]["accuracy"]  # the image branch adds to the profile
+
+
+def test_text_classification_from_scratch(run_offline):
+    g = run_offline("text_classification_from_scratch")
+    assert 0.35 < g["untrained_accuracy"] < 0.65, g["untrained_accuracy"]  # balanced classes: chance is 0.5
+    assert g["test_accuracy"] > 0.8, g["test_accuracy"]
+    assert set(g["history"].history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert g["history"].history["loss"][-1] < g["history"].history["loss"][0]
+    for probabilities in (g["probabilities"], g["short_probabilities"]):
+        assert probabilities.shape == (8, 1) and np.all((probabilities > 0) & (probabilities < 1))
+    model, keras = g["model"], g["keras"]
+    assert model.count_params() == 200 * 32 + (7 * 32 + 1) * 128 + (7 * 128 + 1) * 128 + 129 * 128 + 129
+    # Two valid convolutions of width 7, strides 3: 64 steps become 20, then 5; 40 become 12, then 2.
+    convolutions = [layer for layer in model.layers if type(layer).__name__ == "Conv1D"]
+    features = keras.Model(model.inputs, convolutions[1].output)
+    assert features.predict(g["x_test"][:2], verbose=0).shape == (2, 5, 128)
+    assert features.predict(g["x_test"][:2, -40:], verbose=0).shape == (2, 2, 128)
+
+
+def test_text_classification_with_transformer(run_offline):
+    g = run_offline("text_classification_with_transformer")
+    assert 0.35 < g["untrained_accuracy"] < 0.65, g["untrained_accuracy"]  # balanced classes: chance is 0.5
+    assert g["val_accuracy"] > 0.8, g["val_accuracy"]
+    assert g["history"].history["loss"][-1] < g["history"].history["loss"][0]
+    assert g["embedded"].shape == (4, g["maxlen"], g["embed_dim"])
+    assert g["probabilities"].shape == (8, 2) and np.allclose(g["probabilities"].sum(axis=1), 1.0, atol=1e-5)
+    before, after = g["attention_before"], g["attention_after"]
+    assert [w.shape for w in before] == [w.shape for w in after] and len(before) == 8
+    # Query, key, value and output kernels all learned. (The key bias adds the same amount to every score
+    # of a query, which the softmax ignores: its true gradient is zero, so it is not checked.)
+    for index in (0, 2, 4, 6):
+        assert np.abs(after[index] - before[index]).max() > 1e-3, index
+    # The position embeddings, looked up from ops.arange inside call, learned too.
+    assert np.abs(g["positions_after"] - g["positions_before"]).max() > 1e-3

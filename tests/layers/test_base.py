@@ -5,10 +5,10 @@ import pickle
 import numpy as np
 import pytest
 
-from minidl import Model
+from minidl import Model, ops
 from minidl.errors import ShapeError
 from minidl.gradcheck import build_float64 as build
-from minidl.layers import BatchNormalization, Conv2D, Dense, Flatten, Input, Layer, ReLU
+from minidl.layers import BatchNormalization, Conv2D, Dense, Embedding, Flatten, Input, Layer, ReLU
 
 
 class Counter(Layer):
@@ -206,3 +206,35 @@ def test_layer_output_and_input_are_those_of_its_first_symbolic_call():
         _ = Dense(2, name="never_called").output
     copy = pickle.loads(pickle.dumps(hidden))  # the graph is not pickled with a layer
     assert copy.inbound_nodes == []
+
+
+class AddPositions(Layer):
+    """Keras's way: a built-in Embedding called on `ops.arange`, a plain array made inside `call`."""
+
+    def __init__(self, steps, **kwargs):
+        super().__init__(**kwargs)
+        self.steps = steps
+        self.positions = Embedding(steps, 2)
+
+    def call(self, x):
+        return x + self.positions(ops.arange(0, self.steps))
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_a_built_in_layer_called_on_a_plain_array_in_call_trains(kind, rng):
+    """Its weights get their gradient although its input is no tensor: mse on (N, T, D) is the mean of all
+    squares, so SGD(1) moves row t of the table by -2 Σ_n (x + E - y)[n, t] / (N T D)."""
+    import minidl as keras
+
+    x, y = rng.standard_normal((3, 4, 2)).astype("float32"), rng.standard_normal((3, 4, 2)).astype("float32")
+    layer = AddPositions(4)
+    if kind == "sequential":
+        model = keras.Sequential([keras.Input((4, 2)), layer])
+    else:
+        inputs = keras.Input((4, 2))
+        model = keras.Model(inputs, layer(inputs))
+    table = layer.positions.get_weights()[0]
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse", metrics=[])
+    model.train_on_batch(x, y)
+    expected = table - 2 * (x + table - y).sum(axis=0) / x.size
+    np.testing.assert_allclose(layer.positions.get_weights()[0], expected, rtol=1e-5, atol=1e-7)
