@@ -1,4 +1,4 @@
-"""Arrays placed in shared memory once and reused while they are the same arrays.
+"""Arrays placed in shared memory once and reused while they are the same arrays; buffers reused batch after batch.
 
 A `WorkerPool` kept across several `fit` calls is usually given the same training set each time, and
 a fit validates on the same validation set every epoch: copying them into shared memory again each
@@ -6,6 +6,10 @@ time costs a full pass over the data (hundreds of MB for MNIST in float32). A ca
 when the arrays are the same: same memory address, shape, strides and dtype, and the same bytes in a
 sample of rows (a cheap check, not a full comparison: arrays changed in place outside the sampled
 rows are not noticed).
+
+Batches that come one at a time (a generator's, a PyDataset's) are never the same arrays twice: each
+is copied into `BatchBuffers`, shared arrays made at the first batch and made again only when a batch
+does not fit (a larger one, another sample shape), so a step copies one batch and creates nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 
 import numpy as np
 
+from ..utils.arrays import parts
 from .shared import SharedArray
 
 SAMPLED_ROWS = 64
@@ -21,13 +26,36 @@ SAMPLED_ROWS = 64
 
 def fingerprint(arrays) -> tuple:
     """What identifies `arrays` for the cache: address, shape, strides, dtype and a hash of sampled rows."""
-    parts = []
+    keys = []
     for array in arrays:
         rows = np.unique(np.linspace(0, len(array) - 1, min(len(array), SAMPLED_ROWS)).astype(np.int64))
         digest = hashlib.blake2b(np.ascontiguousarray(array[rows]).tobytes(), digest_size=16).hexdigest()
         address = array.__array_interface__["data"][0]
-        parts.append((address, array.shape, array.strides, array.dtype.str, digest))
-    return tuple(parts)
+        keys.append((address, array.shape, array.strides, array.dtype.str, digest))
+    return tuple(keys)
+
+
+def as_data(data) -> tuple:
+    """(x, y[, sample weights]) as (x, y, sample weights or None), x a tuple when given as a list (several inputs)."""
+    x, y, *weights = data
+    return tuple(x) if isinstance(x, list) else x, y, weights[0] if weights else None
+
+
+def flat(data) -> list:
+    """(x, y[, sample weights]) as one list: x's arrays, y, the weights (None for none)."""
+    x, y, weights = as_data(data)
+    return [*parts(x), y, weights]
+
+
+def data_key(data) -> tuple:
+    """What identifies (x, y[, sample weights]) for reuse: each array's `fingerprint` (None for none)."""
+    return tuple(None if array is None else fingerprint([array]) for array in flat(data))
+
+
+def data_specs(x, specs) -> tuple:
+    """How a worker finds shared copies of (x, y, sample weights), from the specs of `flat`'s arrays
+    (None for no weights): (x's specs, whether x is a tuple (several inputs), y's spec, the weights')."""
+    return tuple(specs[:-2]), isinstance(x, tuple), specs[-2], specs[-1]
 
 
 class SharedDataCache:
@@ -64,3 +92,55 @@ class SharedDataCache:
         """Release every slot."""
         for slot in list(self.slots):
             self.drop(slot)
+
+
+class BatchBuffers:
+    """Shared arrays that batch after batch is copied into, one per array of the batch (None stays None)."""
+
+    def __init__(self):
+        self.shared: list[SharedArray | None] = []
+        self.owned: list[SharedArray] = []  # every segment made, for `release` (also one a Ctrl-C cut short)
+
+    def place(self, arrays, rows=None) -> bool:
+        """Copy `arrays` (or their `rows`) into the first rows of the buffers; whether a buffer was made anew.
+
+        A buffer is made anew when a batch does not fit it: more samples, another sample shape or dtype.
+        """
+        changed = len(arrays) != len(self.shared)
+        if changed:
+            self.shared = (self.shared + [None] * len(arrays))[: len(arrays)]
+        for slot, array in enumerate(arrays):
+            buffer = self.shared[slot]
+            if array is None:
+                changed, self.shared[slot] = changed or buffer is not None, None
+                continue
+            n = len(array) if rows is None else len(rows)
+            if (
+                buffer is None
+                or buffer.array.shape[1:] != array.shape[1:]
+                or buffer.array.dtype != array.dtype
+                or (len(buffer.array) < n)
+            ):
+                self._drop(buffer)
+                self.shared[slot], changed = SharedArray((n, *array.shape[1:]), array.dtype, keep=self.owned), True
+            self.shared[slot].array[:n] = array if rows is None else array[rows]
+        return changed
+
+    def specs(self) -> list:
+        """The specs of the buffers (None for a None array)."""
+        return [None if buffer is None else buffer.spec for buffer in self.shared]
+
+    def views(self, n) -> list:
+        """The first `n` rows of each buffer (None for a None array)."""
+        return [None if buffer is None else buffer.array[:n] for buffer in self.shared]
+
+    def _drop(self, buffer):
+        if buffer is not None:
+            buffer.release()  # released before it is forgotten: a Ctrl-C in between leaves it to `release`
+            self.owned.remove(buffer)
+
+    def release(self):
+        """Release every buffer."""
+        for buffer in self.owned:
+            buffer.release()
+        self.shared, self.owned = [], []

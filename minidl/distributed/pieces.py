@@ -85,17 +85,18 @@ def claims(queue_fd):
 def compute_pieces(model, data, indices, bounds, numbers, rows, step) -> list[tuple]:
     """Each piece of `numbers`: its share of the batch's mean gradient, into its row of `rows`.
 
-    `data` is (x, y, sample weights or None), `indices` the batch's sample indices, `bounds` the
-    pieces' (lo, hi) places in the batch (Dropout draws the masks of those places, however the batch
-    is cut). Returns [(piece, loss sum, metric sums, seconds, CPU seconds)]; a piece's CPU seconds
-    fall short of its seconds when other work held the CPU meanwhile.
+    `data` is (x, y, sample weights or None), `indices` the batch's sample indices (None: the batch
+    is the first rows of `data`), `bounds` the pieces' (lo, hi) places in the batch (Dropout draws the
+    masks of those places, however the batch is cut). Returns [(piece, loss sum, metric sums,
+    seconds, CPU seconds)]; a piece's CPU seconds fall short of its seconds when other work held the
+    CPU meanwhile.
     """
     x, y, weights = data
     batch = bounds[-1][1]
     done = []
     for piece in numbers:
         lo, hi = bounds[piece]
-        shard = indices[lo:hi]
+        shard = slice(lo, hi) if indices is None else indices[lo:hi]
         started, cpu = time.perf_counter(), time.thread_time()
         replica.bind_gradients(model, rows[piece])
         loss_sum, sums = model.forward_backward(

@@ -39,7 +39,7 @@ from multiprocessing import connection, resource_tracker
 from ..utils import checks
 from ..utils.interrupts import deferred_signals
 from .base import RunnerSource
-from .data import SharedDataCache
+from .data import SharedDataCache, as_data, data_key
 from .faults import ATOMIC_MESSAGE_BYTES, POLL_SECONDS, WorkerError, is_stopped
 from .pool_runner import PoolRunner
 from .resources import available_cpus, default_threads, thread_limit
@@ -67,8 +67,11 @@ class WorkerPool(RunnerSource):
     processes on N cores do not fight over them; this process keeps that limit while the pool is open.
     `step_timeout` (seconds, default None: max(30 s, 50 x the median step)) is how long a worker may
     take to answer before `WorkerError`.
-    `inherit` (x, y): training data forked workers take over from this process at start, copy-on-write
-    (what `fit(workers=N)` does with the pool it starts: no copy into shared memory at all).
+    `inherit` (x, y) or (x, y, sample_weight), x a list of arrays for several inputs: training data forked
+    workers take over from this process at start, copy-on-write (what `fit(workers=N)` does with the pool
+    it starts: no copy into shared memory at all); used by a fit given the same arrays, as
+    `data.SharedDataCache` tells them (same memory and sampled rows: rows changed in place after the pool
+    started, outside the sampled ones, would reach the workers with their old values).
     """
 
     def __init__(
@@ -94,7 +97,8 @@ class WorkerPool(RunnerSource):
         context = mp.get_context(start_method)
         # Training data (x, y) known when the pool starts: forked workers inherit it, copy-on-write,
         # instead of it being copied into shared memory (a spawned worker would get it pickled: no).
-        self.inherited = tuple(inherit) if inherit is not None and context.get_start_method() == "fork" else None
+        self.inherited = as_data(inherit) if inherit is not None and context.get_start_method() == "fork" else None
+        self.inherited_key = None if self.inherited is None else data_key(self.inherited)
         self.processes, self.connections = [], []
         self.attached = None
         # Per worker, the tags of the messages whose answers were not read yet, oldest first (also

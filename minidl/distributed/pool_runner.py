@@ -3,7 +3,10 @@
 What the runner holds in shared memory: the weights (one buffer every replica reads), one gradient
 row per piece of a step (see `pieces.py`), the batch's sample indices, and — through the pool's cache
 — the training set and the last inputs predicted on (a fit's validation set is copied once, not once
-per epoch).
+per epoch). x is one array or, for a model with several inputs, a tuple of them: each is its own
+shared array. A batch that is not rows of the training set (a generator's or a PyDataset's) is
+copied into batch buffers reused step after step (`data.BatchBuffers`; the workers are told their
+names only when they are made anew), and the step's message tells the workers to compute on them.
 
 Every wait has a deadline: `timeout_for(seconds)` allows max(30 s, 50 x the median step) unless a
 step timeout was set. After an exception (`fail`), clean-up waits at most `CLEANUP_SECONDS` for
@@ -22,10 +25,12 @@ from ..utils import arrays
 from ..utils.interrupts import deferred_signals
 from . import pieces, replica
 from .base import Runner, StepTimings, shard_bounds
+from .data import BatchBuffers, data_key, data_specs, flat
 from .faults import CLEANUP_SECONDS, CLOSE_SECONDS, WorkerError, pool_timeout
 from .pieces import claims, compute_pieces, piece_bounds
 from .resources import available_cpus, thread_limit
 from .shared import SharedArray
+from .worker import write_outputs
 
 RECENT_STEPS = 101  # steps whose median sets the automatic timeout
 
@@ -49,6 +54,9 @@ class PoolRunner(Runner):
         self.recent_steps: deque[float] = deque(maxlen=RECENT_STEPS)
         self.first_step_seconds = None
         self.shared: list[SharedArray] = []
+        self.data = data  # the training set attached (x, y, sample weights or None), or None
+        self.batch = BatchBuffers()  # a training batch of its own (a generator's), for the workers
+        self.predicted = BatchBuffers()  # inputs of one batch to predict on
         self.private_buffers = (model.parameters, model.gradients)
         self.bound = False
         self.rows: SharedArray | None = None  # one gradient row per piece, made at the first step
@@ -73,7 +81,7 @@ class PoolRunner(Runner):
             data_specs, self.indices = None, None
             if data is not None:
                 data_specs = self._data_specs(data)
-                self.indices = SharedArray((len(data[0]),), np.int64, keep=self.shared)
+                self.indices = SharedArray((arrays.count(data[0]),), np.int64, keep=self.shared)
             pool.call_all(
                 [
                     (
@@ -98,12 +106,11 @@ class PoolRunner(Runner):
 
     def _data_specs(self, data):
         """How the workers find the training data (x, y, sample weights or None): "inherited" when they
-        were forked holding these very arrays, else the specs of shared copies (None for no weights)."""
-        inherited = self.pool.inherited
-        if inherited is not None and len(inherited) == len(data) and all(a is b for a, b in zip(inherited, data)):
+        were forked holding the same arrays (`data_key`), else the specs of shared copies (`data_specs`)."""
+        if self.pool.inherited is not None and self.pool.inherited_key == data_key(data):
             return "inherited"
-        shared = iter(self.pool.data.get("train", tuple(a for a in data if a is not None)))
-        return [None if a is None else next(shared).spec for a in data]
+        shared = iter(self.pool.data.get("train", [a for a in flat(data) if a is not None]))
+        return data_specs(data[0], [None if a is None else next(shared).spec for a in flat(data)])
 
     def timeout_for(self, seconds) -> float:
         """How long to wait for the workers' answers to a step whose own pieces took `seconds`."""
@@ -134,20 +141,27 @@ class PoolRunner(Runner):
         self.step_open = True
         self.steps_sent += 1
         number, wait = self.steps_sent, self.timeout_for(0.0)
-        self.indices.array[:batch] = indices
+        data = self.data
+        of_its_own = data is None or not (x is data[0] and y is data[1] and sample_weight is data[2])
+        if of_its_own:  # not rows of the training set (a generator's batch): its copy in the batch buffers
+            held, held_rows = self._hold_batch(x, y, sample_weight, indices), None
+        else:  # rows of the training set the workers hold: only the indices travel
+            self.indices.array[:batch] = indices
+            held, held_rows = (x, y, sample_weight), indices
         if assigning:
             speeds = self.speeds if self.balance == "speed" else np.ones(self.workers)
             queue, assigned = 0, pieces.assign_by_speed(bounds, speeds)
             for index, numbers in enumerate(assigned[1:]):
                 if numbers:
-                    pool.send(index, ("gradient", queue, step, edges, numbers), tag=number)
+                    pool.send(index, ("gradient", queue, step, edges, of_its_own, numbers), tag=number)
             own = assigned[0]
         else:
             queue = pool.post_pieces(number, len(bounds), wait)
+            message = ("gradient", queue, step, edges, *((True,) if of_its_own else ()))
             for index in range(len(pool.processes)):
-                pool.send(index, ("gradient", queue, step, edges), tag=number)
+                pool.send(index, message, tag=number)
             own = claims(pool.queues[queue][0].fileno())
-        done = {0: compute_pieces(self.model, (x, y, sample_weight), indices, bounds, own, rows, step)}
+        done = {0: compute_pieces(self.model, held, held_rows, bounds, own, rows, step)}
         # The step is over when every piece is computed: a worker that came too late to take one
         # answers later, and nobody waits for it (a split made before the step waits for all it gave pieces to).
         expected = {i + 1 for i, numbers in enumerate(assigned[1:]) if numbers} if assigning else set()
@@ -185,6 +199,15 @@ class PoolRunner(Runner):
         loss = sum(by_piece[piece][1] for piece in range(len(bounds)))
         return loss, sum(by_piece[piece][2] for piece in range(len(bounds)))
 
+    def _hold_batch(self, x, y, sample_weight, indices) -> tuple:
+        """Rows `indices` of (x, y, sample weights) copied into the batch buffers; the copies, as (x, y,
+        sample weights or None). Buffers made anew (the first batch, a larger one) are shown to the workers."""
+        if self.batch.place([*arrays.parts(x), y, sample_weight], indices):
+            message = ("use_batch", data_specs(x, self.batch.specs()))
+            self.pool.call_all([message] * len(self.pool.processes), self.timeout_for(0.0))
+        held = self.batch.views(len(indices))
+        return arrays.from_parts(held[:-2], isinstance(x, tuple)), held[-2], held[-1]
+
     def _rows_for(self, count) -> np.ndarray:
         """The gradient rows of `count` pieces (made, or made larger, and shown to the workers when needed)."""
         if self.rows is None or len(self.rows.array) < count:
@@ -210,27 +233,39 @@ class PoolRunner(Runner):
                 self.speeds[process] = speed if np.isnan(before) else 0.7 * before + 0.3 * speed
 
     def predict(self, x, batch_size):
-        """Outputs for `x`: every process predicts a contiguous slice (this one the first).
+        """Outputs for `x` (a list of them for a model with several outputs): every process predicts a
+        contiguous slice (this one the first).
 
-        The inputs stay in the pool's shared memory after the call, so predicting again on the same
-        array (a fit's validation set, every epoch) copies nothing.
+        Inputs of more than one batch stay in the pool's shared memory after the call, so predicting
+        again on the same arrays (a fit's validation set, every epoch) copies nothing; one batch (a
+        generator's) is copied into buffers reused call after call.
         """
         outputs: list[SharedArray] = []
         try:
-            (inputs,) = self.pool.data.get("inputs", (x,))
-            shape = self.model.output_shape
-            if None in shape:  # a sequence's length: known from the inputs, so from one sample's output
-                shape = self.model.predict_in_batches(arrays.take(x, slice(0, 1)), 1).shape[1:]
-            out = SharedArray((len(x), *shape), self.model.dtype, keep=outputs)
-            (lo, hi), *others = shard_bounds(len(x), self.workers)
+            n, parts, several = arrays.count(x), arrays.parts(x), isinstance(x, tuple)
+            if n <= batch_size:
+                self.predicted.place(parts)
+                inputs = self.predicted.shared
+            else:
+                inputs = self.pool.data.get("inputs", parts)
+            several_outputs = isinstance(self.model.output_shape, list)
+            shapes = self.model.output_shape if several_outputs else [self.model.output_shape]
+            if any(None in shape for shape in shapes):  # a sequence's length: known from one sample's output
+                sample = self.model.predict_in_batches(arrays.take(x, slice(0, 1)), 1)
+                shapes = [out.shape[1:] for out in (sample if several_outputs else [sample])]
+            outs = [SharedArray((n, *shape), self.model.dtype, keep=outputs) for shape in shapes]
+            (lo, hi), *others = shard_bounds(n, self.workers)
+            specs, out_specs = tuple(shared.spec for shared in inputs), tuple(out.spec for out in outs)
             started = time.perf_counter()
             self.pool.send_all(
-                [("predict", inputs.spec, out.spec, a, b, batch_size) for a, b in others], self.timeout_for(0.0)
+                [("predict", specs, several, out_specs, a, b, batch_size) for a, b in others], self.timeout_for(0.0)
             )
             if hi > lo:
-                out.array[lo:hi] = self.model.predict_in_batches(inputs.array[lo:hi], batch_size)
+                mine = arrays.from_parts([shared.array[lo:hi] for shared in inputs], several)
+                write_outputs([out.array for out in outs], lo, hi, self.model.predict_in_batches(mine, batch_size))
             self.pool.collect_all(self.timeout_for(time.perf_counter() - started))
-            return out.array.copy()
+            copies = [out.array.copy() for out in outs]
+            return copies if several_outputs else copies[0]
         finally:
             for shared in outputs:
                 shared.release()
@@ -271,5 +306,7 @@ class PoolRunner(Runner):
                     for shared in self.shared:
                         shared.release()
                     self.shared = []
+                    self.batch.release()
+                    self.predicted.release()
                     if self.owns_pool:
                         self.pool.close()

@@ -1,8 +1,8 @@
 """The worker side of the pool: a process that holds a model replica and answers the parent's messages.
 
 Messages are tuples whose first item names a `WorkerState` method: ("attach", ...), ("use_rows", ...),
-("gradient", ...), ("predict", ...), ("detach",), or ("stop",). Each is answered with ("ok", result) or
-("error", traceback).
+("use_batch", ...), ("gradient", ...), ("predict", ...), ("detach",), or ("stop",). Each is answered
+with ("ok", result) or ("error", traceback).
 
 A training step is cut into pieces (see `pieces.py`): the worker takes piece numbers from the step's
 queue while there are any and writes each piece's gradient into that piece's row of shared memory.
@@ -19,6 +19,7 @@ from multiprocessing import connection
 
 import numpy as np
 
+from ..utils import arrays
 from . import replica
 from .pieces import claims, compute_pieces
 from .resources import thread_limit
@@ -63,12 +64,14 @@ class WorkerState:
         self.inherited = inherited  # the training data (x, y, sample weights) this forked worker was born with
         self.queue_ends = queues  # the pool's two piece queues (read ends, non-blocking), kept open
         self.queues = [end.fileno() for end in queues]
-        self.data = None
+        self.data = None  # the training set (x, y, sample weights or None)
+        self.batch = None  # a batch of its own (a generator's), in the parent's batch buffers
         self.model = None
         self.rows = None  # the gradient rows of a step's pieces (shared memory), one per piece
         self.spin = 0.0  # seconds to look for the next message before sleeping until it comes
         self.limiter, self.threads = None, None  # the BLAS thread limit of the current run
         self.attached: list[SharedArray] = []
+        self.batch_attached: list[SharedArray] = []
 
     def attach(self, blueprint, parameters_spec, data_specs, indices_spec, threads, spin):
         self.detach()
@@ -81,7 +84,7 @@ class WorkerState:
         if data_specs == "inherited":
             self.data = self.inherited
         elif data_specs:
-            self.data = tuple(None if spec is None else self._open(spec).array for spec in data_specs)
+            self.data = self._open_data(data_specs, self.attached)
         else:
             self.data = None
         self.indices = self._open(indices_spec).array if indices_spec else None
@@ -90,34 +93,60 @@ class WorkerState:
         """The gradient rows of the pieces, one per piece (a new, larger set when a batch needs more)."""
         self.rows = self._open(rows_spec).array
 
-    def gradient(self, queue, step, edges, assigned=None):
-        """Pieces of a step whose batch is cut at `edges`: those `assigned`, else taken from `queue`.
+    def use_batch(self, data_specs):
+        """The parent's batch buffers (made anew: the first batch of its own, or one that did not fit)."""
+        self._release_batch()
+        self.batch = self._open_data(data_specs, self.batch_attached)
+
+    def gradient(self, queue, step, edges, of_its_own=False, assigned=None):
+        """Pieces of a step whose batch is cut at `edges`: those `assigned`, else taken from `queue`; of
+        the batch buffers' first rows for a batch `of_its_own`, else of the training set's rows the
+        indices name.
 
         Returns [(piece, loss sum, metric sums, seconds, CPU seconds)] (empty when others took them all).
         """
         numbers = claims(self.queues[queue]) if assigned is None else assigned
         bounds = list(zip(edges[:-1], edges[1:]))
-        return compute_pieces(self.model, self.data, self.indices, bounds, numbers, self.rows, step)
+        data, indices = (self.batch, None) if of_its_own else (self.data, self.indices)
+        return compute_pieces(self.model, data, indices, bounds, numbers, self.rows, step)
 
-    def predict(self, inputs_spec, outputs_spec, lo, hi, batch_size):
-        inputs, outputs = SharedArray.attach(inputs_spec), SharedArray.attach(outputs_spec)
+    def predict(self, inputs_specs, several, outputs_specs, lo, hi, batch_size):
+        """Rows lo:hi of the outputs (one shared array per output) from rows lo:hi of the inputs (one per input)."""
+        opened = [SharedArray.attach(spec) for spec in (*inputs_specs, *outputs_specs)]
+        inputs, outputs = opened[: len(inputs_specs)], opened[len(inputs_specs) :]
         try:
             if hi > lo:
-                outputs.array[lo:hi] = self.model.predict_in_batches(inputs.array[lo:hi], batch_size)
+                x = arrays.from_parts([shared.array[lo:hi] for shared in inputs], several)
+                write_outputs(
+                    [shared.array for shared in outputs], lo, hi, self.model.predict_in_batches(x, batch_size)
+                )
         finally:
-            inputs.release()
-            outputs.release()
+            for shared in opened:
+                shared.release()
 
     def detach(self):
         self.model = self.data = self.indices = self.rows = None
+        self._release_batch()
         for shared in self.attached:
             shared.release()
         self.attached = []
 
-    def _open(self, spec) -> SharedArray:
+    def _release_batch(self):
+        self.batch = None
+        for shared in self.batch_attached:
+            shared.release()
+        self.batch_attached = []
+
+    def _open(self, spec, keep=None) -> SharedArray:
         shared = SharedArray.attach(spec)
-        self.attached.append(shared)
+        (self.attached if keep is None else keep).append(shared)
         return shared
+
+    def _open_data(self, data_specs, keep) -> tuple:
+        """(x, y, sample weights or None) from the specs of their shared copies (`data.data_specs`)."""
+        x_specs, several, y_spec, weights_spec = data_specs
+        x = arrays.from_parts([self._open(spec, keep).array for spec in x_specs], several)
+        return x, self._open(y_spec, keep).array, None if weights_spec is None else self._open(weights_spec, keep).array
 
 
 def look_for_messages(connections, seconds) -> list:
@@ -136,3 +165,9 @@ def look_for_messages(connections, seconds) -> list:
 
 
 _yield = getattr(os, "sched_yield", lambda: None)
+
+
+def write_outputs(outputs, lo, hi, predicted):
+    """Rows lo:hi of each output array from `predicted` (one array, or a list of them for several outputs)."""
+    for out, part in zip(outputs, predicted if isinstance(predicted, list) else [predicted], strict=True):
+        out[lo:hi] = part

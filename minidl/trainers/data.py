@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..distributed import MPIBackend
 from ..errors import NotCompiledError, ShapeError
 from ..utils import arrays, checks
 from ..utils.numerical import all_finite
@@ -46,13 +47,12 @@ def refuse_foreign(value, argument: str):
 
 
 def require_arrays(x, y, what: str):
-    """Refuse datasets and generators (no `y`): minidl trains on arrays."""
+    """Refuse a backend's tensors, and x without y (a generator or PyDataset was recognised before this)."""
     refuse_foreign(x, f"{what}: x")
     refuse_foreign(y, f"{what}: y")
     if x is None or y is None:
-        raise NotImplementedError(
-            f"{what} needs arrays x and y: datasets or generators yielding (x, y) batches are not supported by minidl"
-        )
+        batches = "" if what == "train_on_batch" else ", or x as a generator or keras.utils.PyDataset of (x, y) batches"
+        raise NotImplementedError(f"{what} needs arrays x and y{batches}; got {'x' if x is None else 'y'}=None")
 
 
 def check_inputs(model, x, argument="x"):
@@ -184,6 +184,17 @@ def is_batch_source(x) -> bool:
         return False
     refuse_foreign(x, "x")
     return hasattr(x, "__getitem__") and hasattr(x, "__len__") or hasattr(x, "__next__")
+
+
+def refuse_batches_across_ranks(what: str, workers, backend="pool"):
+    """A generator or PyDataset is read by the process that holds it: a worker pool's parent cuts each of its
+    batches into pieces, but every MPI rank would read its own, so it is refused under MPI in one line."""
+    if backend == "mpi" or isinstance(workers, MPIBackend):
+        raise NotImplementedError(
+            f"{what}: a generator or PyDataset with the MPI backend is not supported by minidl: every rank would "
+            "read its own, so ranks whose batches differ would compute on different data, or wait forever for a "
+            "batch another rank never reads; pass arrays (every rank loads the same data), or use workers=N"
+        )
 
 
 class BatchSource:

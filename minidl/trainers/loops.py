@@ -201,11 +201,11 @@ def predict_batches(runner, x, batch_size, callback_list) -> np.ndarray:
     outputs = []
     for step, start in enumerate(range(0, arrays.count(x), batch_size)):
         callback_list.on_predict_batch_begin(step, {})
-        chunk = (
-            whole[start : start + batch_size]
-            if whole is not None
-            else runner.predict(arrays.take(x, slice(start, start + batch_size)), batch_size)
-        )
+        rows = slice(start, start + batch_size)
+        if whole is None:
+            chunk = runner.predict(arrays.take(x, rows), batch_size)
+        else:  # one array, or a list of them (one per output)
+            chunk = [out[rows] for out in whole] if isinstance(whole, list) else whole[rows]
         outputs.append(chunk)
         callback_list.on_predict_batch_end(step, {"outputs": chunk})
     callback_list.on_predict_end({})

@@ -225,11 +225,7 @@ class Trainer:
                 )
         if validation_split:
             raise ValueError("fit: validation_split needs arrays; give validation_data (arrays or a dataset)")
-        if not (workers == 1 or backend == "mpi"):
-            raise NotImplementedError(
-                "fit on a dataset or generator with workers > 1 is not supported by minidl yet: pass arrays, "
-                "or workers=1"
-            )
+        data.refuse_batches_across_ranks("fit", workers, backend)
         epochs = checks.positive_int(epochs, "epochs")
         initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
         batches = data.BatchSource(source, self, "x")
@@ -345,6 +341,7 @@ class Trainer:
         if data.is_batch_source(x):
             if y is not None or sample_weight is not None:
                 raise ValueError("evaluate: y and sample_weight must not be given with a dataset or generator")
+            data.refuse_batches_across_ranks("evaluate", workers)
             batches = data.BatchSource(x, self, "x")
             batches.build_model()
             callback_list = self._inference_callbacks(0, batches.steps, verbose, callbacks, workers, "test")
@@ -377,6 +374,7 @@ class Trainer:
             threads: BLAS threads per process.
         """
         if data.is_batch_source(x):
+            data.refuse_batches_across_ranks("predict", workers)
             batches = data.BatchSource(x, self, "x", targets=False)
             batches.build_model()
             callback_list = self._inference_callbacks(0, batches.steps, verbose, callbacks, workers, "predict")

@@ -20,3 +20,8 @@ def count(x) -> int:
 def parts(x) -> tuple:
     """The arrays: (x,) for one input."""
     return x if isinstance(x, tuple) else (x,)
+
+
+def from_parts(parts, several: bool):
+    """x from its arrays: a tuple of them for a model with several inputs, else the one array."""
+    return tuple(parts) if several else parts[0]

@@ -194,3 +194,21 @@ def test_backend_mpi_without_mpi4py_says_how_to_install(tmp_path):
     assert result.returncode == 2
     assert "pip install 'minidl[mpi]'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_generator_or_pydataset_under_mpi_is_refused_in_one_line():
+    """Every rank would read its own generator: ranks with different batches would compute on different
+    data, and one whose generator ends first would leave the others waiting forever (as it did)."""
+    from minidl import Model
+    from minidl.distributed import MPIBackend
+    from minidl.layers import Dense
+
+    x, y = np.zeros((8, 3)), np.zeros(8, dtype=int)
+    model = Model([Dense(2, "softmax", input_shape=(3,))]).compile("sgd", "sparse_categorical_crossentropy")
+    reason = "with the MPI backend is not supported by minidl: every rank would read its own"
+    with pytest.raises(NotImplementedError, match=f"fit: a generator or PyDataset {reason}"):
+        model.fit(iter([(x, y)]), verbose=0, backend="mpi")
+    with pytest.raises(NotImplementedError, match=f"evaluate: a generator or PyDataset {reason}"):
+        model.evaluate(iter([(x, y)]), verbose=0, workers=MPIBackend())
+    with pytest.raises(NotImplementedError, match=f"predict: a generator or PyDataset {reason}"):
+        model.predict(iter([x]), verbose=0, workers=MPIBackend())

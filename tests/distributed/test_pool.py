@@ -59,6 +59,7 @@ from minidl import Model
 from minidl.distributed import WorkerError, WorkerPool
 from minidl.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten
 from minidl.optimizers import SGD
+from minidl.utils import PyDataset
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -964,3 +965,214 @@ def test_processes_that_look_for_messages_before_sleeping_compute_the_same(small
     model = mlp()
     model.fit(x, y, batch_size=32, epochs=2, verbose=0, workers=2)
     np.testing.assert_allclose(model.parameters, expected.parameters, rtol=RTOL, atol=ATOL)
+
+
+# ----- several inputs, generators and PyDatasets (issue 24, family 6) -----
+# Small float64 models over a few steps: the split changes only the order of summation (~1e-16), so
+# workers=2 must give one process's numbers to 1e-10, Dropout masks included.
+CLOSE = {"rtol": 1e-10, "atol": 1e-12}
+
+
+def two_input_model():
+    """Inputs "a" (5 features) and "b" (3): Dense on a, joined with b, Dropout, Dense softmax (float64)."""
+    from minidl import Input
+    from minidl.layers import Concatenate
+    from minidl.utils import set_random_seed
+
+    set_random_seed(6)  # a graph's layers draw their weights when called, from the global seed
+    a, b = Input((5,), name="a", dtype="float64"), Input((3,), name="b", dtype="float64")
+    out = Dense(4, activation="softmax")(Dropout(0.25)(Concatenate()([Dense(8, activation="relu")(a), b])))
+    return Model([a, b], out, seed=6).compile(SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
+
+
+def two_input_run(workers, given, callbacks=()):
+    """fit (with validation) / evaluate / predict of the two-input model: weights, history, figures, outputs."""
+    rng = np.random.default_rng(11)
+    xa, xb, y = rng.standard_normal((70, 5)), rng.standard_normal((70, 3)), rng.integers(0, 4, 70)
+
+    def inputs(part):
+        return {"b": xb[part], "a": xa[part]} if given == "dict" else [xa[part], xb[part]]
+
+    model = two_input_model()
+    everything = slice(None)
+    history = model.fit(
+        inputs(everything), y, batch_size=16, epochs=2, verbose=0, workers=workers, callbacks=list(callbacks),
+        validation_data=(inputs(slice(0, 30)), y[:30]), sample_weight=np.linspace(0.5, 1.5, 70),
+    )  # fmt: skip
+    figures = model.evaluate(inputs(everything), y, batch_size=16, verbose=0, workers=workers)
+    return model.parameters.copy(), history.history, figures, model.predict(inputs(everything), workers=workers)
+
+
+def assert_same_numbers(run, reference):
+    """Same weights, history, figures and outputs (each a float64 array, a dict of lists or a list)."""
+    for ours, theirs in zip(run, reference, strict=True):
+        if isinstance(theirs, dict):
+            assert ours.keys() == theirs.keys()
+            ours, theirs = [ours[key] for key in sorted(ours)], [theirs[key] for key in sorted(theirs)]
+        np.testing.assert_allclose(ours, theirs, **CLOSE)
+
+
+def test_a_two_input_model_with_a_pool_started_by_fit_matches_one_process(segments):
+    """The forked workers inherit both inputs: nothing of the training set is copied to shared memory."""
+    sizes = []
+
+    def look(callback):
+        sizes.extend(os.stat(f"/dev/shm/{name}").st_size for name in segments if os.path.exists(f"/dev/shm/{name}"))
+
+    run = two_input_run(2, "list", callbacks=[AtStep(1, look)])
+    assert len(sizes) == 3, f"weights, gradient rows and indices only, no copy of the inputs: {sizes}"
+    assert_same_numbers(run, two_input_run(1, "list"))
+    assert not still_in_dev_shm(segments)
+
+
+def test_a_dict_input_model_on_a_callers_pool_matches_one_process():
+    """Dict inputs reach the pool as a tuple in the model's order; each input is its own shared copy."""
+    with WorkerPool(2) as pool:
+        run = two_input_run(pool, "dict")
+        assert len(pool.data.slots["train"][1]) == 4, "xa, xb, y and the sample weights"
+        assert [a.array.shape[1:] for a in pool.data.slots["inputs"][1]] == [(5,), (3,)]
+    assert_same_numbers(run, two_input_run(1, "list"))
+
+
+def test_a_callers_pool_that_inherited_both_inputs_copies_nothing_of_them():
+    rng = np.random.default_rng(2)
+    xa, xb, y = rng.standard_normal((48, 5)), rng.standard_normal((48, 3)), rng.integers(0, 4, 48)
+    runs = []
+    for workers in (1, "pool"):
+        with WorkerPool(2, inherit=([xa, xb], y)) as pool:
+            model = two_input_model()
+            model.fit([xa, xb], y, batch_size=16, epochs=2, verbose=0, workers=1 if workers == 1 else pool)
+            runs.append(model.parameters.copy())
+            copies = pool.data.copies
+    assert copies == 0, "the forked workers hold xa, xb and y already"
+    np.testing.assert_allclose(runs[1], runs[0], **CLOSE)
+
+
+class Batches(PyDataset):
+    """A PyDataset of (x, y, sample weights) batches of `size` rows (the last one shorter)."""
+
+    def __init__(self, x, y, size):
+        super().__init__()
+        self.x, self.y, self.size = x, y, size
+
+    def __len__(self):
+        return -(-len(self.x) // self.size)
+
+    def __getitem__(self, index):
+        rows = slice(index * self.size, (index + 1) * self.size)
+        return self.x[rows], self.y[rows], np.linspace(0.5, 1.5, len(self.x[rows]))
+
+
+def batches_of(x, y, sizes, weighted=()):
+    """A generator of (x, y) batches of the given sizes, one after the other; batch i weighted if i in `weighted`."""
+    start = 0
+    for i, size in enumerate(sizes):
+        rows = slice(start, start + size)
+        yield (x[rows], y[rows], np.full(len(x[rows]), 0.7)) if i in weighted else (x[rows], y[rows])
+        start += size
+
+
+def generator_run(workers, kind, x, y):
+    """fit (validating on batches too) / evaluate / predict on a generator or a PyDataset of 13-row batches."""
+    sizes = [13] * -(-len(x) // 13)  # the last one shorter
+    model = mlp()
+    if kind == "pydataset":
+        history = model.fit(
+            Batches(x, y, 13), epochs=2, verbose=0, workers=workers, validation_data=Batches(x[:40], y[:40], 20)
+        )
+        figures = model.evaluate(Batches(x, y, 13), verbose=0, workers=workers)
+        outputs = model.predict(Batches(x, y, 13), verbose=0, workers=workers)
+    else:  # a generator is read once: one epoch (its steps given, so it is not run dry: that would stop the fit)
+        history = model.fit(
+            batches_of(x, y, sizes, weighted=(2, 3)),
+            steps_per_epoch=len(sizes),
+            verbose=0,
+            workers=workers,
+            validation_data=batches_of(x, y, [20, 20]),
+        )
+        figures = model.evaluate(batches_of(x, y, sizes), verbose=0, workers=workers)
+        outputs = model.predict((batch for batch, _ in batches_of(x, y, sizes)), verbose=0, workers=workers)
+    return model.parameters.copy(), history.history, figures, outputs
+
+
+@pytest.mark.parametrize("kind", ["generator", "pydataset"])
+def test_a_generator_or_pydataset_with_workers_matches_one_process(small_data, kind):
+    x, y = small_data
+    x = x.astype(np.float64)
+    run = generator_run(2, kind, x, y)
+    assert run[1]["loss"] and "val_loss" in run[1]
+    assert_same_numbers(run, generator_run(1, kind, x, y))
+
+
+def test_generator_batches_of_varying_size_are_copied_into_buffers_grown_only_when_needed(small_data, monkeypatch):
+    """Batches of 16, 16, 40 (larger: the buffers grow), 16, 9 (short), weighted or not: the numbers of one
+    process, and the workers told of new buffers only at the first batch, the larger one and the
+    weights coming and going."""
+    x, y = small_data
+    x = x.astype(np.float64)
+    sizes, weighted = [16, 16, 40, 16, 9], (1, 2)
+    told = []
+    call_all = WorkerPool.call_all
+
+    def recording(pool, messages, timeout):
+        told.extend(message[0] for message in messages[:1])
+        return call_all(pool, messages, timeout)
+
+    monkeypatch.setattr(WorkerPool, "call_all", recording)
+    runs = []
+    for workers in (1, 2):
+        model = mlp()
+        history = model.fit(batches_of(x, y, sizes, weighted), verbose=0, workers=workers)
+        runs.append((model.parameters.copy(), history.history))
+    assert_same_numbers(runs[1], runs[0])
+    # batch 0 (first), 1 (weights come), 2 (larger), 3 (weights go): fitted batch 4 needs nothing new
+    assert told.count("use_batch") == 4, told
+
+
+@pytest.mark.parametrize("workers", [2, "pool"])
+def test_a_generator_that_raises_mid_epoch_gives_the_users_exception_and_leaves_nothing(small_data, segments, workers):
+    x, y = small_data
+
+    def failing():
+        yield from batches_of(x, y, [16, 16])
+        raise OSError("the data file went away")
+
+    def fit(workers):
+        with pytest.raises(OSError, match="the data file went away"):
+            model.fit(failing(), epochs=2, verbose=0, workers=workers)
+
+    model = mlp()
+    if workers == "pool":
+        with WorkerPool(2) as pool:
+            fit(pool)
+            model.fit(batches_of(x, y, [16, 16]), verbose=0, workers=pool)  # the pool is still usable
+    else:
+        fit(workers)
+    assert not worker_pids()
+    assert not in_shared_memory(model.parameters) and np.isfinite(model.predict(x)).all()
+    assert not still_in_dev_shm(segments)
+
+
+def test_a_model_with_two_outputs_predicts_with_workers_as_one_process():
+    """One shared array per output; each batch's outputs reach the callbacks as a list, as with one process."""
+    from minidl import Input
+    from minidl.callbacks import Callback
+
+    class Chunks(Callback):
+        def __init__(self):
+            super().__init__()
+            self.shapes = []
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.shapes.append([out.shape for out in logs["outputs"]])
+
+    inputs = Input((4,), dtype="float64")
+    model = Model(inputs, [Dense(3, activation="softmax")(inputs), Dense(1)(inputs)], seed=2)
+    x = np.random.default_rng(1).standard_normal((50, 4))
+    for source in (lambda: x, lambda: (x[start : start + 16] for start in range(0, 50, 16))):
+        seen = [Chunks(), Chunks()]
+        ours = model.predict(source(), batch_size=16, verbose=0, workers=2, callbacks=[seen[0]])
+        theirs = model.predict(source(), batch_size=16, verbose=0, callbacks=[seen[1]])
+        for got, expected in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(got, expected, **CLOSE)
+        assert seen[0].shapes == seen[1].shapes == [[(16, 3), (16, 1)]] * 3 + [[(2, 3), (2, 1)]]

@@ -169,7 +169,7 @@ def test_keras_progress_lines(capsys):
 
 def test_unsupported_inputs_name_the_feature():
     x, y = blobs(6)
-    with pytest.raises(NotImplementedError, match="datasets or generators"):
+    with pytest.raises(NotImplementedError, match=r"fit needs arrays x and y, or x as a generator .*; got y=None"):
         mlp().fit(x)
 
 
