@@ -17,7 +17,7 @@ below N). The header names the BLAS library, its kernel and default thread count
 and the load average, which is printed again at the end: on a shared machine, read wall times with it.
 
     python benchmarks/bench_parallel.py --repeat 3
-    python benchmarks/bench_parallel.py --contended --rounds 3   # idle vs one busy competitor (issue 28)
+    python benchmarks/bench_parallel.py --contended --rounds 3   # idle vs one busy competitor
     python benchmarks/bench_parallel.py --piece-cost --rounds 15  # what cutting a batch into pieces costs
     python benchmarks/bench_parallel.py --wake --rounds 3         # sleeping vs looking before sleeping
 
@@ -122,7 +122,7 @@ def time_minidl(args, x, y):
     return {"seconds": seconds, "cpu": cpu, "comm_share": share}
 
 
-# ----- scenarios (issue 17): workers=N against workers=1, pool start-up included -----
+# ----- scenarios: workers=N against workers=1, pool start-up included -----
 SCENARIOS = {
     "epoch+val": "one epoch with validation on the 10,000 test images",
     "epoch": "one epoch, no validation",
@@ -295,7 +295,7 @@ def run_scenarios(args):
     )
 
 
-# ----- idle vs one busy competitor (issue 28) -----
+# ----- idle vs one busy competitor -----
 def busy_competitor():
     """One process that keeps a CPU busy until killed (or until this process is gone: it watches its parent,
     so a benchmark killed outright leaves no busy loop behind), pinned to the last CPU where the OS allows."""
@@ -454,7 +454,7 @@ def _per_process(runs, key, share=False, runs_steps=False, of=None) -> str:
     return "/".join(values)
 
 
-# ----- what a piece costs (issue 28) -----
+# ----- what a piece costs -----
 def run_piece_cost(args):
     """CPU time of one LeNet-5 batch's forward + backward in one process, cut into 1, 2, 4, 8 pieces."""
     import numpy as np
@@ -501,7 +501,7 @@ def run_piece_cost(args):
     )
 
 
-# ----- the wake-up cost of waiting (issue 28) -----
+# ----- the wake-up cost of waiting -----
 def _busy(seconds):
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -749,7 +749,7 @@ def main():
     parser.add_argument(
         "--contended",
         action="store_true",
-        help="workers=N vs 1 at batch 64 and 128, idle and with one busy competitor the benchmark starts (issue 28)",
+        help="workers=N vs 1 at batch 64 and 128, idle and with one busy competitor the benchmark starts",
     )
     parser.add_argument("--rounds", type=int, default=3, help="--contended: alternated rounds (medians are shown)")
     parser.add_argument(

@@ -233,10 +233,14 @@ def check(backup, model):
 
 
 def remove_folder(path):
-    """Remove a run folder: its backup, owner record and temporaries (a folder holding anything else stays)."""
+    """Remove a run folder: its backup, owner record and temporaries (a folder holding anything else stays).
+
+    Its writer is done (this process, after training) or gone (an ended run taken over), so an unlocked
+    temporary is stale at any age: a run killed while writing its backup leaves one behind.
+    """
     for name in ("backup.keras", OWNER_FILE):
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(path, name))
-    temporaries.sweep(path)
+    temporaries.sweep(path, older_than=0)
     with contextlib.suppress(OSError):
         os.rmdir(path)

@@ -35,7 +35,7 @@ def blas_threads() -> int:
     return max(counts) if counts else 1
 
 
-# Measured on LeNet-5 (batch 128) on the 2-vCPU machine (issue 17, `bench_layers.py --threads-table`
+# Measured on LeNet-5 (batch 128) on the 2-vCPU machine (`bench_layers.py --threads-table`
 # and `bench_parallel.py`): a second BLAS thread changed an idle machine's step by -10 % to +40 % from
 # run to run, and made it 3-3.7x slower when one other busy process competed for the cores, because
 # OpenBLAS threads spin while they wait. One thread per process is the safe choice.

@@ -50,11 +50,13 @@ def temporary_beside(path):
         os.close(handle)  # last: the lock ends with it
 
 
-def sweep(folder) -> list[str]:
+def sweep(folder, older_than=STALE_SECONDS) -> list[str]:
     """Remove the temporaries in `folder` left by writers that died; returns their paths.
 
-    A temporary is stale when no process holds its lock and it is older than STALE_SECONDS. Files of
-    other programs are never touched: only names of the form `.<name>.minidl-<random>.tmp`.
+    A temporary is stale when no process holds its lock and it is older than `older_than` seconds (the
+    age covers a live writer between creating its file and locking it; a caller that knows no writer is
+    left in the folder passes 0). Files of other programs are never touched: only names of the form
+    `.<name>.minidl-<random>.tmp`.
     """
     if fcntl is None:
         return []
@@ -70,7 +72,7 @@ def sweep(folder) -> list[str]:
         try:
             if (
                 not entry.is_file(follow_symlinks=False)
-                or now - entry.stat(follow_symlinks=False).st_mtime < STALE_SECONDS
+                or now - entry.stat(follow_symlinks=False).st_mtime < older_than
             ):
                 continue
             if _remove_if_unlocked(entry.path):

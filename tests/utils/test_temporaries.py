@@ -38,3 +38,12 @@ def test_only_old_unlocked_temporaries_of_minidl_are_swept(tmp_path):
         assert temporaries.sweep(tmp_path) == []  # the dead one went already, when the block began
         assert os.path.exists(live)  # locked by this (living) writer
     assert sorted(os.listdir(tmp_path)) == sorted([young.name, *(path.name for path in others)])
+
+
+def test_a_folder_whose_writer_is_gone_loses_its_young_unlocked_temporaries_too(tmp_path):
+    """`older_than=0`: what a run folder's removal passes once its writer is done or killed."""
+    young = tmp_path / ".backup.keras.minidl-abc123.tmp"
+    young.write_bytes(b"half a backup")  # its writer was killed while writing, a moment ago
+    with temporaries.temporary_beside(tmp_path / "other.keras") as (_, live):
+        assert temporaries.sweep(tmp_path, older_than=0) == [str(young)]
+        assert os.path.exists(live)  # a locked temporary stays at any age
