@@ -140,14 +140,16 @@ class Model(Trainer, Layer):
     def after_pack(self):
         """Called after the weights moved (a Sequential sets which layers need their input's gradient)."""
 
-    def own_storage(self):
+    def own_storage(self) -> list[Layer]:
         """Make sure this model's flat vectors hold its layers' weights (another model may have taken a
-        shared layer since); repacks, keeping every value, when one does not."""
+        shared layer since); repacks, keeping every value, when one does not. Returns the layers holding
+        weights, which the rest of the step reuses."""
         holders = self.weight_layers()
         if any(
             getattr(layer, "flat_owner", None) is not self for layer in holders if layer.params
         ) or flat.parameter_count(holders) != len(self.parameters):
             self.pack()
+        return holders
 
     # ----- one step -----
     def call(self, inputs, training=None):
@@ -211,12 +213,13 @@ class Model(Trainer, Layer):
 
     def all_layers(self) -> list[Layer]:
         """Every layer of the model, nested ones included, each once (the order fixes random streams)."""
-        found, stack = [], list(reversed(self.layers))
+        found, seen, stack = [], set(), list(reversed(self.layers))
         while stack:
             layer = stack.pop()
-            if any(layer is f for f in found):
+            if id(layer) in seen:
                 continue
             found.append(layer)
+            seen.add(id(layer))
             inner = layer.layers if isinstance(layer, Model) else layer.sublayers() if layer.custom else []
             stack.extend(reversed(inner))
         return found
@@ -241,7 +244,7 @@ class Model(Trainer, Layer):
         additive over shards (see `minidl.metrics`). With `input_gradient` (for gradient checks), dL/dx is
         returned too, as a third value.
         """
-        self.own_storage()
+        weighted = self.own_storage()
         n = arrays.count(x)
         positions = np.arange(n) if positions is None else positions
         context = self.training_context(step, positions)
@@ -264,28 +267,29 @@ class Model(Trainer, Layer):
             seeds.append(np.full(np.shape(value_of(term)), n / denominator))
         pairs = [(t, s) for t, s in zip(outputs, seeds) if isinstance(t, Tensor)]
         found = tape.backward([t for t, _ in pairs], [s for _, s in pairs]) if pairs else {}
-        loss_sum += self.penalties(n, denominator)
-        self.freeze_gradients()
+        loss_sum += self.penalties(n, denominator, weighted)
+        self.freeze_gradients(weighted)
         if input_gradient:
             parts = inputs if isinstance(inputs, tuple) else (inputs,)
             grads = tuple(found.get(id(t), np.zeros_like(t.value)) for t in parts)
             return loss_sum, sums, grads if isinstance(inputs, tuple) else grads[0]
         return loss_sum, sums
 
-    def penalties(self, samples, denominator) -> float:
+    def penalties(self, samples, denominator, holders=None) -> float:
         """The regularizers' penalty P of this step, as `samples` · P for the loss sum; adds
-        (samples / denominator) · dP/dw to the gradients (so the shards of a batch add up to dP/dw)."""
+        (samples / denominator) · dP/dw to the gradients (so the shards of a batch add up to dP/dw).
+        `holders`: the layers holding weights, when the step has them at hand."""
         total, share = 0.0, samples / denominator
-        for layer in self.weight_layers():
+        for layer in self.weight_layers() if holders is None else holders:
             for name, regularizer in layer.regularizers.items():
                 weight = layer.params[name]
                 total += regularizer(weight)
                 layer.grads[name] += (share * regularizer.gradient(weight)).astype(weight.dtype, copy=False)
         return total * samples
 
-    def freeze_gradients(self):
+    def freeze_gradients(self, holders=None):
         """Zero the gradients of layers with `trainable = False` (Keras's freezing)."""
-        for layer in self.weight_layers():
+        for layer in self.weight_layers() if holders is None else holders:
             if not layer.trainable:
                 for array in layer.grads.values():
                     array[...] = 0

@@ -199,7 +199,7 @@ class Sequential(Model, kind="sequential"):
 
     def forward_backward(self, x, y, sample_weight, denominator, step=0, positions=None, input_gradient=False):
         """One batch (or shard of a batch) through the stack and back; see `Model.forward_backward`."""
-        self.own_storage()
+        holders = self.own_storage()
         if input_gradient and self._layers:
             first, self._layers[0].needs_input_grad = self._layers[0].needs_input_grad, True
         positions = np.arange(len(x)) if positions is None else positions
@@ -217,8 +217,8 @@ class Sequential(Model, kind="sequential"):
             grad = layer.backward(grad)
             if grad is None:  # a layer that needs no input gradient: no weights below it
                 break
-        loss_sum += self.penalties(len(x), denominator)
-        self.freeze_gradients()
+        loss_sum += self.penalties(len(x), denominator, holders)
+        self.freeze_gradients(holders)
         if input_gradient:
             self._layers[0].needs_input_grad = first
             return loss_sum, sums, grad
