@@ -53,3 +53,10 @@ def test_every_relative_link_of_the_pages_names_a_file_that_exists():
             if "://" not in target and not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not broken, broken
+
+
+def test_the_readme_is_a_screen_and_a_half():
+    """The README keeps to the pitch, the two commands, the quick start, the three measuring commands and
+    a map; everything else lives in docs/."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 150, f"README.md has {len(lines)} lines: move detail into docs/"

@@ -91,6 +91,27 @@ def test_hostile_file_is_refused_quickly_and_cheaply(make, message, tmp_path):
     assert peak < PEAK_BOUND_BYTES, f"{peak:,} bytes allocated to refuse a {path.stat().st_size:,}-byte file"
 
 
+@pytest.mark.parametrize("bits", [0x1, 0x40])
+def test_classify_refuses_an_encrypted_member_in_one_line(bits, tmp_path, mnist_dir):
+    """What a user of `trainings/classify.py --model` sees of such a file: one line naming it, exit 1."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    path = hostile.make_flagged(tmp_path, bits=bits)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, str(root / "trainings" / "classify.py"), "--model", str(path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    assert result.stderr.splitlines() == [
+        f"classify.py: error: {path}: member 'weight_0.npy' is encrypted (general-purpose flags {bits:#06x}): refused"
+    ]
+
+
 def test_the_valid_crafted_file_loads(tmp_path):
     """The crafted files differ from a good one only in their fault: the good one loads."""
     model = saving.load_model(hostile.make_valid(tmp_path))

@@ -250,6 +250,17 @@ def test_training_that_does_not_learn_warns_naming_the_learning_rate():
         calm.fit(x, y, batch_size=32, epochs=1, verbose=0)
 
 
+def test_a_loss_that_grows_tenfold_within_the_epoch_is_named_at_once():
+    """Least squares with SGD(0.5) on inputs of scale 3: each step overshoots, and the running loss passes
+    10x the first batch's within the epoch (the warning fires there, while the loss is still finite)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 4)).astype("float32") * 3
+    model = Model([Dense(1, input_shape=(4,))], seed=0).compile(optimizers.SGD(0.5), "mse")
+    with pytest.warns(RuntimeWarning, match=r"the loss grew from \S+ to \S+ \(over 10x\).*learning rate 0.5") as caught:
+        model.fit(x, x.sum(axis=1, keepdims=True), batch_size=8, epochs=1, verbose=0)
+    assert len([w for w in caught if "diverging" in str(w.message)]) == 1  # said once
+
+
 def test_a_loss_that_rises_for_a_few_steps_and_then_learns_is_not_called_diverging():
     """A custom loss with Adam at 0.01 on a small problem: the first batches rise above the first one, so
     the epoch's mean is above the first batch's loss, while its last quarter is back level with it; 20 epochs
