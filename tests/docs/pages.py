@@ -10,7 +10,9 @@ suite runs in the environment they made.
 In an output block, `...` stands for any text within a line (times, which depend on the machine) and a
 line `...` for any number of lines. Numbers are compared as shown unless the fence gives a tolerance,
 e.g. ```output atol=0.5 (absolute) or rtol=0.05 (relative); the page says in its prose how much the
-figure moves.
+figure moves. A block fenced ```averages is an extract of `averages.txt` measured on a machine the page
+names, which no test can reproduce: tests/docs/test_pages.py checks its row labels against what
+minidl writes.
 """
 
 from __future__ import annotations

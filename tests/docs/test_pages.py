@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from pages import ROOT, mismatch, run_page, shows_output
+from pages import ROOT, blocks, mismatch, run_page, shows_output
 
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 SHOWING = [page for page in PAGES if shows_output(page)]
@@ -60,3 +60,24 @@ def test_the_readme_is_a_screen_and_a_half():
     a map; everything else lives in docs/."""
     lines = (ROOT / "README.md").read_text().splitlines()
     assert len(lines) <= 150, f"README.md has {len(lines)} lines: move detail into docs/"
+
+
+EXTRACTS = [(page, block) for page in sorted((ROOT / "docs").glob("*.md")) for block in blocks(page.read_text())
+            if block.kind == "averages"]  # fmt: skip
+ROW = re.compile(r"^\s+([^:\n]+?):\s{2,}\S", flags=re.M)  # "  label:   values", a row of averages.txt
+
+
+def test_the_averages_extracts_of_the_pages_have_the_rows_minidl_writes(tmp_path):
+    """A ```averages block is measured output from a named machine, which no test can reproduce; what can
+    go stale is its form. Every row label it shows must be one `averages.txt` writes today for a run with
+    one worker and one with two."""
+    from stats_helpers import train
+
+    for workers in (1, 2):
+        for seed in (0, 1):
+            train(tmp_path, seed=seed, workers=workers)
+    written = {match.group(1).strip() for match in ROW.finditer((tmp_path / "averages.txt").read_text())}
+    assert len(EXTRACTS) >= 2, [page.name for page, _ in EXTRACTS]
+    for page, block in EXTRACTS:
+        shown = {match.group(1).strip() for match in ROW.finditer(block.text)}
+        assert shown and shown <= written, f"{page.name} line {block.line}: rows not written: {shown - written}"
