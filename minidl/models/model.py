@@ -345,17 +345,33 @@ class Model(Trainer, Layer):
             current[...] = new
 
     def save_weights(self, filepath, overwrite=True):
-        """Write the weights and optimizer state (`x.weights.h5`, Keras's format, or `x.weights.npz`)."""
+        """Write the weights and optimizer state (`x.weights.h5`, Keras's format, or `x.weights.npz`).
+
+        Args:
+            filepath: the file to write; its name ends in `.weights.h5` or `.weights.npz`.
+            overwrite: False refuses an existing file (`FileExistsError`) and leaves it as it is.
+        """
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
-        """Read weights written by `save_weights` into this (built) model."""
+        """Read weights written by `save_weights` into this (built) model: all of them, or none when the
+        file is refused (`ModelFileError`, one line naming the file and the problem).
+
+        Args:
+            filepath: a `.weights.h5` or `.weights.npz` file.
+            skip_mismatch: only False (minidl refuses a file that does not fit instead of skipping weights).
+        """
         if skip_mismatch:
             raise NotImplementedError("load_weights: skip_mismatch=True is not supported by minidl")
         saving.load_weights(self, filepath)
 
     def get_layer(self, name=None, index=None):
-        """A layer by `name` or by `index` (Keras's `model.get_layer`)."""
+        """A layer by `name` or by `index` (Keras's `model.get_layer`).
+
+        Args:
+            name: the layer's name.
+            index: its place in `model.layers` (negative counts from the end); give exactly one of the two.
+        """
         layers = self.layers
         if (name is None) == (index is None):
             raise ValueError("get_layer: give exactly one of name= or index=")
@@ -371,7 +387,14 @@ class Model(Trainer, Layer):
     # ----- describing, saving -----
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
                 layer_range=None, console=None):  # fmt: skip
-        """Print Keras's table: each layer, its output shape and parameters, then the totals."""
+        """Print Keras's table: each layer, its output shape and parameters, then the totals.
+
+        Args:
+            print_fn: a function taking each line of the table (default: the terminal, through rich).
+            console: a `rich.console.Console` to print to.
+            line_length, positions, expand_nested, show_trainable, layer_range: Keras's layout options,
+                accepted so Keras programs run; minidl draws its one layout.
+        """
         model_summary.print_summary(self, console, print_fn)
 
     def summary_rows(self) -> list[dict]:
@@ -403,7 +426,10 @@ class Model(Trainer, Layer):
     def save(self, filepath, overwrite=True, zipped=None):
         """Write architecture (JSON) and weights to one zip file (`.keras` or `.npz`); no pickled objects.
 
-        With `overwrite=False` an existing file is refused (`FileExistsError`) and left as it is.
+        Args:
+            filepath: the file to write, ending in `.keras` (or `.npz`).
+            overwrite: False refuses an existing file (`FileExistsError`) and leaves it as it is.
+            zipped: Keras's option, accepted; minidl always writes one zip file.
         """
         saving.save_model(self, os.fspath(filepath), overwrite=overwrite)
 

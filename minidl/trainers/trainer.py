@@ -358,7 +358,14 @@ class Trainer:
         return self._results(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        """Loss and metrics of one batch, without training (`evaluate` on that batch)."""
+        """Loss and metrics of one batch, without training (`evaluate` on that batch).
+
+        Args:
+            x: the batch's inputs, an array of shape (N, *input_shape) (a list or dict of them for several).
+            y: its targets.
+            sample_weight: one weight per sample, (N,), or None.
+            return_dict: return {"loss": ..., metric name: ...} instead of a scalar or a list.
+        """
         return self.evaluate(x, y, _count(x), 0, sample_weight=sample_weight, return_dict=return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, *, workers=1, threads=None):
@@ -388,7 +395,11 @@ class Trainer:
             return loops.predict_batches(runner, x, batch_size, callback_list)
 
     def predict_on_batch(self, x):
-        """The model's outputs for one batch."""
+        """The model's outputs for one batch.
+
+        Args:
+            x: the batch's inputs, an array of shape (N, *input_shape) (a list or dict of them for several).
+        """
         return self.predict(x, batch_size=_count(x), verbose=0)
 
     # ----- helpers -----

@@ -180,7 +180,11 @@ def test_keras_import_paths_work_with_minidl_in_keras_place():
     assert fit[17:] == ["workers", "backend", "threads", "step_timeout"]
     evaluate = list(inspect.signature(keras.Model.evaluate).parameters)
     assert evaluate[1:9] == ["x", "y", "batch_size", "verbose", "sample_weight", "steps", "callbacks", "return_dict"]
-    assert "Args:" in keras.Model.fit.__doc__ and "Args:" in keras.Model.evaluate.__doc__
+    taking_arguments = [
+        "fit", "evaluate", "predict", "compile", "train_on_batch", "test_on_batch", "predict_on_batch",
+        "save", "save_weights", "load_weights", "summary", "get_layer",
+    ]  # fmt: skip
+    assert [name for name in taking_arguments if "Args:" not in getattr(keras.Model, name).__doc__] == []
 
 
 def test_metrics_passed_third_positionally_are_named_as_keras_loss_weights():
