@@ -95,10 +95,10 @@ def _cache_dir(dataset: Dataset) -> Path:
     return Path(base) / "minidl" / dataset.name
 
 
-def _existing_dir(value: str | os.PathLike, what: str) -> Path:
+def _existing_dir(value: str | os.PathLike, what: str, instead: str = "") -> Path:
     folder = Path(value).expanduser().absolute()
     if not folder.is_dir():
-        raise DatasetError(f"{what} {folder} does not exist or is not a folder")
+        raise DatasetError(f"{what} {folder} does not exist or is not a folder{instead}")
     return folder
 
 
@@ -113,7 +113,10 @@ def _search_locations(dataset: Dataset, data_dir) -> list[tuple[Path, str]]:
     locations = []
     env = os.environ.get(ENV_VAR)
     if env:
-        root = _existing_dir(env, f"${ENV_VAR}")
+        instead = (
+            f" (leave {ENV_VAR} unset and the files are downloaded into {_cache_dir(dataset)}, checksums verified)"
+        )
+        root = _existing_dir(env, f"${ENV_VAR}", instead)
         locations.append((root / dataset.subdir if dataset.subdir else root, f"${ENV_VAR}"))
     locations.append((_cache_dir(dataset), "cache"))
     return locations

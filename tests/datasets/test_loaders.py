@@ -458,8 +458,10 @@ def test_missing_data_dir_is_named(tmp_path):
 
 def test_missing_env_dir_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIDL_DATA_DIR", str(tmp_path / "gone"))
-    with pytest.raises(DatasetError, match=r"\$MINIDL_DATA_DIR .*gone does not exist"):
+    with pytest.raises(DatasetError, match=r"\$MINIDL_DATA_DIR .*gone does not exist") as info:
         load_mnist()
+    assert "leave MINIDL_DATA_DIR unset and the files are downloaded into" in str(info.value)
+    assert "checksums verified" in str(info.value) and len(str(info.value).splitlines()) == 1
 
 
 def test_nothing_found_without_download_says_what_where_and_how(tmp_path, monkeypatch, tiny):
