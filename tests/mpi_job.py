@@ -1,6 +1,6 @@
 """Run under `mpiexec -n K`: trains a small LeNet-style model with backend="mpi" and saves each rank's weights.
 
-mpiexec -n 2 python tests/mpi_job.py OUT_DIR [--fail-at-step N | --slow | --regression | --tracked]
+mpiexec -n 2 python tests/mpi_job.py OUT_DIR [--fail-at-step N | --slow | --regression | --tracked | --graph]
 """
 
 import argparse
@@ -15,6 +15,7 @@ sys.path[:0] = [os.path.join(HERE, ".."), HERE]
 
 from suite_helpers import build_lenet5  # noqa: E402
 
+from minidl import Model, layers, ops  # noqa: E402
 from minidl.callbacks import Callback  # noqa: E402
 from minidl.optimizers import SGD  # noqa: E402
 from minidl.stats import StatisticsTracker  # noqa: E402
@@ -48,7 +49,6 @@ def regression_problem():
 
     Its metric sums are fractions, so a reduction that rounded them (as one once did) shows at once.
     """
-    from minidl import Model
     from minidl.layers import Dense
 
     rng = np.random.default_rng(5)
@@ -64,6 +64,59 @@ def regression_fit(model, x, y, weights, **options):
     """Two epochs of the weighted regression; the history's loss, mae and mse."""
     history = model.fit(x, y, batch_size=32, epochs=2, sample_weight=weights, verbose=0, **options)
     return np.array([history.history[key] for key in ("loss", "mae", "mse")])
+
+
+def graph_models():
+    """Float64 data and two seeded models trained through the tape: a functional graph (a layer shared by two
+    calls, a fan-out joined by `add` and `concatenate`) and a subclassed model (a custom layer with its own
+    weight, written with ops, and Dropout, whose masks must not depend on how the batch is split)."""
+    import minidl as keras
+
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal((96, 5)), rng.integers(0, 3, 96)
+    keras.set_seed(8)  # the graph's layers draw their weights when first called, as in Keras
+    inputs = keras.Input((5,), dtype="float64")
+    shared = keras.layers.Dense(6, activation="tanh", dtype="float64")
+    once = shared(inputs)
+    twice = shared(keras.layers.Dense(5, dtype="float64")(once))
+    joined = keras.layers.concatenate([keras.layers.add([once, twice]), inputs])
+    outputs = keras.layers.Dense(3, activation="softmax", dtype="float64")(joined)
+    functional = keras.Model(inputs, outputs, seed=4)
+    keras.set_seed(None)  # random again for whatever the calling process builds next
+    subclassed = GraphNet(seed=5, dtype="float64")
+    subclassed.build((None, 5))
+    for model in (functional, subclassed):
+        model.compile(SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return x, y, [functional, subclassed]
+
+
+def graph_fit(model, x, y, **options):
+    """Two epochs of 6 batches; the history's loss and accuracy."""
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, **options)
+    return np.array([history.history[key] for key in ("loss", "accuracy")])
+
+
+class Gate(layers.Layer):
+    """y = x · sigmoid(g), one trained gate g per feature (a custom layer: its gradient comes from the tape)."""
+
+    def build(self, input_shape):
+        self.gate = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="gate")
+
+    def call(self, x):
+        return x * ops.sigmoid(self.gate)
+
+
+class GraphNet(Model):
+    """A subclassed model: Dense, the custom Gate, Dropout, Dense."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.first = layers.Dense(7, activation="relu", dtype="float64")
+        self.gate, self.drop = Gate(dtype="float64"), layers.Dropout(0.25, dtype="float64")
+        self.last = layers.Dense(3, activation="softmax", dtype="float64")
+
+    def call(self, x, training=None):
+        return self.last(self.drop(self.gate(self.first(x)), training=training))
 
 
 class FailOnRankOne(Callback):
@@ -93,6 +146,7 @@ def main():
     parser.add_argument("--fail-at-step", type=int, default=None)
     parser.add_argument("--slow", action="store_true", help="train 100 slow epochs (to be interrupted)")
     parser.add_argument("--regression", action="store_true", help="the weighted regression with MAE and MSE metrics")
+    parser.add_argument("--graph", action="store_true", help="a functional and a subclassed model (graph_models)")
     parser.add_argument(
         "--tracked",
         action="store_true",
@@ -104,6 +158,17 @@ def main():
         model.summary()
         tracker = StatisticsTracker("tracked", out_dir=args.out_dir, verbose=True)
         model.fit(x, y, batch_size=32, epochs=2, sample_weight=weights, verbose=1, backend="mpi", callbacks=[tracker])
+        return 0
+    if args.graph:
+        from mpi4py import MPI
+
+        x, y, models = graph_models()
+        rank = MPI.COMM_WORLD.Get_rank()
+        for name, model in zip(("functional", "subclassed"), models):
+            figures = graph_fit(model, x, y, backend="mpi")
+            np.save(
+                os.path.join(args.out_dir, f"{name}{rank}.npy"), np.concatenate([figures.ravel(), model.parameters])
+            )
         return 0
     if args.regression:
         from mpi4py import MPI

@@ -212,3 +212,26 @@ def test_a_generator_or_pydataset_under_mpi_is_refused_in_one_line():
         model.evaluate(iter([(x, y)]), verbose=0, workers=MPIBackend())
     with pytest.raises(NotImplementedError, match=f"predict: a generator or PyDataset {reason}"):
         model.predict(iter([x]), verbose=0, workers=MPIBackend())
+
+
+@needs_mpi
+def test_a_functional_and_a_subclassed_model_under_mpi_equal_one_process_and_a_pool(tmp_path):
+    """Both train through the tape; the ranks need only the flat parameters and forward_backward, so two
+    ranks, a pool of two and one process give the same history and weights in float64 (Dropout included:
+    its masks follow each sample's place in the batch, not the process that computes it)."""
+    result = run_mpiexec([JOB, str(tmp_path), "--graph"])
+    assert result.returncode == 0, result.stderr
+    sys.path.insert(0, os.path.dirname(HERE))
+    import mpi_job
+
+    x, y, alone = mpi_job.graph_models()
+    _, _, pooled = mpi_job.graph_models()
+    for index, name in enumerate(("functional", "subclassed")):
+        rank0, rank1 = np.load(tmp_path / f"{name}0.npy"), np.load(tmp_path / f"{name}1.npy")
+        assert np.array_equal(rank0, rank1), f"{name}: replicas drifted apart"
+        start = alone[index].parameters.copy()
+        expected = np.concatenate([mpi_job.graph_fit(alone[index], x, y).ravel(), alone[index].parameters])
+        assert not np.allclose(alone[index].parameters, start), f"{name}: training did not move the weights"
+        np.testing.assert_allclose(rank0, expected, rtol=1e-10, atol=1e-12, err_msg=name)
+        split = np.concatenate([mpi_job.graph_fit(pooled[index], x, y, workers=2).ravel(), pooled[index].parameters])
+        np.testing.assert_allclose(split, expected, rtol=1e-10, atol=1e-12, err_msg=name)
