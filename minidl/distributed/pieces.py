@@ -26,11 +26,11 @@ from . import replica
 
 # How a batch is cut: PIECES_PER_PROCESS pieces per process that can compute at once, the first one of
 # each holding FIRST_SHARE of the batch between them and the others the rest, never under MIN_PIECE
-# samples. A piece costs LeNet-5 0.35-0.55 ms of fixed work per forward + backward, so 2 pieces per
-# process cost 5-9 % more CPU time than 1 (bench_parallel.py --piece-cost); on the shared 2-CPU machine
-# (load average 6-12) one piece per process was as fast or faster in 7 of 8 paired comparisons
-# (docs/parallel-and-mpi.md, "Measured"), so one it is: pieces still go to whoever is free, and
-# nobody waits for a process that comes too late. Re-measure on a quiet machine before changing it.
+# samples. Every piece pays a forward + backward's fixed work (LeNet-5: 4 pieces of a batch of 128 cost
+# 26 % more CPU time than one, bench_parallel.py --piece-cost), and on the 2-CPU machine two or three
+# pieces per process were slower than one in every cell, idle and beside a busy process
+# (docs/parallel-and-mpi.md, "Measured"), so one it is: pieces still go to whoever is free, and nobody
+# waits for a process that comes too late.
 PIECES_PER_PROCESS = 1
 FIRST_SHARE = 0.5
 MIN_PIECE = 8

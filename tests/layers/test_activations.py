@@ -240,3 +240,17 @@ def test_final_activation_softmax_fuses_with_cross_entropy():
 
 def test_activation_layer_backward_uses_last_training_forward(rng):
     check_layer_state(build(Activation("tanh"), (3, 4)), rng)
+
+
+def test_gelu_by_name_in_a_layer_is_keras_exact_gelu():
+    """`Dense(activation="gelu")`: x Φ(x) with the exact normal CDF, as keras.activations.gelu by default."""
+    from math import erf, sqrt
+
+    from minidl.layers import Dense
+
+    layer = Dense(3, activation="gelu")
+    x = np.array([[-2.0, 0.5, 3.0]], dtype="float32")
+    layer(x)  # built
+    layer.set_weights([np.eye(3, dtype="float32"), np.zeros(3, dtype="float32")])
+    expected = [[v * 0.5 * (1 + erf(v / sqrt(2))) for v in row] for row in x.tolist()]
+    np.testing.assert_allclose(layer(x), expected, rtol=1e-5)
