@@ -77,6 +77,21 @@ class SleepInWorker(_InWorkerOnly):
         time.sleep(self.seconds)
 
 
+class InterruptParentInWorker(_InWorkerOnly):
+    """Inside a worker's piece: waits `before` seconds (the parent has long finished its own piece and
+    waits for this one), sends the parent SIGINT, then sleeps `after` seconds: the parent is interrupted
+    while it waits for the answer this worker owes, however the machine's timing went."""
+
+    def __init__(self, before, after, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        self.before, self.after = before, after
+
+    def act(self):
+        time.sleep(self.before)
+        os.kill(os.getppid(), signal.SIGINT)
+        time.sleep(self.after)
+
+
 class ReportThreadsInWorker(_InWorkerOnly):
     """Writes, per worker pid, the BLAS thread counts threadpoolctl sees there into `folder`."""
 
