@@ -85,10 +85,11 @@ class InterruptParentInWorker(_InWorkerOnly):
     def __init__(self, before, after, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         self.before, self.after = before, after
+        self.parent = os.getpid()  # not os.getppid() in the worker: under forkserver that is the server
 
     def act(self):
         time.sleep(self.before)
-        os.kill(os.getppid(), signal.SIGINT)
+        os.kill(self.parent, signal.SIGINT)
         time.sleep(self.after)
 
 

@@ -454,8 +454,12 @@ def test_ctrl_c_during_a_step_leaves_a_callers_pool_usable(small_data):
         # the timing (a timer could fire before any worker took a piece: the parent takes them all when
         # its workers are slow to wake). Many epochs: the worker takes a piece sooner or later.
         slow = mlp(InterruptParentInWorker(0.1, 0.3))
-        with pytest.raises(KeyboardInterrupt):
-            slow.fit(x, y, batch_size=32, epochs=200, verbose=0, workers=pool)
+        handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as a user's program has it
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                slow.fit(x, y, batch_size=32, epochs=200, verbose=0, workers=pool)
+        finally:
+            signal.signal(signal.SIGINT, handler)
         assert [p.pid for p in pool.processes] == pids and all(p.is_alive() for p in pool.processes)
         model = mlp()
         model.fit(x, y, batch_size=32, epochs=2, verbose=0, workers=pool)
