@@ -721,17 +721,22 @@ def measure(row, args):
     }
 
 
+def int_list(text) -> list[int]:
+    """argparse type: comma-separated whole numbers ("2,4")."""
+    return [int(n) for n in text.split(",")]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--workers",
-        type=lambda s: [int(n) for n in s.split(",")],
+        type=int_list,
         default=[2, 4],
         help="pool sizes to measure besides the in-process rows (comma-separated)",
     )
     parser.add_argument(
         "--ranks",
-        type=lambda s: [int(n) for n in s.split(",")],
+        type=int_list,
         default=[2],
         help="MPI rank counts (rows appear when mpiexec and mpi4py are installed)",
     )
@@ -754,7 +759,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="--contended: alternated rounds (medians are shown)")
     parser.add_argument(
         "--batch-sizes",
-        type=lambda s: [int(n) for n in s.split(",")],
+        type=int_list,
         default=[64, 128],
         help="--contended: batch sizes (comma-separated)",
     )

@@ -275,21 +275,21 @@ class Model(Trainer, Layer):
             return loss_sum, sums, grads if isinstance(inputs, tuple) else grads[0]
         return loss_sum, sums
 
-    def penalties(self, samples, denominator, holders=None) -> float:
+    def penalties(self, samples, denominator, holders) -> float:
         """The regularizers' penalty P of this step, as `samples` · P for the loss sum; adds
-        (samples / denominator) · dP/dw to the gradients (so the shards of a batch add up to dP/dw).
-        `holders`: the layers holding weights, when the step has them at hand."""
+        (samples / denominator) · dP/dw to the gradients of `holders`, the layers holding weights (so the
+        shards of a batch add up to dP/dw)."""
         total, share = 0.0, samples / denominator
-        for layer in self.weight_layers() if holders is None else holders:
+        for layer in holders:
             for name, regularizer in layer.regularizers.items():
                 weight = layer.params[name]
                 total += regularizer(weight)
                 layer.grads[name] += (share * regularizer.gradient(weight)).astype(weight.dtype, copy=False)
         return total * samples
 
-    def freeze_gradients(self, holders=None):
-        """Zero the gradients of layers with `trainable = False` (Keras's freezing)."""
-        for layer in self.weight_layers() if holders is None else holders:
+    def freeze_gradients(self, holders):
+        """Zero the gradients of the `holders` with `trainable = False` (Keras's freezing)."""
+        for layer in holders:
             if not layer.trainable:
                 for array in layer.grads.values():
                     array[...] = 0
