@@ -196,7 +196,12 @@ def take_over(wanted, folder, mine, model, ended, epochs) -> str | None:
         return None
     for name in candidates:
         backup = os.path.join(folder, name, "backup.keras")
-        check(backup, model)
+        try:
+            check(backup, model)
+        except CannotResume:
+            if not os.path.exists(backup):  # another --resume took it while this one read it
+                continue
+            raise
         try:
             os.rename(backup, os.path.join(mine, "backup.keras"))  # atomic: one resume takes it
         except FileNotFoundError:  # another --resume took it first
@@ -214,7 +219,8 @@ def take_over(wanted, folder, mine, model, ended, epochs) -> str | None:
                 f"note: run {name} has done {state['epoch']} epoch(s) and --epochs is {epochs}: nothing left to train"
             )
         return name
-    raise CannotResume(f"every unfinished run of {model.name} in {folder} was taken over by another --resume")
+    runs = "every unfinished run" if wanted == LATEST else f"run {wanted!r}"
+    raise CannotResume(f"{runs} of {model.name} in {folder} was taken over by another --resume")
 
 
 def check(backup, model):

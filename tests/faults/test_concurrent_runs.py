@@ -70,6 +70,25 @@ def test_two_resumes_at_once_never_take_the_same_backup(tmp_path):
     assert not killed.parent.exists()
 
 
+def test_a_backup_taken_while_it_was_being_read_is_a_lost_race_not_a_missing_file(tmp_path, monkeypatch):
+    """Two --resume at once: one lists an ended run, the other renames that run's backup away before the
+    first reads it. The first must go on to the next candidate (here none: the one line says the runs
+    were taken over), never stop on "model file not found"."""
+    sys.path.insert(0, str(concurrent_runs.ROOT / "trainings"))
+    import backups
+
+    stats = tmp_path / "stats"
+    folder = dead_run_folder(stats)
+    saved_model(folder / "backup.keras", [120, 84, 10])
+    ended = backups.ended_runs(str(folder.parent))
+    assert ended == [folder.name]
+    (folder / "backup.keras").unlink()  # the other resume's atomic rename, between listing and reading
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    with pytest.raises(backups.CannotResume, match="was taken over by another --resume"):
+        backups.take_over(backups.LATEST, str(folder.parent), str(mine), feedforward([120, 84, 10]), ended, 2)
+
+
 def dead_run_folder(stats, name="20260101T000000-1"):
     """A run folder whose owner is gone (pid 1's start time never matches), to hold a crafted backup."""
     folder = stats / "backups" / MODEL / name
@@ -79,7 +98,8 @@ def dead_run_folder(stats, name="20260101T000000-1"):
     return folder
 
 
-def saved_model(path, layers):
+def feedforward(layers):
+    """An untrained feed-forward model of the script's name, with Dense layers of `layers` units."""
     from minidl import Model
     from minidl.layers import Dense, Flatten
 
@@ -88,7 +108,11 @@ def saved_model(path, layers):
     for units in layers:
         model.add(Dense(units, activation="tanh"))
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    model.save(path)
+    return model
+
+
+def saved_model(path, layers):
+    feedforward(layers).save(path)
     return path
 
 
