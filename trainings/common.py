@@ -220,6 +220,12 @@ def check_args(parser, args):
             parser.error(f"argument --momentum: only --optimizer momentum or nesterov has one, not {optimizer}")
         if not 0 <= momentum < 1:
             parser.error(f"argument --momentum: must be in [0, 1), got {momentum}")
+    batch_size = getattr(args, "batch_size", None)
+    if getattr(args, "backend", "pool") == "pool" and batch_size is not None and args.workers > batch_size:
+        parser.error(
+            f"argument --workers: {args.workers} workers for batches of {batch_size} samples: "
+            f"{args.workers - batch_size} would have nothing to compute (use at most {batch_size})"
+        )
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         parser.error(f"--data-dir {args.data_dir!r} is not a folder")
     # Checked now, not after the training whose result it would fail to save.

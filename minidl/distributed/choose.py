@@ -17,7 +17,9 @@ BACKENDS = ("pool", "mpi")
 _pools_by_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def make_runner(model, workers=1, backend="pool", data=None, threads=None, step_timeout=None, opened=None) -> Runner:
+def make_runner(
+    model, workers=1, backend="pool", data=None, threads=None, step_timeout=None, opened=None, batch_size=None
+) -> Runner:
     """The runner for `workers` / `backend`.
 
     `workers` is a count (1: this process; N: a worker pool started for this call — or the open pool
@@ -27,6 +29,8 @@ def make_runner(model, workers=1, backend="pool", data=None, threads=None, step_
     threads per process (None: `resources.default_threads()`); `step_timeout`: seconds a pool's worker
     may take to answer (None: max(30 s, 50 x the median step)). `opened` (a list) receives, the moment
     they exist, the runner and a pool started for it, so a Ctrl-C at any point cannot orphan them.
+    `batch_size` (None: not known yet): a pool of more workers than a batch has samples is refused before
+    any process starts, since the extra ones could never compute (and a typo like 10000 would start them).
     """
     opened = [] if opened is None else opened
     if threads is not None:
@@ -49,6 +53,11 @@ def make_runner(model, workers=1, backend="pool", data=None, threads=None, step_
         return _opened(opened, MPIBackend(threads_per_rank=threads, expected_ranks=workers).runner(model, data))
     if checks.positive_int(workers, "workers") == 1:
         return LocalRunner(model, threads, opened)
+    if batch_size is not None and workers > batch_size:
+        raise ValueError(
+            f"workers={workers} with batches of {batch_size} samples: {workers - batch_size} worker(s) would "
+            f"have nothing to compute at every step; use at most {batch_size} workers, or larger batches"
+        )
     kept = _pools_by_model.get(model)
     if kept is not None and kept.workers == workers and not (kept.is_closed or kept.broken or kept.attached):
         return kept.runner(model, data, threads=threads, step_timeout=step_timeout, opened=opened)
@@ -75,12 +84,12 @@ def _opened(opened, runner):
 
 
 @contextlib.contextmanager
-def runner_for(model, workers=1, backend="pool", data=None, threads=None, step_timeout=None):
+def runner_for(model, workers=1, backend="pool", data=None, threads=None, step_timeout=None, batch_size=None):
     """`make_runner` as a context: `fail()` on an exception, `close()` always — also when the exception
     (a Ctrl-C) comes while the runner is still being made."""
     opened = []
     try:
-        yield make_runner(model, workers, backend, data, threads, step_timeout, opened)
+        yield make_runner(model, workers, backend, data, threads, step_timeout, opened, batch_size)
     except BaseException:
         for item in opened:
             if isinstance(item, Runner):

@@ -253,7 +253,7 @@ class Trainer:
         guard = ([] if nan_guard in user_callbacks else [nan_guard]) + [divergence]
         self.stop_training, self.stop_reason = False, None
         with runner_for(
-            self, workers, backend, data=training if arrays_given else None, threads=threads, step_timeout=step_timeout
+            self, workers, backend, training if arrays_given else None, threads, step_timeout, plan.batch_size
         ) as runner:
             samples = min(arrays.count(training[0]), plan.steps * plan.batch_size) if arrays_given else None
             params = {
@@ -352,7 +352,7 @@ class Trainer:
         y = data.check_targets(self, x, y)
         weights = data.sample_weights(y, sample_weight)
         x, batch_size, callback_list = self._inference_setup(x, batch_size, steps, verbose, callbacks, workers, "test")
-        with runner_for(self, workers, threads=threads) as runner:
+        with runner_for(self, workers, threads=threads, batch_size=batch_size) as runner:
             batches = data.first((x, y, weights), arrays.count(x))
             logs = loops.evaluate_batches(self, runner, batches, batch_size, callback_list)
         return self._results(logs, return_dict)
@@ -391,7 +391,7 @@ class Trainer:
         x, batch_size, callback_list = self._inference_setup(
             x, batch_size, steps, verbose, callbacks, workers, "predict"
         )
-        with runner_for(self, workers, threads=threads) as runner:
+        with runner_for(self, workers, threads=threads, batch_size=batch_size) as runner:
             return loops.predict_batches(runner, x, batch_size, callback_list)
 
     def predict_on_batch(self, x):

@@ -1,5 +1,6 @@
 """fit / evaluate / predict with Keras 3's arguments: weights, epochs, steps, verbose, return values."""
 
+import re
 import warnings
 
 import numpy as np
@@ -298,11 +299,31 @@ def test_a_loss_that_rises_for_a_few_steps_and_then_learns_is_not_called_divergi
     assert guard.message is None and guard._last_quarter() < guard.first_loss * 1.05  # level by then: not named
 
 
-def test_more_workers_than_samples_in_a_batch_is_named():
+def test_more_workers_than_samples_in_a_batch_is_refused_before_any_process_starts(monkeypatch):
+    """workers=N beyond the batch size: one line, and no pool started (a typo like 100000 would fork that many)."""
+    from minidl.distributed import pool
+
     x, y = blobs(16)
     model = Model([Dense(3, "softmax", input_shape=(4,))], seed=0).compile("sgd", "sparse_categorical_crossentropy")
-    with pytest.warns(RuntimeWarning, match="3 workers for batches of 2 samples: 1 of them have nothing to compute"):
-        model.fit(x, y, batch_size=2, epochs=1, verbose=0, workers=3)
+    monkeypatch.setattr(pool.WorkerPool, "__init__", lambda *args, **kwargs: pytest.fail("a pool was started"))
+    message = "workers=100000 with batches of 2 samples: 99998 worker(s) would have nothing to compute at every step"
+    for call in (
+        lambda: model.fit(x, y, batch_size=2, epochs=1, verbose=0, workers=100000),
+        lambda: model.evaluate(x, y, batch_size=2, verbose=0, workers=100000),
+        lambda: model.predict(x, batch_size=2, verbose=0, workers=100000),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            call()
+
+
+def test_a_pool_given_with_more_workers_than_samples_in_a_batch_is_named():
+    from minidl.distributed import WorkerPool
+
+    x, y = blobs(16)
+    model = Model([Dense(3, "softmax", input_shape=(4,))], seed=0).compile("sgd", "sparse_categorical_crossentropy")
+    message = "3 workers for batches of 2 samples: 1 of them have nothing to compute"
+    with WorkerPool(3) as workers, pytest.warns(RuntimeWarning, match=message):
+        model.fit(x, y, batch_size=2, epochs=1, verbose=0, workers=workers)
 
 
 def test_a_column_without_its_axis_of_size_one_is_taken_as_keras_takes_it():
