@@ -256,9 +256,9 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
     assert name == "lenet_conv2_avg"
     assert layers == [
         ("Conv2D", (28, 28, 6)),
-        ("AvgPool2D", (14, 14, 6)),
+        ("AveragePooling2D", (14, 14, 6)),
         ("Conv2D", (10, 10, 16)),
-        ("AvgPool2D", (5, 5, 16)),
+        ("AveragePooling2D", (5, 5, 16)),
         ("Flatten", (400,)),
         ("Dense", (120,)),
         ("Dense", (84,)),
@@ -266,7 +266,7 @@ def test_variants_are_named_apart_and_have_the_issues_layers(monkeypatch):
     ]
     name, layers, _ = shapes(full, conv=1, pool="max", activation="relu")
     assert name == "lenet_conv1_max"
-    assert layers[:3] == [("Conv2D", (28, 28, 6)), ("MaxPool2D", (14, 14, 6)), ("Flatten", (1176,))]
+    assert layers[:3] == [("Conv2D", (28, 28, 6)), ("MaxPooling2D", (14, 14, 6)), ("Flatten", (1176,))]
     name, layers, _ = shapes(convolve, conv=1, activation="relu")
     assert name == "convolve_conv1" and layers[:2] == [("Conv2D", (28, 28, 6)), ("Flatten", (4704,))]
     name, layers, _ = shapes(convolve, conv=2, activation="relu")  # 6@5x5 same, then 16@5x5 valid, no pooling
@@ -339,6 +339,7 @@ def test_tensorboard_flag_on_a_file_is_refused_before_training(tmp_path):
         ("training_convolve.py", ("--conv", "3"), "--conv"),
         ("training_full.py", ("--pool", "min"), "--pool"),
         ("training_full.py", ("--workers", "0"), "--workers"),
+        ("training_full.py", ("--workers", "100000", "--batch-size", "64"), "--workers: 100000 workers for batches"),
         ("training_feedforward.py", ("--batch-size", "-1"), "--batch-size"),
         ("training_convolve.py", ("--epochs", "two"), "--epochs"),
         ("training_full.py", ("--lr", "0"), "--lr"),

@@ -18,7 +18,7 @@ def builtin_checks(seed: int = 0):
         RNN,
         Activation,
         AveragePooling1D,
-        AvgPool2D,
+        AveragePooling2D,
         BatchNormalization,
         Bidirectional,
         Conv1D,
@@ -41,8 +41,8 @@ def builtin_checks(seed: int = 0):
         Linear,
         LSTMCell,
         Masking,
-        MaxPool2D,
         MaxPooling1D,
+        MaxPooling2D,
         Normalization,
         Permute,
         RandomContrast,
@@ -100,12 +100,12 @@ def builtin_checks(seed: int = 0):
         ("Reshape (-1, 4)", Reshape((-1, 4)), (3, 4, 2)),
         ("Permute (3, 1, 2)", Permute((3, 1, 2)), (3, 4, 2)),
         ("RepeatVector 3", RepeatVector(3), (5,)),
-        ("MaxPool2D 2", MaxPool2D(2), (4, 6, 2)),
-        ("MaxPool2D 3 stride 1 (overlapping)", MaxPool2D(3, strides=1), (5, 5, 2)),
-        ("AvgPool2D 2", AvgPool2D(2), (4, 6, 2)),
-        ("AvgPool2D 3 stride 2", AvgPool2D(3, strides=2), (7, 7, 2)),
-        ("MaxPool2D 3 stride 2 same", MaxPool2D(3, strides=2, padding="same"), (5, 6, 2)),
-        ("AvgPool2D 2 same (odd size)", AvgPool2D(2, padding="same"), (5, 5, 2)),
+        ("MaxPooling2D 2", MaxPooling2D(2), (4, 6, 2)),
+        ("MaxPooling2D 3 stride 1 (overlapping)", MaxPooling2D(3, strides=1), (5, 5, 2)),
+        ("AveragePooling2D 2", AveragePooling2D(2), (4, 6, 2)),
+        ("AveragePooling2D 3 stride 2", AveragePooling2D(3, strides=2), (7, 7, 2)),
+        ("MaxPooling2D 3 stride 2 same", MaxPooling2D(3, strides=2, padding="same"), (5, 6, 2)),
+        ("AveragePooling2D 2 same (odd size)", AveragePooling2D(2, padding="same"), (5, 5, 2)),
         ("Dense", Dense(4), (5,)),
         ("Dense relu", Dense(4, activation="relu"), (5,)),
         ("Dense softmax (not fused)", Dense(4, activation="softmax"), (5,)),
@@ -203,7 +203,7 @@ def builtin_checks(seed: int = 0):
     for loss, targets in (("sparse_categorical_crossentropy", np.array([0, 2, 1])), ("mse", rng.random((3, 3)))):
         model = Model(name="small_cnn", seed=seed, dtype="float64")
         model.add(Conv2D(2, 3, padding="same", activation="tanh", input_shape=(6, 6, 1)))
-        model.add(MaxPool2D(2))
+        model.add(MaxPooling2D(2))
         model.add(Flatten())
         model.add(Dropout(0.25))
         model.add(Dense(3, activation="softmax"))

@@ -77,8 +77,8 @@ LAYER_CLASSES = {
         Conv2D,
         Dense,
         Dropout,
-        AvgPool2D,
-        MaxPool2D,
+        AveragePooling2D,
+        MaxPooling2D,
         GlobalAveragePooling2D,
         GlobalMaxPooling2D,
         Flatten,
@@ -135,8 +135,8 @@ LAYER_CLASSES = {
     )
 }
 LAYER_CLASSES.update(
-    MaxPooling2D=MaxPooling2D,
-    AveragePooling2D=AveragePooling2D,
+    MaxPool2D=MaxPool2D,
+    AvgPool2D=AvgPool2D,
     GlobalAvgPool2D=GlobalAvgPool2D,
     GlobalMaxPool2D=GlobalMaxPool2D,
     MaxPool1D=MaxPool1D,

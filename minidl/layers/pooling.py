@@ -1,10 +1,10 @@
-"""MaxPool2D and AvgPool2D over channels-last images, with "valid" or "same" padding (as Keras).
+"""MaxPooling2D and AveragePooling2D over channels-last images, with "valid" or "same" padding (as Keras).
 
 Both loop over the pool offsets only (4 for 2x2): each offset (i, j) is one strided view of the
 (padded) input, x_pad[:, i::sh, j::sw, :] cut to the output size, so a 2x2 pool is four slices
 combined element-wise in the (N, H, W, C) layout the convolution produces — much faster than a
 NumPy reduction over reshaped axes. When the windows are blocks of the input (stride = pool, no
-padding), AvgPool2D instead adds whole image rows first and then the columns of each window, whose
+padding), AveragePooling2D instead adds whole image rows first and then the columns of each window, whose
 runs are longer: 1.6x faster forward and backward on LeNet-5's shapes.
 "same" pads so that the output has ceil(size / stride) pixels per axis, the extra pad on the
 bottom/right; padded cells never win a max and are not counted in an average.
@@ -113,7 +113,7 @@ class Pooling2D(Layer):
         }
 
 
-class AvgPool2D(Pooling2D):
+class AveragePooling2D(Pooling2D):
     """Average of each pool window (over its real, unpadded pixels).
 
     Forward x (N, H, W, C) -> y (N, OH, OW, C): y = sum over offsets of x_pad[window] / count,
@@ -161,7 +161,7 @@ class AvgPool2D(Pooling2D):
         return 1.0 / counts
 
 
-class MaxPool2D(Pooling2D):
+class MaxPooling2D(Pooling2D):
     """Maximum of each pool window; the gradient goes to the first maximal input of the window.
 
     Forward x (N, H, W, C) -> y (N, OH, OW, C): y = max over offsets k of x_pad[window k], keeping
@@ -175,7 +175,7 @@ class MaxPool2D(Pooling2D):
         )
         if self.pool_size[0] * self.pool_size[1] > 255:
             raise ValueError(
-                f"MaxPool2D: pool_size {self.pool_size} has more than 255 cells (winners are kept in bytes)"
+                f"MaxPooling2D: pool_size {self.pool_size} has more than 255 cells (winners are kept in bytes)"
             )
 
     def forward(self, x, training=False):
@@ -279,7 +279,7 @@ class Pooling1D(Layer):
 class MaxPooling1D(Pooling1D):
     """Maximum of each window of `pool_size` steps (default 2); the gradient goes to the first maximal step."""
 
-    pool_class = MaxPool2D
+    pool_class = MaxPooling2D
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, input_shape=None,
                  **kwargs):  # fmt: skip
@@ -289,7 +289,7 @@ class MaxPooling1D(Pooling1D):
 class AveragePooling1D(Pooling1D):
     """Mean of each window of `pool_size` steps; each step of a window gets g / (its real steps)."""
 
-    pool_class = AvgPool2D
+    pool_class = AveragePooling2D
 
 
 def _sum(parts):
@@ -300,7 +300,7 @@ def _sum(parts):
     return total
 
 
-MaxPooling2D = MaxPool2D
-AveragePooling2D = AvgPool2D
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
 MaxPool1D = MaxPooling1D
 AvgPool1D = AveragePooling1D

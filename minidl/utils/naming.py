@@ -11,12 +11,6 @@ import collections
 import re
 
 _used = collections.Counter()
-# minidl's classes whose Keras counterpart has another name (Keras's MaxPool2D is an alias of MaxPooling2D).
-KERAS_NAMES = {
-    "MaxPool2D": "MaxPooling2D",
-    "AvgPool2D": "AveragePooling2D",
-    "GlobalAvgPool2D": "GlobalAveragePooling2D",
-}
 
 
 def snake_case(class_name: str) -> str:
@@ -34,8 +28,7 @@ def unique_name(base: str) -> str:
 
 def name_for(obj) -> str:
     """A fresh Keras-style name for an instance of `obj`'s class."""
-    class_name = type(obj).__name__
-    return unique_name(snake_case(KERAS_NAMES.get(class_name, class_name)))
+    return unique_name(snake_case(type(obj).__name__))
 
 
 def clear_session(free_memory=True):

@@ -59,7 +59,12 @@ def test_epoch_table_runs_without_torch():
 
 def test_per_layer_table_runs_without_torch():
     out = run_script("bench_layers.py", "--no-torch", "--per-layer", "--layer-repeat", "1", "--models", "lenet,keras")
-    for layer in ("Conv2D (28, 28, 6)", "AvgPool2D (14, 14, 6)", "Conv2D (26, 26, 32)", "MaxPool2D (5, 5, 64)"):
+    for layer in (
+        "Conv2D (28, 28, 6)",
+        "AveragePooling2D (14, 14, 6)",
+        "Conv2D (26, 26, 32)",
+        "MaxPooling2D (5, 5, 64)",
+    ):
         assert layer in out, out
     assert "fwd GFLOP/s" in out
 

@@ -114,9 +114,27 @@ def test_pool_output_shape_and_no_weights(cls):
     assert build(cls(3, strides=2), (7, 6, 4)).output_shape == (3, 2, 4)
 
 
-def test_keras_aliases():
-    assert MaxPooling2D is MaxPool2D
-    assert AveragePooling2D is AvgPool2D
+def test_keras_aliases_and_keras_class_names(tmp_path):
+    """Keras's classes are MaxPooling2D and AveragePooling2D (MaxPool2D, AvgPool2D their aliases): the
+    summary and a saved file name them so, and a file naming the alias still loads."""
+    import zipfile
+
+    from minidl import Model, saving
+
+    assert MaxPooling2D is MaxPool2D and AveragePooling2D is AvgPool2D
+    assert (MaxPool2D.__name__, AvgPool2D.__name__) == ("MaxPooling2D", "AveragePooling2D")
+    model = Model([AvgPool2D(2, input_shape=(4, 4, 1)), MaxPool2D(2)], name="pools")
+    assert [row["class"] for row in model.summary_rows()] == ["AveragePooling2D", "MaxPooling2D"]
+    model.save(tmp_path / "pools.keras")
+    with zipfile.ZipFile(tmp_path / "pools.keras") as archive:
+        config = archive.read("config.json").decode()
+    assert '"AveragePooling2D"' in config and '"MaxPooling2D"' in config and 'Pool2D"' not in config
+    aliased = config.replace('"AveragePooling2D"', '"AvgPool2D"').replace('"MaxPooling2D"', '"MaxPool2D"')
+    with zipfile.ZipFile(tmp_path / "pools.keras") as archive, zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
+        for item in archive.infolist():
+            old.writestr(item, aliased if item.filename == "config.json" else archive.read(item))
+    loaded = saving.load_model(tmp_path / "old.keras")
+    assert [type(layer) for layer in loaded.layers] == [AveragePooling2D, MaxPooling2D]
 
 
 @pytest.mark.parametrize("cls", POOLS)
