@@ -33,7 +33,7 @@ import numpy as np
 from .. import constraints, initializers, regularizers
 from ..errors import ModelFileError, ShapeError
 from ..ops.operation import Operation
-from ..ops.symbolic import KerasTensor, Node, flatten, shape_from_stand_in, stand_in
+from ..ops.symbolic import KerasTensor, Node, flatten, shape_from_stand_in, stand_in, substitute
 from ..ops.tape import Tape, Tensor, active_tape, paused, recording, value_of
 from ..ops.variable import Variable
 from ..utils import checks, naming
@@ -100,11 +100,15 @@ class Layer(Operation):
         self.inbound_nodes: list[Node] = []  # its calls on symbolic tensors, first first (Keras's layer.output)
 
     # ----- building -----
-    def build_weights(self, input_shape, rng: np.random.Generator | None = None, dtype=None, allocate=True):
+    def build_weights(
+        self, input_shape, rng: np.random.Generator | None = None, dtype=None, allocate=True, call_extras=((), {})
+    ):
         """Fix the input shape, create the weights (through `build`) and return the output shape.
 
         With `allocate=False`, `add_weight` records zero-byte placeholders instead of arrays: how an
-        untrusted file's architecture is checked before anything is allocated.
+        untrusted file's architecture is checked before anything is allocated. `call_extras` (args,
+        kwargs): what a custom layer's `call` takes after its first argument (`layer(targets, logits)`),
+        for running it once to find its output shape; symbolic tensors among them stand for zeros.
         """
         input_shape = _shape_tuple(input_shape)
         if not self.custom and not self.takes_unknown_dims and None in _flat_dims(input_shape):
@@ -127,7 +131,7 @@ class Layer(Operation):
         self.build(_with_batch(input_shape) if self.custom else input_shape)
         self.built = True
         if self.custom:
-            self.output_shape = self._inferred_output_shape(input_shape)
+            self.output_shape = self._inferred_output_shape(input_shape, *call_extras)
         return self.output_shape
 
     def build(self, input_shape):
@@ -368,7 +372,9 @@ class Layer(Operation):
         training = _resolve_training(training, self.training_default)
         if not self.built:  # in the layer's dtype (float32 unless given), inputs cast to it, as in Keras
             shapes = [np.shape(value_of(x))[1:] for x in _as_list(inputs)]
-            self.build_weights(shapes if isinstance(inputs, (list, tuple)) else shapes[0])
+            batch = np.shape(value_of(_as_list(inputs)[0]))[0]
+            extras = _batched_as_symbolic((args, kwargs), batch) if self.custom else ((), {})
+            self.build_weights(shapes if isinstance(inputs, (list, tuple)) else shapes[0], call_extras=extras)
         single = not isinstance(inputs, (list, tuple))
         if mask is None and single and not _passing_masks:
             mask = attached_mask(inputs)  # what the layer that made `inputs` attached (Keras's `_keras_mask`)
@@ -420,6 +426,7 @@ class Layer(Operation):
             self.build_weights(
                 shapes if isinstance(inputs, (list, tuple)) else shapes[0],
                 dtype=symbolic[0].dtype if floating else None,
+                call_extras=(args, kwargs),
             )
         elif not self.custom:
             self.compute_output_shape(shapes if isinstance(inputs, (list, tuple)) else shapes[0])  # raises if unfit
@@ -512,16 +519,19 @@ class Layer(Operation):
             kwargs["mask"] = mask
         return self.call(inputs, *args, **kwargs)
 
-    def _inferred_output_shape(self, input_shape):
+    def _inferred_output_shape(self, input_shape, args=(), kwargs=None):
         """A custom layer's output shape: its `compute_output_shape` if it has one, else its `call` run once
-        on zeros (the batch and unknown sizes stood in for, and read back as unknown)."""
+        on zeros (the batch and unknown sizes stood in for, and read back as unknown), with `args` and
+        `kwargs` after them (their symbolic tensors as zeros too)."""
         if type(self).compute_output_shape is not Layer.compute_output_shape:
             shape = _shape_tuple(self.compute_output_shape(_with_batch(input_shape)))
             return [s[1:] for s in shape] if isinstance(shape, list) else shape[1:]
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
         zeros = [stand_in(KerasTensor((None, *s), np.dtype(self.dtype).name)) for s in shapes]
+        symbolic = [t for t in flatten((args, kwargs or {})) if isinstance(t, KerasTensor)]
+        args, kwargs = substitute((args, kwargs or {}), {id(t): stand_in(t) for t in symbolic})
         with paused():
-            out = self._run_call(zeros if isinstance(input_shape, list) else zeros[0], False)
+            out = self._run_call(zeros if isinstance(input_shape, list) else zeros[0], False, *args, **kwargs)
         outs = out if isinstance(out, (list, tuple)) else [out]
         found = [shape_from_stand_in(np.shape(value_of(o)))[1:] for o in outs]
         self.clear_losses()
@@ -702,6 +712,19 @@ def _forward_arguments(layer_class) -> frozenset:
 def takes_mask(layer_class) -> bool:
     """Whether a built-in layer's `forward` has a `mask` argument (Keras looks at `call` the same way)."""
     return "mask" in _forward_arguments(layer_class)
+
+
+def _batched_as_symbolic(structure, batch):
+    """`structure` with each array or tensor of `batch` rows replaced by a symbolic tensor of its shape
+    (batch axis unknown), so that a custom layer's `call` runs on stand-ins of one batch size."""
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_batched_as_symbolic(item, batch) for item in structure)
+    if isinstance(structure, dict):
+        return {key: _batched_as_symbolic(item, batch) for key, item in structure.items()}
+    value = value_of(structure)
+    if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == batch:
+        return KerasTensor((None, *value.shape[1:]), value.dtype)
+    return structure
 
 
 def _values_in(structure):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..utils import checks
@@ -39,6 +41,9 @@ class Embedding(Layer):
         input_shape=None,
         **kwargs,
     ):
+        if "input_length" in kwargs:  # Keras 2's argument: Keras 3 warns and ignores it, and so does minidl
+            kwargs.pop("input_length")
+            warnings.warn("Embedding: input_length is a Keras 2 argument that is ignored; remove it", stacklevel=2)
         super().__init__(name=name, input_shape=input_shape, **kwargs)
         self.input_dim = checks.positive_int(input_dim, "Embedding: input_dim")
         self.output_dim = checks.positive_int(output_dim, "Embedding: output_dim")

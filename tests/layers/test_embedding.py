@@ -92,3 +92,10 @@ def test_keras_weights_give_keras_vectors(rng):
         ours.compute_mask(tokens.astype(np.float32), None),
         keras.ops.convert_to_numpy(theirs.compute_mask(tokens, None)),
     )
+
+
+def test_keras_2s_input_length_is_ignored_with_a_warning_as_keras_3_does():
+    with pytest.warns(UserWarning, match="Embedding: input_length is a Keras 2 argument that is ignored"):
+        layer = Embedding(10, 4, input_length=5)
+    assert "input_length" not in layer.get_config()
+    assert build(layer, (7,)).forward(np.arange(14.0).reshape(2, 7) % 10).shape == (2, 7, 4)  # any length

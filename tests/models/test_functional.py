@@ -172,3 +172,30 @@ def test_layers_called_one_by_one_carry_the_mask(rng):
     out = lstm(embedding(padded))
     np.testing.assert_array_equal(out, lstm(embedding(padded), mask=padded != 0))
     assert not np.allclose(out, lstm(embedding(padded) + 0), rtol=1e-3)  # a new array: it carries no mask
+
+
+class ScaledSum(keras.layers.Layer):
+    """A custom layer whose call takes two tensors, as keras.io's endpoint layers do: x * w + y."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="random_normal", name="w")
+
+    def call(self, x, y):
+        return x * self.w + y
+
+
+def test_a_custom_layer_called_on_two_tensors_builds_and_trains_both_branches(rng):
+    """`layer(a, b)`: the call's second tensor is part of the graph (its branch gets gradients) and the
+    output shape is found by running `call` on both; eager calls on arrays build the same way."""
+    a, b = keras.Input((3,), name="a"), keras.Input((4,), name="b")
+    out = ScaledSum(name="scaled")(a, layers.Dense(3, name="dense")(b))
+    model = keras.Model([a, b], out, seed=2)
+    assert model.output_shape == (3,)  # minidl's shapes leave out the batch axis
+    assert model.connections()[id(model.get_layer("scaled"))] == ["a[0][0]", "dense[0][0]"]
+    xa, xb = rng.standard_normal((5, 3)), rng.standard_normal((5, 4))
+    check_model_gradients(model, (xa, xb), rng.standard_normal((5, 3)), loss="mse").assert_ok()
+    layer, dense = model.get_layer("scaled"), model.get_layer("dense")
+    expected = xa * layer.get_weights()[0] + xb @ dense.get_weights()[0] + dense.get_weights()[1]
+    np.testing.assert_allclose(model.predict([xa, xb], verbose=0), expected, rtol=1e-5, atol=1e-6)
+    eager = ScaledSum()
+    assert eager(np.ones((2, 3)), np.zeros((2, 3))).shape == (2, 3)
