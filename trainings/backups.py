@@ -125,10 +125,9 @@ def ended_runs(folder) -> list[str]:
         if owner is None or not process_gone(owner):
             continue  # still training (or on a host this one cannot check), or not a run folder
         temporaries.sweep(path)
-        backup = os.path.join(path, "backup.keras")
-        if os.path.exists(backup):
-            runs.append((os.path.getmtime(backup), name))
-        else:
+        try:
+            runs.append((os.path.getmtime(os.path.join(path, "backup.keras")), name))
+        except FileNotFoundError:  # never written, or just taken over by another --resume
             remove_folder(path)
     return [name for _, name in sorted(runs)]
 
