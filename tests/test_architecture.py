@@ -3,7 +3,7 @@
 No import circles and no upward imports (each package imports only its own layer and those below it);
 `trainers/` never imports `models/`; no reaching into another module's private names; no sibling files
 (`X_base.py`, `more_X.py`, `keras_X.py`, `elementwise_X.py`); no function of one module bound as a
-method of another module's class.
+method of another module's class; tests/ mirrors the package.
 
 The import graph is read with `ast` from every `import` statement in `minidl/` — at module level and
 inside functions alike, since a lazy import that closes a circle is still a circle for a reader.
@@ -177,6 +177,17 @@ def test_trainers_never_import_models():
 def test_the_layer_check_sees_an_upward_import():
     assert layer_of("minidl.trainers.loops") > layer_of("minidl.distributed.base")
     assert layer_of("minidl.models.model") > layer_of("minidl.trainers.trainer")
+
+
+def test_tests_mirror_the_package():
+    """Rule 8: every package of minidl has its folder of tests, and a test file at the top of tests/ is
+    named for a module of minidl's root (or for the whole house, the entry points, or trainings/)."""
+    tests = Path(__file__).resolve().parent
+    packages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    assert not sorted(packages - {path.name for path in tests.iterdir() if path.is_dir()})
+    roots = {path.stem for path in PACKAGE.glob("*.py")} | {"architecture", "entry_points", "trainings"}
+    stray = [path.name for path in tests.glob("test_*.py") if path.stem.removeprefix("test_") not in roots]
+    assert not stray, f"name these after the module they test, or move them into its package's folder: {stray}"
 
 
 def test_no_sibling_files():

@@ -131,6 +131,9 @@ def test_utils_ops_and_datasets(mnist_dir):
     np.testing.assert_array_equal(keras.utils.to_categorical([0, 2], 3), [[1, 0, 0], [0, 0, 1]])
     with pytest.raises(ValueError, match="does not fit num_classes=2"):
         keras.utils.to_categorical([0, 2], 2)
+    unit = keras.utils.normalize(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(unit, [[0.6, 0.8], [0.0, 0.0]])  # zero rows left alone
+    np.testing.assert_allclose(keras.utils.normalize([[1.0, 3.0]], order=1), [[0.25, 0.75]])
     keras.utils.set_random_seed(3)
     a = keras.Sequential([layers.Dense(2, input_shape=(3,))]).get_weights()
     keras.utils.set_random_seed(3)
