@@ -1,4 +1,4 @@
-"""Weight initialisers: Glorot/He uniform and normal, zeros, ones, random normal / uniform, constants.
+"""Weight initialisers: Glorot/He uniform and normal (truncated, as in Keras), orthogonal, zeros, ones, constants.
 
 Each takes `(shape, fan_in, fan_out, rng, dtype)`; `initial_value` computes the fans from the shape
 as Keras does (for a kernel (kh, kw, in, out): fan_in = kh*kw*in, fan_out = kh*kw*out) and draws from
@@ -29,14 +29,21 @@ def he_uniform(shape, fan_in, fan_out, rng, dtype):
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
 
+# The standard deviation of a unit normal cut at ±2: Keras widens its truncated normals by 1 / this, so
+# that what is left after the cut has the variance asked for.
+TRUNCATED_STD = 0.87962566103423978
+
+
 def glorot_normal(shape, fan_in, fan_out, rng, dtype):
-    """Normal with std sqrt(2 / (fan_in + fan_out))."""
-    return (rng.standard_normal(size=shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
+    """Truncated normal (±2σ) whose values have std sqrt(2 / (fan_in + fan_out)), as Keras draws it."""
+    return truncated_normal(
+        shape, fan_in, fan_out, rng, dtype, stddev=np.sqrt(2.0 / (fan_in + fan_out)) / TRUNCATED_STD
+    )
 
 
 def he_normal(shape, fan_in, fan_out, rng, dtype):
-    """Normal with std sqrt(2 / fan_in)."""
-    return (rng.standard_normal(size=shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+    """Truncated normal (±2σ) whose values have std sqrt(2 / fan_in), as Keras draws it."""
+    return truncated_normal(shape, fan_in, fan_out, rng, dtype, stddev=np.sqrt(2.0 / fan_in) / TRUNCATED_STD)
 
 
 def zeros(shape, fan_in, fan_out, rng, dtype):
