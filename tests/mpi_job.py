@@ -96,6 +96,40 @@ def graph_fit(model, x, y, **options):
     return np.array([history.history[key] for key in ("loss", "accuracy")])
 
 
+def two_outputs_model():
+    """Float64 data and a seeded functional model with two inputs and two outputs (a regression head and a
+    classifier, losses weighted 1 and 0.5, sample weights), trained through the tape."""
+    import minidl as keras
+
+    rng = np.random.default_rng(9)
+    x = [rng.standard_normal((96, 4)), rng.standard_normal((96, 3))]
+    y = {"score": rng.standard_normal((96, 1)), "kind": rng.integers(0, 3, 96)}
+    weights = rng.uniform(0.5, 2.0, 96)
+    keras.set_seed(9)
+    a, b = keras.Input((4,), dtype="float64", name="a"), keras.Input((3,), dtype="float64", name="b")
+    hidden = keras.layers.Dense(8, activation="tanh", dtype="float64")(keras.layers.concatenate([a, b]))
+    score = keras.layers.Dense(1, dtype="float64", name="score")(hidden)
+    kind = keras.layers.Dense(3, activation="softmax", dtype="float64", name="kind")(hidden)
+    model = keras.Model([a, b], [score, kind], seed=9)
+    keras.set_seed(None)
+    model.compile(
+        SGD(0.1, momentum=0.9),
+        loss={"score": "mse", "kind": "sparse_categorical_crossentropy"},
+        loss_weights={"score": 1.0, "kind": 0.5},
+        metrics={"score": ["mae"], "kind": ["accuracy"]},
+    )
+    return x, y, weights, model
+
+
+TWO_OUTPUTS_LOGS = ("loss", "score_loss", "kind_loss", "kind_accuracy", "score_mae")
+
+
+def two_outputs_fit(model, x, y, weights, **options):
+    """Two epochs of 6 batches; every log of the history."""
+    history = model.fit(x, y, batch_size=16, epochs=2, sample_weight=weights, verbose=0, **options)
+    return np.array([history.history[key] for key in TWO_OUTPUTS_LOGS])
+
+
 class Gate(layers.Layer):
     """y = x · sigmoid(g), one trained gate g per feature (a custom layer: its gradient comes from the tape)."""
 
@@ -147,6 +181,7 @@ def main():
     parser.add_argument("--slow", action="store_true", help="train 100 slow epochs (to be interrupted)")
     parser.add_argument("--regression", action="store_true", help="the weighted regression with MAE and MSE metrics")
     parser.add_argument("--graph", action="store_true", help="a functional and a subclassed model (graph_models)")
+    parser.add_argument("--outputs", action="store_true", help="a model with two outputs (two_outputs_model)")
     parser.add_argument(
         "--tracked",
         action="store_true",
@@ -169,6 +204,14 @@ def main():
             np.save(
                 os.path.join(args.out_dir, f"{name}{rank}.npy"), np.concatenate([figures.ravel(), model.parameters])
             )
+        return 0
+    if args.outputs:
+        from mpi4py import MPI
+
+        x, y, weights, model = two_outputs_model()
+        figures = two_outputs_fit(model, x, y, weights, backend="mpi")
+        rank = MPI.COMM_WORLD.Get_rank()
+        np.save(os.path.join(args.out_dir, f"outputs{rank}.npy"), np.concatenate([figures.ravel(), model.parameters]))
         return 0
     if args.regression:
         from mpi4py import MPI

@@ -18,7 +18,7 @@ import hashlib
 
 import numpy as np
 
-from ..utils.arrays import parts
+from ..utils.arrays import from_parts, parts
 from .shared import SharedArray
 
 SAMPLED_ROWS = 64
@@ -38,15 +38,20 @@ def fingerprint(arrays) -> tuple:
 
 
 def as_data(data) -> tuple:
-    """(x, y[, sample weights]) as (x, y, sample weights or None), x a tuple when given as a list (several inputs)."""
+    """(x, y[, sample weights]) as (x, y, sample weights or None), x a tuple when given as a list (several
+    inputs), y a tuple when given as a list (the targets of several outputs)."""
     x, y, *weights = data
-    return tuple(x) if isinstance(x, list) else x, y, weights[0] if weights else None
+    return (
+        tuple(x) if isinstance(x, list) else x,
+        tuple(y) if isinstance(y, list) else y,
+        weights[0] if weights else None,
+    )
 
 
 def flat(data) -> list:
-    """(x, y[, sample weights]) as one list: x's arrays, y, the weights (None for none)."""
+    """(x, y[, sample weights]) as one list: x's arrays, y's arrays, the weights (None for none)."""
     x, y, weights = as_data(data)
-    return [*parts(x), y, weights]
+    return [*parts(x), *parts(y), weights]
 
 
 def data_key(data) -> tuple:
@@ -54,10 +59,19 @@ def data_key(data) -> tuple:
     return tuple(None if array is None else fingerprint([array]) for array in flat(data))
 
 
-def data_specs(x, specs) -> tuple:
+def data_specs(x, y, specs) -> tuple:
     """How a worker finds shared copies of (x, y, sample weights), from the specs of `flat`'s arrays
-    (None for no weights): (x's specs, whether x is a tuple (several inputs), y's spec, the weights')."""
-    return tuple(specs[:-2]), isinstance(x, tuple), specs[-2], specs[-1]
+    (None for no weights): (x's specs, whether x is a tuple (several inputs), y's specs, whether y is a
+    tuple (several outputs), the weights')."""
+    inputs = len(parts(x))
+    return tuple(specs[:inputs]), isinstance(x, tuple), tuple(specs[inputs:-1]), isinstance(y, tuple), specs[-1]
+
+
+def from_flat(held, specs) -> tuple:
+    """(x, y, sample weights or None) from `flat`'s arrays, laid out as `data_specs` says."""
+    x_specs, several_inputs, y_specs, several_outputs, _ = specs
+    x, y = held[: len(x_specs)], held[len(x_specs) : len(x_specs) + len(y_specs)]
+    return from_parts(x, several_inputs), from_parts(y, several_outputs), held[-1]
 
 
 class SharedDataCache:

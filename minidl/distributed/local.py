@@ -34,7 +34,9 @@ class LocalRunner(Runner):
         """Mean gradient of the batch `indices` into model.gradients; returns (loss sum, metric sums)."""
         started, cpu = time.perf_counter(), time.thread_time()
         weights = None if sample_weight is None else sample_weight[indices]
-        result = self.model.forward_backward(arrays.take(x, indices), y[indices], weights, len(indices), step)
+        result = self.model.forward_backward(
+            arrays.take(x, indices), arrays.take(y, indices), weights, len(indices), step
+        )
         seconds = time.perf_counter() - started
         self.timings.add(seconds, seconds, pieces=(1,), cpu_seconds=(time.thread_time() - cpu,))
         if self.first_step_seconds is None:

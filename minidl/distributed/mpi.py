@@ -149,7 +149,7 @@ class MPIRunner(Runner):
             shard = indices[lo:hi]
             weights = None if sample_weight is None else sample_weight[shard]
             loss_sum, sums = self.model.forward_backward(
-                arrays.take(x, shard), y[shard], weights, len(indices), step, positions=np.arange(lo, hi)
+                arrays.take(x, shard), arrays.take(y, shard), weights, len(indices), step, positions=np.arange(lo, hi)
             )
             self.figures[0], self.figures[1:] = loss_sum, sums
         else:

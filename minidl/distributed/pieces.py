@@ -101,7 +101,7 @@ def compute_pieces(model, data, indices, bounds, numbers, rows, step) -> list[tu
         replica.bind_gradients(model, rows[piece])
         loss_sum, sums = model.forward_backward(
             arrays.take(x, shard),
-            y[shard],
+            arrays.take(y, shard),
             None if weights is None else weights[shard],
             batch,
             step,

@@ -25,7 +25,7 @@ from ..utils import arrays
 from ..utils.interrupts import deferred_signals
 from . import pieces, replica
 from .base import Runner, StepTimings, shard_bounds
-from .data import BatchBuffers, data_key, data_specs, flat
+from .data import BatchBuffers, data_key, data_specs, flat, from_flat
 from .faults import CLEANUP_SECONDS, CLOSE_SECONDS, WorkerError, pool_timeout
 from .pieces import claims, compute_pieces, piece_bounds
 from .resources import available_cpus, thread_limit
@@ -110,7 +110,7 @@ class PoolRunner(Runner):
         if self.pool.inherited is not None and self.pool.inherited_key == data_key(data):
             return "inherited"
         shared = iter(self.pool.data.get("train", [a for a in flat(data) if a is not None]))
-        return data_specs(data[0], [None if a is None else next(shared).spec for a in flat(data)])
+        return data_specs(data[0], data[1], [None if a is None else next(shared).spec for a in flat(data)])
 
     def timeout_for(self, seconds) -> float:
         """How long to wait for the workers' answers to a step whose own pieces took `seconds`."""
@@ -202,11 +202,11 @@ class PoolRunner(Runner):
     def _hold_batch(self, x, y, sample_weight, indices) -> tuple:
         """Rows `indices` of (x, y, sample weights) copied into the batch buffers; the copies, as (x, y,
         sample weights or None). Buffers made anew (the first batch, a larger one) are shown to the workers."""
-        if self.batch.place([*arrays.parts(x), y, sample_weight], indices):
-            message = ("use_batch", data_specs(x, self.batch.specs()))
-            self.pool.call_all([message] * len(self.pool.processes), self.timeout_for(0.0))
-        held = self.batch.views(len(indices))
-        return arrays.from_parts(held[:-2], isinstance(x, tuple)), held[-2], held[-1]
+        specs = None
+        if self.batch.place([*arrays.parts(x), *arrays.parts(y), sample_weight], indices):
+            specs = data_specs(x, y, self.batch.specs())
+            self.pool.call_all([("use_batch", specs)] * len(self.pool.processes), self.timeout_for(0.0))
+        return from_flat(self.batch.views(len(indices)), specs or data_specs(x, y, self.batch.specs()))
 
     def _rows_for(self, count) -> np.ndarray:
         """The gradient rows of `count` pieces (made, or made larger, and shown to the workers when needed)."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..utils import arrays
 from . import replica
+from .data import from_flat
 from .pieces import claims, compute_pieces
 from .resources import thread_limit
 from .shared import SharedArray
@@ -144,9 +145,9 @@ class WorkerState:
 
     def _open_data(self, data_specs, keep) -> tuple:
         """(x, y, sample weights or None) from the specs of their shared copies (`data.data_specs`)."""
-        x_specs, several, y_spec, weights_spec = data_specs
-        x = arrays.from_parts([self._open(spec, keep).array for spec in x_specs], several)
-        return x, self._open(y_spec, keep).array, None if weights_spec is None else self._open(weights_spec, keep).array
+        x_specs, _, y_specs, _, weights_spec = data_specs
+        held = [self._open(spec, keep).array for spec in (*x_specs, *y_specs)]
+        return from_flat([*held, None if weights_spec is None else self._open(weights_spec, keep).array], data_specs)
 
 
 def look_for_messages(connections, seconds) -> list:

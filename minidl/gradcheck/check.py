@@ -10,6 +10,7 @@ from .. import losses as losses_module
 from ..layers import context as training_contexts
 from ..layers.base import Layer
 from ..layers.context import TrainingContext
+from ..losses.outputs import OutputLosses
 from ..ops.tape import Tape, Tensor, paused, recording, value_of
 from ..trainers import data as data_checks
 from ..utils import arrays
@@ -162,7 +163,8 @@ def check_model_gradients(
     if loss is None:
         raise ValueError(f"model {model.name!r} has no loss: compile it or pass loss=")
     twin = float64_model(model)
-    twin.compile(optimizer="sgd", loss=copy.deepcopy(losses_module.get(loss)), metrics=[])
+    several = isinstance(loss, OutputLosses)  # a model with several outputs: its own losses
+    twin.compile(optimizer="sgd", loss=copy.deepcopy(loss if several else losses_module.get(loss)), metrics=[])
     x = data_checks.check_inputs(twin, _float64(x))
     y = data_checks.check_targets(twin, x, y)
     n = arrays.count(x)

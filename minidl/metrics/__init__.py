@@ -113,12 +113,20 @@ def statistics_size(compiled) -> int:
     return sum(metric.size for metric in compiled)
 
 
-def metric_sums(compiled, y_pred, y_true) -> np.ndarray:
+def metric_sums(compiled, y_pred, y_true, sample_weight=None) -> np.ndarray:
     """Every compiled metric's statistics of the batch, float64 (statistics_size,): they add up over
-    batches and over the shards of a batch."""
+    batches and over the shards of a batch. The sample weights go to the statistics that take them
+    (an output's own loss, in a model with several)."""
     if not compiled:
         return np.zeros(0)
-    return np.concatenate([metric.statistics(y_pred, y_true) for metric in compiled])
+    return np.concatenate(
+        [
+            metric.statistics(y_pred, y_true, sample_weight)
+            if getattr(metric, "takes_sample_weight", False)
+            else metric.statistics(y_pred, y_true)
+            for metric in compiled
+        ]
+    )
 
 
 def results(compiled, sums, samples) -> dict:

@@ -75,6 +75,16 @@ class Functional(Model, kind="functional"):
         return [tensor.node.operation.name for tensor in self.inputs]
 
     @property
+    def output_names(self) -> list[str]:
+        """The name of the layer that makes each output (`output_<i>` for an op's), each name once."""
+        names = []
+        for i, tensor in enumerate(self.outputs):
+            operation = tensor.node.operation
+            name = operation.name if isinstance(operation, Layer) else f"output_{i + 1}"
+            names.append(name if name not in names else f"{name}_{i + 1}")
+        return names
+
+    @property
     def input(self):
         """The model's input tensor (a list when there are several), as Keras's `model.input`."""
         return self.inputs[0] if len(self.inputs) == 1 else list(self.inputs)

@@ -101,6 +101,13 @@ class Model(Trainer, Layer):
         return ["input"]
 
     @property
+    def output_names(self) -> list[str]:
+        """The names of the model's outputs, as the logs of a model with several name them (Keras's
+        `output_1`, `output_2`, ... for a subclassed model)."""
+        shape = self.output_shape
+        return [f"output_{i + 1}" for i in range(len(shape))] if isinstance(shape, list) else ["output"]
+
+    @property
     def built(self):
         return getattr(self, "_built", False)
 
@@ -116,7 +123,10 @@ class Model(Trainer, Layer):
         with paused(), initializers.drawing_from(self._init_rng):
             out = self._run_call(tuple(zeros) if len(zeros) > 1 else zeros[0], False)
         self._input_shapes = shapes
-        self.output_shape = shape_from_stand_in(np.shape(value_of(out)))[1:]
+        outs = [
+            shape_from_stand_in(np.shape(value_of(o)))[1:] for o in (out if isinstance(out, (list, tuple)) else [out])
+        ]
+        self.output_shape = outs if isinstance(out, (list, tuple)) else outs[0]  # a list: several outputs
         self.built = True
         self.pack()
         return self.output_shape
@@ -259,8 +269,10 @@ class Model(Trainer, Layer):
             output = self._run_call(inputs, context)
             loss_sum, seed = self.training_loss.sum_and_gradient(output, y, sample_weight, denominator)
             added = [term for layer in holders for term in layer.added_losses]
-        sums = metrics.metric_sums(self.compiled_metrics, value_of(output), y)
-        outputs, seeds = [output], [seed]
+        several = isinstance(output, (list, tuple))  # a model with several outputs: one seed each
+        predicted = [value_of(o) for o in output] if several else value_of(output)
+        sums = metrics.metric_sums(self.compiled_metrics, predicted, y, sample_weight)
+        outputs, seeds = (list(output), list(seed)) if several else ([output], [seed])
         for term in added:
             loss_sum += float(value_of(term)) * n  # a batch-level term, counted once per sample seen
             outputs.append(term)

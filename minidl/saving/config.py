@@ -25,6 +25,8 @@ from ..errors import ModelFileError, UnknownNameError
 from ..layers import LAYER_CLASSES
 from ..layers import activations as activation_layers
 from ..layers.base import placeholder_weights
+from ..losses.outputs import OutputLosses
+from ..metrics.outputs import OutputMetric
 from ..ops.symbolic import KerasTensor
 from ..optimizers import schedules
 from .object_registration import get_registered_name, get_registered_object
@@ -84,6 +86,17 @@ def model_config(model) -> dict:
     config["dtype"] = np.dtype(model.dtype).name
     config.update(_architecture(model))
     config["optimizer"] = model.optimizer.get_config() if model.optimizer else None
+    if isinstance(model.loss, OutputLosses):  # several outputs: a loss (or null) and a weight per output
+        config["loss"] = {
+            "outputs": [_loss_config(each) for each in model.loss.losses],
+            "loss_weights": model.loss.weights,
+        }
+        config["metrics"] = [
+            {"output": m.index, "metric": _metric_config(m.metric)}
+            for m in model.compiled_metrics
+            if isinstance(m, OutputMetric)
+        ]
+        return config
     config["loss"] = _loss_config(model.loss)
     config["metrics"] = [_metric_config(m) for m in model.compiled_metrics] if model.loss is not None else []
     return config
@@ -261,7 +274,18 @@ def model_from_config(model_class, config: dict, custom_objects=None):
         model._init_rng = np.random.default_rng(model.seed)
         if config.get("input_shapes"):
             model.build([tuple(s) for s in config["input_shapes"]])
-    if config.get("loss"):
+    if isinstance(config.get("loss"), dict) and "outputs" in config["loss"]:
+        chosen = config["loss"]
+        metrics = [[] for _ in chosen["outputs"]]
+        for entry in config.get("metrics") or []:
+            metrics[entry["output"]].append(_metric_from_config(entry["metric"], custom_objects))
+        model.compile(
+            optimizer=config["optimizer"],
+            loss=[None if each is None else _loss_from_config(each, custom_objects) for each in chosen["outputs"]],
+            loss_weights=chosen["loss_weights"],
+            metrics=metrics,
+        )
+    elif config.get("loss"):
         model.compile(
             optimizer=config["optimizer"],
             loss=_loss_from_config(config["loss"], custom_objects),
@@ -583,6 +607,9 @@ def _check_compile(config, where, custom_objects=None):
     loss, optimizer, metrics = config.get("loss"), config.get("optimizer"), config.get("metrics", [])
     if loss is None:
         return
+    if isinstance(loss, dict) and "outputs" in loss:
+        _check_output_losses(config, where, custom_objects)
+        return
     if isinstance(loss, dict) and ("function" in loss or "class" in loss):
         name = loss.get("function") or loss.get("class")
         if not isinstance(name, str) or get_registered_object(name, custom_objects) is None:
@@ -631,6 +658,37 @@ def _check_compile(config, where, custom_objects=None):
             raise ModelFileError(
                 f"{where}: optimizer argument {key!r} must be a number or true/false, got {value!r:.80}"
             )
+
+
+def _check_output_losses(config, where, custom_objects):
+    """A model with several outputs: {"outputs": [a loss or null, ...], "loss_weights": [numbers]}, and
+    metrics [{"output": index, "metric": entry}]; each loss and metric checked as a single model's."""
+    loss, metrics = config["loss"], config.get("metrics", [])
+    outputs, weights = loss.get("outputs"), loss.get("loss_weights")
+    if set(loss) != {"outputs", "loss_weights"} or not isinstance(outputs, list) or not 1 < len(outputs) <= MAX_LAYERS:
+        raise ModelFileError(f"{where}: 'loss' of several outputs must hold 'outputs' and 'loss_weights' lists")
+    if (
+        not isinstance(weights, list)
+        or len(weights) != len(outputs)
+        or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights
+        )
+    ):
+        raise ModelFileError(f"{where}: 'loss_weights' must be {len(outputs)} finite non-negative numbers")
+    if all(each is None for each in outputs):
+        raise ModelFileError(f"{where}: no output has a loss")
+    for each in outputs:
+        if each is not None:
+            _check_compile({**config, "loss": each, "metrics": []}, where, custom_objects)
+    if not isinstance(metrics, list) or not all(
+        isinstance(m, dict) and set(m) == {"output", "metric"} and _is_int(m["output"])
+        and 0 <= m["output"] < len(outputs) and _metric_entry(m["metric"], custom_objects)
+        for m in metrics
+    ):  # fmt: skip
+        raise ModelFileError(
+            f"{where}: 'metrics' of several outputs must be a list of {{'output': index, 'metric': name}}, "
+            f"got {metrics!r:.80}"
+        )
 
 
 def _metric_entry(entry, custom_objects) -> bool:

@@ -132,11 +132,10 @@ def check_targets(model, x, y, argument="y"):
     model's backward pass into float64.
     """
     output_shape = model.output_shape
-    given = np.shape(y)[1:]
-    if isinstance(output_shape, tuple) and None in output_shape and len(given) == len(output_shape):
-        # A None in the output shape (a sequence's length) is the targets' own size along that axis.
-        output_shape = tuple(g if d is None else d for d, g in zip(output_shape, given))
-    y = model.loss.check_targets(y, output_shape)
+    if isinstance(output_shape, list):
+        return _check_output_targets(model, x, y, argument)
+    # A None in the output shape (a sequence's length) is the targets' own size along that axis.
+    y = model.loss.check_targets(y, _sizes_filled(output_shape, y))
     if y.dtype.kind == "f":
         y = y.astype(model.dtype, copy=False)
     if len(y) != arrays.count(x):
@@ -144,9 +143,38 @@ def check_targets(model, x, y, argument="y"):
     return y
 
 
+def _check_output_targets(model, x, y, argument):
+    """The targets of a model with several outputs: a tuple of arrays in the order of the outputs (an
+    output without a loss and without targets gets a placeholder column, so every part slices alike)."""
+    n = arrays.count(x)
+    given = model.loss.targets(y)
+    shapes = [_sizes_filled(shape, target) for shape, target in zip(model.output_shape, given)]
+    checked = model.loss.check_targets(given, shapes)
+    targets = []
+    for name, target in zip(model.output_names, checked):
+        if target is None:
+            target = np.zeros((n, 1), dtype=np.uint8)  # one byte a sample: shared memory takes no empty arrays
+        elif target.dtype.kind == "f":
+            target = target.astype(model.dtype, copy=False)
+        if len(target) != n:
+            raise ShapeError(f"x has {n} samples but {argument} of output {name!r} has {len(target)}")
+        targets.append(target)
+    return tuple(targets)
+
+
+def _sizes_filled(output_shape, y):
+    """An output shape with each None (a sequence's length) taken from the targets, when they have as many axes."""
+    given = np.shape(y)[1:] if y is not None else ()
+    if None in output_shape and len(given) == len(output_shape):
+        return tuple(g if d is None else d for d, g in zip(output_shape, given))
+    return output_shape
+
+
 def sample_weights(y, sample_weight=None, class_weight=None, argument="sample_weight"):
     """Per-sample weights (N,) float64 from `sample_weight` and/or `class_weight` {class: weight}; None if neither."""
-    n = len(y)
+    if isinstance(y, tuple) and class_weight is not None:
+        raise ValueError("class_weight is for a model with one output; give sample_weight for one with several")
+    n = arrays.count(y)
     weights = None
     if sample_weight is not None:
         weights = np.asarray(sample_weight, dtype=np.float64)

@@ -131,18 +131,18 @@ def evaluate_batches(model, runner, data, batch_size, callback_list) -> dict:
     x, y, weights = data
     callback_list.on_test_begin({})
     # One prediction over all samples when processes share the work; batch by batch otherwise.
-    outputs = runner.predict(x, batch_size) if runner.workers > 1 else None
+    outputs = _rows(runner.predict(x, batch_size)) if runner.workers > 1 else None
     loss_total, sums, logs = 0.0, np.zeros(statistics_size(model.compiled_metrics)), {}
     for step, start in enumerate(range(0, arrays.count(x), batch_size)):
         stop = min(start + batch_size, arrays.count(x))
         callback_list.on_test_batch_begin(step, {})
         out = (
-            outputs[start:stop]
+            arrays.take(outputs, slice(start, stop))
             if outputs is not None
-            else runner.predict(arrays.take(x, slice(start, stop)), batch_size)
+            else _rows(runner.predict(arrays.take(x, slice(start, stop)), batch_size))
         )
         part = None if weights is None else weights[start:stop]
-        loss_total, sums = _add_batch(model, out, y[start:stop], part, loss_total, sums)
+        loss_total, sums = _add_batch(model, out, arrays.take(y, slice(start, stop)), part, loss_total, sums)
         loss_total += _added_losses(model, runner) * (stop - start)
         logs = logs_of(model.compiled_metrics, loss_total, sums, stop)
         callback_list.on_test_batch_end(step, logs)
@@ -168,7 +168,12 @@ def _add_batch(model, out, y, weights, loss_total, sums):
         loss_total += model.loss.total(out, y)
     else:
         loss_total += float(model.loss.per_sample(out, y) @ weights)
-    return loss_total, sums + metric_sums(model.compiled_metrics, out, y)
+    return loss_total, sums + metric_sums(model.compiled_metrics, out, y, weights)
+
+
+def _rows(outputs):
+    """Predictions as `arrays.take` slices them: the outputs of a model with several as a tuple."""
+    return tuple(outputs) if isinstance(outputs, list) else outputs
 
 
 def _evaluate_source(model, runner, source, callback_list) -> dict:

@@ -19,7 +19,7 @@ from ..callbacks.progbar_logger import ProgbarLogger
 from ..distributed import runner_for
 from ..utils import arrays, checks
 from ..utils.warn import warn
-from . import data, loops
+from . import compile_utils, data, loops
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -67,9 +67,15 @@ class Trainer:
                 "rmsprop"; minidl's is "sgd".
             loss: a name, a `Loss`, its class or a function form (`minidl.losses.mse`). Keras has no
                 default; minidl's is "sparse_categorical_crossentropy".
-            loss_weights, weighted_metrics: for models with several outputs (refused when given).
+            loss_weights: for a model with several outputs, the weight of each output's loss in the
+                total (a list in the order of the outputs or a dict by output name; default 1 each).
             metrics: names ("accuracy", "mae", ...), `Metric` objects or classes. Without it, a
-                cross-entropy loss gets "accuracy" (minidl's default; Keras adds none).
+                cross-entropy loss gets "accuracy" (minidl's default; Keras adds none). For several
+                outputs: a list with one entry (or list) per output, or a dict by output name.
+            weighted_metrics: refused (metrics weighted by sample_weight are not supported).
+
+        A model with several outputs takes `loss` as one for all, a list or a dict by output name (see
+        `compile_utils.py`); its logs hold each output's loss and metrics as `<output>_<name>`.
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: Keras's execution
                 settings, accepted and ignored (minidl always runs NumPy eagerly).
         """
@@ -79,15 +85,18 @@ class Trainer:
                 "compile: the third argument is loss_weights, as in Keras; pass the metrics by keyword: "
                 f"compile(optimizer, loss, metrics={list(loss_weights)!r})"
             )
-        if loss_weights:
-            raise NotImplementedError("compile: loss_weights (models with several outputs) is not supported by minidl")
         if weighted_metrics:
             raise NotImplementedError("compile: weighted_metrics is not supported by minidl")
-        if isinstance(getattr(self, "output_shape", None), list):
-            raise NotImplementedError(
-                f"compile: model {self.name!r} has {len(self.output_shape)} outputs; training models with several "
-                "outputs is not supported by minidl (predict works): make one model per output, or concatenate them"
-            )
+        names = self.output_names if isinstance(getattr(self, "output_shape", None), list) else None
+        if names is None and loss_weights:
+            raise ValueError(f"compile: loss_weights is for models with several outputs; model {self.name!r} has one")
+        if names is not None:
+            self.optimizer = optimizers.get(optimizer)
+            loss = compile_utils.output_losses(loss, loss_weights, names)
+            self.loss = self.training_loss = loss
+            self.compiled_metrics = compile_utils.output_metrics(metrics, loss)
+            self.metrics = [m.name for m in self.compiled_metrics]
+            return self
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         self.compiled_metrics = self._resolve_metrics(metrics)

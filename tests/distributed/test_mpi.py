@@ -235,3 +235,24 @@ def test_a_functional_and_a_subclassed_model_under_mpi_equal_one_process_and_a_p
         np.testing.assert_allclose(rank0, expected, rtol=1e-10, atol=1e-12, err_msg=name)
         split = np.concatenate([mpi_job.graph_fit(pooled[index], x, y, workers=2).ravel(), pooled[index].parameters])
         np.testing.assert_allclose(split, expected, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@needs_mpi
+def test_a_model_with_two_outputs_under_mpi_equals_one_process_and_a_pool(tmp_path):
+    """Targets by output name, sample weights, weighted losses, per-output metrics: two ranks, a pool of two
+    and one process give the same logs and weights in float64."""
+    result = run_mpiexec([JOB, str(tmp_path), "--outputs"])
+    assert result.returncode == 0, result.stderr
+    sys.path.insert(0, os.path.dirname(HERE))
+    import mpi_job
+
+    x, y, weights, alone = mpi_job.two_outputs_model()
+    start = alone.parameters.copy()
+    expected = np.concatenate([mpi_job.two_outputs_fit(alone, x, y, weights).ravel(), alone.parameters])
+    assert not np.allclose(alone.parameters, start)
+    rank0, rank1 = np.load(tmp_path / "outputs0.npy"), np.load(tmp_path / "outputs1.npy")
+    assert np.array_equal(rank0, rank1), "replicas drifted apart"
+    np.testing.assert_allclose(rank0, expected, rtol=1e-10, atol=1e-12)
+    _, _, _, pooled = mpi_job.two_outputs_model()
+    split = np.concatenate([mpi_job.two_outputs_fit(pooled, x, y, weights, workers=2).ravel(), pooled.parameters])
+    np.testing.assert_allclose(split, expected, rtol=1e-10, atol=1e-12)

@@ -497,3 +497,17 @@ def test_text_classification_with_transformer(run_offline):
         assert np.abs(after[index] - before[index]).max() > 1e-3, index
     # The position embeddings, looked up from ops.arange inside call, learned too.
     assert np.abs(g["positions_after"] - g["positions_before"]).max() > 1e-3
+
+
+def test_multi_output(run):
+    g = run("multi_output")
+    history, results = g["history"].history, g["results"]
+    for key in ("loss", "digit_loss", "even_loss", "digit_accuracy", "even_accuracy"):
+        assert key in history and f"val_{key}" in history, sorted(history)
+        assert key in results, results
+    assert history["loss"][-1] < history["loss"][0]
+    assert results["digit_accuracy"] > 0.85 and results["even_accuracy"] > 0.85, results
+    assert math.isclose(results["loss"], results["digit_loss"] + 0.5 * results["even_loss"], rel_tol=1e-3)
+    assert g["digit_probabilities"].shape == (1000, 10) and g["even_probabilities"].shape == (1000, 1)
+    digits = g["digit_probabilities"].argmax(axis=1)
+    assert math.isclose(np.mean(digits == g["y_test"]), results["digit_accuracy"], abs_tol=1e-6)

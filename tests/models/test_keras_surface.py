@@ -123,8 +123,6 @@ def test_custom_training_steps_are_refused_clearly():
         Custom().compile(loss="mse")
     with pytest.raises(TypeError, match="symbolic tensor .* has no values"):
         np.asarray(keras.Input(shape=(3,)))
-    with pytest.raises(NotImplementedError, match="loss_weights"):
-        keras.Sequential([layers.Dense(2, input_shape=(3,))]).compile(loss="mse", loss_weights=[1.0])
 
 
 def test_utils_ops_and_datasets(mnist_dir):
