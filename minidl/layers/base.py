@@ -291,10 +291,9 @@ class Layer(Operation):
     @property
     def losses(self) -> list:
         """The terms `add_loss` received in the last call (this layer's and its sub-layers'), and the
-        penalties of its weights' regularizers."""
-        terms = []
-        for layer in self.reachable_layers():
-            terms += layer.added_losses
+        penalties of its weights' regularizers, each weight once (an LSTM and its cell share theirs)."""
+        terms = [term for layer in self.reachable_layers() for term in layer.added_losses]
+        for layer in self.weight_layers():
             terms += [regularizer(layer.params[name]) for name, regularizer in layer.regularizers.items()]
         return terms
 

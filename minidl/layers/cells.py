@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers
+from .. import constraints, initializers, regularizers
 from ..utils import checks
 from . import activations
 from .base import Layer
@@ -74,15 +74,12 @@ class RNNCell(Layer):
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
-        for value, argument in (
-            (kernel_regularizer, "kernel_regularizer"),
-            (recurrent_regularizer, "recurrent_regularizer"),
-            (bias_regularizer, "bias_regularizer"),
-            (kernel_constraint, "kernel_constraint"),
-            (recurrent_constraint, "recurrent_constraint"),
-            (bias_constraint, "bias_constraint"),
-        ):
-            checks.not_supported(value, f"{kind}: {argument}")
+        # Penalties added to the loss and projections after each step, per weight, as Dense has them.
+        self.kernel_regularizer, self.recurrent_regularizer = kernel_regularizer, recurrent_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = constraints.get(kernel_constraint, f"{kind}: kernel_constraint")
+        self.recurrent_constraint = constraints.get(recurrent_constraint, f"{kind}: recurrent_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, f"{kind}: bias_constraint")
         self.dropout = checks.probability(dropout, f"{kind}: dropout")
         self.recurrent_dropout = checks.probability(recurrent_dropout, f"{kind}: recurrent_dropout")
         self.seed = checks.seed(seed, f"{kind}: seed")
@@ -101,10 +98,19 @@ class RNNCell(Layer):
 
     def build(self, input_shape):
         features, size = input_shape[-1], self.gates * self.units
-        self.add_weight(name="kernel", shape=(features, size), initializer=self.kernel_initializer)
-        self.add_weight(name="recurrent_kernel", shape=(self.units, size), initializer=self.recurrent_initializer)
+        self.add_weight(
+            name="kernel", shape=(features, size), initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+        )  # fmt: skip
+        self.add_weight(
+            name="recurrent_kernel", shape=(self.units, size), initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint,
+        )  # fmt: skip
         if self.use_bias:
-            self.add_weight(name="bias", shape=self.bias_shape(), initializer=self.bias_init())
+            self.add_weight(
+                name="bias", shape=self.bias_shape(), initializer=self.bias_init(),
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+            )  # fmt: skip
 
     def bias_init(self):
         """The initializer of the bias."""
@@ -188,6 +194,16 @@ class RNNCell(Layer):
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
+            **regularizers.config_of(
+                kernel_regularizer=self.kernel_regularizer,
+                recurrent_regularizer=self.recurrent_regularizer,
+                bias_regularizer=self.bias_regularizer,
+            ),
+            **constraints.config_of(
+                kernel_constraint=self.kernel_constraint,
+                recurrent_constraint=self.recurrent_constraint,
+                bias_constraint=self.bias_constraint,
+            ),
         }
 
 

@@ -94,8 +94,11 @@ class RNN(Layer):
 
     def build(self, input_shape):
         self.cell.build_weights(input_shape[1:], rng=getattr(self, "_rng", None), dtype=self.dtype)
-        # The cell's weights are the layer's: the same dictionaries, so a model's flat buffers reach both.
+        # The cell's weights are the layer's: the same dictionaries, so a model's flat buffers reach both;
+        # and so are their penalties and constraints, which the model finds on the layers that hold weights.
         self.params, self.grads, self.states = self.cell.params, self.cell.grads, self.cell.states
+        self.regularizers = self.cell.regularizers
+        self.weight_constraints = getattr(self.cell, "weight_constraints", {})
 
     def compute_mask(self, inputs, previous_mask):
         mask = previous_mask if self.return_sequences else None
@@ -407,6 +410,10 @@ class Bidirectional(Layer):
             each.build_weights(input_shape, rng=getattr(self, "_rng", None), dtype=self.dtype)
             for name in each.params:
                 self.params[f"{prefix}_{name}"], self.grads[f"{prefix}_{name}"] = each.params[name], each.grads[name]
+            for name, regularizer in each.regularizers.items():
+                self.regularizers[f"{prefix}_{name}"] = regularizer
+            for name, constraint in getattr(each, "weight_constraints", {}).items():
+                self.weight_constraints = {**getattr(self, "weight_constraints", {}), f"{prefix}_{name}": constraint}
         if self.initial_weights is not None:
             given, self.initial_weights = self.initial_weights, None
             shapes = [array.shape for array in self.params.values()]

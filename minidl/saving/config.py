@@ -71,7 +71,7 @@ FLAGS = (
 # Layers inside a layer's config, each {"class", "config"}: Bidirectional's layer(s) and an RNN's cell.
 NESTED_LAYERS = ("layer", "backward_layer", "cell")
 MAX_NESTING = 2
-REGULARIZER_ARGUMENTS = ("kernel_regularizer", "bias_regularizer")
+REGULARIZER_ARGUMENTS = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer")
 # The ops a functional graph may call (Keras's names), rebuilt by name.
 GRAPH_OPS = frozenset(name for name in ops.__all__ if name.islower() and callable(getattr(ops, name)))
 # Normalization's `mean` / `variance`: a number or a (nested) list of up to this many numbers.

@@ -324,7 +324,7 @@ def test_a_layer_with_several_outputs_cannot_go_on_in_a_sequential_model():
         (lambda: RNN(Dense(2)), TypeError, "cell"),
         (lambda: LSTM(3, dropout=1.0), ValueError, "dropout"),
         (lambda: SimpleRNN(3, return_sequences="yes"), ValueError, "return_sequences"),
-        (lambda: LSTM(3, kernel_regularizer="l2"), NotImplementedError, "kernel_regularizer"),
+        (lambda: LSTM(3, kernel_constraint="max_normal"), Exception, "kernel_constraint"),
         (lambda: GRU(3, activity_regularizer="l2"), NotImplementedError, "activity_regularizer"),
         (lambda: LSTM(3, activation="swishy"), ValueError, "swishy"),
     ],
