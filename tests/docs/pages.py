@@ -122,11 +122,14 @@ def mismatch(shown: str, printed: str, atol="0", rtol="0") -> str | None:
         if i == len(want):
             return (j == len(have), f"printed more than the page shows, from {have[j]!r}" if j < len(have) else "")
         if want[i].strip() == "...":
+            closest = None  # a line whose text matches but a number does not: the likeliest counterpart
             for k in range(j, len(have) + 1):
                 ok, why = match(i + 1, k)
                 if ok:
                     return True, ""
-            return False, why
+                if closest is None and " within atol=" in why:
+                    closest = why
+            return False, closest or why
         if j == len(have):
             return False, f"the page shows {want[i]!r}, but nothing more was printed"
         problem = _line_problem(want[i], have[j], atol, rtol)

@@ -20,6 +20,8 @@ def test_the_comparison_holds_numbers_to_their_tolerance_and_text_to_the_letter(
     assert mismatch("...\nlast line 1", "first\nsecond\nlast line 1") is None
     assert mismatch("last line 1", "first\nlast line 1") is not None
     assert "nothing more was printed" in mismatch("a\nb", "a")
+    # after "...", a line that differs only in a number is named, not "nothing more was printed"
+    assert "98.5 is not 98.85 within atol=0.3" in mismatch("...\naccuracy 98.85%", "start\naccuracy 98.5%", atol="0.3")
     assert mismatch("a  b", "a b") is None  # column widths follow the numbers' widths
 
 
