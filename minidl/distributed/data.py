@@ -142,6 +142,24 @@ class BatchBuffers:
             self.shared[slot].array[:n] = array if rows is None else array[rows]
         return changed
 
+    def reserve(self, shapes, dtype) -> list[SharedArray]:
+        """Buffers of at least `shapes` (rows first) in `dtype`, to be written into: the ones held when
+        they fit (more rows are fine), else new ones. A fit's validation predicts on the same number of
+        samples every epoch, so after the first its outputs create no shared memory at all."""
+        if len(shapes) != len(self.shared):
+            self.shared = (self.shared + [None] * len(shapes))[: len(shapes)]
+        for slot, shape in enumerate(shapes):
+            buffer = self.shared[slot]
+            if (
+                buffer is None
+                or buffer.array.shape[1:] != tuple(shape[1:])
+                or buffer.array.dtype != np.dtype(dtype)
+                or len(buffer.array) < shape[0]
+            ):
+                self._drop(buffer)
+                self.shared[slot] = SharedArray(tuple(shape), dtype, keep=self.owned)
+        return list(self.shared)
+
     def specs(self) -> list:
         """The specs of the buffers (None for a None array)."""
         return [None if buffer is None else buffer.spec for buffer in self.shared]

@@ -57,6 +57,7 @@ class PoolRunner(Runner):
         self.data = data  # the training set attached (x, y, sample weights or None), or None
         self.batch = BatchBuffers()  # a training batch of its own (a generator's), for the workers
         self.predicted = BatchBuffers()  # inputs of one batch to predict on
+        self.predictions = BatchBuffers()  # the outputs predictions are written into, kept from call to call
         self.private_buffers = (model.parameters, model.gradients)
         self.bound = False
         self.rows: SharedArray | None = None  # one gradient row per piece, made at the first step
@@ -240,35 +241,32 @@ class PoolRunner(Runner):
         again on the same arrays (a fit's validation set, every epoch) copies nothing; one batch (a
         generator's) is copied into buffers reused call after call.
         """
-        outputs: list[SharedArray] = []
-        try:
-            n, parts, several = arrays.count(x), arrays.parts(x), isinstance(x, tuple)
-            if n <= batch_size:
-                self.predicted.place(parts)
-                inputs = self.predicted.shared
-            else:
-                inputs = self.pool.data.get("inputs", parts)
-            several_outputs = isinstance(self.model.output_shape, list)
-            shapes = self.model.output_shape if several_outputs else [self.model.output_shape]
-            if any(None in shape for shape in shapes):  # a sequence's length: known from one sample's output
-                sample = self.model.predict_in_batches(arrays.take(x, slice(0, 1)), 1)
-                shapes = [out.shape[1:] for out in (sample if several_outputs else [sample])]
-            outs = [SharedArray((n, *shape), self.model.dtype, keep=outputs) for shape in shapes]
-            (lo, hi), *others = shard_bounds(n, self.workers)
-            specs, out_specs = tuple(shared.spec for shared in inputs), tuple(out.spec for out in outs)
-            started = time.perf_counter()
-            self.pool.send_all(
-                [("predict", specs, several, out_specs, a, b, batch_size) for a, b in others], self.timeout_for(0.0)
-            )
-            if hi > lo:
-                mine = arrays.from_parts([shared.array[lo:hi] for shared in inputs], several)
-                write_outputs([out.array for out in outs], lo, hi, self.model.predict_in_batches(mine, batch_size))
-            self.pool.collect_all(self.timeout_for(time.perf_counter() - started))
-            copies = [out.array.copy() for out in outs]
-            return copies if several_outputs else copies[0]
-        finally:
-            for shared in outputs:
-                shared.release()
+        n, parts, several = arrays.count(x), arrays.parts(x), isinstance(x, tuple)
+        if n <= batch_size:
+            self.predicted.place(parts)
+            inputs = self.predicted.shared
+        else:
+            inputs = self.pool.data.get("inputs", parts)
+        several_outputs = isinstance(self.model.output_shape, list)
+        shapes = self.model.output_shape if several_outputs else [self.model.output_shape]
+        if any(None in shape for shape in shapes):  # a sequence's length: known from one sample's output
+            sample = self.model.predict_in_batches(arrays.take(x, slice(0, 1)), 1)
+            shapes = [out.shape[1:] for out in (sample if several_outputs else [sample])]
+        # Kept between calls: creating a segment each epoch would cost time, and a SIGKILL between its
+        # creation and its registration with the resource tracker would leave it behind.
+        outs = self.predictions.reserve([(n, *shape) for shape in shapes], self.model.dtype)
+        (lo, hi), *others = shard_bounds(n, self.workers)
+        specs, out_specs = tuple(shared.spec for shared in inputs), tuple(out.spec for out in outs)
+        started = time.perf_counter()
+        self.pool.send_all(
+            [("predict", specs, several, out_specs, a, b, batch_size) for a, b in others], self.timeout_for(0.0)
+        )
+        if hi > lo:
+            mine = arrays.from_parts([shared.array[lo:hi] for shared in inputs], several)
+            write_outputs([out.array for out in outs], lo, hi, self.model.predict_in_batches(mine, batch_size))
+        self.pool.collect_all(self.timeout_for(time.perf_counter() - started))
+        copies = [out.array[:n].copy() for out in outs]
+        return copies if several_outputs else copies[0]
 
     def fail(self):
         """The loop is leaving on an exception: clean-up will not wait long for workers still computing."""
@@ -308,5 +306,6 @@ class PoolRunner(Runner):
                     self.shared = []
                     self.batch.release()
                     self.predicted.release()
+                    self.predictions.release()
                     if self.owns_pool:
                         self.pool.close()

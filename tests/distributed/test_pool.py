@@ -324,6 +324,26 @@ def test_explicit_pool_is_reused_across_two_fits_and_a_predict(small_data, segme
     assert segments and not still_in_dev_shm(segments)
 
 
+def test_epochs_after_the_first_create_no_shared_memory_validation_included(small_data, segments):
+    """The training set, the gradient rows and the validation's inputs and outputs are made once: later
+    epochs create no segment (each one would cost time, and a SIGKILL between a segment's creation and
+    its registration with the resource tracker would leave it behind)."""
+    from minidl.callbacks import Callback
+
+    x, y = small_data
+    made = []
+
+    class Count(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            made.append(len(segments))
+
+    history = mlp().fit(x, y, batch_size=32, epochs=4, validation_data=(x[:50], y[:50]), verbose=0, workers=2,
+                        callbacks=[Count()])  # fmt: skip
+    assert "val_loss" in history.history and made[0] > 0
+    assert made == [made[0]] * 4, made
+    assert not still_in_dev_shm(segments)
+
+
 def test_fit_on_a_callers_pool_gives_back_the_weights_when_it_returns(small_data, segments):
     x, y = small_data
     with WorkerPool(2) as pool:
