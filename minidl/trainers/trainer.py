@@ -73,11 +73,11 @@ class Trainer:
                 cross-entropy loss gets "accuracy" (minidl's default; Keras adds none). For several
                 outputs: a list with one entry (or list) per output, or a dict by output name.
             weighted_metrics: refused (metrics weighted by sample_weight are not supported).
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: Keras's execution
+                settings, accepted and ignored (minidl always runs NumPy eagerly).
 
         A model with several outputs takes `loss` as one for all, a list or a dict by output name (see
         `compile_utils.py`); its logs hold each output's loss and metrics as `<output>_<name>`.
-            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: Keras's execution
-                settings, accepted and ignored (minidl always runs NumPy eagerly).
         """
         self.refuse_custom_steps()
         if isinstance(loss_weights, (list, tuple)) and any(isinstance(w, str) for w in loss_weights):
@@ -90,18 +90,15 @@ class Trainer:
         names = self.output_names if isinstance(getattr(self, "output_shape", None), list) else None
         if names is None and loss_weights:
             raise ValueError(f"compile: loss_weights is for models with several outputs; model {self.name!r} has one")
-        if names is not None:
-            self.optimizer = optimizers.get(optimizer)
-            loss = compile_utils.output_losses(loss, loss_weights, names)
-            self.loss = self.training_loss = loss
-            self.compiled_metrics = compile_utils.output_metrics(metrics, loss)
-            self.metrics = [m.name for m in self.compiled_metrics]
-            return self
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss)
-        self.compiled_metrics = self._resolve_metrics(metrics)
+        if names is not None:  # several outputs: Σ_k w_k L_k, no fusion of a softmax with its loss
+            self.loss = self.training_loss = compile_utils.output_losses(loss, loss_weights, names)
+            self.compiled_metrics = compile_utils.output_metrics(metrics, self.loss)
+        else:
+            self.loss = losses.get(loss)
+            self.compiled_metrics = self._resolve_metrics(metrics)
+            self.training_loss = self.loss_for_training(self.loss)
         self.metrics = [m.name for m in self.compiled_metrics]
-        self.training_loss = self.loss_for_training(self.loss)
         return self
 
     def loss_for_training(self, loss):
