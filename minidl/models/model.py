@@ -402,12 +402,14 @@ class Model(Trainer, Layer):
         """Print Keras's table: each layer, its output shape and parameters, then the totals.
 
         Args:
+            line_length: the table's width in characters (default: the terminal's).
             print_fn: a function taking each line of the table (default: the terminal, through rich).
+            show_trainable: add Keras's "Trainable" column (Y, N, or - for a layer without weights).
             console: a `rich.console.Console` to print to.
-            line_length, positions, expand_nested, show_trainable, layer_range: Keras's layout options,
-                accepted so Keras programs run; minidl draws its one layout.
+            positions, expand_nested, layer_range: Keras's other layout options, accepted so Keras
+                programs run; minidl draws every layer, nested models as one row.
         """
-        model_summary.print_summary(self, console, print_fn)
+        model_summary.print_summary(self, console, print_fn, show_trainable=show_trainable, line_length=line_length)
 
     def summary_rows(self) -> list[dict]:
         """One dict per layer: name, class, output shape, parameter count (what `summary` prints)."""

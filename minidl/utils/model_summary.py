@@ -64,13 +64,14 @@ def _size(count, itemsize) -> str:
     return ""  # not reached
 
 
-def print_summary(model, console=None, print_fn=None):
-    """Print the table, as Keras does: `Layer (type)`, `Output Shape`, `Param #`, then
-    `Total params`, `Trainable params`, `Non-trainable params` with their sizes in bytes."""
+def print_summary(model, console=None, print_fn=None, show_trainable=False, line_length=None):
+    """Print the table, as Keras does: `Layer (type)`, `Output Shape`, `Param #` (and with
+    `show_trainable` a `Trainable` column: Y, N, or - for a layer without weights), then `Total params`,
+    `Trainable params`, `Non-trainable params` with their sizes in bytes; `line_length` is the table's width."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f'Model: "{model.name}"', title_justify="left")
+    table = Table(title=f'Model: "{model.name}"', title_justify="left", width=line_length)
     table.add_column("Layer (type)", style="cyan")
     table.add_column("Output Shape")
     table.add_column("Param #", justify="right")
@@ -78,10 +79,14 @@ def print_summary(model, console=None, print_fn=None):
     functional = any("connected_to" in row for row in rows)
     if functional:
         table.add_column("Connected to")
-    for row in rows:
+    if show_trainable:
+        table.add_column("Trainable", justify="center")
+    for layer, row in zip(model.layers, rows):
         cells = [f"{row['name']} ({row['class']})", _shape_text(row["output_shape"]), f"{row['params']:,}"]
         if functional:
             cells.append(", ".join(row["connected_to"]) or "-")
+        if show_trainable:
+            cells.append("-" if not row["params"] else "Y" if layer.trainable else "N")
         table.add_row(*cells)
     trainable = int(sum(w.size for w in model.trainable_weights))
     total = model.count_params()
