@@ -20,7 +20,7 @@ def frozen_model():
         [
             keras.Input((4,)),
             keras.layers.Dense(3, name="d1"),
-            keras.layers.Dropout(0.1),
+            keras.layers.Dropout(0.1, name="dropout"),
             keras.layers.Dense(2, name="d2"),
         ],
         name="s",
