@@ -110,6 +110,16 @@ class SharedDataCache:
             self.drop(slot)
 
 
+def _fits(buffer, shape, dtype) -> bool:
+    """Whether `buffer` can hold an array of `shape` (rows first; more rows are fine) and `dtype`."""
+    return (
+        buffer is not None
+        and buffer.array.shape[1:] == tuple(shape[1:])
+        and buffer.array.dtype == np.dtype(dtype)
+        and len(buffer.array) >= shape[0]
+    )
+
+
 class BatchBuffers:
     """Shared arrays that batch after batch is copied into, one per array of the batch (None stays None)."""
 
@@ -131,12 +141,7 @@ class BatchBuffers:
                 changed, self.shared[slot] = changed or buffer is not None, None
                 continue
             n = len(array) if rows is None else len(rows)
-            if (
-                buffer is None
-                or buffer.array.shape[1:] != array.shape[1:]
-                or buffer.array.dtype != array.dtype
-                or (len(buffer.array) < n)
-            ):
+            if not _fits(buffer, (n, *array.shape[1:]), array.dtype):
                 self._drop(buffer)
                 self.shared[slot], changed = SharedArray((n, *array.shape[1:]), array.dtype, keep=self.owned), True
             self.shared[slot].array[:n] = array if rows is None else array[rows]
@@ -149,14 +154,8 @@ class BatchBuffers:
         if len(shapes) != len(self.shared):
             self.shared = (self.shared + [None] * len(shapes))[: len(shapes)]
         for slot, shape in enumerate(shapes):
-            buffer = self.shared[slot]
-            if (
-                buffer is None
-                or buffer.array.shape[1:] != tuple(shape[1:])
-                or buffer.array.dtype != np.dtype(dtype)
-                or len(buffer.array) < shape[0]
-            ):
-                self._drop(buffer)
+            if not _fits(self.shared[slot], shape, dtype):
+                self._drop(self.shared[slot])
                 self.shared[slot] = SharedArray(tuple(shape), dtype, keep=self.owned)
         return list(self.shared)
 

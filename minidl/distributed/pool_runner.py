@@ -203,11 +203,11 @@ class PoolRunner(Runner):
     def _hold_batch(self, x, y, sample_weight, indices) -> tuple:
         """Rows `indices` of (x, y, sample weights) copied into the batch buffers; the copies, as (x, y,
         sample weights or None). Buffers made anew (the first batch, a larger one) are shown to the workers."""
-        specs = None
-        if self.batch.place([*arrays.parts(x), *arrays.parts(y), sample_weight], indices):
-            specs = data_specs(x, y, self.batch.specs())
+        made = self.batch.place([*arrays.parts(x), *arrays.parts(y), sample_weight], indices)
+        specs = data_specs(x, y, self.batch.specs())
+        if made:
             self.pool.call_all([("use_batch", specs)] * len(self.pool.processes), self.timeout_for(0.0))
-        return from_flat(self.batch.views(len(indices)), specs or data_specs(x, y, self.batch.specs()))
+        return from_flat(self.batch.views(len(indices)), specs)
 
     def _rows_for(self, count) -> np.ndarray:
         """The gradient rows of `count` pieces (made, or made larger, and shown to the workers when needed)."""

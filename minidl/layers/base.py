@@ -371,8 +371,8 @@ class Layer(Operation):
         training = _resolve_training(training, self.training_default)
         if not self.built:  # in the layer's dtype (float32 unless given), inputs cast to it, as in Keras
             shapes = [np.shape(value_of(x))[1:] for x in _as_list(inputs)]
-            batch = np.shape(value_of(_as_list(inputs)[0]))[0]
-            extras = _batched_as_symbolic((args, kwargs), batch) if self.custom else ((), {})
+            batch = np.shape(value_of(_as_list(inputs)[0]))[0]  # a custom call's other tensors: stand-ins too
+            extras = _batched_as_symbolic((args, kwargs), batch) if self.custom and (args or kwargs) else ((), {})
             self.build_weights(shapes if isinstance(inputs, (list, tuple)) else shapes[0], call_extras=extras)
         single = not isinstance(inputs, (list, tuple))
         if mask is None and single and not _passing_masks:

@@ -410,10 +410,9 @@ class Bidirectional(Layer):
             each.build_weights(input_shape, rng=getattr(self, "_rng", None), dtype=self.dtype)
             for name in each.params:
                 self.params[f"{prefix}_{name}"], self.grads[f"{prefix}_{name}"] = each.params[name], each.grads[name]
-            for name, regularizer in each.regularizers.items():
-                self.regularizers[f"{prefix}_{name}"] = regularizer
-            for name, constraint in getattr(each, "weight_constraints", {}).items():
-                self.weight_constraints = {**getattr(self, "weight_constraints", {}), f"{prefix}_{name}": constraint}
+            self.regularizers.update({f"{prefix}_{name}": r for name, r in each.regularizers.items()})
+            constrained = {f"{prefix}_{name}": c for name, c in getattr(each, "weight_constraints", {}).items()}
+            self.weight_constraints = {**getattr(self, "weight_constraints", {}), **constrained}
         if self.initial_weights is not None:
             given, self.initial_weights = self.initial_weights, None
             shapes = [array.shape for array in self.params.values()]

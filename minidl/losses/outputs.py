@@ -68,8 +68,9 @@ class OutputLosses:
     def per_sample(self, y_pred, y_true):
         """Σ_k w_k · (loss of every sample for output k), shape (N,)."""
         total = 0.0
-        for loss, weight, out, target in self._terms(y_pred, y_true):
-            total = total + weight * loss.per_sample(out, target)
+        for loss, weight, out, target in zip(self.losses, self.weights, y_pred, y_true):
+            if loss is not None:
+                total = total + weight * loss.per_sample(value_of(out), target)
         return np.asarray(total, dtype=np.float64)
 
     def total(self, y_pred, y_true) -> float:
@@ -87,8 +88,3 @@ class OutputLosses:
             total += weight * part
             seeds.append(seed * np.asarray(weight, dtype=seed.dtype) if weight != 1.0 else seed)
         return total, seeds
-
-    def _terms(self, y_pred, y_true):
-        for loss, weight, out, target in zip(self.losses, self.weights, y_pred, y_true):
-            if loss is not None:
-                yield loss, weight, value_of(out), target
