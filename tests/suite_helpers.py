@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -153,13 +155,26 @@ def shm_mappers() -> dict[str, set[int]]:
     return mappers
 
 
+def _state(pid: int) -> str | None:
+    """The process's state letter in /proc (R, S, T, Z, ...), None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def alive(pid: int) -> bool:
     """True while `pid` runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    return _state(pid) not in (None, "Z", "X")
+
+
+def stop(process, timeout: float = 10.0):
+    """SIGSTOP `process` and wait until it is stopped: the signal is delivered asynchronously, and until
+    then the process goes on (finishing a write, renaming a file)."""
+    process.send_signal(signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while _state(process.pid) not in ("T", "t") and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 def children(pid: int) -> set[int]:

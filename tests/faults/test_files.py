@@ -17,7 +17,7 @@ import time
 
 import pytest
 from script_runs import run_script, script_env
-from suite_helpers import read_only_folder, tmpfs
+from suite_helpers import read_only_folder, stop, tmpfs
 
 pytestmark = [
     pytest.mark.faults,
@@ -231,12 +231,12 @@ def test_a_live_writers_temporary_is_never_swept(tmp_path):
         assert writer.stdout.readline() == "ready\n"
         while not target.exists():
             time.sleep(0.01)
-        writer.send_signal(signal.SIGSTOP)
+        stop(writer)  # stopped for sure before looking: a writer still running could rename what we list
         left = [tmp_path / name for name in temporaries(tmp_path)]
         while not left:  # stopped between two saves: let it start the next one
             writer.send_signal(signal.SIGCONT)
             time.sleep(0.002)
-            writer.send_signal(signal.SIGSTOP)
+            stop(writer)
             left = [tmp_path / name for name in temporaries(tmp_path)]
         age(left)
         other = Model(name="small", seed=0)
